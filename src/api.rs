@@ -1,0 +1,293 @@
+//! The web API's wire formats, shared by the server and the client: cargo's
+//! publish framing and the JSON bodies of each endpoint.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::package::Kind;
+
+/// The JSON part of a publish, as cargo sends it. skillreg adds `kind`
+/// (absent means `crate`). Unknown fields are ignored, as cargo may add more.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishMetadata {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub vers: String,
+    /// Dependencies.
+    #[serde(default)]
+    pub deps: Vec<PublishDep>,
+    /// Features.
+    #[serde(default)]
+    pub features: BTreeMap<String, Vec<String>>,
+    /// Authors.
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Keywords.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Licence expression.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// Repository URL.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// `links` key of a crate.
+    #[serde(default)]
+    pub links: Option<String>,
+    /// Minimum Rust version.
+    #[serde(default)]
+    pub rust_version: Option<String>,
+    /// skillreg: the package kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+}
+
+/// A dependency in publish metadata.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishDep {
+    /// Real package name.
+    pub name: String,
+    /// Version requirement.
+    pub version_req: String,
+    /// Enabled features.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Optional.
+    #[serde(default)]
+    pub optional: bool,
+    /// Default features on.
+    #[serde(default = "yes")]
+    pub default_features: bool,
+    /// Target cfg.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `normal`, `dev`, `build`.
+    #[serde(default = "normal")]
+    pub kind: String,
+    /// Other registry's index URL.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// The alias when renamed in Cargo.toml.
+    #[serde(default)]
+    pub explicit_name_in_toml: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn normal() -> String {
+    "normal".into()
+}
+
+/// A publish body whose framing cannot be read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// Fewer bytes than a length prefix says.
+    #[error("the publish body is truncated: {0}")]
+    Truncated(&'static str),
+    /// Bytes left after the tarball.
+    #[error("the publish body has {0} bytes after the tarball; its length prefixes are wrong")]
+    TrailingBytes(usize),
+    /// A part larger than its limit.
+    #[error("the publish {part} is {size} bytes; the limit is {limit} bytes")]
+    TooLarge {
+        /// Which part.
+        part: &'static str,
+        /// Its claimed size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Encodes cargo's publish framing: u32 LE length, JSON, u32 LE length, tarball.
+pub fn encode_publish(metadata: &[u8], tarball: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + metadata.len() + tarball.len());
+    out.extend_from_slice(&(metadata.len() as u32).to_le_bytes());
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(&(tarball.len() as u32).to_le_bytes());
+    out.extend_from_slice(tarball);
+    out
+}
+
+/// Splits a publish body into (JSON, tarball), checking every length exactly.
+pub fn decode_publish(
+    body: &[u8],
+    max_metadata: u64,
+    max_tarball: u64,
+) -> Result<(&[u8], &[u8]), FramingError> {
+    let (json, rest) = take_part(body, "metadata", max_metadata)?;
+    let (tarball, rest) = take_part(rest, "tarball", max_tarball)?;
+    if !rest.is_empty() {
+        return Err(FramingError::TrailingBytes(rest.len()));
+    }
+    Ok((json, tarball))
+}
+
+fn take_part<'a>(
+    body: &'a [u8],
+    part: &'static str,
+    limit: u64,
+) -> Result<(&'a [u8], &'a [u8]), FramingError> {
+    let Some((len, rest)) = body.split_first_chunk::<4>() else {
+        return Err(FramingError::Truncated(if part == "metadata" {
+            "no metadata length"
+        } else {
+            "no tarball length"
+        }));
+    };
+    let len = u32::from_le_bytes(*len) as u64;
+    if len > limit {
+        return Err(FramingError::TooLarge {
+            part,
+            size: len,
+            limit,
+        });
+    }
+    if (rest.len() as u64) < len {
+        return Err(FramingError::Truncated(if part == "metadata" {
+            "the metadata is shorter than its length prefix"
+        } else {
+            "the tarball is shorter than its length prefix"
+        }));
+    }
+    Ok(rest.split_at(len as usize))
+}
+
+/// The success body of a publish, in cargo's shape.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// Warnings cargo prints.
+    #[serde(default)]
+    pub warnings: PublishWarnings,
+}
+
+/// Warnings in a publish response.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishWarnings {
+    /// Always empty: skillreg has no category list.
+    pub invalid_categories: Vec<String>,
+    /// Always empty.
+    pub invalid_badges: Vec<String>,
+    /// Everything else (e.g. unknown SKILL.md keys).
+    pub other: Vec<String>,
+}
+
+/// `{"ok":true}` plus cargo's optional message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OkResponse {
+    /// Always true on success.
+    pub ok: bool,
+    /// A message (required by cargo for owner changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+}
+
+/// The search response, in cargo's shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Matching packages.
+    pub crates: Vec<SearchCrate>,
+    /// Totals.
+    pub meta: SearchMeta,
+}
+
+/// One search result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchCrate {
+    /// Name.
+    pub name: String,
+    /// Highest non-yanked version.
+    pub max_version: String,
+    /// Description.
+    pub description: String,
+    /// skillreg: the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+}
+
+/// Search totals.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchMeta {
+    /// All matches, not just this page.
+    pub total: usize,
+}
+
+/// Owner list, in cargo's shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OwnersResponse {
+    /// The owners.
+    pub users: Vec<OwnerUser>,
+}
+
+/// One owner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OwnerUser {
+    /// A stable number derived from the login (cargo reads it as u32).
+    pub id: u32,
+    /// The login.
+    pub login: String,
+    /// Display name (the login).
+    pub name: Option<String>,
+}
+
+/// The body of owner add/remove: `{"users":["login",…]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OwnersChange {
+    /// Logins.
+    pub users: Vec<String>,
+}
+
+/// The error body every endpoint uses: `{"errors":[{"detail":…}]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// One or more errors.
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// One error.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// What went wrong and what to do.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_round_trips_and_catches_lies() {
+        let body = encode_publish(b"{}", b"tar");
+        assert_eq!(
+            decode_publish(&body, 10, 10).unwrap(),
+            (&b"{}"[..], &b"tar"[..])
+        );
+        let mut long = body.clone();
+        long.push(0);
+        assert_eq!(
+            decode_publish(&long, 10, 10),
+            Err(FramingError::TrailingBytes(1))
+        );
+        assert!(matches!(
+            decode_publish(&body[..body.len() - 1], 10, 10),
+            Err(FramingError::Truncated(_))
+        ));
+        assert!(matches!(
+            decode_publish(&body, 1, 10),
+            Err(FramingError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode_publish(&[1, 0], 10, 10),
+            Err(FramingError::Truncated(_))
+        ));
+    }
+}

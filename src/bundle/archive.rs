@@ -1,0 +1,363 @@
+//! Reading a tar.gz as hostile input.
+//!
+//! [`inspect`] streams the archive once, never touching the disk, and refuses
+//! anything an installer could be tricked by: absolute paths, `..`, links that
+//! leave the root, device files and FIFOs, non-UTF-8 names, duplicate paths,
+//! and archives that unpack past the configured limits (gzip bombs) or whose
+//! headers lie about lengths.
+
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
+
+use super::BundleError;
+
+/// The limits [`inspect`] enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ArchiveLimits {
+    /// Largest compressed size.
+    pub max_compressed: u64,
+    /// Largest total unpacked size of the tar stream.
+    pub max_unpacked: u64,
+    /// Most entries.
+    pub max_entries: u64,
+}
+
+/// What kind of entry a path is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link to the given relative target.
+    Symlink(String),
+    /// A hard link to another path in the archive.
+    Hardlink(String),
+}
+
+/// One entry of a checked archive.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// Normalized relative path (no `./`, no trailing `/`).
+    pub path: String,
+    /// Its kind.
+    pub kind: EntryKind,
+    /// Size in bytes (files only).
+    pub size: u64,
+    /// True when any execute bit is set.
+    pub executable: bool,
+    /// Hex sha256 of the content (files only).
+    pub sha256: String,
+}
+
+/// A checked archive: every entry, plus the contents of the files the caller asked to keep.
+#[derive(Debug, Default)]
+pub struct Archive {
+    /// Entries by path.
+    pub entries: BTreeMap<String, Entry>,
+    /// Contents of kept files.
+    pub kept: HashMap<String, Vec<u8>>,
+}
+
+impl Archive {
+    /// The content of a kept file.
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
+        self.kept.get(path).map(Vec::as_slice)
+    }
+}
+
+/// Largest file [`inspect`] keeps in memory for validation (manifests are small).
+pub const MAX_KEPT_FILE: u64 = 1024 * 1024;
+
+/// Checks a tar.gz and returns its entries. `keep` selects the files whose
+/// contents are returned (each at most [`MAX_KEPT_FILE`]).
+pub fn inspect(
+    bytes: &[u8],
+    limits: &ArchiveLimits,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Archive, BundleError> {
+    if bytes.len() as u64 > limits.max_compressed {
+        return Err(BundleError::TooLarge {
+            size: bytes.len() as u64,
+            limit: limits.max_compressed,
+        });
+    }
+    if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
+        return Err(BundleError::NotGzip);
+    }
+    let budget = Budget {
+        inner: flate2::read::GzDecoder::new(bytes),
+        // tar headers and padding count too; a little slack for them on top
+        // of the file-content limit, which is checked exactly below.
+        remaining: limits
+            .max_unpacked
+            .saturating_add(limits.max_entries.saturating_mul(1024) + 10240),
+        exceeded: false,
+    };
+    let mut tar = tar::Archive::new(budget);
+    let mut archive = Archive::default();
+    let mut unpacked: u64 = 0;
+    let entries = tar.entries().map_err(|e| corrupt(&e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| read_error(&e, limits))?;
+        if archive.entries.len() as u64 >= limits.max_entries {
+            return Err(BundleError::TooManyEntries {
+                limit: limits.max_entries,
+            });
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let path = std::str::from_utf8(&raw_path)
+            .map_err(|_| BundleError::NonUtf8Path {
+                lossy: String::from_utf8_lossy(&raw_path).into_owned(),
+            })?
+            .to_string();
+        let entry_type = entry.header().entry_type();
+        let path = normalize_path(&path)?;
+        let size = entry.header().size().map_err(|e| corrupt(&e))?;
+        let mode = entry.header().mode().unwrap_or(0o644);
+        let kind = match entry_type {
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => {
+                let target = link_target(&entry, &path)?;
+                check_symlink(&path, &target)?;
+                EntryKind::Symlink(target)
+            }
+            tar::EntryType::Link => {
+                let target = link_target(&entry, &path)?;
+                let target = normalize_path(&target).map_err(|_| BundleError::LinkEscapes {
+                    path: path.clone(),
+                    target: target.clone(),
+                })?;
+                match archive.entries.get(&target) {
+                    Some(e) if e.kind == EntryKind::File => {}
+                    _ => {
+                        return Err(BundleError::LinkEscapes {
+                            path: path.clone(),
+                            target: format!("{target} (not a file earlier in the archive)"),
+                        })
+                    }
+                }
+                EntryKind::Hardlink(target)
+            }
+            tar::EntryType::XGlobalHeader => continue,
+            other => {
+                return Err(BundleError::ForbiddenEntry {
+                    path,
+                    kind: entry_kind_name(other),
+                })
+            }
+        };
+        if path.is_empty() {
+            // "./" itself: the root directory entry some tar tools write.
+            if kind == EntryKind::Dir {
+                continue;
+            }
+            return Err(BundleError::UnsafePath {
+                path: String::from("."),
+                reason: "an entry must have a name",
+            });
+        }
+        if archive.entries.contains_key(&path) {
+            return Err(BundleError::DuplicatePath(path));
+        }
+        let mut sha256 = String::new();
+        let mut file_size = 0;
+        if kind == EntryKind::File {
+            unpacked = unpacked.saturating_add(size);
+            if unpacked > limits.max_unpacked {
+                return Err(BundleError::UnpackedTooLarge {
+                    limit: limits.max_unpacked,
+                });
+            }
+            let mut hasher = Sha256::new();
+            let wanted = keep(&path) && size <= MAX_KEPT_FILE;
+            let mut content = Vec::new();
+            let mut buf = [0u8; 64 * 1024];
+            let mut read_total = 0u64;
+            loop {
+                let n = entry.read(&mut buf).map_err(|e| read_error(&e, limits))?;
+                if n == 0 {
+                    break;
+                }
+                read_total += n as u64;
+                hasher.update(&buf[..n]);
+                if wanted {
+                    content.extend_from_slice(&buf[..n]);
+                }
+            }
+            if read_total != size {
+                return Err(BundleError::Corrupt(format!(
+                    "`{path}` claims {size} bytes but the archive holds {read_total}"
+                )));
+            }
+            if wanted {
+                archive.kept.insert(path.clone(), content);
+            }
+            sha256 = hex::encode(hasher.finalize());
+            file_size = size;
+        }
+        archive.entries.insert(
+            path.clone(),
+            Entry {
+                path,
+                kind,
+                size: file_size,
+                executable: mode & 0o111 != 0,
+                sha256,
+            },
+        );
+    }
+    // Drain what follows the end-of-archive marker through the budget, so a
+    // bomb hidden after it is still caught and a truncated gzip is noticed.
+    let mut rest = tar.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| read_error(&e, limits))?;
+    Ok(archive)
+}
+
+/// Turns an archive path into a safe relative path: strips `./`, refuses
+/// absolute paths, `..`, backslashes and empty components in the middle.
+pub fn normalize_path(raw: &str) -> Result<String, BundleError> {
+    let unsafe_path = |reason| BundleError::UnsafePath {
+        path: raw.to_string(),
+        reason,
+    };
+    if raw.starts_with('/') {
+        return Err(unsafe_path("absolute paths are not allowed"));
+    }
+    if raw.contains('\\') {
+        return Err(unsafe_path("backslashes are not allowed in paths"));
+    }
+    if raw.chars().any(|c| c.is_control()) {
+        return Err(unsafe_path("control characters are not allowed in paths"));
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => return Err(unsafe_path("`..` is not allowed in paths")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, path: &str) -> Result<String, BundleError> {
+    let raw = entry
+        .link_name_bytes()
+        .ok_or_else(|| BundleError::Corrupt(format!("link `{path}` has no target")))?;
+    std::str::from_utf8(&raw)
+        .map(str::to_string)
+        .map_err(|_| BundleError::NonUtf8Path {
+            lossy: String::from_utf8_lossy(&raw).into_owned(),
+        })
+}
+
+/// A symlink's target, resolved from the link's own directory, must stay inside.
+fn check_symlink(path: &str, target: &str) -> Result<(), BundleError> {
+    let escapes = || BundleError::LinkEscapes {
+        path: path.to_string(),
+        target: target.to_string(),
+    };
+    if target.starts_with('/') || target.is_empty() || target.contains('\\') {
+        return Err(escapes());
+    }
+    let mut depth: Vec<&str> = path.split('/').collect();
+    depth.pop(); // the link's own name
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if depth.pop().is_none() {
+                    return Err(escapes());
+                }
+            }
+            p => depth.push(p),
+        }
+    }
+    Ok(())
+}
+
+fn entry_kind_name(t: tar::EntryType) -> &'static str {
+    match t {
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Fifo => "FIFO",
+        tar::EntryType::GNUSparse => "sparse file",
+        _ => "special entry",
+    }
+}
+
+fn corrupt(e: &io::Error) -> BundleError {
+    BundleError::Corrupt(e.to_string())
+}
+
+fn read_error(e: &io::Error, limits: &ArchiveLimits) -> BundleError {
+    if e.get_ref()
+        .is_some_and(|inner| inner.is::<BudgetExceeded>())
+    {
+        BundleError::UnpackedTooLarge {
+            limit: limits.max_unpacked,
+        }
+    } else {
+        corrupt(e)
+    }
+}
+
+#[derive(Debug)]
+struct BudgetExceeded;
+
+impl std::fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unpacked size limit exceeded")
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// A reader that fails once more than `remaining` bytes come out of the
+/// decompressor: the gzip-bomb guard.
+struct Budget<R> {
+    inner: R,
+    remaining: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.exceeded {
+            return Err(io::Error::other(BudgetExceeded));
+        }
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.remaining {
+            self.exceeded = true;
+            return Err(io::Error::other(BudgetExceeded));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_or_refused() {
+        assert_eq!(normalize_path("./a/b").unwrap(), "a/b");
+        assert_eq!(normalize_path("a//b/").unwrap(), "a/b");
+        assert!(normalize_path("/etc/passwd").is_err());
+        assert!(normalize_path("a/../../b").is_err());
+        assert!(normalize_path("a\\b").is_err());
+    }
+
+    #[test]
+    fn symlinks_must_stay_inside() {
+        assert!(check_symlink("a/link", "../b").is_ok());
+        assert!(check_symlink("a/link", "../../b").is_err());
+        assert!(check_symlink("link", "/etc/passwd").is_err());
+        assert!(check_symlink("link", "x/../..").is_err());
+    }
+}

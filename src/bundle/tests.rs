@@ -1,0 +1,106 @@
+use super::*;
+use crate::package::parse_version;
+use std::fs;
+
+fn limits() -> ArchiveLimits {
+    ArchiveLimits {
+        max_compressed: 1 << 20,
+        max_unpacked: 1 << 20,
+        max_entries: 100,
+    }
+}
+
+fn skill_dir(name: &str, version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("SKILL.md"),
+        format!("---\nname: {name}\ndescription: Test skill.\nmetadata:\n  version: \"{version}\"\n---\nbody\n"),
+    )
+    .unwrap();
+    fs::create_dir(dir.path().join("scripts")).unwrap();
+    fs::write(dir.path().join("scripts/run.sh"), "#!/bin/sh\n").unwrap();
+    dir
+}
+
+#[test]
+fn pack_is_deterministic_and_valid() {
+    let dir = skill_dir("demo", "1.0.0");
+    let a = pack::pack_dir(dir.path()).unwrap();
+    // touch a file: mtimes must not matter
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    fs::write(dir.path().join("scripts/run.sh"), "#!/bin/sh\n").unwrap();
+    let b = pack::pack_dir(dir.path()).unwrap();
+    assert_eq!(a, b);
+    let name = PackageName::parse(Kind::Skill, "demo").unwrap();
+    let v = validate(
+        Kind::Skill,
+        &name,
+        &parse_version("1.0.0").unwrap(),
+        &a,
+        &limits(),
+    )
+    .unwrap();
+    assert_eq!(v.description.as_deref(), Some("Test skill."));
+    assert!(v.archive.entries.contains_key("scripts/run.sh"));
+    let m = read_manifest(&a, &limits()).unwrap();
+    assert_eq!(
+        (m.kind, m.name.as_str(), m.version.as_deref()),
+        (Kind::Skill, "demo", Some("1.0.0"))
+    );
+}
+
+#[test]
+fn skill_name_and_version_must_match() {
+    let dir = skill_dir("demo", "1.0.0");
+    let bytes = pack::pack_dir(dir.path()).unwrap();
+    let other = PackageName::parse(Kind::Skill, "other").unwrap();
+    let err = validate(
+        Kind::Skill,
+        &other,
+        &parse_version("1.0.0").unwrap(),
+        &bytes,
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("published as `other`"), "{err}");
+    let demo = PackageName::parse(Kind::Skill, "demo").unwrap();
+    let err = validate(
+        Kind::Skill,
+        &demo,
+        &parse_version("2.0.0").unwrap(),
+        &bytes,
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("2.0.0"), "{err}");
+}
+
+#[test]
+fn plugin_skills_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join(".claude-plugin")).unwrap();
+    fs::write(
+        p.join(".claude-plugin/plugin.json"),
+        r#"{"name":"tools","version":"0.2.0","description":"d"}"#,
+    )
+    .unwrap();
+    fs::create_dir_all(p.join("skills/alpha")).unwrap();
+    fs::write(
+        p.join("skills/alpha/SKILL.md"),
+        "---\nname: alpha\ndescription: A.\n---\n",
+    )
+    .unwrap();
+    let name = PackageName::parse(Kind::Plugin, "tools").unwrap();
+    let v = parse_version("0.2.0").unwrap();
+    let bytes = pack::pack_dir(p).unwrap();
+    validate(Kind::Plugin, &name, &v, &bytes, &limits()).unwrap();
+    fs::write(
+        p.join("skills/alpha/SKILL.md"),
+        "---\nname: beta\ndescription: A.\n---\n",
+    )
+    .unwrap();
+    let bytes = pack::pack_dir(p).unwrap();
+    let err = validate(Kind::Plugin, &name, &v, &bytes, &limits()).unwrap_err();
+    assert!(err.to_string().contains("folder is `alpha`"), "{err}");
+}

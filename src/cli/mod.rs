@@ -1,0 +1,362 @@
+//! The `skillreg` command line: the daemon, local admin commands (tokens),
+//! and the client commands (pack, publish, yank, search).
+
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::api::PublishMetadata;
+use crate::bundle::{self, ArchiveLimits};
+use crate::client::Client;
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::store::Store;
+use crate::token::Role;
+
+mod serve;
+
+/// skillreg: a private registry for agent skills, Claude Code plugins and cargo crates.
+#[derive(Debug, Parser)]
+#[command(name = "skillreg", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the registry daemon.
+    Serve(ServeArgs),
+    /// Manage API tokens in a data directory (works while the daemon runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Pack a skill or plugin directory into a deterministic bundle.
+    Pack {
+        /// The skill or plugin directory.
+        dir: PathBuf,
+        /// Output file (default: NAME-VERSION.tar.gz, or NAME.tar.gz).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Publish a skill or plugin (a directory or a packed bundle).
+    Publish {
+        /// A skill/plugin directory, or a .tar.gz made by `skillreg pack`.
+        path: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+        /// Version to publish when the manifest has none (plugin.json
+        /// `version` or SKILL.md `metadata.version` win).
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Yank a version (hide it from new resolutions), or undo a yank.
+    Yank {
+        /// NAME@VERSION.
+        spec: String,
+        /// Unyank instead.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Search the registry.
+    Search {
+        /// Words to look for in names, descriptions and keywords.
+        query: String,
+        /// Most results to show.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// Flags for `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file (see config/skillreg.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:0 (overrides `listen`).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (alone) on stdout.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        /// reader, publisher or admin.
+        #[arg(long)]
+        role: String,
+        /// The login the token acts for (owners are logins).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a token by its id (the number in `skr_<id>_…`).
+    Revoke {
+        #[command(flatten)]
+        data: DataDir,
+        /// Token id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DataDir {
+    /// The daemon's data directory.
+    #[arg(long = "data", default_value = "./skillreg-data")]
+    dir: PathBuf,
+}
+
+/// Where the registry is, for client commands.
+#[derive(Debug, Args)]
+struct Remote {
+    /// The registry's base URL, e.g. http://127.0.0.1:8970.
+    #[arg(long, env = "SKILLREG_REGISTRY")]
+    registry: String,
+    /// API token.
+    #[arg(long, env = "SKILLREG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// PEM CA certificate to trust for an HTTPS registry.
+    #[arg(long, env = "SKILLREG_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+}
+
+impl Remote {
+    fn client(&self) -> Result<Client, String> {
+        Client::new(&self.registry, self.token.clone(), self.ca_cert.as_deref())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Token(cmd) => token(cmd),
+        Command::Pack { dir, output } => pack(&dir, output),
+        Command::Publish {
+            path,
+            remote,
+            version,
+        } => publish(&path, &remote, version),
+        Command::Yank { spec, undo, remote } => {
+            let (name, version) = spec
+                .rsplit_once('@')
+                .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+                .ok_or_else(|| format!("`{spec}` is not NAME@VERSION"))?;
+            remote
+                .client()?
+                .set_yanked(name, version, !undo)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} {name}@{version}",
+                if undo { "unyanked" } else { "yanked" }
+            );
+            Ok(())
+        }
+        Command::Search {
+            query,
+            limit,
+            remote,
+        } => {
+            let found = remote
+                .client()?
+                .search(&query, limit.clamp(1, 100))
+                .map_err(|e| e.to_string())?;
+            for c in &found.crates {
+                let kind = c.kind.map(|k| format!(" ({k})")).unwrap_or_default();
+                println!(
+                    "{} = \"{}\"{kind}    # {}",
+                    c.name, c.max_version, c.description
+                );
+            }
+            if found.meta.total > found.crates.len() {
+                println!("... and {} more", found.meta.total - found.crates.len());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn token(cmd: TokenCommand) -> Result<(), String> {
+    let open = |dir: &Path| {
+        if !dir.join(crate::store::DB_FILE).exists() {
+            return Err(format!(
+                "{} holds no skillreg database; pass the daemon's --data directory",
+                dir.display()
+            ));
+        }
+        Store::open(dir).map_err(|e| e.to_string())
+    };
+    match cmd {
+        TokenCommand::Create { data, role, name } => {
+            let role = Role::parse(&role)?;
+            let mut store = open(&data.dir)?;
+            let name = name.unwrap_or_else(|| format!("{role}-{}", crate::fsutil::unix_now()));
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err("--name must be a login without spaces".into());
+            }
+            let token = store
+                .create_token(&name, role, "cli")
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+        TokenCommand::List { data } => {
+            let store = open(&data.dir)?;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{:>4}  {:<20}  {:<9}  {:<20}  status",
+                "id", "name", "role", "created"
+            );
+            for t in store.list_tokens().map_err(|e| e.to_string())? {
+                let status = match t.revoked_at {
+                    Some(at) => format!("revoked {}", crate::fsutil::rfc3339(at)),
+                    None => "live".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:>4}  {:<20}  {:<9}  {:<20}  {status}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    crate::fsutil::rfc3339(t.created_at)
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { data, id } => {
+            let mut store = open(&data.dir)?;
+            store.revoke_token(id, "cli").map_err(|e| e.to_string())?;
+            println!("revoked token {id}");
+            Ok(())
+        }
+    }
+}
+
+fn client_limits() -> ArchiveLimits {
+    let limits = Config::default().limits;
+    ArchiveLimits {
+        max_compressed: limits.max_bundle_bytes,
+        max_unpacked: limits.max_unpacked_bytes,
+        max_entries: limits.max_entries,
+    }
+}
+
+/// Packs a directory or reads a bundle file, and reads its manifest.
+fn load_bundle(path: &Path) -> Result<(Vec<u8>, bundle::Manifest), String> {
+    let bytes = if path.is_dir() {
+        if path.join("Cargo.toml").is_file()
+            && !path.join("SKILL.md").is_file()
+            && !path.join(bundle::plugin::PLUGIN_JSON).is_file()
+        {
+            return Err(format!(
+                "{} is a cargo package; publish it with `cargo publish --registry NAME`",
+                path.display()
+            ));
+        }
+        bundle::pack::pack_dir(path).map_err(|e| e.to_string())?
+    } else {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+    };
+    let manifest = bundle::read_manifest(&bytes, &client_limits()).map_err(|e| e.to_string())?;
+    Ok((bytes, manifest))
+}
+
+fn pack(dir: &Path, output: Option<PathBuf>) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let (bytes, manifest) = load_bundle(dir)?;
+    let output = output.unwrap_or_else(|| match &manifest.version {
+        Some(v) => PathBuf::from(format!("{}-{v}.tar.gz", manifest.name)),
+        None => PathBuf::from(format!("{}.tar.gz", manifest.name)),
+    });
+    crate::fsutil::write_durable(&output, &bytes, 0o644)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    println!(
+        "{} ({} {}, {} bytes, sha256:{})",
+        output.display(),
+        manifest.kind,
+        manifest.name,
+        bytes.len(),
+        crate::blobs::Sha256Digest::of(&bytes)
+    );
+    Ok(())
+}
+
+fn publish(path: &Path, remote: &Remote, flag_version: Option<String>) -> Result<(), String> {
+    let (bytes, manifest) = load_bundle(path)?;
+    let version = match (&manifest.version, flag_version) {
+        (Some(m), Some(f)) if *m != f => {
+            return Err(format!(
+                "--version {f} differs from the version {m} in the manifest; drop the flag or change the manifest"
+            ))
+        }
+        (Some(m), _) => m.clone(),
+        (None, Some(f)) => f,
+        (None, None) => {
+            return Err(format!(
+                "{} has no version: add `version` to plugin.json or `metadata.version` to SKILL.md, or pass --version",
+                manifest.name
+            ))
+        }
+    };
+    let metadata = PublishMetadata {
+        name: manifest.name.clone(),
+        vers: version.clone(),
+        kind: Some(manifest.kind),
+        ..Default::default()
+    };
+    let response = remote
+        .client()?
+        .publish(&metadata, &bytes)
+        .map_err(|e| e.to_string())?;
+    for w in &response.warnings.other {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "published {}@{version} ({}, sha256:{})",
+        manifest.name,
+        manifest.kind,
+        crate::blobs::Sha256Digest::of(&bytes)
+    );
+    Ok(())
+}
+
+/// Opens the registry and serves it; used by `serve` (and kept here so the
+/// binary stays a one-liner).
+pub(crate) fn open_registry(config: &Config, base_url: &str) -> Result<Arc<Registry>, String> {
+    Registry::open(config, base_url).map(Arc::new).map_err(|e| {
+        format!(
+            "cannot open the registry in {}: {e}",
+            config.data_dir.display()
+        )
+    })
+}

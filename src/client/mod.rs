@@ -1,0 +1,185 @@
+//! The web API as plain functions, for the `skillreg` CLI (and tests).
+//!
+//! Errors carry the registry's own `detail`, which says what to fix.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::api::{self, ErrorBody, OkResponse, PublishMetadata, PublishResponse, SearchResponse};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The registry answered with an error.
+    #[error("the registry refused ({status}): {detail}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The registry's explanation.
+        detail: String,
+    },
+    /// The registry could not be reached or the connection broke.
+    #[error("cannot reach the registry at {url}: {message}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from {url}: {message}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A local file (CA certificate) could not be used.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// A registry's web API at a base URL (e.g. `http://127.0.0.1:8970`).
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client for `base`, optionally authenticated, optionally trusting
+    /// only the PEM CA certificate at `ca_cert` for HTTPS.
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        ca_cert: Option<&Path>,
+    ) -> Result<Client, ClientError> {
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .timeout_connect(Some(Duration::from_secs(15)));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                ClientError::Local(format!(
+                    "cannot read CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let certs = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            if certs.is_empty() {
+                return Err(ClientError::Local(format!(
+                    "{} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                    .build(),
+            );
+        }
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            agent: config.build().into(),
+        })
+    }
+
+    /// `PUT /api/v1/crates/new` in cargo's framing.
+    pub fn publish(
+        &self,
+        metadata: &PublishMetadata,
+        tarball: &[u8],
+    ) -> Result<PublishResponse, ClientError> {
+        let json = serde_json::to_vec(metadata).expect("metadata serializes");
+        let body = api::encode_publish(&json, tarball);
+        let url = format!("{}/api/v1/crates/new", self.base);
+        let response = self.with_token(self.agent.put(&url)).send(&body[..]);
+        self.decode(&url, response)
+    }
+
+    /// Yanks (`yanked = true`) or unyanks a version.
+    pub fn set_yanked(&self, name: &str, version: &str, yanked: bool) -> Result<(), ClientError> {
+        let url = format!(
+            "{}/api/v1/crates/{}/{}/{}",
+            self.base,
+            name,
+            version,
+            if yanked { "yank" } else { "unyank" }
+        );
+        let response = if yanked {
+            self.with_token(self.agent.delete(&url)).call()
+        } else {
+            self.with_token(self.agent.put(&url)).send_empty()
+        };
+        let ok: OkResponse = self.decode(&url, response)?;
+        if !ok.ok {
+            return Err(ClientError::Protocol {
+                url,
+                message: "the registry answered ok: false".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `GET /api/v1/crates?q=…&per_page=…`.
+    pub fn search(&self, query: &str, per_page: usize) -> Result<SearchResponse, ClientError> {
+        let url = format!("{}/api/v1/crates", self.base);
+        let per_page = per_page.to_string();
+        let response = self
+            .with_token(self.agent.get(&url))
+            .query("q", query)
+            .query("per_page", &per_page)
+            .call();
+        self.decode(&url, response)
+    }
+
+    fn with_token<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => req.header("Authorization", t),
+            None => req,
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let mut response = response.map_err(|e| ClientError::Transport {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| ClientError::Transport {
+                url: url.to_string(),
+                message: e.to_string(),
+            })?;
+        if !(200..300).contains(&status) {
+            let detail = serde_json::from_str::<ErrorBody>(&text)
+                .ok()
+                .map(|b| {
+                    b.errors
+                        .into_iter()
+                        .map(|e| e.detail)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_else(|| text.chars().take(500).collect());
+            return Err(ClientError::Refused { status, detail });
+        }
+        let text = if text.trim().is_empty() { "{}" } else { &text };
+        serde_json::from_str(text).map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            message: e.to_string(),
+        })
+    }
+}

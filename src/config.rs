@@ -1,0 +1,240 @@
+//! Configuration: built-in defaults, overridden by a TOML file, overridden by
+//! command-line flags. `config/skillreg.toml` documents every key; a test keeps
+//! it equal to [`Config::default`].
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The documented default configuration file, embedded in the binary.
+pub const DOCUMENTED_DEFAULTS: &str = include_str!("../config/skillreg.toml");
+
+/// Everything the daemon can be told.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the database, blobs and keys.
+    pub data_dir: PathBuf,
+    /// Base URL clients use; empty derives it from the bound address.
+    pub public_url: String,
+    /// Index, downloads and search need a reader token.
+    pub auth_required: bool,
+    /// Size and time limits.
+    pub limits: Limits,
+    /// Request rate limits.
+    pub rate_limit: RateLimit,
+    /// Optional HTTPS.
+    pub tls: Tls,
+}
+
+/// Size and time limits that protect the daemon from hostile clients.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest compressed bundle accepted on publish.
+    pub max_bundle_bytes: u64,
+    /// Largest total unpacked size of a bundle.
+    pub max_unpacked_bytes: u64,
+    /// Most entries in a bundle.
+    pub max_entries: u64,
+    /// Largest JSON metadata part of a publish.
+    pub max_metadata_bytes: u64,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Seconds to send a complete request head.
+    pub header_read_timeout_secs: u64,
+    /// Seconds to send a complete request body.
+    pub body_read_timeout_secs: u64,
+    /// Seconds without traffic before a connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Per-IP and per-token request rates; 0 turns a limit off.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second per client IP.
+    pub per_ip_per_second: u32,
+    /// Extra requests per client IP allowed at once.
+    pub per_ip_burst: u32,
+    /// Sustained requests per second per token.
+    pub per_token_per_second: u32,
+    /// Extra requests per token allowed at once.
+    pub per_token_burst: u32,
+}
+
+/// PEM certificate chain and private key for HTTPS.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// Certificate chain file; empty for plain HTTP.
+    pub cert: PathBuf,
+    /// Private key file; empty for plain HTTP.
+    pub key: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8970)),
+            data_dir: PathBuf::from("./skillreg-data"),
+            public_url: String::new(),
+            auth_required: false,
+            limits: Limits::default(),
+            rate_limit: RateLimit::default(),
+            tls: Tls::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bundle_bytes: 50 * 1024 * 1024,
+            max_unpacked_bytes: 200 * 1024 * 1024,
+            max_entries: 10_000,
+            max_metadata_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 60,
+            idle_timeout_secs: 60,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_ip_per_second: 200,
+            per_ip_burst: 1000,
+            per_token_per_second: 100,
+            per_token_burst: 500,
+        }
+    }
+}
+
+/// A configuration file that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for skillreg.
+    #[error("config file {path} is invalid: {message}(see config/skillreg.toml for every key)")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("config value {key} is invalid: {reason}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads `path` on top of the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses TOML text on top of the defaults; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.limits.max_header_bytes < 8192 {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_header_bytes",
+                reason: "must be at least 8192".into(),
+            });
+        }
+        if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "tls",
+                reason: "set both tls.cert and tls.key, or neither".into(),
+            });
+        }
+        if !self.public_url.is_empty()
+            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "public_url",
+                reason: format!("`{}` must start with http:// or https://", self.public_url),
+            });
+        }
+        Ok(())
+    }
+
+    /// True when both TLS files are configured.
+    pub fn tls_enabled(&self) -> bool {
+        !self.tls.cert.as_os_str().is_empty()
+    }
+
+    /// The base URL clients use, without a trailing slash.
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_string();
+        }
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
+        format!("{scheme}://{bound}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_file_equals_built_in_defaults() {
+        let parsed = Config::parse(DOCUMENTED_DEFAULTS, Path::new("config/skillreg.toml")).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_named() {
+        let err = Config::parse("listn = \"x\"", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let c = Config::parse(
+            "auth_required = true\n[limits]\nmax_entries = 5",
+            Path::new("t"),
+        )
+        .unwrap();
+        assert!(c.auth_required);
+        assert_eq!(c.limits.max_entries, 5);
+        assert_eq!(
+            c.limits.max_bundle_bytes,
+            Limits::default().max_bundle_bytes
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The sparse index: cargo's path layout, the entry format, and the prepared
+//! files the server hands out.
+//!
+//! Each index file is rendered once per change (publish, yank) into a
+//! [`Prepared`] file: body, gzip body, strong ETag and Last-Modified. Serving
+//! an index hit is a hash-map lookup, never SQL.
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::{Arc, RwLock};
+
+use crate::package::Kind;
+use crate::store::EntryRow;
+
+/// The index file path for a package name, per cargo's layout (lowercased):
+/// `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…`.
+pub fn path_for(name: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    match n.len() {
+        1 => format!("1/{n}"),
+        2 => format!("2/{n}"),
+        3 => format!("3/{}/{n}", &n[..1]),
+        _ => format!("{}/{}/{n}", &n[..2], &n[2..4]),
+    }
+}
+
+/// One line of an index file: cargo's fields, then skillreg's own.
+/// Field order is fixed by this struct, so rendering is deterministic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Package name as published.
+    pub name: String,
+    /// Exact version.
+    pub vers: String,
+    /// Dependencies.
+    pub deps: Vec<IndexDep>,
+    /// Hex sha256 of the bundle.
+    pub cksum: String,
+    /// Features in the original syntax.
+    pub features: BTreeMap<String, Vec<String>>,
+    /// Features using `dep:` or `?/` syntax (index format v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features2: Option<BTreeMap<String, Vec<String>>>,
+    /// Yanked: hidden from new resolutions.
+    pub yanked: bool,
+    /// The `links` value of a crate.
+    pub links: Option<String>,
+    /// Index format version: 2 when `features2` is present.
+    pub v: u32,
+    /// Minimum Rust version of a crate.
+    pub rust_version: Option<String>,
+    /// Publish time, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub pubtime: String,
+    /// skillreg: the package kind.
+    pub kind: Kind,
+    /// skillreg: one-line description.
+    pub description: Option<String>,
+    /// skillreg: licence expression.
+    pub license: Option<String>,
+}
+
+/// A dependency in an index line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDep {
+    /// The name used in code (the alias when renamed).
+    pub name: String,
+    /// Version requirement.
+    pub req: String,
+    /// Features enabled on it.
+    pub features: Vec<String>,
+    /// Optional dependency.
+    pub optional: bool,
+    /// Default features enabled.
+    pub default_features: bool,
+    /// Platform cfg, when target-specific.
+    pub target: Option<String>,
+    /// `normal`, `dev` or `build`.
+    pub kind: String,
+    /// Index URL of another registry; absent for this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The real package name when renamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// An index file ready to serve.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The bytes.
+    pub body: Bytes,
+    /// The same bytes gzip-compressed, when that is smaller.
+    pub gzip: Option<Bytes>,
+    /// Strong ETag, quoted.
+    pub etag: String,
+    /// HTTP date of the last change.
+    pub last_modified: String,
+    /// Unix seconds of the last change (for If-Modified-Since).
+    pub modified_unix: i64,
+}
+
+impl Prepared {
+    /// Prepares `body`, last changed at `modified_unix`.
+    pub fn new(body: Vec<u8>, modified_unix: i64) -> Prepared {
+        let digest = crate::blobs::Sha256Digest::of(&body);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(&body).expect("writing to a Vec cannot fail");
+        let gz = gz.finish().expect("writing to a Vec cannot fail");
+        let time =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified_unix.max(0) as u64);
+        Prepared {
+            gzip: (gz.len() < body.len()).then(|| Bytes::from(gz)),
+            body: Bytes::from(body),
+            etag: format!("\"{}\"", &digest.to_hex()[..32]),
+            last_modified: httpdate::fmt_http_date(time),
+            modified_unix,
+        }
+    }
+}
+
+/// Renders a package's index file: one JSON line per version, yank state applied.
+pub fn render(entries: &[EntryRow]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::new();
+    for row in entries {
+        let mut entry: IndexEntry = serde_json::from_str(&row.entry_json)?;
+        entry.yanked = row.yanked;
+        serde_json::to_writer(&mut out, &entry)?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The prepared index files, by path. Readers clone an `Arc`; writers swap one file.
+#[derive(Default)]
+pub struct IndexCache {
+    files: RwLock<HashMap<String, Arc<Prepared>>>,
+}
+
+impl IndexCache {
+    /// The file at `path` (as cargo asks for it, e.g. `se/rd/serde`).
+    pub fn get(&self, path: &str) -> Option<Arc<Prepared>> {
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Installs or replaces the file at `path`.
+    pub fn put(&self, path: String, file: Prepared) {
+        self.files
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, Arc::new(file));
+    }
+
+    /// Number of files (for health output).
+    pub fn len(&self) -> usize {
+        self.files.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when no package is published.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The body of `config.json`.
+pub fn config_json(base_url: &str, auth_required: bool) -> Vec<u8> {
+    let config = serde_json::json!({
+        "dl": format!("{base_url}/api/v1/crates"),
+        "api": base_url,
+        "auth-required": auth_required,
+    });
+    let mut out = serde_json::to_vec_pretty(&config).expect("static JSON");
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_path_layout() {
+        assert_eq!(path_for("a"), "1/a");
+        assert_eq!(path_for("ab"), "2/ab");
+        assert_eq!(path_for("abc"), "3/a/abc");
+        assert_eq!(path_for("Serde_Json"), "se/rd/serde_json");
+    }
+
+    #[test]
+    fn render_applies_yank_state() {
+        let entry = IndexEntry {
+            name: "a".into(),
+            vers: "1.0.0".into(),
+            deps: vec![],
+            cksum: "00".into(),
+            features: BTreeMap::new(),
+            features2: None,
+            yanked: false,
+            links: None,
+            v: 1,
+            rust_version: None,
+            pubtime: "2026-01-01T00:00:00Z".into(),
+            kind: Kind::Crate,
+            description: None,
+            license: None,
+        };
+        let rows = vec![EntryRow {
+            entry_json: serde_json::to_string(&entry).unwrap(),
+            yanked: true,
+        }];
+        let body = String::from_utf8(render(&rows).unwrap()).unwrap();
+        assert!(body.ends_with("}\n"));
+        assert!(body.contains("\"yanked\":true"));
+        assert!(body.starts_with("{\"name\":\"a\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\"00\""));
+    }
+
+    #[test]
+    fn prepared_has_strong_etag() {
+        let p = Prepared::new(b"x\n".repeat(100), 0);
+        assert!(p.etag.starts_with('"') && p.etag.ends_with('"'));
+        assert!(p.gzip.is_some());
+        assert_eq!(p.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}

@@ -1,0 +1,424 @@
+//! The registry service: the one place where a request's validated input is
+//! stored and the index re-rendered. Data flows one way:
+//! request (server) → validate (bundle, package) → store + blobs → render (index).
+//!
+//! Every method is synchronous (SQLite and fsync); the server calls them on
+//! tokio's blocking pool. Writes serialize on one writer connection.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::api::{self, PublishMetadata};
+use crate::blobs::{BlobStore, Sha256Digest};
+use crate::bundle::{self, ArchiveLimits, BundleError};
+use crate::config::Config;
+use crate::fsutil;
+use crate::index::{self, IndexCache, IndexDep, IndexEntry, Prepared};
+use crate::package::{self, Kind, NameError, PackageName};
+use crate::store::{PackageRow, SearchHit, Store, StoreError};
+use crate::token::{Identity, Role};
+
+/// The file holding the bootstrap admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Why a registry operation failed. The server maps each to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A name or version breaks the rules.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// The bundle was refused.
+    #[error("{0}")]
+    Bundle(#[from] BundleError),
+    /// The publish body's framing is wrong.
+    #[error("{0}")]
+    Framing(#[from] api::FramingError),
+    /// A store conflict or failure.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Disk trouble.
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The outcome of a successful publish.
+#[derive(Debug)]
+pub struct Published {
+    /// The package row after the publish.
+    pub package: PackageRow,
+    /// The bundle's digest.
+    pub cksum: Sha256Digest,
+    /// Warnings to show the publisher.
+    pub warnings: Vec<String>,
+}
+
+/// An open registry: store, blobs, prepared index.
+pub struct Registry {
+    data_dir: PathBuf,
+    config: Config,
+    writer: Mutex<Store>,
+    reader: Mutex<Store>,
+    blobs: BlobStore,
+    index: IndexCache,
+    config_json: Arc<Prepared>,
+}
+
+impl Registry {
+    /// Opens (or creates) the registry in `config.data_dir`. On first start
+    /// this creates the database, blob store, signing key and the bootstrap
+    /// admin token. `base_url` is what clients use to reach the daemon.
+    pub fn open(config: &Config, base_url: &str) -> Result<Registry, RegistryError> {
+        let data_dir = config.data_dir.clone();
+        fsutil::create_private_dir(&data_dir)?;
+        let mut writer = Store::open(&data_dir)?;
+        let reader = Store::open(&data_dir)?;
+        let blobs = BlobStore::open(&data_dir)?;
+        crate::keys::load_or_create(&data_dir)?;
+        bootstrap_admin_token(&data_dir, &mut writer)?;
+        let registry = Registry {
+            config_json: Arc::new(Prepared::new(
+                index::config_json(base_url, config.auth_required),
+                0,
+            )),
+            data_dir,
+            config: config.clone(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            blobs,
+            index: IndexCache::default(),
+        };
+        {
+            let store = registry.writer();
+            for package in store.packages()? {
+                registry.render(&store, &package)?;
+            }
+        }
+        Ok(registry)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The prepared `config.json`.
+    pub fn config_json(&self) -> Arc<Prepared> {
+        self.config_json.clone()
+    }
+
+    /// The prepared index file at `path`, if a package lives there.
+    pub fn index_file(&self, path: &str) -> Option<Arc<Prepared>> {
+        self.index.get(path)
+    }
+
+    /// Number of index files (one per package).
+    pub fn package_count(&self) -> usize {
+        self.index.len()
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Store> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Store> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn archive_limits(&self) -> ArchiveLimits {
+        ArchiveLimits {
+            max_compressed: self.config.limits.max_bundle_bytes,
+            max_unpacked: self.config.limits.max_unpacked_bytes,
+            max_entries: self.config.limits.max_entries,
+        }
+    }
+
+    /// Publishes a body in cargo's framing. The version is durable and in the
+    /// index when this returns; on any error nothing is stored.
+    pub fn publish(&self, who: &Identity, body: &[u8]) -> Result<Published, RegistryError> {
+        if !who.has(Role::Publisher) {
+            return Err(RegistryError::Forbidden(format!(
+                "the token for `{}` has the role {}; publishing needs a publisher or admin token",
+                who.login, who.role
+            )));
+        }
+        let limits = &self.config.limits;
+        let (json, tarball) =
+            api::decode_publish(body, limits.max_metadata_bytes, limits.max_bundle_bytes)?;
+        let meta: PublishMetadata = serde_json::from_slice(json).map_err(|e| {
+            RegistryError::BadRequest(format!("the publish metadata is not valid JSON: {e}"))
+        })?;
+        let kind = meta.kind.unwrap_or(Kind::Crate);
+        let name = PackageName::parse(kind, &meta.name)?;
+        let version = package::parse_version(&meta.vers)?;
+        let deps = index_deps(&meta)?;
+        let validated = bundle::validate(kind, &name, &version, tarball, &self.archive_limits())?;
+
+        let (features, features2) = split_features(&meta.features);
+        let pick = |from_bundle: Option<String>, from_meta: &Option<String>| {
+            from_bundle
+                .or_else(|| from_meta.clone())
+                .filter(|s| !s.is_empty())
+        };
+        let description = pick(validated.description, &meta.description);
+        let license = pick(validated.license, &meta.license);
+        let keywords = if validated.keywords.is_empty() {
+            meta.keywords.clone()
+        } else {
+            validated.keywords
+        };
+        let cksum = Sha256Digest::of(tarball);
+        let entry = IndexEntry {
+            name: name.to_string(),
+            vers: version.to_string(),
+            deps,
+            cksum: cksum.to_hex(),
+            v: if features2.is_some() { 2 } else { 1 },
+            features,
+            features2,
+            yanked: false,
+            links: meta.links.clone().filter(|_| kind == Kind::Crate),
+            rust_version: meta.rust_version.clone().filter(|_| kind == Kind::Crate),
+            pubtime: fsutil::rfc3339(fsutil::unix_now()),
+            kind,
+            description: description.clone(),
+            license,
+        };
+        let entry_json = serde_json::to_string(&entry).expect("index entries serialize");
+
+        let mut store = self.writer();
+        // Checks that need the store, under the writer lock so they hold
+        // until the insert; repeated by the insert's own transaction.
+        if let Some(existing) = store.package(name.as_str())? {
+            if existing.name != name.as_str() || existing.kind != kind {
+                return Err(StoreError::NameTaken {
+                    wanted: name.to_string(),
+                    existing: existing.name,
+                    kind: existing.kind,
+                }
+                .into());
+            }
+            self.check_owner(&store, who, &existing)?;
+        }
+        // The blob is durable before the version row commits, so the index
+        // never names a missing blob; a crash in between leaves only an
+        // unreferenced blob.
+        let stored = self.blobs.put(tarball)?;
+        debug_assert_eq!(stored, cksum);
+        let package = store.insert_version(&crate::store::NewVersion {
+            name: &name,
+            kind,
+            version: &version,
+            cksum: &entry.cksum,
+            size: tarball.len() as u64,
+            entry_json: &entry_json,
+            description: description.as_deref().unwrap_or(""),
+            keywords: &keywords,
+            publisher: who,
+        })?;
+        self.render(&store, &package)?;
+        tracing::info!(package = %name, version = %version, kind = %kind, by = %who.login, "published");
+        Ok(Published {
+            package,
+            cksum,
+            warnings: validated.warnings,
+        })
+    }
+
+    /// Yanks or unyanks `name@version`; the index changes before this returns.
+    pub fn set_yanked(
+        &self,
+        who: &Identity,
+        name: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<(), RegistryError> {
+        let mut store = self.writer();
+        let package = store
+            .package(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        self.check_owner(&store, who, &package)?;
+        let package = store.set_yanked(&package.name, version, yanked, &who.login)?;
+        self.render(&store, &package)?;
+        tracing::info!(package = %package.name, %version, yanked, by = %who.login, "yank state changed");
+        Ok(())
+    }
+
+    /// Where the blob of `name@version` lives, if that version exists.
+    pub fn download(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<(PathBuf, u64, String), RegistryError> {
+        let blob = self
+            .reader()
+            .blob_of(name, version)?
+            .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
+        let digest = Sha256Digest::from_hex(&blob.cksum).ok_or_else(|| {
+            RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
+        })?;
+        Ok((self.blobs.path(&digest), blob.size, blob.cksum))
+    }
+
+    /// Search, one page at a time.
+    pub fn search(
+        &self,
+        query: &str,
+        page: usize,
+        per_page: usize,
+    ) -> Result<(Vec<SearchHit>, usize), RegistryError> {
+        let offset = page.saturating_sub(1).saturating_mul(per_page);
+        Ok(self.reader().search(query, offset, per_page)?)
+    }
+
+    /// The owners of a package.
+    pub fn owners(&self, name: &str) -> Result<Vec<String>, RegistryError> {
+        let store = self.reader();
+        let package = store
+            .package(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        Ok(store.owners(package.id)?)
+    }
+
+    /// Adds or removes owners; only an owner or an admin may.
+    pub fn change_owners(
+        &self,
+        who: &Identity,
+        name: &str,
+        logins: &[String],
+        add: bool,
+    ) -> Result<(), RegistryError> {
+        if logins.is_empty() {
+            return Err(RegistryError::BadRequest(
+                "name at least one login in `users`".into(),
+            ));
+        }
+        let mut store = self.writer();
+        let package = store
+            .package(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        self.check_owner(&store, who, &package)?;
+        if add {
+            store.add_owners(&package, logins, &who.login)?;
+        } else {
+            store.remove_owners(&package, logins, &who.login)?;
+        }
+        Ok(())
+    }
+
+    fn check_owner(
+        &self,
+        store: &Store,
+        who: &Identity,
+        package: &PackageRow,
+    ) -> Result<(), RegistryError> {
+        if !who.has(Role::Publisher) {
+            return Err(RegistryError::Forbidden(format!(
+                "the token for `{}` has the role {}; this needs a publisher or admin token",
+                who.login, who.role
+            )));
+        }
+        if who.has(Role::Admin) || store.owners(package.id)?.contains(&who.login) {
+            return Ok(());
+        }
+        Err(RegistryError::Forbidden(format!(
+            "`{}` is not an owner of `{}`; ask an owner to add you with `cargo owner --add {} {}`",
+            who.login, package.name, who.login, package.name
+        )))
+    }
+
+    /// Re-renders one package's index file from the store.
+    fn render(&self, store: &Store, package: &PackageRow) -> Result<(), RegistryError> {
+        let entries = store.entries(package.id)?;
+        let body = index::render(&entries).map_err(|e| {
+            RegistryError::Io(std::io::Error::other(format!(
+                "stored index entry is corrupt: {e}"
+            )))
+        })?;
+        self.index.put(
+            index::path_for(&package.name),
+            Prepared::new(body, package.updated_at),
+        );
+        Ok(())
+    }
+
+    /// Opens another store connection (for the token cache).
+    pub fn open_store(&self) -> Result<Store, RegistryError> {
+        Ok(Store::open(&self.data_dir)?)
+    }
+}
+
+/// Creates the bootstrap admin token on first start (when no token exists)
+/// and writes it to `DATA/admin.token` with mode 0600. Never logged.
+fn bootstrap_admin_token(data_dir: &Path, store: &mut Store) -> Result<(), RegistryError> {
+    if !store.list_tokens()?.is_empty() {
+        return Ok(());
+    }
+    let token = store.create_token("admin", Role::Admin, "bootstrap")?;
+    fsutil::write_durable(
+        &data_dir.join(ADMIN_TOKEN_FILE),
+        format!("{token}\n").as_bytes(),
+        0o600,
+    )?;
+    tracing::info!(path = %data_dir.join(ADMIN_TOKEN_FILE).display(), "created the bootstrap admin token");
+    Ok(())
+}
+
+/// Converts cargo's publish deps to index deps, checking names and requirements.
+fn index_deps(meta: &PublishMetadata) -> Result<Vec<IndexDep>, RegistryError> {
+    meta.deps
+        .iter()
+        .map(|d| {
+            PackageName::parse(Kind::Crate, &d.name)?;
+            semver::VersionReq::parse(&d.version_req).map_err(|e| {
+                RegistryError::BadRequest(format!(
+                    "dependency `{}` has an invalid version requirement `{}`: {e}",
+                    d.name, d.version_req
+                ))
+            })?;
+            if !matches!(d.kind.as_str(), "normal" | "dev" | "build") {
+                return Err(RegistryError::BadRequest(format!(
+                    "dependency `{}` has kind `{}`; use normal, dev or build",
+                    d.name, d.kind
+                )));
+            }
+            let (name, package) = match &d.explicit_name_in_toml {
+                Some(alias) => (alias.clone(), Some(d.name.clone())),
+                None => (d.name.clone(), None),
+            };
+            Ok(IndexDep {
+                name,
+                req: d.version_req.clone(),
+                features: d.features.clone(),
+                optional: d.optional,
+                default_features: d.default_features,
+                target: d.target.clone(),
+                kind: d.kind.clone(),
+                registry: d.registry.clone(),
+                package,
+            })
+        })
+        .collect()
+}
+
+/// Splits features as crates.io does: those using `dep:` or `?/` go to
+/// `features2`, so older cargo versions skip only what they cannot read.
+type FeatureMap = BTreeMap<String, Vec<String>>;
+
+fn split_features(all: &FeatureMap) -> (FeatureMap, Option<FeatureMap>) {
+    let (new, old): (FeatureMap, FeatureMap) = all
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(_, values)| {
+            values
+                .iter()
+                .any(|v| v.starts_with("dep:") || v.contains("?/"))
+        });
+    (old, (!new.is_empty()).then_some(new))
+}

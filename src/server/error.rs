@@ -1,0 +1,89 @@
+//! The one mapping from library errors to HTTP: a status and
+//! `{"errors":[{"detail":…}]}`, where the detail says what to fix.
+
+use hyper::StatusCode;
+
+use crate::api::FramingError;
+use crate::bundle::BundleError;
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `detail` text.
+    pub detail: String,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<u64>,
+    /// Add `www-authenticate: Cargo login_url=…` (401).
+    pub challenge: bool,
+}
+
+impl ApiError {
+    /// An error with a status and detail.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+            challenge: false,
+        }
+    }
+
+    /// 401 with cargo's login challenge.
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError {
+            challenge: true,
+            ..ApiError::new(StatusCode::UNAUTHORIZED, detail)
+        }
+    }
+
+    /// 429 with Retry-After; cargo does not retry, so the detail says when to.
+    pub fn rate_limited(wait: std::time::Duration, what: &str) -> ApiError {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many requests from this {what}; retry in {secs} s"),
+            )
+        }
+    }
+
+    /// 404 with a detail.
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, detail)
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> ApiError {
+        let status = match &e {
+            RegistryError::BadRequest(_) | RegistryError::Name(_) => StatusCode::BAD_REQUEST,
+            RegistryError::Bundle(BundleError::TooLarge { .. })
+            | RegistryError::Framing(FramingError::TooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            RegistryError::Bundle(BundleError::Io { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            RegistryError::Bundle(_) | RegistryError::Framing(_) => StatusCode::BAD_REQUEST,
+            RegistryError::Store(
+                StoreError::NameTaken { .. } | StoreError::VersionExists { .. },
+            ) => StatusCode::CONFLICT,
+            RegistryError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            RegistryError::Store(StoreError::Owners(_)) => StatusCode::BAD_REQUEST,
+            RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,
+            RegistryError::Store(_) | RegistryError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "internal error");
+            return ApiError::new(
+                status,
+                "the registry failed to store or read data; nothing was changed. An operator should check the daemon log",
+            );
+        }
+        ApiError::new(status, e.to_string())
+    }
+}

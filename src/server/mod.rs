@@ -1,0 +1,217 @@
+//! The HTTP server: accept loop, connection limits, graceful shutdown.
+//!
+//! [`run`] takes a bound listener (so tests can bind `127.0.0.1:0`) and a
+//! shutdown future. Each connection gets a header-read timeout, a body-read
+//! timeout (in the routes), and an idle watchdog; on shutdown the listener
+//! closes, in-flight requests finish, and `run` returns.
+
+mod auth;
+mod body;
+mod error;
+mod limits;
+mod routes;
+mod tls;
+
+pub use auth::{AuthError, Authenticator};
+pub use error::ApiError;
+pub use limits::RateLimits;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::registry::Registry;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// TLS files are unusable.
+    #[error("{0}")]
+    Tls(String),
+    /// The token cache could not open the store.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// Socket trouble.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every request handler shares.
+pub(crate) struct Shared {
+    pub registry: Arc<Registry>,
+    pub config: Config,
+    pub base_url: String,
+    pub auth: Authenticator,
+    pub limits: RateLimits,
+}
+
+/// Serves `registry` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish (up to `limits.shutdown_grace_secs`).
+pub async fn run(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    config: Config,
+    base_url: String,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let tls = if config.tls_enabled() {
+        Some(tls::acceptor(&config.tls).map_err(ServerError::Tls)?)
+    } else {
+        None
+    };
+    let shared = Arc::new(Shared {
+        auth: Authenticator::new(
+            registry
+                .open_store()
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        )?,
+        limits: RateLimits::new(&config.rate_limit),
+        registry,
+        base_url,
+        config,
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(
+            shared.config.limits.header_read_timeout_secs,
+        ))
+        .max_buf_size(shared.config.limits.max_header_bytes.max(8192))
+        .max_headers(100);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(shared.config.limits.max_header_bytes as u32)
+        .max_concurrent_streams(64);
+    let builder = Arc::new(builder);
+
+    // Connection tasks hold a sender; when all are dropped, all are done.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sweeper = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                shared.limits.forget_idle();
+            }
+        })
+    };
+
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Connection {
+            shared: shared.clone(),
+            builder: builder.clone(),
+            tls: tls.clone(),
+            stop: stop_rx.clone(),
+            _done: done_tx.clone(),
+        };
+        tokio::spawn(conn.serve(stream, peer));
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    let _ = stop_tx.send(true);
+    drop(done_tx);
+    let grace = Duration::from_secs(shared.config.limits.shutdown_grace_secs);
+    if tokio::time::timeout(grace, done_rx.recv()).await.is_err() {
+        tracing::warn!("shutdown grace period over; closing remaining connections");
+    }
+    sweeper.abort();
+    Ok(())
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
+    _done: mpsc::Sender<()>,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream, peer: SocketAddr) {
+        let activity = limits::Activity::new();
+        let stream = limits::Tracked::new(stream, activity.clone());
+        match self.tls.clone() {
+            None => self.serve_io(stream, peer, activity).await,
+            Some(acceptor) => {
+                let handshake =
+                    Duration::from_secs(self.shared.config.limits.header_read_timeout_secs);
+                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => self.serve_io(tls, peer, activity).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
+    async fn serve_io<S>(mut self, io: S, peer: SocketAddr, activity: limits::Activity)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let service = service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, std::convert::Infallible>(routes::handle(req, shared, peer).await) }
+        });
+        let conn = self.builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let idle_limit = Duration::from_secs(self.shared.config.limits.idle_timeout_secs.max(1));
+        let mut tick =
+            tokio::time::interval(idle_limit.div_f32(4.0).max(Duration::from_millis(100)));
+        let mut closing = *self.stop.borrow();
+        if closing {
+            conn.as_mut().graceful_shutdown();
+        }
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = self.stop.changed(), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                _ = tick.tick() => {
+                    let idle = activity.idle_for();
+                    if idle >= idle_limit * 2 {
+                        tracing::debug!(%peer, "closing a connection idle past its limit");
+                        return;
+                    }
+                    if idle >= idle_limit && !closing {
+                        // Let a request in flight finish; close when idle.
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}

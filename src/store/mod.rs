@@ -1,0 +1,696 @@
+//! The SQLite store: packages, versions, owners, tokens and the audit log.
+//!
+//! One file, `DATA/skillreg.db`, in WAL mode with `synchronous = FULL`, so a
+//! committed transaction survives a crash. Every multi-step change runs in one
+//! transaction. The schema evolves through [`MIGRATIONS`], tracked by
+//! `PRAGMA user_version`.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+use crate::fsutil::unix_now;
+use crate::package::{Kind, PackageName};
+use crate::token::{self, Identity, Role};
+
+mod schema;
+pub use schema::MIGRATIONS;
+
+/// The database file name inside the data dir.
+pub const DB_FILE: &str = "skillreg.db";
+
+/// A store failure. Conflicts carry enough to tell the user what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite itself failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer skillreg.
+    #[error("the database schema is version {found}, newer than this skillreg understands ({known}); upgrade skillreg")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest this build knows.
+        known: i64,
+    },
+    /// The name (or a spelling that normalizes the same) belongs to another package.
+    #[error("the name `{wanted}` is taken by the {kind} `{existing}` (names are unique across kinds, ignoring case and `-`/`_`); choose another name")]
+    NameTaken {
+        /// The name asked for.
+        wanted: String,
+        /// The package that has it.
+        existing: String,
+        /// That package's kind.
+        kind: Kind,
+    },
+    /// The version (ignoring build metadata) was already published.
+    #[error("{name}@{existing} already exists; versions are immutable: publish a new version (yank the old one if it is broken)")]
+    VersionExists {
+        /// The package.
+        name: String,
+        /// The version already stored (may differ in build metadata).
+        existing: String,
+    },
+    /// The package or version does not exist.
+    #[error("{0} was not found in this registry")]
+    NotFound(String),
+    /// A refused change to owners.
+    #[error("{0}")]
+    Owners(String),
+}
+
+/// A package as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageRow {
+    /// Row id.
+    pub id: i64,
+    /// Name as first published.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Unix seconds of the last publish or yank (the index file's Last-Modified).
+    pub updated_at: i64,
+}
+
+/// A version ready to be inserted.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    /// The package name.
+    pub name: &'a PackageName,
+    /// The kind.
+    pub kind: Kind,
+    /// The exact version.
+    pub version: &'a semver::Version,
+    /// Hex sha256 of the blob (cargo's `cksum`).
+    pub cksum: &'a str,
+    /// Blob size in bytes.
+    pub size: u64,
+    /// The index entry JSON, fixed forever except `yanked`.
+    pub entry_json: &'a str,
+    /// One-line description for search.
+    pub description: &'a str,
+    /// Keywords for search.
+    pub keywords: &'a [String],
+    /// Who publishes.
+    pub publisher: &'a Identity,
+}
+
+/// One version's index entry and yank state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryRow {
+    /// The stored entry JSON.
+    pub entry_json: String,
+    /// Whether it is yanked now.
+    pub yanked: bool,
+}
+
+/// A version's blob, for downloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Hex sha256.
+    pub cksum: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A search result in cargo's shape.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SearchHit {
+    /// Package name.
+    pub name: String,
+    /// Highest non-yanked version.
+    pub max_version: String,
+    /// Description of that version.
+    pub description: String,
+    /// Package kind (a skillreg extension).
+    pub kind: Kind,
+}
+
+/// A token as listed (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TokenInfo {
+    /// Row id (the number inside the token).
+    pub id: i64,
+    /// The login it acts for.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, when revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A live token's stored hash, for the daemon's authentication cache.
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    /// Row id.
+    pub id: i64,
+    /// The login.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// sha256 of the secret.
+    pub hash: Vec<u8>,
+}
+
+/// One connection to the store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating and migrating) `DATA/skillreg.db`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A number that changes whenever another connection commits: the
+    /// daemon's cue to reload cached tokens.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Finds a package by any spelling of its name.
+    pub fn package(&self, name: &str) -> Result<Option<PackageRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, name, kind, updated_at FROM packages WHERE normalized = ?1",
+                [crate::package::normalize(name)],
+                package_row,
+            )
+            .optional()?)
+    }
+
+    /// Every package, for rendering the whole index at start-up.
+    pub fn packages(&self) -> Result<Vec<PackageRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, kind, updated_at FROM packages ORDER BY id")?;
+        let rows = stmt.query_map([], package_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The index entries of a package, in publish order.
+    pub fn entries(&self, package_id: i64) -> Result<Vec<EntryRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT entry_json, yanked FROM versions WHERE package_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([package_id], |r| {
+            Ok(EntryRow {
+                entry_json: r.get(0)?,
+                yanked: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The blob of `name@version` (exact version string).
+    pub fn blob_of(&self, name: &str, version: &str) -> Result<Option<BlobRef>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT v.cksum, v.size FROM versions v JOIN packages p ON p.id = v.package_id
+                 WHERE p.normalized = ?1 AND v.version = ?2",
+            )?
+            .query_row(params![crate::package::normalize(name), version], |r| {
+                Ok(BlobRef {
+                    cksum: r.get(0)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Inserts a version (and its package, owned by the publisher, when new)
+    /// in one transaction, with an audit record. Refuses name collisions and
+    /// existing versions; the caller has already checked ownership.
+    pub fn insert_version(&mut self, new: &NewVersion<'_>) -> Result<PackageRow, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = unix_now();
+        let normalized = new.name.normalized();
+        let existing = tx
+            .query_row(
+                "SELECT id, name, kind, updated_at FROM packages WHERE normalized = ?1",
+                [&normalized],
+                package_row,
+            )
+            .optional()?;
+        let package_id = match existing {
+            Some(p) if p.name != new.name.as_str() || p.kind != new.kind => {
+                return Err(StoreError::NameTaken {
+                    wanted: new.name.to_string(),
+                    existing: p.name,
+                    kind: p.kind,
+                })
+            }
+            Some(p) => p.id,
+            None => {
+                tx.execute(
+                    "INSERT INTO packages (name, normalized, kind, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    params![new.name.as_str(), normalized, new.kind.as_str(), now],
+                )?;
+                let id = tx.last_insert_rowid();
+                tx.execute(
+                    "INSERT INTO owners (package_id, login, added_at) VALUES (?1, ?2, ?3)",
+                    params![id, new.publisher.login, now],
+                )?;
+                id
+            }
+        };
+        let key = crate::package::version_key(new.version);
+        let clash: Option<String> = tx
+            .query_row(
+                "SELECT version FROM versions WHERE package_id = ?1 AND version_key = ?2",
+                params![package_id, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(existing) = clash {
+            return Err(StoreError::VersionExists {
+                name: new.name.to_string(),
+                existing,
+            });
+        }
+        tx.execute(
+            "INSERT INTO versions (package_id, version, version_key, cksum, size, entry_json,
+                 description, keywords, yanked, published_by, published_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)",
+            params![
+                package_id,
+                new.version.to_string(),
+                key,
+                new.cksum,
+                new.size as i64,
+                new.entry_json,
+                new.description,
+                new.keywords.join(" "),
+                new.publisher.login,
+                now
+            ],
+        )?;
+        tx.execute(
+            "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
+            params![package_id, now],
+        )?;
+        audit(
+            &tx,
+            &new.publisher.login,
+            "publish",
+            &format!("{}@{}", new.name, new.version),
+            &format!("{} sha256:{}", new.kind, new.cksum),
+        )?;
+        let row = tx.query_row(
+            "SELECT id, name, kind, updated_at FROM packages WHERE id = ?1",
+            [package_id],
+            package_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Sets the yank flag of `name@version`. Returns the package, for re-rendering.
+    pub fn set_yanked(
+        &mut self,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        actor: &str,
+    ) -> Result<PackageRow, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = unix_now();
+        let package = tx
+            .query_row(
+                "SELECT id, name, kind, updated_at FROM packages WHERE normalized = ?1",
+                [crate::package::normalize(name)],
+                package_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        let changed = tx.execute(
+            "UPDATE versions SET yanked = ?3 WHERE package_id = ?1 AND version = ?2",
+            params![package.id, version, yanked],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("{}@{version}", package.name)));
+        }
+        tx.execute(
+            "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
+            params![package.id, now],
+        )?;
+        audit(
+            &tx,
+            actor,
+            if yanked { "yank" } else { "unyank" },
+            &format!("{}@{version}", package.name),
+            "",
+        )?;
+        let row = tx.query_row(
+            "SELECT id, name, kind, updated_at FROM packages WHERE id = ?1",
+            [package.id],
+            package_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Packages whose name, description or keywords contain `query`
+    /// (case-insensitive), each with its highest non-yanked version.
+    /// Returns one page and the total count.
+    pub fn search(
+        &self,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<SearchHit>, usize), StoreError> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let normalized_pattern = pattern.replace("\\_", "-");
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.name, p.kind, v.version, v.description, v.yanked,
+                    (p.normalized LIKE ?2 ESCAPE '\\' OR lower(v.description) LIKE ?1 ESCAPE '\\'
+                     OR lower(v.keywords) LIKE ?1 ESCAPE '\\')
+             FROM packages p JOIN versions v ON v.package_id = p.id
+             ORDER BY p.id, v.id",
+        )?;
+        let rows = stmt.query_map(params![pattern, normalized_pattern], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        })?;
+        // Group by package; a package matches when its newest live version does.
+        let mut hits: Vec<(SearchHit, semver::Version, bool)> = Vec::new();
+        let mut last_id = None;
+        for row in rows {
+            let (id, name, kind, version, description, yanked, matched) = row?;
+            if yanked {
+                continue;
+            }
+            let Ok(parsed) = semver::Version::parse(&version) else {
+                continue;
+            };
+            let kind = Kind::parse(&kind).unwrap_or(Kind::Crate);
+            if last_id != Some(id) {
+                last_id = Some(id);
+                hits.push((
+                    SearchHit {
+                        name,
+                        max_version: version,
+                        description,
+                        kind,
+                    },
+                    parsed,
+                    matched,
+                ));
+            } else if let Some(last) = hits.last_mut() {
+                if parsed > last.1 {
+                    *last = (
+                        SearchHit {
+                            name,
+                            max_version: version,
+                            description,
+                            kind,
+                        },
+                        parsed,
+                        matched,
+                    );
+                }
+            }
+        }
+        let wanted = crate::package::normalize(query);
+        let mut matched: Vec<SearchHit> = hits
+            .into_iter()
+            .filter(|(_, _, m)| *m)
+            .map(|(h, _, _)| h)
+            .collect();
+        matched.sort_by(|a, b| {
+            let exact_a = crate::package::normalize(&a.name) != wanted;
+            let exact_b = crate::package::normalize(&b.name) != wanted;
+            (exact_a, &a.name).cmp(&(exact_b, &b.name))
+        });
+        let total = matched.len();
+        let page = matched.into_iter().skip(offset).take(limit).collect();
+        Ok((page, total))
+    }
+
+    /// The logins owning a package.
+    pub fn owners(&self, package_id: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT login FROM owners WHERE package_id = ?1 ORDER BY added_at, login",
+        )?;
+        let rows = stmt.query_map([package_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds owners (idempotent). Each login must belong to a live token.
+    pub fn add_owners(
+        &mut self,
+        package: &PackageRow,
+        logins: &[String],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = unix_now();
+        for login in logins {
+            let known: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM tokens WHERE name = ?1 AND revoked_at IS NULL)",
+                [login],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(StoreError::Owners(format!(
+                    "no live token has the login `{login}`; create one with `skillreg token create --name {login} --role publisher`"
+                )));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO owners (package_id, login, added_at) VALUES (?1, ?2, ?3)",
+                params![package.id, login, now],
+            )?;
+            audit(&tx, actor, "owner-add", &package.name, login)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes owners; a package always keeps at least one.
+    pub fn remove_owners(
+        &mut self,
+        package: &PackageRow,
+        logins: &[String],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for login in logins {
+            let removed = tx.execute(
+                "DELETE FROM owners WHERE package_id = ?1 AND login = ?2",
+                params![package.id, login],
+            )?;
+            if removed == 0 {
+                return Err(StoreError::Owners(format!(
+                    "`{login}` is not an owner of `{}`",
+                    package.name
+                )));
+            }
+            audit(&tx, actor, "owner-remove", &package.name, login)?;
+        }
+        let left: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM owners WHERE package_id = ?1",
+            [package.id],
+            |r| r.get(0),
+        )?;
+        if left == 0 {
+            return Err(StoreError::Owners(format!(
+                "`{}` would have no owner left; add the new owner before removing the last one",
+                package.name
+            )));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Creates a token and returns its full text (shown once, never stored).
+    pub fn create_token(
+        &mut self,
+        name: &str,
+        role: Role,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        let secret = token::new_secret();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                name,
+                role.as_str(),
+                &token::hash_secret(&secret)[..],
+                unix_now()
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        audit(
+            &tx,
+            actor,
+            "token-create",
+            &format!("token {id}"),
+            &format!("name={name} role={role}"),
+        )?;
+        tx.commit()?;
+        Ok(token::format_token(id, &secret))
+    }
+
+    /// Every token, newest last, without secrets.
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes a token by id. Revoking twice is refused, so a typo shows.
+    pub fn revoke_token(&mut self, id: i64, actor: &str) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, unix_now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "live token {id} (see `skillreg token list`)"
+            )));
+        }
+        audit(&tx, actor, "token-revoke", &format!("token {id}"), "")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every live token's hash, for the authentication cache.
+    pub fn live_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, role, hash FROM tokens WHERE revoked_at IS NULL")?;
+        let rows = stmt.query_map([], |r| {
+            let role: String = r.get(2)?;
+            Ok(TokenRecord {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Reader),
+                hash: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The audit log, oldest first: (at, actor, action, subject, detail).
+    pub fn audit_log(&self) -> Result<Vec<(i64, String, String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, actor, action, subject, detail FROM audit ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every (name, version, cksum, yanked), sorted: a fingerprint of what is
+    /// published, used by tests to prove a refusal changed nothing.
+    pub fn published(&self) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.name, v.version, v.cksum, v.yanked FROM versions v
+             JOIN packages p ON p.id = v.package_id ORDER BY p.name, v.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
+    let kind: String = r.get(2)?;
+    Ok(PackageRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: Kind::parse(&kind).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        updated_at: r.get(3)?,
+    })
+}
+
+fn audit(
+    tx: &rusqlite::Transaction<'_>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![unix_now(), actor, action, subject, detail],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,56 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
+//! Never edit a released migration: append a new one.
+
+/// Each entry upgrades the schema by one version.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: packages, versions, owners, tokens, audit.
+    "CREATE TABLE packages (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        normalized  TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL CHECK (kind IN ('skill', 'plugin', 'crate')),
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE versions (
+        id           INTEGER PRIMARY KEY,
+        package_id   INTEGER NOT NULL REFERENCES packages(id),
+        version      TEXT NOT NULL,
+        version_key  TEXT NOT NULL,
+        cksum        TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        entry_json   TEXT NOT NULL,
+        description  TEXT NOT NULL DEFAULT '',
+        keywords     TEXT NOT NULL DEFAULT '',
+        yanked       INTEGER NOT NULL DEFAULT 0,
+        published_by TEXT NOT NULL,
+        published_at INTEGER NOT NULL,
+        UNIQUE (package_id, version_key)
+    );
+    CREATE TABLE owners (
+        package_id INTEGER NOT NULL REFERENCES packages(id),
+        login      TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        PRIMARY KEY (package_id, login)
+    );
+    CREATE TABLE tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('reader', 'publisher', 'admin')),
+        hash       BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY,
+        at      INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail  TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+];

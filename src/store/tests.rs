@@ -1,0 +1,104 @@
+use super::*;
+use crate::package::parse_version;
+
+fn publisher(login: &str) -> Identity {
+    Identity {
+        token_id: 1,
+        login: login.into(),
+        role: Role::Publisher,
+    }
+}
+
+fn insert(
+    store: &mut Store,
+    kind: Kind,
+    name: &str,
+    version: &str,
+) -> Result<PackageRow, StoreError> {
+    let name = PackageName::parse(kind, name).unwrap();
+    let version = parse_version(version).unwrap();
+    store.insert_version(&NewVersion {
+        name: &name,
+        kind,
+        version: &version,
+        cksum: "00",
+        size: 1,
+        entry_json: "{}",
+        description: "a thing for pdfs",
+        keywords: &["pdf".to_string()],
+        publisher: &publisher("alice"),
+    })
+}
+
+#[test]
+fn migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let store = Store::open(dir.path()).unwrap();
+    let v: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, MIGRATIONS.len() as i64);
+}
+
+#[test]
+fn names_collide_across_kinds_and_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    insert(&mut store, Kind::Crate, "pdf_tools", "1.0.0").unwrap();
+    let err = insert(&mut store, Kind::Skill, "pdf-tools", "1.0.0").unwrap_err();
+    assert!(matches!(err, StoreError::NameTaken { .. }), "{err}");
+    let err = insert(&mut store, Kind::Crate, "PDF_tools", "2.0.0").unwrap_err();
+    assert!(matches!(err, StoreError::NameTaken { .. }), "{err}");
+    assert_eq!(store.published().unwrap().len(), 1);
+}
+
+#[test]
+fn build_metadata_does_not_make_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    insert(&mut store, Kind::Crate, "a", "1.0.0+x").unwrap();
+    let err = insert(&mut store, Kind::Crate, "a", "1.0.0+y").unwrap_err();
+    assert!(matches!(err, StoreError::VersionExists { .. }), "{err}");
+}
+
+#[test]
+fn search_skips_yanked_and_finds_by_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    insert(&mut store, Kind::Crate, "alpha", "1.0.0").unwrap();
+    insert(&mut store, Kind::Crate, "alpha", "1.1.0").unwrap();
+    store.set_yanked("alpha", "1.1.0", true, "alice").unwrap();
+    let (hits, total) = store.search("PDFS", 0, 10).unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(hits[0].max_version, "1.0.0");
+    let (hits, _) = store.search("zzz", 0, 10).unwrap();
+    assert!(hits.is_empty());
+}
+
+#[test]
+fn audit_log_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    insert(&mut store, Kind::Crate, "alpha", "1.0.0").unwrap();
+    assert_eq!(store.audit_log().unwrap().len(), 1);
+    assert!(store.conn.execute("DELETE FROM audit", []).is_err());
+    assert!(store
+        .conn
+        .execute("UPDATE audit SET actor = 'x'", [])
+        .is_err());
+}
+
+#[test]
+fn tokens_round_trip_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let t = store.create_token("bob", Role::Publisher, "test").unwrap();
+    let presented = token::parse_presented(&t).unwrap();
+    let live = store.live_tokens().unwrap();
+    assert!(token::secret_matches(presented.secret, &live[0].hash));
+    store.revoke_token(presented.id, "test").unwrap();
+    assert!(store.live_tokens().unwrap().is_empty());
+    assert!(store.revoke_token(presented.id, "test").is_err());
+}
