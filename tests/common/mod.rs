@@ -140,8 +140,11 @@ impl Daemon {
     pub fn assert_serving(&self) {
         let (status, body) = get(&format!("{}/healthz", self.url));
         assert_eq!(status, 200, "healthz: {body}");
-        let (status, _) = get(&format!("{}/index/config.json", self.url));
-        assert_eq!(status, 200);
+        let r = get_with(
+            &format!("{}/index/config.json", self.url),
+            &[("authorization", &self.admin)],
+        );
+        assert_eq!(r.status(), 200);
     }
 
     /// The daemon's log so far.
