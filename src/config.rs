@@ -181,9 +181,8 @@ impl Config {
                 reason: "set both tls.cert and tls.key, or neither".into(),
             });
         }
-        if !self.public_url.is_empty()
-            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
-        {
+        let url = &self.public_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::Invalid {
                 key: "public_url",
                 reason: format!("`{}` must start with http:// or https://", self.public_url),

@@ -29,6 +29,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let base_url = config.base_url(bound);
         let registry = super::open_registry(&config, &base_url)?;
+        let server = crate::server::Server::new(registry, config.clone(), base_url.clone()).map_err(|e| e.to_string())?;
         let scheme = if config.tls_enabled() {
             "https"
         } else {
@@ -40,7 +41,8 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
             let _ = out.flush();
         }
         tracing::info!(%bound, %base_url, data = %config.data_dir.display(), "skillreg serving");
-        crate::server::run(listener, registry, config, base_url, shutdown_signal())
+        server
+            .run(listener, shutdown_signal())
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!("stopped");

@@ -52,8 +52,42 @@ pub(crate) struct Shared {
     pub limits: RateLimits,
 }
 
-/// Serves `registry` on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish (up to `limits.shutdown_grace_secs`).
+/// A server ready to accept: TLS loaded, token cache warm.
+pub struct Server {
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Server {
+    /// Prepares to serve `registry`; fails early on unusable TLS files, so
+    /// nothing claims to be listening when it cannot serve.
+    pub fn new(registry: Arc<Registry>, config: Config, base_url: String) -> Result<Server, ServerError> {
+        let tls = if config.tls_enabled() {
+            Some(tls::acceptor(&config.tls).map_err(ServerError::Tls)?)
+        } else {
+            None
+        };
+        let store = registry
+            .open_store()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            auth: Authenticator::new(store)?,
+            limits: RateLimits::new(&config.rate_limit),
+            registry,
+            base_url,
+            config,
+        });
+        Ok(Server { shared, tls })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight
+    /// requests finish (up to `limits.shutdown_grace_secs`).
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        serve(self.shared, self.tls, listener, shutdown).await
+    }
+}
+
+/// Serves `registry` on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
     registry: Arc<Registry>,
@@ -61,22 +95,15 @@ pub async fn run(
     base_url: String,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    let tls = if config.tls_enabled() {
-        Some(tls::acceptor(&config.tls).map_err(ServerError::Tls)?)
-    } else {
-        None
-    };
-    let shared = Arc::new(Shared {
-        auth: Authenticator::new(
-            registry
-                .open_store()
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        )?,
-        limits: RateLimits::new(&config.rate_limit),
-        registry,
-        base_url,
-        config,
-    });
+    Server::new(registry, config, base_url)?.run(listener, shutdown).await
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

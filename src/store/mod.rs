@@ -140,6 +140,21 @@ pub struct TokenInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// One audit-log entry: who did what, when, to what.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    /// Unix seconds.
+    pub at: i64,
+    /// The login (or `cli`, `bootstrap`) that acted.
+    pub actor: String,
+    /// `publish`, `yank`, `unyank`, `owner-add`, `token-create`, …
+    pub action: String,
+    /// What it acted on (`name@version`, `token 3`, …).
+    pub subject: String,
+    /// Extra facts (kind and checksum, role, …).
+    pub detail: String,
+}
+
 /// A live token's stored hash, for the daemon's authentication cache.
 #[derive(Clone, Debug)]
 pub struct TokenRecord {
@@ -643,13 +658,19 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The audit log, oldest first: (at, actor, action, subject, detail).
-    pub fn audit_log(&self) -> Result<Vec<(i64, String, String, String, String)>, StoreError> {
+    /// The audit log, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT at, actor, action, subject, detail FROM audit ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                subject: r.get(3)?,
+                detail: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
