@@ -51,14 +51,24 @@ impl fmt::Debug for Sha256Digest {
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    tmp: PathBuf,
 }
 
 impl BlobStore {
-    /// Opens (and creates) `DATA/blobs`.
+    /// Opens (and creates) `DATA/blobs`, removing temp files a crash left in
+    /// `DATA/blobs/tmp` (they were never renamed, so nothing refers to them).
     pub fn open(data_dir: &Path) -> io::Result<BlobStore> {
         let root = data_dir.join("blobs");
+        let tmp = root.join("tmp");
         fsutil::create_private_dir(&root.join("sha256"))?;
-        Ok(BlobStore { root })
+        fsutil::create_private_dir(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(BlobStore { root, tmp })
     }
 
     /// Where the blob with `digest` lives (whether or not it exists).
@@ -80,7 +90,7 @@ impl BlobStore {
             fsutil::create_private_dir(shard)?;
             fsutil::sync_dir(shard.parent().expect("shard has a parent"))?;
         }
-        fsutil::write_durable(&path, bytes, 0o644)?;
+        fsutil::write_durable_via(&self.tmp, &path, bytes, 0o644)?;
         Ok(digest)
     }
 
@@ -122,6 +132,12 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(fs::read(store.path(&a)).unwrap(), b"hello");
         assert_eq!(store.list().unwrap(), vec![a]);
+        std::fs::write(dir.path().join("blobs/tmp/.x.tmp-1-1"), b"debris").unwrap();
+        BlobStore::open(dir.path()).unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(),
+            0
+        );
         assert_eq!(
             a.to_hex(),
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"

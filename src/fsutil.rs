@@ -11,14 +11,18 @@ use std::path::Path;
 /// The temp file lives in the same directory so the rename never crosses a
 /// file system.
 pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
+    write_durable_via(dir, path, bytes, mode)
+}
+
+/// Like [`write_durable`], with the temp file in `tmp_dir` (same file system
+/// as `path`), so a crash leaves debris only where it is swept.
+pub fn write_durable_via(tmp_dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = parent_dir(path);
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
+    let tmp = tmp_dir.join(format!(
         ".{}.tmp-{}-{}",
         file_name.to_string_lossy(),
         std::process::id(),
@@ -40,6 +44,12 @@ pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Fsyncs a directory so that a rename or create inside it survives a crash.

@@ -29,7 +29,8 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let base_url = config.base_url(bound);
         let registry = super::open_registry(&config, &base_url)?;
-        let server = crate::server::Server::new(registry, config.clone(), base_url.clone()).map_err(|e| e.to_string())?;
+        let server = crate::server::Server::new(registry, config.clone(), base_url.clone())
+            .map_err(|e| e.to_string())?;
         let scheme = if config.tls_enabled() {
             "https"
         } else {

@@ -61,7 +61,11 @@ pub struct Server {
 impl Server {
     /// Prepares to serve `registry`; fails early on unusable TLS files, so
     /// nothing claims to be listening when it cannot serve.
-    pub fn new(registry: Arc<Registry>, config: Config, base_url: String) -> Result<Server, ServerError> {
+    pub fn new(
+        registry: Arc<Registry>,
+        config: Config,
+        base_url: String,
+    ) -> Result<Server, ServerError> {
         let tls = if config.tls_enabled() {
             Some(tls::acceptor(&config.tls).map_err(ServerError::Tls)?)
         } else {
@@ -82,7 +86,11 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight
     /// requests finish (up to `limits.shutdown_grace_secs`).
-    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         serve(self.shared, self.tls, listener, shutdown).await
     }
 }
@@ -95,7 +103,9 @@ pub async fn run(
     base_url: String,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    Server::new(registry, config, base_url)?.run(listener, shutdown).await
+    Server::new(registry, config, base_url)?
+        .run(listener, shutdown)
+        .await
 }
 
 async fn serve(
