@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use hyper::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -88,7 +89,7 @@ pub struct IndexDep {
     pub package: Option<String>,
 }
 
-/// An index file ready to serve.
+/// An index file ready to serve: bytes and header values built once.
 #[derive(Debug)]
 pub struct Prepared {
     /// The bytes.
@@ -96,9 +97,9 @@ pub struct Prepared {
     /// The same bytes gzip-compressed, when that is smaller.
     pub gzip: Option<Bytes>,
     /// Strong ETag, quoted.
-    pub etag: String,
+    pub etag: HeaderValue,
     /// HTTP date of the last change.
-    pub last_modified: String,
+    pub last_modified: HeaderValue,
     /// Unix seconds of the last change (for If-Modified-Since).
     pub modified_unix: i64,
 }
@@ -115,8 +116,10 @@ impl Prepared {
         Prepared {
             gzip: (gz.len() < body.len()).then(|| Bytes::from(gz)),
             body: Bytes::from(body),
-            etag: format!("\"{}\"", &digest.to_hex()[..32]),
-            last_modified: httpdate::fmt_http_date(time),
+            etag: HeaderValue::try_from(format!("\"{}\"", &digest.to_hex()[..32]))
+                .expect("hex is a valid header value"),
+            last_modified: HeaderValue::try_from(httpdate::fmt_http_date(time))
+                .expect("HTTP dates are valid header values"),
             modified_unix,
         }
     }
@@ -224,7 +227,8 @@ mod tests {
     #[test]
     fn prepared_has_strong_etag() {
         let p = Prepared::new(b"x\n".repeat(100), 0);
-        assert!(p.etag.starts_with('"') && p.etag.ends_with('"'));
+        let etag = p.etag.to_str().unwrap();
+        assert!(etag.starts_with('"') && etag.ends_with('"'));
         assert!(p.gzip.is_some());
         assert_eq!(p.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
     }

@@ -390,10 +390,10 @@ fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
         false
     };
     let mut builder = Response::builder()
-        .header(header::ETAG, &file.etag)
-        .header(header::LAST_MODIFIED, &file.last_modified)
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::VARY, "Accept-Encoding");
+        .header(header::ETAG, file.etag.clone())
+        .header(header::LAST_MODIFIED, file.last_modified.clone())
+        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+        .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if not_modified {
         return builder
             .status(StatusCode::NOT_MODIFIED)
