@@ -7,7 +7,7 @@
 //! headers lie about lengths.
 
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read};
 
 use super::BundleError;
@@ -68,6 +68,10 @@ impl Archive {
     }
 }
 
+/// Most zero bytes allowed after the tar end-of-archive marker (tar tools
+/// pad to their record size, 10 KiB for GNU tar).
+pub const MAX_PADDING: u64 = 64 * 1024;
+
 /// Largest file [`inspect`] keeps in memory for validation (manifests are small).
 pub const MAX_KEPT_FILE: u64 = 1024 * 1024;
 
@@ -87,8 +91,10 @@ pub fn inspect(
     if bytes.len() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b {
         return Err(BundleError::NotGzip);
     }
+    // Exactly one gzip member: tar and gunzip would also read a second one,
+    // so anything after the first is refused below rather than left unchecked.
     let budget = Budget {
-        inner: flate2::read::GzDecoder::new(bytes),
+        inner: flate2::bufread::GzDecoder::new(bytes),
         // tar headers and padding count too; a little slack for them on top
         // of the file-content limit, which is checked exactly below.
         remaining: limits
@@ -98,6 +104,7 @@ pub fn inspect(
     };
     let mut tar = tar::Archive::new(budget);
     let mut archive = Archive::default();
+    let mut folded_paths = HashSet::new();
     let mut unpacked: u64 = 0;
     let entries = tar.entries().map_err(|e| corrupt(&e))?;
     for entry in entries {
@@ -160,7 +167,8 @@ pub fn inspect(
                 reason: "an entry must have a name",
             });
         }
-        if archive.entries.contains_key(&path) {
+        // Case-only twins overwrite each other on macOS and Windows.
+        if archive.entries.contains_key(&path) || !folded_paths.insert(path.to_lowercase()) {
             return Err(BundleError::DuplicatePath(path));
         }
         let mut sha256 = String::new();
@@ -210,11 +218,96 @@ pub fn inspect(
             },
         );
     }
-    // Drain what follows the end-of-archive marker through the budget, so a
-    // bomb hidden after it is still caught and a truncated gzip is noticed.
+    // What follows the end-of-archive marker must be zero padding: read it
+    // through the budget, so a bomb hidden there is caught, a truncated gzip
+    // is noticed, and nothing is smuggled past this check.
     let mut rest = tar.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| read_error(&e, limits))?;
+    let mut buf = [0u8; 64 * 1024];
+    let mut padding = 0u64;
+    loop {
+        let n = rest.read(&mut buf).map_err(|e| read_error(&e, limits))?;
+        if n == 0 {
+            break;
+        }
+        padding += n as u64;
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Err(BundleError::Corrupt(
+                "there is data after the end of the tar archive".into(),
+            ));
+        }
+        if padding > MAX_PADDING {
+            return Err(BundleError::Corrupt(format!(
+                "more than {MAX_PADDING} bytes of padding follow the end of the tar archive"
+            )));
+        }
+    }
+    if !rest.inner.into_inner().is_empty() {
+        return Err(BundleError::Corrupt(
+            "data follows the gzip stream (a second gzip member or garbage); a bundle is one gzip member".into(),
+        ));
+    }
+    check_no_path_through_symlinks(&archive)?;
     Ok(archive)
+}
+
+/// Refuses paths that run through a symlink in the archive, and symlinks
+/// whose targets do: each link is checked lexically from its own location,
+/// which is sound only when no directory on the way is itself a link (an
+/// extractor would follow it, e.g. `a/b -> ..` then `a/b/c -> ..`).
+fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> {
+    let is_link = |p: &str| {
+        matches!(
+            archive.entries.get(p),
+            Some(Entry {
+                kind: EntryKind::Symlink(_),
+                ..
+            })
+        )
+    };
+    if !archive
+        .entries
+        .values()
+        .any(|e| matches!(e.kind, EntryKind::Symlink(_)))
+    {
+        return Ok(());
+    }
+    for entry in archive.entries.values() {
+        let mut prefix = String::new();
+        let parts: Vec<&str> = entry.path.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if is_link(&prefix) {
+                return Err(BundleError::LinkEscapes {
+                    path: entry.path.clone(),
+                    target: format!("a path through the symlink `{prefix}`"),
+                });
+            }
+        }
+        if let EntryKind::Symlink(target) = &entry.kind {
+            let mut dir: Vec<&str> = parts[..parts.len() - 1].to_vec();
+            let steps: Vec<&str> = target
+                .split('/')
+                .filter(|s| !s.is_empty() && *s != ".")
+                .collect();
+            for (i, step) in steps.iter().enumerate() {
+                if *step == ".." {
+                    dir.pop();
+                    continue;
+                }
+                dir.push(step);
+                if i + 1 < steps.len() && is_link(&dir.join("/")) {
+                    return Err(BundleError::LinkEscapes {
+                        path: entry.path.clone(),
+                        target: format!("{target} (through the symlink `{}`)", dir.join("/")),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turns an archive path into a safe relative path: strips `./`, refuses

@@ -205,6 +205,13 @@ impl Registry {
                 .into());
             }
             self.check_owner(&store, who, &existing)?;
+            if let Some(clash) = store.clashing_version(existing.id, &version)? {
+                return Err(StoreError::VersionExists {
+                    name: name.to_string(),
+                    existing: clash,
+                }
+                .into());
+            }
         }
         // The blob is durable before the version row commits, so the index
         // never names a missing blob; a crash in between leaves only an

@@ -226,6 +226,25 @@ impl Store {
             .optional()?)
     }
 
+    /// The stored version of `package_id` equal to `version` ignoring build
+    /// metadata, if any.
+    pub fn clashing_version(
+        &self,
+        package_id: i64,
+        version: &semver::Version,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT version FROM versions WHERE package_id = ?1 AND version_key = ?2",
+            )?
+            .query_row(
+                params![package_id, crate::package::version_key(version)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Every package, for rendering the whole index at start-up.
     pub fn packages(&self) -> Result<Vec<PackageRow>, StoreError> {
         let mut stmt = self
