@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 
-fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -15,9 +17,15 @@ fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBu
         .push(rcgen::DnType::CommonName, "skillreg test CA");
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let leaf_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-    let (ca_pem, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let (ca_pem, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&ca_pem, ca.pem()).unwrap();
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
@@ -43,18 +51,34 @@ fn serves_https_with_the_ring_provider() {
         "--ca-cert",
         ca.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = cli(&["search", "secure", "--registry", &d.url, "--ca-cert", ca.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&[
+        "search",
+        "secure",
+        "--registry",
+        &d.url,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+    ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("secure = \"1.0.0\""));
 
     // Without the CA the client refuses the certificate.
     let out = cli(&["search", "secure", "--registry", &d.url]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     let mut s = std::net::TcpStream::connect(d.url.trim_start_matches("https://")).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(15))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
     write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
@@ -65,7 +89,11 @@ fn serves_https_with_the_ring_provider() {
 fn unusable_tls_files_stop_start_up_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
-    std::fs::write(&config, "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
+    )
+    .unwrap();
     let out = cli(&[
         "serve",
         "--config",
@@ -77,5 +105,9 @@ fn unusable_tls_files_stop_start_up_with_a_clear_error() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cert.pem"));
-    assert!(out.stdout.is_empty(), "nothing claims to listen: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing claims to listen: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
