@@ -3,7 +3,11 @@
 # skillreg container image.
 #
 #   docker build -t skillreg .
-#   docker run -d -p 8970:8970 -v skillreg-data:/data skillreg
+#   docker run -d -p 8970:8970 -v skillreg-data:/data \
+#     -e SKILLREG_PUBLIC_URL=http://registry.example.internal:8970 skillreg
+#
+# SKILLREG_PUBLIC_URL is the address clients use; it goes into the index's
+# config.json. Without it clients are told to fetch from 0.0.0.0.
 #
 # The admin token is written to /data/admin.token on first start:
 #   docker run --rm -v skillreg-data:/data --entrypoint cat skillreg /data/admin.token

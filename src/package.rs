@@ -62,6 +62,14 @@ pub struct PackageName(String);
 impl PackageName {
     /// Checks `name` against the rules of `kind`.
     ///
+    /// ```
+    /// use skillreg::package::{Kind, PackageName};
+    /// let crate_name = PackageName::parse(Kind::Crate, "Serde_Json").unwrap();
+    /// assert_eq!(crate_name.normalized(), "serde-json");
+    /// let err = PackageName::parse(Kind::Skill, "Serde_Json").unwrap_err();
+    /// assert!(err.to_string().contains("lowercase"));
+    /// ```
+    ///
     /// Crates follow cargo (ASCII letter first, then letters, digits, `-`, `_`);
     /// skills and plugins follow the Agent Skills spec (`a-z0-9-`, no leading,
     /// trailing or doubled `-`).

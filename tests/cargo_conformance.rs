@@ -98,6 +98,13 @@ fn base_crate(cargo: &Cargo, version: &str, value: u32) -> PathBuf {
     )
 }
 
+/// Resolves `dir` afresh (a new lockfile) and returns the version chosen for `name`.
+fn fresh_resolution(cargo: &Cargo, dir: &Path, token: Option<&str>, name: &str) -> String {
+    let _ = std::fs::remove_file(dir.join("Cargo.lock"));
+    cargo.ok(dir, &["generate-lockfile"], token);
+    lock_version(dir, name)
+}
+
 fn lock_version(dir: &Path, name: &str) -> String {
     let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
     let table: toml::Table = toml::from_str(&lock).unwrap();
@@ -188,10 +195,8 @@ fn conformance(auth_required: bool) {
         ],
         Some(&publisher),
     );
-    std::fs::remove_file(consumer.join("Cargo.lock")).unwrap();
-    cargo.ok(&consumer, &["generate-lockfile"], read_token);
     assert_eq!(
-        lock_version(&consumer, "sr-base"),
+        fresh_resolution(&cargo, &consumer, read_token, "sr-base"),
         "0.1.0",
         "a yanked version is not chosen"
     );
@@ -208,10 +213,8 @@ fn conformance(auth_required: bool) {
         ],
         Some(&publisher),
     );
-    std::fs::remove_file(consumer.join("Cargo.lock")).unwrap();
-    cargo.ok(&consumer, &["generate-lockfile"], read_token);
     assert_eq!(
-        lock_version(&consumer, "sr-base"),
+        fresh_resolution(&cargo, &consumer, read_token, "sr-base"),
         "0.1.1",
         "unyank restores it"
     );

@@ -54,16 +54,7 @@ fn restart_keeps_data_and_admin_token() {
 #[test]
 fn index_files_revalidate_and_compress() {
     let d = Daemon::start();
-    let body = skill_publish_body("cache-me", "1.0.0", &skill_tarball("cache-me", "1.0.0"));
-    assert_eq!(
-        put(
-            &format!("{}/api/v1/crates/new", d.url),
-            Some(&d.admin),
-            &body
-        )
-        .0,
-        200
-    );
+    d.publish_skill("cache-me", "1.0.0");
     let url = format!("{}/index/ca/ch/cache-me", d.url);
     let r = get_with(&url, &[]);
     assert_eq!(r.status(), 200);
@@ -87,19 +78,12 @@ fn index_files_revalidate_and_compress() {
         200
     );
     // Publishing another version changes the ETag.
-    let body = skill_publish_body("cache-me", "1.1.0", &skill_tarball("cache-me", "1.1.0"));
-    assert_eq!(
-        put(
-            &format!("{}/api/v1/crates/new", d.url),
-            Some(&d.admin),
-            &body
-        )
-        .0,
-        200
-    );
+    d.publish_skill("cache-me", "1.1.0");
     assert_eq!(get_with(&url, &[("if-none-match", &etag)]).status(), 200);
-    // Missing: 404, never 410.
-    assert_eq!(get(&format!("{}/index/no/pe/nope-nope", d.url)).0, 404);
+    // Missing: 404, never 410, with a JSON detail.
+    let (status, body) = get(&format!("{}/index/no/pe/nope-nope", d.url));
+    assert_eq!(status, 404);
+    assert!(detail(&body).contains("no/pe/nope-nope"), "{body}");
     assert_eq!(get(&format!("{}/index/1/x", d.url)).0, 404);
 }
 
@@ -107,16 +91,7 @@ fn index_files_revalidate_and_compress() {
 fn gzip_when_asked() {
     let d = Daemon::start();
     for v in ["1.0.0", "1.0.1", "1.0.2", "1.0.3"] {
-        let body = skill_publish_body("zipped", v, &skill_tarball("zipped", v));
-        assert_eq!(
-            put(
-                &format!("{}/api/v1/crates/new", d.url),
-                Some(&d.admin),
-                &body
-            )
-            .0,
-            200
-        );
+        d.publish_skill("zipped", v);
     }
     // Raw socket: ureq would decompress transparently.
     let addr = d.url.trim_start_matches("http://");
@@ -133,6 +108,29 @@ fn gzip_when_asked() {
         .unwrap();
     assert_eq!(plain.lines().count(), 4);
     assert_eq!(plain, get(&format!("{}/index/zi/pp/zipped", d.url)).1);
+    // The gzip body is another representation, so it has its own strong
+    // ETag; either revalidates.
+    let gzip_etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .to_string();
+    let plain_etag = get_with(
+        &format!("{}/index/zi/pp/zipped", d.url),
+        &[("accept-encoding", "identity")],
+    )
+    .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(gzip_etag, plain_etag);
+    for etag in [&gzip_etag, &plain_etag] {
+        let r = get_with(
+            &format!("{}/index/zi/pp/zipped", d.url),
+            &[("if-none-match", etag)],
+        );
+        assert_eq!(r.status(), 304, "{etag}");
+    }
 }
 
 #[test]
@@ -174,16 +172,7 @@ fn tokens_created_and_revoked_while_running_take_effect_at_once() {
 #[test]
 fn auth_required_guards_reads() {
     let d = Daemon::with_config("auth_required = true\n");
-    let body = skill_publish_body("secret", "1.0.0", &skill_tarball("secret", "1.0.0"));
-    assert_eq!(
-        put(
-            &format!("{}/api/v1/crates/new", d.url),
-            Some(&d.admin),
-            &body
-        )
-        .0,
-        200
-    );
+    d.publish_skill("secret", "1.0.0");
     let reader = d.token("reader", "rita");
     for path in [
         "/index/config.json",
@@ -388,11 +377,29 @@ fn sigterm_finishes_in_flight_requests() {
 }
 
 #[test]
+fn readers_are_refused_before_their_upload_is_read() {
+    let d = Daemon::with_config("[limits]\nmax_bundle_bytes = 1000\n");
+    let reader = d.token("reader", "rita");
+    // Larger than the limit: the role decides first, so 403, not 413.
+    let (status, body) = put(
+        &format!("{}/api/v1/crates/new", d.url),
+        Some(&reader),
+        &[0u8; 5000],
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(detail(&body).contains("publisher"), "{body}");
+}
+
+#[test]
 fn unknown_routes_and_methods() {
     let d = Daemon::start();
     let (status, body) = get(&format!("{}/nope", d.url));
     assert_eq!(status, 404);
     assert!(detail(&body).contains("/nope"));
+    let (status, body) = get(&format!("{}/api/v1/crates/some-crate", d.url));
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = get(&format!("{}/api/v1/crates/x/1.0.0/yank", d.url));
+    assert_eq!(status, 405);
     let (status, _) = delete(&format!("{}/index/config.json", d.url), None);
     assert_eq!(status, 405);
 }
@@ -412,4 +419,43 @@ fn bad_config_is_refused_with_the_key_named() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_entires"), "{err}");
+}
+
+#[test]
+fn public_url_flag_sets_the_urls_clients_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://registry.example.internal/",
+        ])
+        .arg("--data")
+        .arg(dir.path().join("d"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let (_, body) = get(&format!("{url}/index/config.json"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let config: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(config["api"], "https://registry.example.internal");
+    assert_eq!(
+        config["dl"],
+        "https://registry.example.internal/api/v1/crates"
+    );
 }

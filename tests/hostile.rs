@@ -1360,7 +1360,57 @@ fn links_through_earlier_symlinks_are_refused() {
                 400,
                 "a/b/c",
             ),
+            // A link whose target runs through another link: lexically
+            // inside, really above the root.
+            case(
+                "a/b -> .., c -> a/b/../x",
+                skill_body_with(
+                    "chain-three",
+                    vec![
+                        dir_entry("a/"),
+                        symlink("a/b", ".."),
+                        symlink("c", "a/b/../x"),
+                    ],
+                ),
+                400,
+                "lies under `a/b`",
+            ),
         ],
+    );
+}
+
+/// A file entry with the given mode bits.
+fn file_with_mode(path: &str, mode: &str) -> RawEntry {
+    let (mut h, content) = file_entry(path, b"#!/bin/sh\n");
+    h[100..107].copy_from_slice(mode.as_bytes());
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    (h, content)
+}
+
+#[test]
+fn setuid_setgid_and_sticky_bits_are_refused() {
+    let d = Daemon::start();
+    accepted(&d, "baseline skill", skill_publish("base", "1.0.0"));
+    accepted(
+        &d,
+        "an executable without special bits",
+        skill_body_with("modes-ok", vec![file_with_mode("run.sh", "0000755")]),
+    );
+    refuse_all(
+        &d,
+        ["0004755", "0002755", "0001755"]
+            .iter()
+            .map(|mode| {
+                case(
+                    format!("mode {mode}"),
+                    skill_body_with("modes", vec![file_with_mode("run.sh", mode)]),
+                    400,
+                    "setuid, setgid or sticky",
+                )
+            })
+            .collect(),
     );
 }
 

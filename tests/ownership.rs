@@ -32,6 +32,10 @@ fn only_owners_and_admins_change_a_package() {
     assert_eq!(delete(&yank, Some(&reader)).0, 403);
     assert_eq!(d.fingerprint(), before, "refusals changed nothing");
 
+    // A login that can only read would be an owner who can do nothing.
+    let (status, body) = put(&owners, Some(&alice), br#"{"users":["rita"]}"#);
+    assert_eq!(status, 400);
+    assert!(detail(&body).contains("no live publisher token"), "{body}");
     // Unknown logins cannot become owners; the last owner cannot leave.
     let (status, body) = put(&owners, Some(&alice), br#"{"users":["nobody"]}"#);
     assert_eq!(status, 400);

@@ -123,7 +123,10 @@ pub fn inspect(
         let entry_type = entry.header().entry_type();
         let path = normalize_path(&path)?;
         let size = entry.header().size().map_err(|e| corrupt(&e))?;
-        let mode = entry.header().mode().unwrap_or(0o644);
+        let mode = entry.header().mode().map_err(|e| corrupt(&e))?;
+        if mode & 0o7000 != 0 {
+            return Err(BundleError::SpecialMode { path, mode });
+        }
         let kind = match entry_type {
             tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
             tar::EntryType::Directory => EntryKind::Dir,
@@ -280,9 +283,9 @@ fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> 
             }
             prefix.push_str(part);
             if is_link(&prefix) {
-                return Err(BundleError::LinkEscapes {
+                return Err(BundleError::ThroughSymlink {
                     path: entry.path.clone(),
-                    target: format!("a path through the symlink `{prefix}`"),
+                    link: prefix,
                 });
             }
         }
@@ -299,9 +302,9 @@ fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> 
                 }
                 dir.push(step);
                 if i + 1 < steps.len() && is_link(&dir.join("/")) {
-                    return Err(BundleError::LinkEscapes {
-                        path: entry.path.clone(),
-                        target: format!("{target} (through the symlink `{}`)", dir.join("/")),
+                    return Err(BundleError::ThroughSymlink {
+                        path: format!("{} -> {target}", entry.path),
+                        link: dir.join("/"),
                     });
                 }
             }
@@ -310,8 +313,8 @@ fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> 
     Ok(())
 }
 
-/// Turns an archive path into a safe relative path: strips `./`, refuses
-/// absolute paths, `..`, backslashes and empty components in the middle.
+/// Turns an archive path into a safe relative path: strips `./` and empty
+/// components, refuses absolute paths, `..`, backslashes and control characters.
 pub fn normalize_path(raw: &str) -> Result<String, BundleError> {
     let unsafe_path = |reason| BundleError::UnsafePath {
         path: raw.to_string(),

@@ -68,6 +68,24 @@ pub enum BundleError {
         /// Where it points.
         target: String,
     },
+    /// A path that runs through a symlink in the same archive.
+    #[error("`{path}` lies under `{link}`, which is a symlink in the bundle; an extractor would follow it, so paths may not run through links")]
+    ThroughSymlink {
+        /// The entry (or link target) that runs through the link.
+        path: String,
+        /// The symlink.
+        link: String,
+    },
+    /// setuid, setgid or sticky bits.
+    #[error(
+        "`{path}` has mode {mode:o} with setuid, setgid or sticky bits; bundles may not carry them"
+    )]
+    SpecialMode {
+        /// The entry.
+        path: String,
+        /// Its mode.
+        mode: u32,
+    },
     /// Devices, FIFOs and other special entries.
     #[error("`{path}` is a {kind}; bundles may hold only files, directories and links")]
     ForbiddenEntry {

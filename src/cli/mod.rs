@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// Listen address, e.g. 127.0.0.1:0 (overrides `listen`).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// The URL clients reach this daemon at, written into config.json
+    /// (overrides `public_url`; needed when listening on 0.0.0.0 or behind a proxy).
+    #[arg(long, env = "SKILLREG_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

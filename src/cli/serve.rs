@@ -16,6 +16,9 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(url) = args.public_url {
+        config.public_url = url;
+    }
     config.check().map_err(|e| e.to_string())?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,6 +45,12 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
             let _ = out.flush();
         }
         tracing::info!(%bound, %base_url, data = %config.data_dir.display(), "skillreg serving");
+        if config.public_url.is_empty() && bound.ip().is_unspecified() {
+            tracing::warn!(
+                "listening on {bound} without public_url: config.json tells clients to use {base_url}, \
+                 which they cannot reach; set public_url (or --public-url / SKILLREG_PUBLIC_URL)"
+            );
+        }
         server
             .run(listener, shutdown_signal())
             .await

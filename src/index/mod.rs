@@ -19,6 +19,14 @@ use crate::store::EntryRow;
 
 /// The index file path for a package name, per cargo's layout (lowercased):
 /// `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd…`.
+///
+/// ```
+/// use skillreg::index::path_for;
+/// assert_eq!(path_for("a"), "1/a");
+/// assert_eq!(path_for("cc"), "2/cc");
+/// assert_eq!(path_for("syn"), "3/s/syn");
+/// assert_eq!(path_for("Serde_Json"), "se/rd/serde_json");
+/// ```
 pub fn path_for(name: &str) -> String {
     let n = name.to_ascii_lowercase();
     match n.len() {
@@ -96,8 +104,11 @@ pub struct Prepared {
     pub body: Bytes,
     /// The same bytes gzip-compressed, when that is smaller.
     pub gzip: Option<Bytes>,
-    /// Strong ETag, quoted.
+    /// Strong ETag of the identity body, quoted.
     pub etag: HeaderValue,
+    /// Strong ETag of the gzip body (a different representation, so a
+    /// different tag).
+    pub gzip_etag: HeaderValue,
     /// HTTP date of the last change.
     pub last_modified: HeaderValue,
     /// Unix seconds of the last change (for If-Modified-Since).
@@ -118,6 +129,8 @@ impl Prepared {
             body: Bytes::from(body),
             etag: HeaderValue::try_from(format!("\"{}\"", &digest.to_hex()[..32]))
                 .expect("hex is a valid header value"),
+            gzip_etag: HeaderValue::try_from(format!("\"{}-gz\"", &digest.to_hex()[..32]))
+                .expect("hex is a valid header value"),
             last_modified: HeaderValue::try_from(httpdate::fmt_http_date(time))
                 .expect("HTTP dates are valid header values"),
             modified_unix,
@@ -125,13 +138,37 @@ impl Prepared {
     }
 }
 
-/// Renders a package's index file: one JSON line per version, yank state applied.
-pub fn render(entries: &[EntryRow]) -> Result<Vec<u8>, serde_json::Error> {
+/// The one place `yanked` appears in a stored line. Strings inside a line
+/// are JSON-escaped (`\"`), and no other field is named `yanked`, so this
+/// byte pattern can only be the field itself.
+const NOT_YANKED: &str = ",\"yanked\":false,";
+const YANKED: &str = ",\"yanked\":true,";
+
+/// A stored index line that cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("a stored index line has no `\"yanked\":false` field: {0}")]
+pub struct CorruptLine(pub String);
+
+/// Serializes a new entry into the exact line stored forever (`yanked` false).
+pub fn line(entry: &IndexEntry) -> String {
+    let mut entry = entry.clone();
+    entry.yanked = false;
+    serde_json::to_string(&entry).expect("index entries serialize")
+}
+
+/// Renders a package's index file: each stored line as it was written at
+/// publish, with only `yanked` changed. Bytes never drift with code changes.
+pub fn render(entries: &[EntryRow]) -> Result<Vec<u8>, CorruptLine> {
     let mut out = Vec::new();
     for row in entries {
-        let mut entry: IndexEntry = serde_json::from_str(&row.entry_json)?;
-        entry.yanked = row.yanked;
-        serde_json::to_writer(&mut out, &entry)?;
+        if !row.entry_json.contains(NOT_YANKED) {
+            return Err(CorruptLine(row.entry_json.chars().take(200).collect()));
+        }
+        if row.yanked {
+            out.extend_from_slice(row.entry_json.replacen(NOT_YANKED, YANKED, 1).as_bytes());
+        } else {
+            out.extend_from_slice(row.entry_json.as_bytes());
+        }
         out.push(b'\n');
     }
     Ok(out)
@@ -197,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn render_applies_yank_state() {
+    fn render_patches_only_the_yank_state() {
         let entry = IndexEntry {
             name: "a".into(),
             vers: "1.0.0".into(),
@@ -214,13 +251,34 @@ mod tests {
             description: None,
             license: None,
         };
-        let rows = vec![EntryRow {
-            entry_json: serde_json::to_string(&entry).unwrap(),
-            yanked: true,
-        }];
+        let mut tricky = entry.clone();
+        tricky.description = Some(r#","yanked":false, in a description"#.into());
+        let rows = vec![
+            EntryRow {
+                entry_json: line(&entry),
+                yanked: true,
+            },
+            EntryRow {
+                entry_json: line(&tricky),
+                yanked: false,
+            },
+        ];
         let body = String::from_utf8(render(&rows).unwrap()).unwrap();
+        let lines: Vec<&str> = body.lines().collect();
         assert!(body.ends_with("}\n"));
-        assert!(body.contains("\"yanked\":true"));
+        assert!(lines[0].contains("\"yanked\":true"));
+        assert_eq!(
+            lines[1],
+            line(&tricky),
+            "unyanked lines are the stored bytes"
+        );
+        let parsed: IndexEntry = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(parsed, tricky);
+        assert!(render(&[EntryRow {
+            entry_json: "{}".into(),
+            yanked: false
+        }])
+        .is_err());
         assert!(body.starts_with("{\"name\":\"a\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\"00\""));
     }
 

@@ -85,7 +85,7 @@ impl Registry {
         let registry = Registry {
             config_json: Arc::new(Prepared::new(
                 index::config_json(base_url, config.auth_required),
-                0,
+                fsutil::unix_now(),
             )),
             data_dir,
             config: config.clone(),
@@ -190,7 +190,7 @@ impl Registry {
             description: description.clone(),
             license,
         };
-        let entry_json = serde_json::to_string(&entry).expect("index entries serialize");
+        let entry_json = index::line(&entry);
 
         let mut store = self.writer();
         // Checks that need the store, under the writer lock so they hold

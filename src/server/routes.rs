@@ -69,7 +69,7 @@ async fn route(
             let key = rest.join("/").to_ascii_lowercase();
             match shared.registry.index_file(&key) {
                 Some(file) => Ok(prepared(&req, &file)),
-                None => Ok(text(StatusCode::NOT_FOUND, "not found\n")),
+                None => Err(index_not_found(&key)),
             }
         }
         ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared).await,
@@ -85,12 +85,21 @@ async fn route(
             yank(req, shared, name, version, false).await
         }
         ["api", "v1", "crates", name, "owners"] => owners(req, shared, name).await,
-        ["healthz"] | ["me"] | ["index", ..] | ["api", "v1", "crates", ..] => Err(ApiError::new(
+        ["healthz"]
+        | ["me"]
+        | ["index", _, ..]
+        | ["api", "v1", "crates"]
+        | ["api", "v1", "crates", "new"]
+        | ["api", "v1", "crates", _, _, "download" | "yank" | "unyank"] => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed on {path}"),
         )),
         _ => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
     }
+}
+
+fn index_not_found(path: &str) -> ApiError {
+    ApiError::not_found(format!("no package has the index file `{path}`"))
 }
 
 /// The identity behind the request's token, if it sent one.
@@ -146,15 +155,18 @@ fn writer(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError
     })
 }
 
+/// Reads a whole body within `limit` bytes (`what` names the limit in the
+/// error) and the configured body timeout.
 async fn read_body(
     req: Request<Incoming>,
     limit: u64,
+    what: &str,
     timeout: Duration,
 ) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {limit} bytes (limits.max_bundle_bytes)"),
+            format!("the request body is larger than {limit} bytes ({what})"),
         )
     };
     if let Some(len) = req
@@ -203,11 +215,22 @@ async fn blocking<T: Send + 'static>(
 
 async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
     let who = writer(&req, shared)?;
+    // Refuse a reader before accepting megabytes from it.
+    if !who.has(crate::token::Role::Publisher) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token for `{}` has the role {}; publishing needs a publisher or admin token",
+                who.login, who.role
+            ),
+        ));
+    }
     let limits = &shared.config.limits;
     let limit = limits.max_bundle_bytes + limits.max_metadata_bytes + 8;
     let body = read_body(
         req,
         limit,
+        "limits.max_bundle_bytes + limits.max_metadata_bytes",
         Duration::from_secs(limits.body_read_timeout_secs),
     )
     .await?;
@@ -288,7 +311,14 @@ async fn download(shared: &Shared, name: &str, version: &str) -> Result<Response
         .header(header::CONTENT_TYPE, "application/gzip")
         .header(header::CONTENT_LENGTH, size)
         .header(header::ETAG, format!("\"{cksum}\""))
-        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+        .header(
+            header::CACHE_CONTROL,
+            if shared.config.auth_required {
+                "private, max-age=31536000, immutable"
+            } else {
+                "public, max-age=31536000, immutable"
+            },
+        )
         .body(body::file(file, size))
         .expect("valid response"))
 }
@@ -328,6 +358,7 @@ async fn owners(
     let body = read_body(
         req,
         64 * 1024,
+        "the owners body limit",
         Duration::from_secs(shared.config.limits.body_read_timeout_secs),
     )
     .await?;
@@ -375,7 +406,7 @@ fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
     {
         inm.split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t == file.etag)
+            .any(|t| t == "*" || t == file.etag || t == file.gzip_etag)
     } else if let Some(ims) = headers
         .get(header::IF_MODIFIED_SINCE)
         .and_then(|v| v.to_str().ok())
@@ -389,8 +420,17 @@ fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
     } else {
         false
     };
+    let gzip = file
+        .gzip
+        .as_ref()
+        .filter(|_| accepts_gzip(headers.get(header::ACCEPT_ENCODING)));
+    let etag = if gzip.is_some() {
+        &file.gzip_etag
+    } else {
+        &file.etag
+    };
     let mut builder = Response::builder()
-        .header(header::ETAG, file.etag.clone())
+        .header(header::ETAG, etag.clone())
         .header(header::LAST_MODIFIED, file.last_modified.clone())
         .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
         .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -403,12 +443,12 @@ fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
     builder = builder
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    match &file.gzip {
-        Some(gz) if accepts_gzip(headers.get(header::ACCEPT_ENCODING)) => builder
+    match gzip {
+        Some(gz) => builder
             .header(header::CONTENT_ENCODING, "gzip")
             .header(header::CONTENT_LENGTH, gz.len())
             .body(body::full(gz.clone())),
-        _ => builder
+        None => builder
             .header(header::CONTENT_LENGTH, file.body.len())
             .body(body::full(file.body.clone())),
     }

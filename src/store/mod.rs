@@ -206,6 +206,18 @@ impl Store {
         Ok(())
     }
 
+    /// Runs a query and collects every row through `row`.
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// A number that changes whenever another connection commits: the
     /// daemon's cue to reload cached tokens.
     pub fn data_version(&self) -> Result<i64, StoreError> {
@@ -247,25 +259,25 @@ impl Store {
 
     /// Every package, for rendering the whole index at start-up.
     pub fn packages(&self) -> Result<Vec<PackageRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, kind, updated_at FROM packages ORDER BY id")?;
-        let rows = stmt.query_map([], package_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(
+            "SELECT id, name, kind, updated_at FROM packages ORDER BY id",
+            [],
+            package_row,
+        )
     }
 
     /// The index entries of a package, in publish order.
     pub fn entries(&self, package_id: i64) -> Result<Vec<EntryRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.all(
             "SELECT entry_json, yanked FROM versions WHERE package_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([package_id], |r| {
-            Ok(EntryRow {
-                entry_json: r.get(0)?,
-                yanked: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [package_id],
+            |r| {
+                Ok(EntryRow {
+                    entry_json: r.get(0)?,
+                    yanked: r.get(1)?,
+                })
+            },
+        )
     }
 
     /// The blob of `name@version` (exact version string).
@@ -515,11 +527,11 @@ impl Store {
 
     /// The logins owning a package.
     pub fn owners(&self, package_id: i64) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.all(
             "SELECT login FROM owners WHERE package_id = ?1 ORDER BY added_at, login",
-        )?;
-        let rows = stmt.query_map([package_id], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [package_id],
+            |r| r.get(0),
+        )
     }
 
     /// Adds owners (idempotent). Each login must belong to a live token.
@@ -535,13 +547,14 @@ impl Store {
         let now = unix_now();
         for login in logins {
             let known: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM tokens WHERE name = ?1 AND revoked_at IS NULL)",
+                "SELECT EXISTS(SELECT 1 FROM tokens WHERE name = ?1 AND revoked_at IS NULL
+                               AND role IN ('publisher', 'admin'))",
                 [login],
                 |r| r.get(0),
             )?;
             if !known {
                 return Err(StoreError::Owners(format!(
-                    "no live token has the login `{login}`; create one with `skillreg token create --name {login} --role publisher`"
+                    "`{login}` has no live publisher token, so as an owner it could do nothing; create one with `skillreg token create --name {login} --role publisher`"
                 )));
             }
             tx.execute(
@@ -626,19 +639,19 @@ impl Store {
 
     /// Every token, newest last, without secrets.
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(TokenInfo {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                role: r.get(2)?,
-                created_at: r.get(3)?,
-                revoked_at: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(
+            "SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id",
+            [],
+            |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// Revokes a token by id. Revoking twice is refused, so a typo shows.
@@ -662,47 +675,47 @@ impl Store {
 
     /// Every live token's hash, for the authentication cache.
     pub fn live_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, role, hash FROM tokens WHERE revoked_at IS NULL")?;
-        let rows = stmt.query_map([], |r| {
-            let role: String = r.get(2)?;
-            Ok(TokenRecord {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                role: Role::parse(&role).unwrap_or(Role::Reader),
-                hash: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(
+            "SELECT id, name, role, hash FROM tokens WHERE revoked_at IS NULL",
+            [],
+            |r| {
+                let role: String = r.get(2)?;
+                Ok(TokenRecord {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: Role::parse(&role).unwrap_or(Role::Reader),
+                    hash: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// The audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, actor, action, subject, detail FROM audit ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AuditRecord {
-                at: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                subject: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(
+            "SELECT at, actor, action, subject, detail FROM audit ORDER BY id",
+            [],
+            |r| {
+                Ok(AuditRecord {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// Every (name, version, cksum, yanked), sorted: a fingerprint of what is
     /// published, used by tests to prove a refusal changed nothing.
     pub fn published(&self) -> Result<Vec<(String, String, String, bool)>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.all(
             "SELECT p.name, v.version, v.cksum, v.yanked FROM versions v
              JOIN packages p ON p.id = v.package_id ORDER BY p.name, v.id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
     }
 }
 

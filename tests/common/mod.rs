@@ -106,6 +106,17 @@ impl Daemon {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Publishes the skill `name@version` with the admin token; panics unless 200.
+    pub fn publish_skill(&self, name: &str, version: &str) {
+        let body = skill_publish_body(name, version, &skill_tarball(name, version));
+        let (status, text) = put(
+            &format!("{}/api/v1/crates/new", self.url),
+            Some(&self.admin),
+            &body,
+        );
+        assert_eq!(status, 200, "publishing {name}@{version}: {text}");
+    }
+
     /// Everything published, every blob and every index body: proof that a
     /// refusal changed nothing.
     pub fn fingerprint(&self) -> Fingerprint {
