@@ -27,6 +27,32 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// Optional HTTPS.
     pub tls: Tls,
+    /// Lifetimes of signed metadata.
+    pub signing: Signing,
+}
+
+/// How long signed documents stay valid; each is re-signed when less than
+/// half of its lifetime is left (a quarter for the root).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Signing {
+    /// Lifetime of a timestamp: how long a client may keep trusting a
+    /// frozen view of the registry.
+    pub timestamp_expiry_secs: u64,
+    /// Lifetime of a snapshot.
+    pub snapshot_expiry_secs: u64,
+    /// Lifetime of a root document.
+    pub root_expiry_secs: u64,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing {
+            timestamp_expiry_secs: 24 * 3600,
+            snapshot_expiry_secs: 30 * 24 * 3600,
+            root_expiry_secs: 365 * 24 * 3600,
+        }
+    }
 }
 
 /// Size and time limits that protect the daemon from hostile clients.
@@ -87,6 +113,7 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limit: RateLimit::default(),
             tls: Tls::default(),
+            signing: Signing::default(),
         }
     }
 }
@@ -173,6 +200,13 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "limits.max_header_bytes",
                 reason: "must be at least 8192".into(),
+            });
+        }
+        let s = &self.signing;
+        if s.timestamp_expiry_secs < 2 || s.snapshot_expiry_secs < 2 || s.root_expiry_secs < 2 {
+            return Err(ConfigError::Invalid {
+                key: "signing",
+                reason: "every lifetime must be at least 2 seconds".into(),
             });
         }
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {

@@ -1,44 +1,200 @@
-//! The registry's ed25519 signing key, created on first start.
+//! The registry's ed25519 keys, one per role, in `DATA/keys/` (0700):
 //!
-//! Stored as 64 hex digits (the 32-byte seed) in `DATA/keys/registry.ed25519`,
-//! mode 0600, in a 0700 directory. Signed metadata builds on it.
+//! | file | role | signs |
+//! |---|---|---|
+//! | `registry.ed25519` | root | root documents |
+//! | `index.ed25519` | index | index-file statements and snapshots |
+//! | `timestamp.ed25519` | timestamp | timestamps |
+//!
+//! Each file holds the 32-byte seed as 64 hex digits, mode 0600. A rotation
+//! writes the new key as `ROLE.ed25519.new`, records the root document that
+//! names it, then renames it into place; [`KeyRing::load_or_create`] finishes
+//! or discards a rotation a crash interrupted, by asking which key the newest
+//! root names. Retired keys move to `keys/retired/`.
 
 use ed25519_dalek::SigningKey;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::fsutil;
+use crate::index::sign::key_id;
 
-/// Where the signing key lives inside a data dir.
-pub fn signing_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("keys").join("registry.ed25519")
+/// A signing role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyRole {
+    /// Signs root documents; the trust anchor.
+    Root,
+    /// Signs index-file statements and snapshots.
+    Index,
+    /// Signs timestamps.
+    Timestamp,
 }
 
-/// Loads the signing key, creating it (durably, 0600) when absent.
-pub fn load_or_create(data_dir: &Path) -> io::Result<SigningKey> {
-    let path = signing_key_path(data_dir);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a 64-hex-digit ed25519 seed", path.display()),
-            )
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(io::Error::other)?;
-            fsutil::create_private_dir(path.parent().expect("key path has a dir"))?;
-            fsutil::write_durable(&path, format!("{}\n", hex::encode(seed)).as_bytes(), 0o600)?;
-            Ok(SigningKey::from_bytes(&seed))
+impl KeyRole {
+    /// Every role.
+    pub const ALL: [KeyRole; 3] = [KeyRole::Root, KeyRole::Index, KeyRole::Timestamp];
+
+    /// The role's name in root documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Root => "root",
+            KeyRole::Index => "index",
+            KeyRole::Timestamp => "timestamp",
         }
-        Err(e) => Err(e),
+    }
+
+    /// Parses `root`, `index` or `timestamp`.
+    pub fn parse(s: &str) -> Result<KeyRole, String> {
+        match s {
+            "root" => Ok(KeyRole::Root),
+            "index" => Ok(KeyRole::Index),
+            "timestamp" => Ok(KeyRole::Timestamp),
+            other => Err(format!(
+                "unknown key role `{other}`: use root, index or timestamp"
+            )),
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            KeyRole::Root => "registry.ed25519",
+            KeyRole::Index => "index.ed25519",
+            KeyRole::Timestamp => "timestamp.ed25519",
+        }
     }
 }
 
-fn parse(text: &str) -> Option<SigningKey> {
+/// The keys directory of a data dir.
+pub fn keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys")
+}
+
+/// Where a role's key lives.
+pub fn key_path(data_dir: &Path, role: KeyRole) -> PathBuf {
+    keys_dir(data_dir).join(role.file_name())
+}
+
+/// Where a role's key waits during a rotation.
+pub fn pending_path(data_dir: &Path, role: KeyRole) -> PathBuf {
+    keys_dir(data_dir).join(format!("{}.new", role.file_name()))
+}
+
+/// The registry's signing keys.
+pub struct KeyRing {
+    /// Root key.
+    pub root: SigningKey,
+    /// Index (and snapshot) key.
+    pub index: SigningKey,
+    /// Timestamp key.
+    pub timestamp: SigningKey,
+}
+
+impl KeyRing {
+    /// The key of a role.
+    pub fn get(&self, role: KeyRole) -> &SigningKey {
+        match role {
+            KeyRole::Root => &self.root,
+            KeyRole::Index => &self.index,
+            KeyRole::Timestamp => &self.timestamp,
+        }
+    }
+
+    /// Loads every key, creating missing ones. `named_by_root` says whether
+    /// the newest root document names a key id; it settles rotations a crash
+    /// interrupted (a pending key the root names is installed, else dropped).
+    pub fn load_or_create(
+        data_dir: &Path,
+        named_by_root: impl Fn(&str) -> bool,
+    ) -> io::Result<KeyRing> {
+        fsutil::create_private_dir(&keys_dir(data_dir))?;
+        for role in KeyRole::ALL {
+            let pending = pending_path(data_dir, role);
+            if pending.exists() {
+                let key = read_key(&pending)?;
+                if named_by_root(&key_id(&key.verifying_key())) {
+                    retire(data_dir, role)?;
+                    std::fs::rename(&pending, key_path(data_dir, role))?;
+                } else {
+                    std::fs::remove_file(&pending)?;
+                }
+                fsutil::sync_dir(&keys_dir(data_dir))?;
+            }
+        }
+        Ok(KeyRing {
+            root: load_or_create_key(&key_path(data_dir, KeyRole::Root))?,
+            index: load_or_create_key(&key_path(data_dir, KeyRole::Index))?,
+            timestamp: load_or_create_key(&key_path(data_dir, KeyRole::Timestamp))?,
+        })
+    }
+}
+
+/// Writes a fresh key for `role` as pending and returns it.
+pub fn create_pending(data_dir: &Path, role: KeyRole) -> io::Result<SigningKey> {
+    let key = new_key()?;
+    write_key(&pending_path(data_dir, role), &key)?;
+    Ok(key)
+}
+
+/// Installs the pending key of `role`, retiring the current one.
+pub fn install_pending(data_dir: &Path, role: KeyRole) -> io::Result<()> {
+    retire(data_dir, role)?;
+    std::fs::rename(pending_path(data_dir, role), key_path(data_dir, role))?;
+    fsutil::sync_dir(&keys_dir(data_dir))
+}
+
+fn retire(data_dir: &Path, role: KeyRole) -> io::Result<()> {
+    let current = key_path(data_dir, role);
+    if !current.exists() {
+        return Ok(());
+    }
+    let key = read_key(&current)?;
+    let retired = keys_dir(data_dir).join("retired");
+    fsutil::create_private_dir(&retired)?;
+    let target = retired.join(format!(
+        "{}-{}.ed25519",
+        role.as_str(),
+        &key_id(&key.verifying_key())[..16]
+    ));
+    std::fs::rename(&current, target)?;
+    fsutil::sync_dir(&retired)
+}
+
+fn new_key() -> io::Result<SigningKey> {
     let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).ok()?;
-    Some(SigningKey::from_bytes(&seed))
+    getrandom::fill(&mut seed).map_err(io::Error::other)?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn write_key(path: &Path, key: &SigningKey) -> io::Result<()> {
+    fsutil::write_durable(
+        path,
+        format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
+        0o600,
+    )
+}
+
+fn read_key(path: &Path) -> io::Result<SigningKey> {
+    let text = std::fs::read_to_string(path)?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a 64-hex-digit ed25519 seed", path.display()),
+        )
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn load_or_create_key(path: &Path) -> io::Result<SigningKey> {
+    match read_key(path) {
+        Ok(key) => Ok(key),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let key = new_key()?;
+            write_key(path, &key)?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -49,13 +205,38 @@ mod tests {
     #[test]
     fn created_once_with_private_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let a = load_or_create(dir.path()).unwrap();
-        let b = load_or_create(dir.path()).unwrap();
-        assert_eq!(a.to_bytes(), b.to_bytes());
-        let mode = std::fs::metadata(signing_key_path(dir.path()))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let a = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        let b = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        for role in KeyRole::ALL {
+            assert_eq!(a.get(role).to_bytes(), b.get(role).to_bytes());
+            let mode = std::fs::metadata(key_path(dir.path(), role))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_ne!(a.root.to_bytes(), a.index.to_bytes());
+    }
+
+    #[test]
+    fn interrupted_rotations_are_settled_by_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        // Crash before the root named it: the pending key is dropped.
+        create_pending(dir.path(), KeyRole::Index).unwrap();
+        let after = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        assert_eq!(after.index.to_bytes(), before.index.to_bytes());
+        assert!(!pending_path(dir.path(), KeyRole::Index).exists());
+        // Crash after: the pending key is installed, the old one retired.
+        let new = create_pending(dir.path(), KeyRole::Index).unwrap();
+        let id = key_id(&new.verifying_key());
+        let after = KeyRing::load_or_create(dir.path(), |k| k == id).unwrap();
+        assert_eq!(after.index.to_bytes(), new.to_bytes());
+        assert_eq!(
+            std::fs::read_dir(keys_dir(dir.path()).join("retired"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`archive`] reads an archive as hostile input, within limits.
 //! - [`validate`] checks a bundle against its kind's rules and returns what
-//!   the index needs (description, license, warnings).
+//!   the index needs (description, license, dependencies, warnings).
 //! - [`pack`] makes a deterministic bundle from a directory.
 //! - [`skill`] and [`plugin`] hold the manifest rules.
 
@@ -129,8 +129,87 @@ pub struct Validated {
     pub keywords: Vec<String>,
     /// Non-fatal problems.
     pub warnings: Vec<String>,
+    /// Dependencies the manifest declares: a skill's `metadata.dependencies`
+    /// in `SKILL.md`, a plugin's `dependencies` in `plugin.json`. Always empty
+    /// for crates, whose dependencies come from cargo's publish JSON.
+    pub dependencies: Vec<Dependency>,
     /// The checked archive.
     pub archive: Archive,
+}
+
+/// A dependency declared in a skill or plugin manifest: another skill or
+/// plugin, by name, with a version requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The package depended on; follows the skill/plugin name rules.
+    pub name: String,
+    /// A `semver::VersionReq` in canonical form (as `semver` prints it, so
+    /// `1.2` becomes `^1.2`); `*` when the manifest gives none.
+    pub req: String,
+}
+
+/// Checks one declared dependency: `name` must follow the name rules of
+/// `kind` and `req` must parse as a `semver::VersionReq` (`None` means any
+/// version). `item` is the entry as written, quoted in errors.
+fn check_dependency(
+    file: &str,
+    field: &str,
+    kind: Kind,
+    item: &str,
+    name: &str,
+    req: Option<&str>,
+) -> Result<Dependency, BundleError> {
+    let bad = |reason: String| BundleError::Manifest {
+        file: file.to_string(),
+        reason,
+    };
+    PackageName::parse(kind, name).map_err(|e| {
+        bad(format!(
+            "has the dependency `{item}` in `{field}` with an invalid name: {e}"
+        ))
+    })?;
+    let req = match req {
+        None => semver::VersionReq::STAR,
+        Some(r) => semver::VersionReq::parse(r).map_err(|e| {
+            bad(format!(
+                "has the dependency `{item}` in `{field}` with an invalid version requirement `{r}` ({e}); write a semver requirement such as `^1.2`, `~2.0` or `*`"
+            ))
+        })?,
+    };
+    Ok(Dependency {
+        name: name.to_string(),
+        req: req.to_string(),
+    })
+}
+
+/// Refuses a dependency list that names a package twice or names `own`.
+fn check_dependency_set(
+    file: &str,
+    field: &str,
+    own: &str,
+    deps: &[Dependency],
+) -> Result<(), BundleError> {
+    let bad = |reason: String| BundleError::Manifest {
+        file: file.to_string(),
+        reason,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for d in deps {
+        let key = crate::package::normalize(&d.name);
+        if key == crate::package::normalize(own) {
+            return Err(bad(format!(
+                "lists `{}` in `{field}`, which is the package itself; a package cannot depend on itself, so remove it",
+                d.name
+            )));
+        }
+        if !seen.insert(key) {
+            return Err(bad(format!(
+                "lists `{}` more than once in `{field}`; keep one entry per dependency",
+                d.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A bundle's own account of what it is, read without trusting anything else.
@@ -216,11 +295,13 @@ fn validate_skill(
         });
     }
     check_declared_version("SKILL.md", "metadata.version", manifest.version(), version)?;
+    let dependencies = manifest.dependencies("SKILL.md")?;
     Ok(Validated {
         description: Some(manifest.description),
         license: manifest.license,
         keywords: Vec::new(),
         warnings: manifest.warnings,
+        dependencies,
         archive: Archive::default(),
     })
 }

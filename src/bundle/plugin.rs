@@ -2,7 +2,10 @@
 
 use serde_json::Value;
 
-use super::{check_declared_version, skill, Archive, BundleError, Validated};
+use super::{
+    check_declared_version, check_dependency, check_dependency_set, skill, Archive, BundleError,
+    Dependency, Validated,
+};
 use crate::package::{Kind, PackageName};
 
 /// Where the plugin manifest lives.
@@ -32,6 +35,8 @@ pub struct PluginManifest {
     pub license: Option<String>,
     /// `keywords`.
     pub keywords: Vec<String>,
+    /// `dependencies`, checked (see [`parse_dependencies`]).
+    pub dependencies: Vec<Dependency>,
 }
 
 /// Parses plugin.json and checks its own rules (kebab-case name, relative paths).
@@ -86,13 +91,101 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<PluginManifest, BundleError> {
             }
         }
     }
+    let dependencies = match obj.get("dependencies") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => parse_dependencies(&name, v)?,
+    };
     Ok(PluginManifest {
         name,
         version,
         description: string("description")?,
         license: string("license")?,
         keywords,
+        dependencies,
     })
+}
+
+/// Parses plugin.json `dependencies` in Claude Code's form: an array whose
+/// items are a plugin name (`"audit-logger"`, any version: `*`) or an object
+/// `{"name": "secrets-vault", "version": "~2.1.0"}` (`version` optional).
+///
+/// Each name must follow the plugin name rules, each `version` must parse as
+/// a `semver::VersionReq`, no name may appear twice and `own` (the plugin's
+/// name) may not appear at all. Claude Code's other-marketplace forms
+/// (`"name@marketplace"`, a `marketplace` key) are refused: the index can
+/// only name packages of this registry. Other keys of an object are ignored.
+pub fn parse_dependencies(own: &str, value: &Value) -> Result<Vec<Dependency>, BundleError> {
+    let bad = |reason: String| BundleError::Manifest {
+        file: PLUGIN_JSON.into(),
+        reason,
+    };
+    const FORMS: &str = r#"write "name" or {"name": "name", "version": "^1.0"}"#;
+    let Value::Array(items) = value else {
+        return Err(bad(format!(
+            "has `dependencies` that are not a list; {FORMS} inside [ ]"
+        )));
+    };
+    let mut deps = Vec::with_capacity(items.len());
+    for item in items {
+        let quoted = quote_json(item);
+        let (name, req) = match item {
+            Value::String(name) => (name.as_str(), None),
+            Value::Object(obj) => {
+                let Some(Value::String(name)) = obj.get("name") else {
+                    return Err(bad(format!(
+                        "has the `dependencies` entry {quoted} without a string `name`; {FORMS}"
+                    )));
+                };
+                if let Some(m) = obj.get("marketplace").filter(|m| !m.is_null()) {
+                    return Err(bad(format!(
+                        "has the `dependencies` entry {quoted} with the marketplace {}; skillreg records dependencies on packages of this registry only, so remove `marketplace`",
+                        quote_json(m)
+                    )));
+                }
+                let req = match obj.get("version") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(v)) => Some(v.as_str()),
+                    Some(_) => {
+                        return Err(bad(format!(
+                            "has the `dependencies` entry {quoted} whose `version` is not a string; quote the requirement, e.g. \"^1.2\""
+                        )))
+                    }
+                };
+                (name.as_str(), req)
+            }
+            _ => {
+                return Err(bad(format!(
+                    "has the `dependencies` entry {quoted}, which is neither a string nor an object; {FORMS}"
+                )))
+            }
+        };
+        if let Value::String(s) = item {
+            if s.contains('@') {
+                return Err(bad(format!(
+                    "has the `dependencies` entry {quoted}; in plugin.json `name@…` names another marketplace, which skillreg does not record, and a version goes in an object: {{\"name\": \"name\", \"version\": \"^1.0\"}}"
+                )));
+            }
+        }
+        deps.push(check_dependency(
+            PLUGIN_JSON,
+            "dependencies",
+            Kind::Plugin,
+            &quoted,
+            name,
+            req,
+        )?);
+    }
+    check_dependency_set(PLUGIN_JSON, "dependencies", own, &deps)?;
+    Ok(deps)
+}
+
+/// A JSON value as compact text for an error message, cut to 100 characters.
+fn quote_json(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 /// Checks a plugin bundle: its manifest and every `skills/*/SKILL.md`.
@@ -151,6 +244,91 @@ pub fn validate(
         license: manifest.license,
         keywords: manifest.keywords,
         warnings,
+        dependencies: manifest.dependencies,
         archive: Archive::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(json: &str) -> Result<Vec<(String, String)>, String> {
+        let value: Value = serde_json::from_str(json).unwrap();
+        parse_dependencies("kit", &value)
+            .map(|d| d.into_iter().map(|d| (d.name, d.req)).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn both_dependency_forms() {
+        assert_eq!(
+            deps(r#"["audit-logger", {"name": "secrets-vault", "version": "~2.1.0"}, {"name": "bare"}, {"name": "n", "version": null, "other": 1}]"#)
+                .unwrap(),
+            vec![
+                ("audit-logger".to_string(), "*".to_string()),
+                ("secrets-vault".to_string(), "~2.1.0".to_string()),
+                ("bare".to_string(), "*".to_string()),
+                ("n".to_string(), "*".to_string()),
+            ]
+        );
+        assert!(deps("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn dependency_refusals_quote_the_item() {
+        let cases: &[(&str, &str)] = &[
+            (r#""audit-logger""#, "not a list"),
+            (r#"{"name": "a"}"#, "not a list"),
+            ("[1]", "entry 1, which is neither"),
+            (r#"[["a"]]"#, "neither a string nor an object"),
+            (r#"[{"version": "^1"}]"#, "without a string `name`"),
+            (r#"[{"name": 5}]"#, "without a string `name`"),
+            (
+                r#"[{"name": "a", "version": 1.2}]"#,
+                "`version` is not a string",
+            ),
+            (r#"["Bad_Name"]"#, "`\"Bad_Name\"`"),
+            (r#"[{"name": "a", "version": "latest"}]"#, "`latest`"),
+            (
+                r#"["a", {"name": "a", "version": "^1"}]"#,
+                "`a` more than once",
+            ),
+            (r#"["kit"]"#, "itself"),
+            (r#"["a@other-market"]"#, "another marketplace"),
+            (
+                r#"[{"name": "a", "marketplace": "m"}]"#,
+                "remove `marketplace`",
+            ),
+        ];
+        for (json, want) in cases {
+            let err = deps(json).unwrap_err();
+            assert!(err.contains(want), "{json}: {err} should mention {want}");
+            assert!(err.contains(PLUGIN_JSON), "{err}");
+        }
+    }
+
+    #[test]
+    fn manifest_reads_dependencies() {
+        let m = parse_manifest(
+            br#"{"name": "kit", "dependencies": ["a", {"name": "b", "version": "^1.2"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.dependencies,
+            vec![
+                Dependency {
+                    name: "a".into(),
+                    req: "*".into()
+                },
+                Dependency {
+                    name: "b".into(),
+                    req: "^1.2".into()
+                }
+            ]
+        );
+        let none = parse_manifest(br#"{"name": "kit", "dependencies": null}"#).unwrap();
+        assert!(none.dependencies.is_empty());
+        assert!(parse_manifest(br#"{"name": "kit", "dependencies": "a"}"#).is_err());
+    }
 }

@@ -6,13 +6,16 @@
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 
-use super::BundleError;
+use super::{check_dependency, check_dependency_set, BundleError, Dependency};
 use crate::package::{Kind, PackageName};
 
 /// Longest description the spec allows.
 pub const MAX_DESCRIPTION: usize = 1024;
 /// Longest `compatibility` the spec allows.
 pub const MAX_COMPATIBILITY: usize = 500;
+
+/// Where a skill declares its dependencies.
+pub const DEPENDENCIES_FIELD: &str = "metadata.dependencies";
 
 /// The keys the Agent Skills spec defines.
 const SPEC_KEYS: &[&str] = &[
@@ -44,6 +47,88 @@ impl SkillManifest {
     pub fn version(&self) -> Option<&str> {
         self.metadata.get("version").map(String::as_str)
     }
+
+    /// The dependencies in `metadata.dependencies`, checked (`file` names
+    /// the manifest in errors). See [`parse_dependencies`] for the syntax.
+    pub fn dependencies(&self, file: &str) -> Result<Vec<Dependency>, BundleError> {
+        match self.metadata.get("dependencies") {
+            None => Ok(Vec::new()),
+            Some(list) => parse_dependencies(file, &self.name, list),
+        }
+    }
+}
+
+/// Parses a skill's `metadata.dependencies`: a comma-separated list of
+/// `name@req` or bare `name` (any version, `*`), e.g.
+/// `"other-skill@^1.0, another@~2"`. White space around names, `@` and
+/// commas is ignored; an empty list means no dependencies. Because `,` also
+/// separates the comparators of one requirement, an entry that starts with a
+/// comparison operator (`<`, `>`, `=`, `~`, `^`) continues the previous
+/// requirement: `a@>=1.2, <2, b` is `a` at `>=1.2, <2`, and `b`.
+///
+/// Each name must follow the skill name rules, each requirement must parse
+/// as a `semver::VersionReq`, no name may appear twice and `own` (the
+/// skill's name) may not appear at all.
+pub fn parse_dependencies(
+    file: &str,
+    own: &str,
+    list: &str,
+) -> Result<Vec<Dependency>, BundleError> {
+    let bad = |reason: String| BundleError::Manifest {
+        file: file.to_string(),
+        reason,
+    };
+    if list.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    // (name, requirement) pairs, requirements still joined from their pieces.
+    let mut entries: Vec<(String, Option<String>)> = Vec::new();
+    for piece in list.split(',').map(str::trim) {
+        if piece.is_empty() {
+            return Err(bad(format!(
+                "has an empty entry in `{DEPENDENCIES_FIELD}` (`{list}`); separate entries with single commas, e.g. `other-skill@^1.0, another`"
+            )));
+        }
+        let continues = piece.starts_with(['<', '>', '=', '~', '^']);
+        if let (true, Some((_, Some(req)))) = (continues, entries.last_mut()) {
+            req.push_str(", ");
+            req.push_str(piece);
+            continue;
+        }
+        match piece.split_once('@') {
+            None => entries.push((piece.to_string(), None)),
+            Some((name, req)) => {
+                let req = req.trim();
+                if req.is_empty() {
+                    return Err(bad(format!(
+                        "has the dependency `{piece}` in `{DEPENDENCIES_FIELD}` with nothing after `@`; write a requirement such as `{}@^1.0`, or just `{}` for any version",
+                        name.trim(),
+                        name.trim()
+                    )));
+                }
+                entries.push((name.trim().to_string(), Some(req.to_string())));
+            }
+        }
+    }
+    let deps = entries
+        .iter()
+        .map(|(name, req)| {
+            let item = match req {
+                Some(r) => format!("{name}@{r}"),
+                None => name.clone(),
+            };
+            check_dependency(
+                file,
+                DEPENDENCIES_FIELD,
+                Kind::Skill,
+                &item,
+                name,
+                req.as_deref(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_dependency_set(file, DEPENDENCIES_FIELD, own, &deps)?;
+    Ok(deps)
 }
 
 /// Parses and checks `SKILL.md`. `file` names it in errors (e.g. `skills/x/SKILL.md`).
@@ -70,7 +155,11 @@ pub fn parse(file: &str, text: &[u8]) -> Result<SkillManifest, BundleError> {
         let Value::String(k) = k else {
             return Err(bad("frontmatter keys must be strings".into()));
         };
-        if !SPEC_KEYS.contains(&k.as_str()) {
+        if k == "dependencies" {
+            warnings.push(format!(
+                "{file}: frontmatter key `dependencies` is not in the Agent Skills spec; kept as is, but not read: skillreg reads dependencies from `{DEPENDENCIES_FIELD}`"
+            ));
+        } else if !SPEC_KEYS.contains(&k.as_str()) {
             warnings.push(format!(
                 "{file}: frontmatter key `{k}` is not in the Agent Skills spec; kept as is"
             ));
@@ -111,6 +200,13 @@ pub fn parse(file: &str, text: &[u8]) -> Result<SkillManifest, BundleError> {
         None | Some(Value::Null) => {}
         Some(Value::Mapping(m)) => {
             for (k, v) in m {
+                if let (Value::String(k), false) = (k, matches!(v, Value::String(_))) {
+                    if k == "dependencies" {
+                        return Err(bad(format!(
+                            "has a `{DEPENDENCIES_FIELD}` that is not a string; write one string of comma-separated entries, e.g. dependencies: \"other-skill@^1.0, another\""
+                        )));
+                    }
+                }
                 let (Value::String(k), Value::String(v)) = (k, v) else {
                     return Err(bad(format!(
                         "has a non-string entry in `metadata` ({}); quote the value, e.g. version: \"1.0.0\"",
@@ -220,5 +316,109 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("1024"));
+    }
+
+    fn deps(list: &str) -> Result<Vec<(String, String)>, String> {
+        parse_dependencies("SKILL.md", "me", list)
+            .map(|d| d.into_iter().map(|d| (d.name, d.req)).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(n, r)| (n.to_string(), r.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn dependency_list_syntax() {
+        assert_eq!(
+            deps("other-skill@^1.0, another@~2").unwrap(),
+            pairs(&[("other-skill", "^1.0"), ("another", "~2")])
+        );
+        assert_eq!(
+            deps("  base @ ^1.0 ,other,\tthird@=1.2.3 ").unwrap(),
+            pairs(&[("base", "^1.0"), ("other", "*"), ("third", "=1.2.3")])
+        );
+        // canonical requirement form
+        assert_eq!(
+            deps("a@1.2, b@*").unwrap(),
+            pairs(&[("a", "^1.2"), ("b", "*")])
+        );
+        // a comparator after a comma continues the previous requirement
+        assert_eq!(
+            deps("a@>=1.2, <2, b, c@^1, ~1.4").unwrap(),
+            pairs(&[("a", ">=1.2, <2"), ("b", "*"), ("c", "^1, ~1.4")])
+        );
+        assert_eq!(deps("").unwrap(), pairs(&[]));
+        assert_eq!(deps("   ").unwrap(), pairs(&[]));
+    }
+
+    #[test]
+    fn dependency_list_refusals_quote_the_item() {
+        let cases: &[(&str, &str)] = &[
+            ("Bad_Name@^1", "`Bad_Name@^1`"),
+            ("ok, Bad_Name", "invalid name"),
+            ("base@latest", "`latest`"),
+            ("base@1.0.0.0", "invalid version requirement"),
+            ("base@", "nothing after `@`"),
+            ("a, b, a@^2", "`a` more than once"),
+            ("a, me@^1", "itself"),
+            ("a,,b", "empty entry"),
+            ("a, ", "empty entry"),
+            ("<2", "`<2`"),
+            ("b, >=1", "`>=1`"),
+            ("a@b@c", "`b@c`"),
+        ];
+        for (list, want) in cases {
+            let err = deps(list).unwrap_err();
+            assert!(err.contains(want), "{list:?}: {err} should mention {want}");
+            assert!(err.contains("metadata.dependencies"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dependencies_come_from_metadata() {
+        let m = parse(
+            "SKILL.md",
+            b"---\nname: me\ndescription: d\nmetadata:\n  dependencies: \"base-skill@^1.0, other\"\n---\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.dependencies("SKILL.md").unwrap(),
+            vec![
+                Dependency {
+                    name: "base-skill".into(),
+                    req: "^1.0".into()
+                },
+                Dependency {
+                    name: "other".into(),
+                    req: "*".into()
+                },
+            ]
+        );
+        let none = parse("SKILL.md", b"---\nname: me\ndescription: d\n---\n").unwrap();
+        assert!(none.dependencies("SKILL.md").unwrap().is_empty());
+        let err = parse(
+            "SKILL.md",
+            b"---\nname: me\ndescription: d\nmetadata:\n  dependencies: [a, b]\n---\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`metadata.dependencies` that is not a string"),
+            "{err}"
+        );
+        let top = parse(
+            "SKILL.md",
+            b"---\nname: me\ndescription: d\ndependencies: a\n---\n",
+        )
+        .unwrap();
+        assert!(top.dependencies("SKILL.md").unwrap().is_empty());
+        assert!(
+            top.warnings[0].contains("metadata.dependencies"),
+            "{:?}",
+            top.warnings
+        );
     }
 }

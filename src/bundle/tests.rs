@@ -104,3 +104,69 @@ fn plugin_skills_are_checked() {
     let err = validate(Kind::Plugin, &name, &v, &bytes, &limits()).unwrap_err();
     assert!(err.to_string().contains("folder is `alpha`"), "{err}");
 }
+
+#[test]
+fn validated_dependencies_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::write(
+        p.join("SKILL.md"),
+        "---\nname: demo\ndescription: D.\nmetadata:\n  dependencies: \"base-skill@^1.0, other\"\n---\n",
+    )
+    .unwrap();
+    let bytes = pack::pack_dir(p).unwrap();
+    let name = PackageName::parse(Kind::Skill, "demo").unwrap();
+    let v = parse_version("1.0.0").unwrap();
+    let got = validate(Kind::Skill, &name, &v, &bytes, &limits()).unwrap();
+    let want = |list: &[(&str, &str)]| {
+        list.iter()
+            .map(|(n, r)| Dependency {
+                name: n.to_string(),
+                req: r.to_string(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        got.dependencies,
+        want(&[("base-skill", "^1.0"), ("other", "*")])
+    );
+
+    // A plugin's deps come from plugin.json; its skills' deps are not added.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join(".claude-plugin")).unwrap();
+    fs::write(
+        p.join(".claude-plugin/plugin.json"),
+        r#"{"name":"kit","dependencies":["audit-logger",{"name":"vault","version":"~2.1.0"}]}"#,
+    )
+    .unwrap();
+    fs::create_dir_all(p.join("skills/alpha")).unwrap();
+    fs::write(
+        p.join("skills/alpha/SKILL.md"),
+        "---\nname: alpha\ndescription: A.\nmetadata:\n  dependencies: \"inner-dep\"\n---\n",
+    )
+    .unwrap();
+    let bytes = pack::pack_dir(p).unwrap();
+    let name = PackageName::parse(Kind::Plugin, "kit").unwrap();
+    let got = validate(Kind::Plugin, &name, &v, &bytes, &limits()).unwrap();
+    assert_eq!(
+        got.dependencies,
+        want(&[("audit-logger", "*"), ("vault", "~2.1.0")])
+    );
+    let m = read_manifest(&bytes, &limits()).unwrap();
+    assert_eq!(m.kind, Kind::Plugin);
+
+    // Crates never get manifest dependencies.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("c-1.0.0");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"c\"\nversion = \"1.0.0\"\n[dependencies]\nserde = \"1\"\n",
+    )
+    .unwrap();
+    let bytes = pack::pack_dir(dir.path()).unwrap();
+    let name = PackageName::parse(Kind::Crate, "c").unwrap();
+    let got = validate(Kind::Crate, &name, &v, &bytes, &limits()).unwrap();
+    assert!(got.dependencies.is_empty());
+}

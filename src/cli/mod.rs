@@ -32,6 +32,9 @@ enum Command {
     /// Manage API tokens in a data directory (works while the daemon runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show, export and rotate the registry's signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Pack a skill or plugin directory into a deterministic bundle.
     Pack {
         /// The skill or plugin directory.
@@ -118,6 +121,32 @@ enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the newest root document: the trust anchor clients pin
+    /// (`skillreg install --trust-root FILE`).
+    ExportRoot {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show the keys of each role and the root's version and expiry.
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Replace the key of a role (root, index or timestamp) and sign root
+    /// N+1 naming it. A running daemon follows within seconds.
+    Rotate {
+        /// root, index or timestamp.
+        role: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Config file, for the root's lifetime (`signing.root_expiry_secs`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
 #[derive(Debug, Args)]
 struct DataDir {
     /// The daemon's data directory.
@@ -162,6 +191,7 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Token(cmd) => token(cmd),
+        Command::Key(cmd) => key(cmd),
         Command::Pack { dir, output } => pack(&dir, output),
         Command::Publish {
             path,
@@ -259,6 +289,65 @@ fn token(cmd: TokenCommand) -> Result<(), String> {
             let mut store = open(&data.dir)?;
             store.revoke_token(id, "cli").map_err(|e| e.to_string())?;
             println!("revoked token {id}");
+            Ok(())
+        }
+    }
+}
+
+fn key(cmd: KeyCommand) -> Result<(), String> {
+    use crate::index::sign;
+    let require_db = |dir: &Path| {
+        if dir.join(crate::store::DB_FILE).exists() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} holds no skillreg database; pass the daemon's --data directory",
+                dir.display()
+            ))
+        }
+    };
+    match cmd {
+        KeyCommand::ExportRoot { data } => {
+            require_db(&data.dir)?;
+            let root = crate::registry::export_root(&data.dir).map_err(|e| e.to_string())?;
+            println!("{}", String::from_utf8_lossy(&root));
+            Ok(())
+        }
+        KeyCommand::Show { data } => {
+            require_db(&data.dir)?;
+            let bytes = crate::registry::export_root(&data.dir).map_err(|e| e.to_string())?;
+            let envelope = sign::Envelope::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let root: sign::Root =
+                sign::parse(&envelope.payload_bytes().map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
+            println!("root version {} expires {}", root.version, root.expires);
+            for (role, keys) in &root.roles {
+                println!(
+                    "{role:<9}  threshold {}  keys {}",
+                    keys.threshold,
+                    keys.keyids.join(", ")
+                );
+            }
+            Ok(())
+        }
+        KeyCommand::Rotate { role, data, config } => {
+            require_db(&data.dir)?;
+            let role = crate::keys::KeyRole::parse(&role)?;
+            let signing = match config {
+                Some(path) => Config::load(&path).map_err(|e| e.to_string())?.signing,
+                None => Config::default().signing,
+            };
+            let done =
+                crate::registry::rotate(&data.dir, role, &signing).map_err(|e| e.to_string())?;
+            println!(
+                "rotated the {} key: new key id {}, named by root v{}",
+                done.role.as_str(),
+                done.new_key_id,
+                done.root_version
+            );
+            if role == crate::keys::KeyRole::Root {
+                println!("clients that pinned an older root follow the chain; new clients should pin the output of `skillreg key export-root`");
+            }
             Ok(())
         }
     }

@@ -5,6 +5,8 @@
 //! [`Prepared`] file: body, gzip body, strong ETag and Last-Modified. Serving
 //! an index hit is a hash-map lookup, never SQL.
 
+pub mod sign;
+
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -196,6 +198,14 @@ impl IndexCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(path, Arc::new(file));
+    }
+
+    /// Removes the file at `path`.
+    pub fn remove(&self, path: &str) {
+        self.files
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(path);
     }
 
     /// Number of files (for health output).

@@ -5,6 +5,10 @@
 //! Every method is synchronous (SQLite and fsync); the server calls them on
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
+mod signing;
+
+pub use signing::{export_root, rotate, Rotation};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,6 +68,8 @@ pub struct Registry {
     data_dir: PathBuf,
     config: Config,
     writer: Mutex<Store>,
+    /// Locked only while `writer` is held, so documents follow the index in order.
+    signing: Mutex<signing::Signing>,
     reader: Mutex<Store>,
     blobs: BlobStore,
     index: IndexCache,
@@ -80,8 +86,8 @@ impl Registry {
         let mut writer = Store::open(&data_dir)?;
         let reader = Store::open(&data_dir)?;
         let blobs = BlobStore::open(&data_dir)?;
-        crate::keys::load_or_create(&data_dir)?;
         bootstrap_admin_token(&data_dir, &mut writer)?;
+        let signing = signing::Signing::open(&data_dir, &mut writer, &config.signing)?;
         let registry = Registry {
             config_json: Arc::new(Prepared::new(
                 index::config_json(base_url, config.auth_required),
@@ -90,15 +96,20 @@ impl Registry {
             data_dir,
             config: config.clone(),
             writer: Mutex::new(writer),
+            signing: Mutex::new(signing),
             reader: Mutex::new(reader),
             blobs,
             index: IndexCache::default(),
         };
         {
-            let store = registry.writer();
+            let mut store = registry.writer();
+            let mut signing = registry.signing();
+            signing.file_changed(&registry.index, "config.json", &registry.config_json.body);
             for package in store.packages()? {
-                registry.render(&store, &package)?;
+                registry.render(&store, &mut signing, &package)?;
             }
+            signing.put_roots(&store, &registry.index)?;
+            signing.publish(&mut store, &registry.index, &registry.config.signing)?;
         }
         Ok(registry)
     }
@@ -118,13 +129,31 @@ impl Registry {
         self.index.get(path)
     }
 
-    /// Number of index files (one per package).
-    pub fn package_count(&self) -> usize {
-        self.index.len()
+    /// Number of packages.
+    pub fn package_count(&self) -> Result<usize, RegistryError> {
+        Ok(self.reader().package_count()?)
     }
 
     fn writer(&self) -> MutexGuard<'_, Store> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn signing(&self) -> MutexGuard<'_, signing::Signing> {
+        self.signing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Periodic upkeep of signed metadata: follows key rotations and
+    /// re-signs documents past half their lifetime. Returns true when
+    /// something was re-signed.
+    pub fn refresh_signatures(&self) -> Result<bool, RegistryError> {
+        let mut store = self.writer();
+        let mut signing = self.signing();
+        signing.refresh(
+            &self.data_dir,
+            &mut store,
+            &self.index,
+            &self.config.signing,
+        )
     }
 
     fn reader(&self) -> MutexGuard<'_, Store> {
@@ -157,8 +186,9 @@ impl Registry {
         let kind = meta.kind.unwrap_or(Kind::Crate);
         let name = PackageName::parse(kind, &meta.name)?;
         let version = package::parse_version(&meta.vers)?;
-        let deps = index_deps(&meta)?;
+        let mut deps = index_deps(&meta, kind)?;
         let validated = bundle::validate(kind, &name, &version, tarball, &self.archive_limits())?;
+        deps.extend(validated.dependencies.iter().map(manifest_dep));
 
         let (features, features2) = split_features(&meta.features);
         let pick = |from_bundle: Option<String>, from_meta: &Option<String>| {
@@ -229,7 +259,7 @@ impl Registry {
             keywords: &keywords,
             publisher: who,
         })?;
-        self.render(&store, &package)?;
+        self.render_and_sign(&mut store, &package)?;
         tracing::info!(package = %name, version = %version, kind = %kind, by = %who.login, "published");
         Ok(Published {
             package,
@@ -252,7 +282,7 @@ impl Registry {
             .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
         self.check_owner(&store, who, &package)?;
         let package = store.set_yanked(&package.name, version, yanked, &who.login)?;
-        self.render(&store, &package)?;
+        self.render_and_sign(&mut store, &package)?;
         tracing::info!(package = %package.name, %version, yanked, by = %who.login, "yank state changed");
         Ok(())
     }
@@ -340,19 +370,33 @@ impl Registry {
         )))
     }
 
-    /// Re-renders one package's index file from the store.
-    fn render(&self, store: &Store, package: &PackageRow) -> Result<(), RegistryError> {
+    /// Re-renders one package's index file from the store and signs a
+    /// statement for it; the caller then signs a new snapshot.
+    fn render(
+        &self,
+        store: &Store,
+        signing: &mut signing::Signing,
+        package: &PackageRow,
+    ) -> Result<(), RegistryError> {
         let entries = store.entries(package.id)?;
-        let body = index::render(&entries).map_err(|e| {
-            RegistryError::Io(std::io::Error::other(format!(
-                "stored index entry is corrupt: {e}"
-            )))
-        })?;
-        self.index.put(
-            index::path_for(&package.name),
-            Prepared::new(body, package.updated_at),
-        );
+        let body =
+            index::render(&entries).map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+        let path = index::path_for(&package.name);
+        signing.file_changed(&self.index, &path, &body);
+        self.index
+            .put(path, Prepared::new(body, package.updated_at));
         Ok(())
+    }
+
+    /// Re-renders a package and publishes a new snapshot and timestamp.
+    fn render_and_sign(
+        &self,
+        store: &mut Store,
+        package: &PackageRow,
+    ) -> Result<(), RegistryError> {
+        let mut signing = self.signing();
+        self.render(store, &mut signing, package)?;
+        signing.publish(store, &self.index, &self.config.signing)
     }
 
     /// Opens another store connection (for the token cache).
@@ -378,7 +422,14 @@ fn bootstrap_admin_token(data_dir: &Path, store: &mut Store) -> Result<(), Regis
 }
 
 /// Converts cargo's publish deps to index deps, checking names and requirements.
-fn index_deps(meta: &PublishMetadata) -> Result<Vec<IndexDep>, RegistryError> {
+/// Skills and plugins declare their dependencies in the manifest (added by
+/// [`manifest_dep`] after validation), so their publish JSON must have none.
+fn index_deps(meta: &PublishMetadata, kind: Kind) -> Result<Vec<IndexDep>, RegistryError> {
+    if kind != Kind::Crate && !meta.deps.is_empty() {
+        return Err(RegistryError::BadRequest(
+            "the publish metadata lists dependencies in `deps`, but dependencies of skills and plugins are declared in the manifest (`metadata.dependencies` in SKILL.md, `dependencies` in plugin.json); send `\"deps\": []`".into(),
+        ));
+    }
     meta.deps
         .iter()
         .map(|d| {
@@ -412,6 +463,22 @@ fn index_deps(meta: &PublishMetadata) -> Result<Vec<IndexDep>, RegistryError> {
             })
         })
         .collect()
+}
+
+/// The index form of a dependency declared in a skill or plugin manifest: a
+/// plain normal dependency on a package of this registry.
+fn manifest_dep(d: &bundle::Dependency) -> IndexDep {
+    IndexDep {
+        name: d.name.clone(),
+        req: d.req.clone(),
+        features: Vec::new(),
+        optional: false,
+        default_features: true,
+        target: None,
+        kind: "normal".into(),
+        registry: None,
+        package: None,
+    }
 }
 
 /// Splits features as crates.io does: those using `dep:` or `?/` go to

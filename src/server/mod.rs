@@ -29,6 +29,9 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Config;
 use crate::registry::Registry;
 
+/// How often signed metadata is checked for expiry and key rotations.
+const RESIGN_CHECK: Duration = Duration::from_secs(1);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -144,6 +147,25 @@ async fn serve(
         })
     };
 
+    // Signed metadata: follow key rotations and re-sign before expiry.
+    let resigner = {
+        let registry = shared.registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RESIGN_CHECK);
+            loop {
+                tick.tick().await;
+                let registry = registry.clone();
+                match tokio::task::spawn_blocking(move || registry.refresh_signatures()).await {
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "re-signing the index failed; retrying")
+                    }
+                    Err(e) => tracing::error!(error = %e, "re-signing task failed"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        })
+    };
+
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -177,6 +199,7 @@ async fn serve(
         tracing::warn!("shutdown grace period over; closing remaining connections");
     }
     sweeper.abort();
+    resigner.abort();
     Ok(())
 }
 

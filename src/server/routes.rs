@@ -55,10 +55,13 @@ async fn route(
     let method = req.method().clone();
     let read = method == Method::GET || method == Method::HEAD;
     match segs.as_slice() {
-        ["healthz"] if read => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok", "packages": shared.registry.package_count()}),
-        )),
+        ["healthz"] if read => {
+            let packages = shared.registry.package_count().map_err(ApiError::from)?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ok", "packages": packages}),
+            ))
+        }
         ["me"] if read => Ok(text(StatusCode::OK, login_help(&shared.base_url))),
         ["index", "config.json"] if read => {
             reader(&req, shared)?;

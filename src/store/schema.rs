@@ -53,4 +53,15 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 2: signed metadata: every root document ever issued, and the
+    // monotonic counters of snapshot and timestamp versions.
+    "CREATE TABLE signed_roots (
+        version    INTEGER PRIMARY KEY,
+        envelope   BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );",
 ];

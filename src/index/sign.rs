@@ -1,0 +1,473 @@
+//! Signed metadata: DSSE-style envelopes over canonical JSON documents.
+//!
+//! Every signature covers exact bytes, never a re-serialized object: the
+//! signed message is DSSE's pre-authentication encoding (PAE) of the
+//! document's `payloadType` and its payload bytes, so the type is a domain
+//! separator and a signature for one kind of document can never verify as
+//! another.
+//!
+//! ```text
+//! PAE(type, body) = "DSSEv1" SP len(type) SP type SP len(body) SP body
+//! ```
+//!
+//! Documents are written in canonical JSON ([`canonical`]) so that the same
+//! inputs always give the same bytes (and test vectors are stable); a
+//! verifier checks the payload bytes as received and only then parses them.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Payload types: the domain separators of each document kind.
+pub mod types {
+    /// The root document.
+    pub const ROOT: &str = "application/vnd.skillreg.root+json";
+    /// The timestamp document.
+    pub const TIMESTAMP: &str = "application/vnd.skillreg.timestamp+json";
+    /// The snapshot document.
+    pub const SNAPSHOT: &str = "application/vnd.skillreg.snapshot+json";
+    /// A statement about one index file.
+    pub const INDEX_FILE: &str = "application/vnd.skillreg.index-file+json";
+    /// A publisher's statement about a bundle.
+    pub const PUBLISHER: &str = "application/vnd.skillreg.publisher+json";
+}
+
+/// Serializes a value as canonical JSON: no insignificant whitespace,
+/// object keys in byte order (serde_json's maps are sorted), integers only.
+pub fn canonical<T: Serialize>(value: &T) -> Vec<u8> {
+    // Through Value so struct fields are sorted like map keys.
+    let value = serde_json::to_value(value).expect("documents serialize");
+    serde_json::to_vec(&value).expect("values serialize")
+}
+
+/// DSSE's pre-authentication encoding: what is actually signed.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The id of a key: lowercase hex sha256 of its 32 public-key bytes.
+pub fn key_id(key: &VerifyingKey) -> String {
+    crate::blobs::Sha256Digest::of(key.as_bytes()).to_hex()
+}
+
+/// A signed document as stored and served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// Base64 of the document bytes.
+    pub payload: String,
+    /// What the payload is; part of what is signed.
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    /// One or more signatures over `PAE(payloadType, payload bytes)`.
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+/// One signature in an envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeSignature {
+    /// Which key signed.
+    pub keyid: String,
+    /// Base64 of the 64-byte ed25519 signature.
+    pub sig: String,
+}
+
+/// Why signed metadata was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not an envelope, or not base64, or not the document it claims.
+    #[error("malformed signed document: {0}")]
+    Malformed(String),
+    /// The envelope's type is not the expected one.
+    #[error("expected a {expected} document, got {found}")]
+    WrongType {
+        /// Wanted.
+        expected: &'static str,
+        /// Got.
+        found: String,
+    },
+    /// Too few valid signatures by keys of the role.
+    #[error("the {role} signature does not verify: {valid} valid signature(s) from trusted {role} keys, {threshold} required")]
+    Threshold {
+        /// The role.
+        role: String,
+        /// Valid signatures found.
+        valid: usize,
+        /// Needed.
+        threshold: usize,
+    },
+    /// Signed only by keys the root does not name.
+    #[error("the {role} document is signed by unknown key id(s) {keyids}; it was not made by this registry's keys")]
+    UnknownKey {
+        /// The role.
+        role: String,
+        /// The ids seen.
+        keyids: String,
+    },
+}
+
+impl Envelope {
+    /// Signs `payload` of `payload_type` with each key.
+    pub fn sign(payload_type: &str, payload: &[u8], keys: &[&SigningKey]) -> Envelope {
+        let message = pae(payload_type, payload);
+        Envelope {
+            payload: B64.encode(payload),
+            payload_type: payload_type.to_string(),
+            signatures: keys
+                .iter()
+                .map(|k| EnvelopeSignature {
+                    keyid: key_id(&k.verifying_key()),
+                    sig: B64.encode(k.sign(&message).to_bytes()),
+                })
+                .collect(),
+        }
+    }
+
+    /// The envelope as served: canonical JSON.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        canonical(self)
+    }
+
+    /// Parses served bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, VerifyError> {
+        serde_json::from_slice(bytes).map_err(|e| VerifyError::Malformed(e.to_string()))
+    }
+
+    /// The payload bytes, undecoded from base64 (not yet verified).
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, VerifyError> {
+        B64.decode(&self.payload)
+            .map_err(|e| VerifyError::Malformed(format!("payload is not base64: {e}")))
+    }
+
+    /// Verifies at least `role.threshold` signatures by distinct keys of
+    /// `role` and returns the payload bytes.
+    pub fn verify(
+        &self,
+        expected_type: &'static str,
+        role_name: &str,
+        role: &RoleKeys,
+        keys: &BTreeMap<String, PublicKey>,
+    ) -> Result<Vec<u8>, VerifyError> {
+        if self.payload_type != expected_type {
+            return Err(VerifyError::WrongType {
+                expected: expected_type,
+                found: self.payload_type.clone(),
+            });
+        }
+        let payload = self.payload_bytes()?;
+        let message = pae(&self.payload_type, &payload);
+        let mut valid = std::collections::BTreeSet::new();
+        let mut known_signer = false;
+        for s in &self.signatures {
+            if !role.keyids.contains(&s.keyid) {
+                continue;
+            }
+            known_signer = true;
+            let Some(key) = keys.get(&s.keyid).and_then(|k| k.verifying_key().ok()) else {
+                continue;
+            };
+            let Ok(sig) = B64.decode(&s.sig) else {
+                continue;
+            };
+            let Ok(sig) = Signature::from_slice(&sig) else {
+                continue;
+            };
+            if key.verify(&message, &sig).is_ok() {
+                valid.insert(s.keyid.clone());
+            }
+        }
+        if !known_signer && !self.signatures.is_empty() {
+            return Err(VerifyError::UnknownKey {
+                role: role_name.to_string(),
+                keyids: self
+                    .signatures
+                    .iter()
+                    .map(|s| s.keyid.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        if valid.len() < role.threshold.max(1) {
+            return Err(VerifyError::Threshold {
+                role: role_name.to_string(),
+                valid: valid.len(),
+                threshold: role.threshold.max(1),
+            });
+        }
+        Ok(payload)
+    }
+}
+
+/// A public key as named in the root document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicKey {
+    /// Always `ed25519`.
+    pub keytype: String,
+    /// Lowercase hex of the 32 public-key bytes.
+    pub public: String,
+}
+
+impl PublicKey {
+    /// The public half of a signing key.
+    pub fn of(key: &VerifyingKey) -> PublicKey {
+        PublicKey {
+            keytype: "ed25519".into(),
+            public: hex::encode(key.as_bytes()),
+        }
+    }
+
+    /// Parses it into a usable key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, VerifyError> {
+        if self.keytype != "ed25519" {
+            return Err(VerifyError::Malformed(format!(
+                "unsupported key type {}",
+                self.keytype
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&self.public, &mut bytes)
+            .map_err(|_| VerifyError::Malformed("public key is not 64 hex digits".into()))?;
+        VerifyingKey::from_bytes(&bytes)
+            .map_err(|e| VerifyError::Malformed(format!("bad public key: {e}")))
+    }
+}
+
+/// The keys of one role and how many must sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleKeys {
+    /// Key ids (see [`key_id`]).
+    pub keyids: Vec<String>,
+    /// Signatures needed.
+    pub threshold: usize,
+}
+
+/// The root document: which keys hold which role, until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Root {
+    /// Always `root`.
+    pub _type: String,
+    /// Protocol version of the signed metadata, `1`.
+    pub spec_version: String,
+    /// Starts at 1; each rotation adds 1.
+    pub version: u64,
+    /// RFC 3339 UTC expiry.
+    pub expires: String,
+    /// Every key, by id.
+    pub keys: BTreeMap<String, PublicKey>,
+    /// `root`, `index` (index files and snapshot) and `timestamp`.
+    pub roles: BTreeMap<String, RoleKeys>,
+}
+
+/// What the snapshot says of one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMeta {
+    /// Length in bytes.
+    pub length: u64,
+    /// Lowercase hex sha256.
+    pub sha256: String,
+}
+
+/// The snapshot: every index file (and `config.json`) with its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Always `snapshot`.
+    pub _type: String,
+    /// Grows with every change.
+    pub version: u64,
+    /// RFC 3339 UTC expiry.
+    pub expires: String,
+    /// The root version whose keys signed it.
+    pub root_version: u64,
+    /// Index paths (relative to `/index/`) to their hashes.
+    pub files: BTreeMap<String, FileMeta>,
+}
+
+/// The timestamp: the current snapshot, re-signed often, expiring soon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timestamp {
+    /// Always `timestamp`.
+    pub _type: String,
+    /// Grows with every signing.
+    pub version: u64,
+    /// RFC 3339 UTC expiry.
+    pub expires: String,
+    /// The snapshot it vouches for.
+    pub snapshot: SnapshotMeta,
+}
+
+/// The timestamp's account of the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotMeta {
+    /// Snapshot version.
+    pub version: u64,
+    /// Length of the snapshot envelope bytes.
+    pub length: u64,
+    /// sha256 of the snapshot envelope bytes.
+    pub sha256: String,
+}
+
+/// A signed statement about one index file (RFC 3724's per-file signature).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexFileStatement {
+    /// Always `index-file`.
+    pub _type: String,
+    /// The path below `/index/`.
+    pub path: String,
+    /// Its length.
+    pub length: u64,
+    /// Its sha256.
+    pub sha256: String,
+}
+
+/// Parses a verified payload as the document type `T`.
+pub fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, VerifyError> {
+    serde_json::from_slice(payload).map_err(|e| VerifyError::Malformed(e.to_string()))
+}
+
+/// Where signed metadata lives below `/index/` (crate names start with a
+/// letter, so no index path can begin with `_`).
+pub mod paths {
+    /// The directory.
+    pub const DIR: &str = "_skillreg";
+    /// The newest root.
+    pub const ROOT: &str = "_skillreg/root.json";
+    /// The timestamp.
+    pub const TIMESTAMP: &str = "_skillreg/timestamp.json";
+
+    /// Root version `n`.
+    pub fn root(n: u64) -> String {
+        format!("_skillreg/root/{n}.json")
+    }
+
+    /// Snapshot version `n`.
+    pub fn snapshot(n: u64) -> String {
+        format!("_skillreg/snapshot/{n}.json")
+    }
+
+    /// The statement for the index file at `path`.
+    pub fn statement(path: &str) -> String {
+        format!("_skillreg/sig/{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn role(keys: &[&SigningKey], threshold: usize) -> (RoleKeys, BTreeMap<String, PublicKey>) {
+        let ids = keys.iter().map(|k| key_id(&k.verifying_key())).collect();
+        let map = keys
+            .iter()
+            .map(|k| {
+                (
+                    key_id(&k.verifying_key()),
+                    PublicKey::of(&k.verifying_key()),
+                )
+            })
+            .collect();
+        (
+            RoleKeys {
+                keyids: ids,
+                threshold,
+            },
+            map,
+        )
+    }
+
+    #[test]
+    fn pae_matches_the_dsse_definition() {
+        assert_eq!(pae("t", b"ab"), b"DSSEv1 1 t 2 ab");
+    }
+
+    #[test]
+    fn sign_and_verify_exact_bytes() {
+        let k = key(1);
+        let (role, keys) = role(&[&k], 1);
+        let env = Envelope::sign(types::TIMESTAMP, b"{\"a\":1}", &[&k]);
+        let back = Envelope::from_bytes(&env.to_bytes()).unwrap();
+        assert_eq!(
+            back.verify(types::TIMESTAMP, "timestamp", &role, &keys)
+                .unwrap(),
+            b"{\"a\":1}"
+        );
+        // The type is signed: the same signature does not verify as another type.
+        let mut other = back.clone();
+        other.payload_type = types::SNAPSHOT.into();
+        assert!(matches!(
+            other.verify(types::SNAPSHOT, "snapshot", &role, &keys),
+            Err(VerifyError::Threshold { .. })
+        ));
+        // A changed payload fails.
+        let mut changed = back.clone();
+        changed.payload = B64.encode(b"{\"a\":2}");
+        assert!(changed
+            .verify(types::TIMESTAMP, "timestamp", &role, &keys)
+            .is_err());
+    }
+
+    #[test]
+    fn unknown_keys_and_thresholds() {
+        let (a, b) = (key(1), key(2));
+        let (role_a, keys_a) = role(&[&a], 1);
+        let env = Envelope::sign(types::ROOT, b"x", &[&b]);
+        assert!(matches!(
+            env.verify(types::ROOT, "root", &role_a, &keys_a),
+            Err(VerifyError::UnknownKey { .. })
+        ));
+        let (role_ab, keys_ab) = role(&[&a, &b], 2);
+        let one = Envelope::sign(types::ROOT, b"x", &[&a]);
+        assert!(matches!(
+            one.verify(types::ROOT, "root", &role_ab, &keys_ab),
+            Err(VerifyError::Threshold {
+                valid: 1,
+                threshold: 2,
+                ..
+            })
+        ));
+        // The same key twice counts once.
+        let twice = Envelope::sign(types::ROOT, b"x", &[&a, &a]);
+        assert!(twice
+            .verify(types::ROOT, "root", &role_ab, &keys_ab)
+            .is_err());
+        let both = Envelope::sign(types::ROOT, b"x", &[&a, &b]);
+        assert!(both.verify(types::ROOT, "root", &role_ab, &keys_ab).is_ok());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_has_no_spaces() {
+        let snap = Snapshot {
+            _type: "snapshot".into(),
+            version: 1,
+            expires: "2030-01-01T00:00:00Z".into(),
+            root_version: 1,
+            files: BTreeMap::new(),
+        };
+        assert_eq!(
+            String::from_utf8(canonical(&snap)).unwrap(),
+            r#"{"_type":"snapshot","expires":"2030-01-01T00:00:00Z","files":{},"root_version":1,"version":1}"#
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! Keeping the signed metadata current: root documents, one statement per
+//! index file, the snapshot and the timestamp (see `index-spec/signing.md`).
+//!
+//! [`Signing`] lives under the registry's writer lock, so every change to
+//! the index and the documents that vouch for it happens in one order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::RegistryError;
+use crate::config;
+use crate::fsutil::{rfc3339, unix_now};
+use crate::index::sign::{
+    self, canonical, key_id, paths, types, Envelope, FileMeta, IndexFileStatement, PublicKey,
+    RoleKeys, Root, Snapshot, SnapshotMeta, Timestamp,
+};
+use crate::index::{IndexCache, Prepared};
+use crate::keys::{self, KeyRing, KeyRole};
+use crate::store::Store;
+
+/// Signed-metadata state.
+pub(super) struct Signing {
+    keys: KeyRing,
+    root: Root,
+    files: BTreeMap<String, FileMeta>,
+    snapshot: Option<(u64, i64)>,
+    timestamp_expires: i64,
+}
+
+/// The newest root document in the store, parsed (it was written by this
+/// registry, so it is read without verification).
+fn latest_root(store: &Store) -> Result<Option<Root>, RegistryError> {
+    let Some((_, bytes)) = store.roots()?.pop() else {
+        return Ok(None);
+    };
+    let envelope = Envelope::from_bytes(&bytes).map_err(corrupt)?;
+    Ok(Some(
+        sign::parse(&envelope.payload_bytes().map_err(corrupt)?).map_err(corrupt)?,
+    ))
+}
+
+fn corrupt(e: sign::VerifyError) -> RegistryError {
+    RegistryError::Io(std::io::Error::other(format!(
+        "stored root document is unreadable: {e}"
+    )))
+}
+
+fn load_keys(data_dir: &Path, root: Option<&Root>) -> Result<KeyRing, RegistryError> {
+    Ok(KeyRing::load_or_create(data_dir, |id| {
+        root.is_some_and(|r| r.keys.contains_key(id))
+    })?)
+}
+
+/// A root document naming `keys`, version `version`.
+fn build_root(version: u64, expires: i64, keys: &KeyRing) -> Root {
+    let mut all = BTreeMap::new();
+    let mut roles = BTreeMap::new();
+    for role in KeyRole::ALL {
+        let public = keys.get(role).verifying_key();
+        let id = key_id(&public);
+        all.insert(id.clone(), PublicKey::of(&public));
+        roles.insert(
+            role.as_str().to_string(),
+            RoleKeys {
+                keyids: vec![id],
+                threshold: 1,
+            },
+        );
+    }
+    Root {
+        _type: "root".into(),
+        spec_version: "1".into(),
+        version,
+        expires: rfc3339(expires),
+        keys: all,
+        roles,
+    }
+}
+
+/// True when `root` names exactly the keys of `keys` in each role.
+fn names(root: &Root, keys: &KeyRing) -> bool {
+    KeyRole::ALL.iter().all(|role| {
+        root.roles
+            .get(role.as_str())
+            .is_some_and(|r| r.keyids == [key_id(&keys.get(*role).verifying_key())])
+    })
+}
+
+fn expires_unix(doc_expires: &str) -> i64 {
+    humantime::parse_rfc3339(doc_expires)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Signs and stores the next root, naming `keys`, signed by `keys.root` and
+/// by every extra signer (the outgoing root key during a root rotation).
+fn issue_root(
+    store: &mut Store,
+    keys: &KeyRing,
+    extra_signers: &[&ed25519_dalek::SigningKey],
+    cfg: &config::Signing,
+    actor: &str,
+) -> Result<Root, RegistryError> {
+    let version = latest_root(store)?.map_or(1, |r| r.version + 1);
+    let root = build_root(version, unix_now() + cfg.root_expiry_secs as i64, keys);
+    let mut signers: Vec<&ed25519_dalek::SigningKey> = extra_signers.to_vec();
+    signers.push(&keys.root);
+    let envelope = Envelope::sign(types::ROOT, &canonical(&root), &signers);
+    store.insert_root(version, &envelope.to_bytes(), actor)?;
+    Ok(root)
+}
+
+impl Signing {
+    /// Loads keys and roots, issuing root v1 on first start and a new root
+    /// when the keys on disk differ from the newest root or it nears expiry.
+    pub(super) fn open(
+        data_dir: &Path,
+        store: &mut Store,
+        cfg: &config::Signing,
+    ) -> Result<Signing, RegistryError> {
+        let stored = latest_root(store)?;
+        let keys = load_keys(data_dir, stored.as_ref())?;
+        let root = match stored {
+            None => issue_root(store, &keys, &[], cfg, "bootstrap")?,
+            Some(root) if !names(&root, &keys) => {
+                tracing::warn!(
+                    "the keys in {} differ from root v{}; issuing a new root (use `skillreg key rotate` to rotate keys)",
+                    keys::keys_dir(data_dir).display(),
+                    root.version
+                );
+                issue_root(store, &keys, &[], cfg, "daemon")?
+            }
+            Some(root)
+                if expires_unix(&root.expires) - unix_now() < cfg.root_expiry_secs as i64 / 4 =>
+            {
+                issue_root(store, &keys, &[], cfg, "daemon")?
+            }
+            Some(root) => root,
+        };
+        Ok(Signing {
+            keys,
+            root,
+            files: BTreeMap::new(),
+            snapshot: None,
+            timestamp_expires: 0,
+        })
+    }
+
+    /// Publishes every root document into the cache.
+    pub(super) fn put_roots(&self, store: &Store, cache: &IndexCache) -> Result<(), RegistryError> {
+        let roots = store.roots()?;
+        let now = unix_now();
+        for (version, bytes) in &roots {
+            cache.put(paths::root(*version), Prepared::new(bytes.clone(), now));
+        }
+        if let Some((_, bytes)) = roots.last() {
+            cache.put(paths::ROOT.to_string(), Prepared::new(bytes.clone(), now));
+        }
+        Ok(())
+    }
+
+    /// Records a changed file below `/index/` (an index file or `config.json`)
+    /// and signs a statement for it.
+    pub(super) fn file_changed(&mut self, cache: &IndexCache, path: &str, body: &[u8]) {
+        let meta = FileMeta {
+            length: body.len() as u64,
+            sha256: crate::blobs::Sha256Digest::of(body).to_hex(),
+        };
+        let statement = IndexFileStatement {
+            _type: "index-file".into(),
+            path: path.to_string(),
+            length: meta.length,
+            sha256: meta.sha256.clone(),
+        };
+        let envelope = Envelope::sign(
+            types::INDEX_FILE,
+            &canonical(&statement),
+            &[&self.keys.index],
+        );
+        cache.put(
+            paths::statement(path),
+            Prepared::new(envelope.to_bytes(), unix_now()),
+        );
+        self.files.insert(path.to_string(), meta);
+    }
+
+    /// Signs a new snapshot of every recorded file, then a new timestamp.
+    pub(super) fn publish(
+        &mut self,
+        store: &mut Store,
+        cache: &IndexCache,
+        cfg: &config::Signing,
+    ) -> Result<(), RegistryError> {
+        let version = store.next_counter("snapshot")?;
+        let now = unix_now();
+        let expires = now + cfg.snapshot_expiry_secs as i64;
+        let snapshot = Snapshot {
+            _type: "snapshot".into(),
+            version,
+            expires: rfc3339(expires),
+            root_version: self.root.version,
+            files: self.files.clone(),
+        };
+        let bytes =
+            Envelope::sign(types::SNAPSHOT, &canonical(&snapshot), &[&self.keys.index]).to_bytes();
+        let meta = SnapshotMeta {
+            version,
+            length: bytes.len() as u64,
+            sha256: crate::blobs::Sha256Digest::of(&bytes).to_hex(),
+        };
+        cache.put(paths::snapshot(version), Prepared::new(bytes, now));
+        // Keep the previous snapshot: a client may hold the timestamp before this one.
+        if let Some((old, _)) = self.snapshot {
+            if old > 1 {
+                cache.remove(&paths::snapshot(old - 1));
+            }
+        }
+        self.snapshot = Some((version, expires));
+        self.sign_timestamp(store, cache, cfg, meta)
+    }
+
+    fn sign_timestamp(
+        &mut self,
+        store: &mut Store,
+        cache: &IndexCache,
+        cfg: &config::Signing,
+        snapshot: SnapshotMeta,
+    ) -> Result<(), RegistryError> {
+        let version = store.next_counter("timestamp")?;
+        let now = unix_now();
+        let expires = now + cfg.timestamp_expiry_secs as i64;
+        let timestamp = Timestamp {
+            _type: "timestamp".into(),
+            version,
+            expires: rfc3339(expires),
+            snapshot,
+        };
+        let bytes = Envelope::sign(
+            types::TIMESTAMP,
+            &canonical(&timestamp),
+            &[&self.keys.timestamp],
+        )
+        .to_bytes();
+        cache.put(paths::TIMESTAMP.to_string(), Prepared::new(bytes, now));
+        self.timestamp_expires = expires;
+        Ok(())
+    }
+
+    /// Periodic upkeep: follows a key rotation done by `skillreg key rotate`,
+    /// and re-signs documents past half their lifetime. Returns true when
+    /// anything was re-signed.
+    pub(super) fn refresh(
+        &mut self,
+        data_dir: &Path,
+        store: &mut Store,
+        cache: &IndexCache,
+        cfg: &config::Signing,
+    ) -> Result<bool, RegistryError> {
+        let now = unix_now();
+        let newest = latest_root(store)?;
+        if let Some(newest) = newest.filter(|r| r.version > self.root.version) {
+            self.keys = load_keys(data_dir, Some(&newest))?;
+            tracing::info!(
+                root_version = newest.version,
+                "following a new root; re-signing the index"
+            );
+            self.root = newest;
+            self.put_roots(store, cache)?;
+            let files: Vec<String> = self.files.keys().cloned().collect();
+            for path in files {
+                if let Some(file) = cache.get(&path) {
+                    self.file_changed(cache, &path, &file.body);
+                }
+            }
+            self.publish(store, cache, cfg)?;
+            return Ok(true);
+        }
+        if expires_unix(&self.root.expires) - now < cfg.root_expiry_secs as i64 / 4 {
+            self.root = issue_root(store, &self.keys, &[], cfg, "daemon")?;
+            self.put_roots(store, cache)?;
+            self.publish(store, cache, cfg)?;
+            return Ok(true);
+        }
+        let snapshot_due = self
+            .snapshot
+            .is_none_or(|(_, expires)| expires - now < cfg.snapshot_expiry_secs as i64 / 2);
+        if snapshot_due {
+            self.publish(store, cache, cfg)?;
+            return Ok(true);
+        }
+        if self.timestamp_expires - now < cfg.timestamp_expiry_secs as i64 / 2 {
+            let (version, _) = self.snapshot.expect("checked above");
+            let bytes = cache
+                .get(&paths::snapshot(version))
+                .map(|p| p.body.clone())
+                .unwrap_or_default();
+            let meta = SnapshotMeta {
+                version,
+                length: bytes.len() as u64,
+                sha256: crate::blobs::Sha256Digest::of(&bytes).to_hex(),
+            };
+            self.sign_timestamp(store, cache, cfg, meta)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// What a key rotation did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The role rotated.
+    pub role: KeyRole,
+    /// The new key's id.
+    pub new_key_id: String,
+    /// The root version that names it.
+    pub root_version: u64,
+}
+
+/// Rotates the key of `role` in `data_dir`: a new key, and root N+1 naming
+/// it, signed by the current root key (and, for the root role, by the new
+/// root key too). Safe while the daemon runs: it follows the new root.
+pub fn rotate(
+    data_dir: &Path,
+    role: KeyRole,
+    cfg: &config::Signing,
+) -> Result<Rotation, RegistryError> {
+    let mut store = Store::open(data_dir)?;
+    let stored = latest_root(&store)?;
+    let current = load_keys(data_dir, stored.as_ref())?;
+    let fresh = keys::create_pending(data_dir, role)?;
+    let next = KeyRing {
+        root: if role == KeyRole::Root {
+            fresh.clone()
+        } else {
+            current.root.clone()
+        },
+        index: if role == KeyRole::Index {
+            fresh.clone()
+        } else {
+            current.index.clone()
+        },
+        timestamp: if role == KeyRole::Timestamp {
+            fresh.clone()
+        } else {
+            current.timestamp.clone()
+        },
+    };
+    // Root N+1 must verify with root N's keys and with its own.
+    let outgoing: Vec<&ed25519_dalek::SigningKey> = if role == KeyRole::Root {
+        vec![&current.root]
+    } else {
+        vec![]
+    };
+    let root = match issue_root(&mut store, &next, &outgoing, cfg, "cli") {
+        Ok(root) => root,
+        Err(e) => {
+            let _ = std::fs::remove_file(keys::pending_path(data_dir, role));
+            return Err(e);
+        }
+    };
+    keys::install_pending(data_dir, role)?;
+    Ok(Rotation {
+        role,
+        new_key_id: key_id(&fresh.verifying_key()),
+        root_version: root.version,
+    })
+}
+
+/// The newest root envelope: the trust anchor a client pins.
+pub fn export_root(data_dir: &Path) -> Result<Vec<u8>, RegistryError> {
+    let store = Store::open(data_dir)?;
+    store.roots()?.pop().map(|(_, bytes)| bytes).ok_or_else(|| {
+        RegistryError::BadRequest(
+            "no root document yet: start the daemon once to create the keys".into(),
+        )
+    })
+}
