@@ -29,6 +29,19 @@ pub struct Config {
     pub tls: Tls,
     /// Lifetimes of signed metadata.
     pub signing: Signing,
+    /// A static tree kept up to date on every change.
+    pub export: Export,
+}
+
+/// Where to keep a static export of the signed index (see
+/// `skillreg export-static`). Both empty: none.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Export {
+    /// Directory of the tree.
+    pub dir: PathBuf,
+    /// URL the tree is served at (written into its config.json).
+    pub base_url: String,
 }
 
 /// How long signed documents stay valid; each is re-signed when less than
@@ -114,6 +127,7 @@ impl Default for Config {
             rate_limit: RateLimit::default(),
             tls: Tls::default(),
             signing: Signing::default(),
+            export: Export::default(),
         }
     }
 }
@@ -174,6 +188,17 @@ pub enum ConfigError {
     },
 }
 
+/// An optional URL setting: empty, or http(s).
+fn check_url(key: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.is_empty() || url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        key,
+        reason: format!("`{url}` must start with http:// or https://"),
+    })
+}
+
 impl Config {
     /// Reads `path` on top of the defaults.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -209,19 +234,20 @@ impl Config {
                 reason: "every lifetime must be at least 2 seconds".into(),
             });
         }
+        if self.export.dir.as_os_str().is_empty() != self.export.base_url.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "export",
+                reason: "set both export.dir and export.base_url, or neither".into(),
+            });
+        }
+        check_url("export.base_url", &self.export.base_url)?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "tls",
                 reason: "set both tls.cert and tls.key, or neither".into(),
             });
         }
-        let url = &self.public_url;
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                key: "public_url",
-                reason: format!("`{}` must start with http:// or https://", self.public_url),
-            });
-        }
+        check_url("public_url", &self.public_url)?;
         Ok(())
     }
 

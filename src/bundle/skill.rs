@@ -350,6 +350,20 @@ mod tests {
             deps("a@>=1.2, <2, b, c@^1, ~1.4").unwrap(),
             pairs(&[("a", ">=1.2, <2"), ("b", "*"), ("c", "^1, ~1.4")])
         );
+        // the forms index-spec/packages.md §10 gives
+        assert_eq!(
+            deps("base-skill@^1.0, other, pdf-tools@~2.1, w@1.*, e@=1.0.0").unwrap(),
+            pairs(&[
+                ("base-skill", "^1.0"),
+                ("other", "*"),
+                ("pdf-tools", "~2.1"),
+                ("w", "1.*"),
+                ("e", "=1.0.0")
+            ])
+        );
+        assert_eq!(deps("a@>=1.2,<2").unwrap(), pairs(&[("a", ">=1.2, <2")]));
+        assert!(deps("a@1.x - 2").is_err());
+        assert!(deps("a@>=1 <2").is_err());
         assert_eq!(deps("").unwrap(), pairs(&[]));
         assert_eq!(deps("   ").unwrap(), pairs(&[]));
     }

@@ -32,6 +32,20 @@ enum Command {
     /// Manage API tokens in a data directory (works while the daemon runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write the whole signed index and its bundles as a static tree that
+    /// any web server can serve at --base-url.
+    ExportStatic {
+        /// Output directory.
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// The URL the tree will be served at.
+        #[arg(long)]
+        base_url: String,
+        /// Config file, for signature lifetimes (`[signing]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show, export and rotate the registry's signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -192,6 +206,28 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve::serve(args),
         Command::Token(cmd) => token(cmd),
         Command::Key(cmd) => key(cmd),
+        Command::ExportStatic {
+            out,
+            data,
+            base_url,
+            config,
+        } => {
+            let mut config = match config {
+                Some(path) => Config::load(&path).map_err(|e| e.to_string())?,
+                None => Config::default(),
+            };
+            config.data_dir = data.dir;
+            let summary = crate::registry::export_static(&config, &out, &base_url)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "exported {} packages to {} ({} files, {} new blobs) for {base_url}",
+                summary.packages,
+                out.display(),
+                summary.files_written,
+                summary.blobs_written
+            );
+            Ok(())
+        }
         Command::Pack { dir, output } => pack(&dir, output),
         Command::Publish {
             path,

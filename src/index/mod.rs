@@ -5,6 +5,7 @@
 //! [`Prepared`] file: body, gzip body, strong ETag and Last-Modified. Serving
 //! an index hit is a hash-map lookup, never SQL.
 
+pub mod export;
 pub mod sign;
 
 use bytes::Bytes;
@@ -198,6 +199,16 @@ impl IndexCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(path, Arc::new(file));
+    }
+
+    /// Every (path, file), for writing a static tree.
+    pub fn entries(&self) -> Vec<(String, Arc<Prepared>)> {
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Removes the file at `path`.

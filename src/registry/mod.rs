@@ -5,8 +5,10 @@
 //! Every method is synchronous (SQLite and fsync); the server calls them on
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
+mod export;
 mod signing;
 
+pub use export::{export_static, ExportSummary};
 pub use signing::{export_root, rotate, Rotation};
 
 use std::collections::BTreeMap;
@@ -70,6 +72,8 @@ pub struct Registry {
     writer: Mutex<Store>,
     /// Locked only while `writer` is held, so documents follow the index in order.
     signing: Mutex<signing::Signing>,
+    /// The static tree kept in step (`[export] dir`), locked like `signing`.
+    exporter: Mutex<Option<export::Exporter>>,
     reader: Mutex<Store>,
     blobs: BlobStore,
     index: IndexCache,
@@ -97,6 +101,7 @@ impl Registry {
             config: config.clone(),
             writer: Mutex::new(writer),
             signing: Mutex::new(signing),
+            exporter: Mutex::new(None),
             reader: Mutex::new(reader),
             blobs,
             index: IndexCache::default(),
@@ -110,6 +115,18 @@ impl Registry {
             }
             signing.put_roots(&store, &registry.index)?;
             signing.publish(&mut store, &registry.index, &registry.config.signing)?;
+            if !config.export.dir.as_os_str().is_empty() {
+                let (exporter, summary) = export::Exporter::open(
+                    &registry.data_dir,
+                    &mut store,
+                    &registry.blobs,
+                    &config.signing,
+                    &config.export.dir,
+                    &config.export.base_url,
+                )?;
+                tracing::info!(dir = %config.export.dir.display(), packages = summary.packages, "static export is up to date");
+                *registry.exporter() = Some(exporter);
+            }
         }
         Ok(registry)
     }
@@ -138,6 +155,10 @@ impl Registry {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn exporter(&self) -> MutexGuard<'_, Option<export::Exporter>> {
+        self.exporter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn signing(&self) -> MutexGuard<'_, signing::Signing> {
         self.signing.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -148,12 +169,21 @@ impl Registry {
     pub fn refresh_signatures(&self) -> Result<bool, RegistryError> {
         let mut store = self.writer();
         let mut signing = self.signing();
-        signing.refresh(
+        let resigned = signing.refresh(
             &self.data_dir,
             &mut store,
             &self.index,
             &self.config.signing,
-        )
+        )?;
+        if let Some(exporter) = self.exporter().as_mut() {
+            exporter.refresh(
+                &self.data_dir,
+                &mut store,
+                &self.blobs,
+                &self.config.signing,
+            )?;
+        }
+        Ok(resigned)
     }
 
     fn reader(&self) -> MutexGuard<'_, Store> {
@@ -378,17 +408,27 @@ impl Registry {
         signing: &mut signing::Signing,
         package: &PackageRow,
     ) -> Result<(), RegistryError> {
-        let entries = store.entries(package.id)?;
-        let body =
-            index::render(&entries).map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
-        let path = index::path_for(&package.name);
+        let (path, body) = Registry::render_package(store, package)?;
         signing.file_changed(&self.index, &path, &body);
         self.index
             .put(path, Prepared::new(body, package.updated_at));
         Ok(())
     }
 
-    /// Re-renders a package and publishes a new snapshot and timestamp.
+    /// A package's index path and file bytes, rendered from the store.
+    fn render_package(
+        store: &Store,
+        package: &PackageRow,
+    ) -> Result<(String, Vec<u8>), RegistryError> {
+        let entries = store.entries(package.id)?;
+        let body =
+            index::render(&entries).map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+        Ok((index::path_for(&package.name), body))
+    }
+
+    /// Re-renders a package and publishes a new snapshot and timestamp, then
+    /// updates the static export. A failed export write is not the caller's
+    /// error (the change is already durable): the background refresh retries.
     fn render_and_sign(
         &self,
         store: &mut Store,
@@ -396,7 +436,15 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let mut signing = self.signing();
         self.render(store, &mut signing, package)?;
-        signing.publish(store, &self.index, &self.config.signing)
+        signing.publish(store, &self.index, &self.config.signing)?;
+        if let Some(exporter) = self.exporter().as_mut() {
+            if let Err(e) =
+                exporter.package_changed(store, &self.blobs, package, &self.config.signing)
+            {
+                tracing::error!(error = %e, "updating the static export failed; retrying in the background");
+            }
+        }
+        Ok(())
     }
 
     /// Opens another store connection (for the token cache).

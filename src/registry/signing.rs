@@ -23,7 +23,12 @@ pub(super) struct Signing {
     keys: KeyRing,
     root: Root,
     files: BTreeMap<String, FileMeta>,
+    /// Current snapshot version and expiry.
     snapshot: Option<(u64, i64)>,
+    /// The snapshot before it, still served for clients holding an older
+    /// timestamp. Versions come from a counter shared with the static export,
+    /// so they are not consecutive.
+    previous_snapshot: Option<u64>,
     timestamp_expires: i64,
 }
 
@@ -144,6 +149,7 @@ impl Signing {
             root,
             files: BTreeMap::new(),
             snapshot: None,
+            previous_snapshot: None,
             timestamp_expires: 0,
         })
     }
@@ -212,11 +218,10 @@ impl Signing {
         };
         cache.put(paths::snapshot(version), Prepared::new(bytes, now));
         // Keep the previous snapshot: a client may hold the timestamp before this one.
-        if let Some((old, _)) = self.snapshot {
-            if old > 1 {
-                cache.remove(&paths::snapshot(old - 1));
-            }
+        if let Some(older) = self.previous_snapshot {
+            cache.remove(&paths::snapshot(older));
         }
+        self.previous_snapshot = self.snapshot.map(|(v, _)| v);
         self.snapshot = Some((version, expires));
         self.sign_timestamp(store, cache, cfg, meta)
     }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// The skillreg binary cargo built for these tests.
@@ -328,4 +328,205 @@ pub fn skill_md(name: &str, version: &str) -> Vec<u8> {
         "---\nname: {name}\ndescription: A test skill.\nmetadata:\n  version: \"{version}\"\n---\n"
     )
     .into_bytes()
+}
+
+/// nginx (Debian package) serving a directory on 127.0.0.1; stopped on drop.
+pub struct Nginx {
+    pub url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Serves `root` (which must be world-readable, with its parents).
+    pub fn serve(root: &Path) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  default_type text/plain;\n\
+               client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               server {{ listen 127.0.0.1:{port}; root {}; }}\n}}\n",
+            root.display()
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("nginx is not installed: apt-get install nginx (.ci/run does)");
+        let mut child = Command::new(binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Nginx {
+                    url,
+                    child,
+                    _dir: dir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temp dir nginx workers (user nobody when run as root) can read.
+pub fn public_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Every file below `root`, relative path → bytes.
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// A private CARGO_HOME and target dir pointing at one registry.
+pub struct Cargo {
+    home: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
+
+impl Cargo {
+    pub fn new(index_url: &str, auth: bool) -> Cargo {
+        let home = tempfile::tempdir().unwrap();
+        let provider = if auth {
+            "credential-provider = [\"cargo:token\"]\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!("[registries.skillreg]\nindex = \"sparse+{index_url}/index/\"\n{provider}\n[net]\nretry = 0\n"),
+        )
+        .unwrap();
+        Cargo {
+            home,
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs cargo in `dir` with `token` (if any) for the registry.
+    pub fn run(&self, dir: &Path, args: &[&str], token: Option<&str>) -> Output {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CARGO_REGISTRIES_")
+                || key.starts_with("CARGO_REGISTRY_")
+                || key.starts_with("CARGO_BUILD_")
+                || key == "CARGO_TARGET_DIR"
+                || key == "RUSTFLAGS"
+            {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.current_dir(dir)
+            .args(args)
+            .env("CARGO_HOME", self.home.path())
+            .env("CARGO_TARGET_DIR", self.work.path().join("target"))
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_HTTP_MULTIPLEXING", "false");
+        if let Some(t) = token {
+            cmd.env("CARGO_REGISTRIES_SKILLREG_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Runs cargo and asserts success.
+    pub fn ok(&self, dir: &Path, args: &[&str], token: Option<&str>) -> String {
+        let out = self.run(dir, args, token);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "cargo {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        stdout
+    }
+
+    /// The scratch directory (a place to run commands that need no crate).
+    pub fn work_dir(&self) -> PathBuf {
+        self.work.path().to_path_buf()
+    }
+
+    /// Writes a crate under the work dir.
+    pub fn krate(&self, dir: &str, manifest: &str, src: &[(&str, &str)]) -> PathBuf {
+        let path = self.work.path().join(dir);
+        std::fs::create_dir_all(path.join("src")).unwrap();
+        std::fs::write(path.join("Cargo.toml"), manifest).unwrap();
+        for (file, text) in src {
+            std::fs::write(path.join("src").join(file), text).unwrap();
+        }
+        path
+    }
+}
+
+/// Resolves `dir` afresh (a new lockfile) and returns the version chosen for `name`.
+pub fn fresh_resolution(cargo: &Cargo, dir: &Path, token: Option<&str>, name: &str) -> String {
+    let _ = std::fs::remove_file(dir.join("Cargo.lock"));
+    cargo.ok(dir, &["generate-lockfile"], token);
+    lock_version(dir, name)
+}
+
+pub fn lock_version(dir: &Path, name: &str) -> String {
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    let table: toml::Table = toml::from_str(&lock).unwrap();
+    table["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in lockfile:\n{lock}"))["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

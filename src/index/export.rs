@@ -1,0 +1,106 @@
+//! Writing the index as a static tree any web server can serve:
+//!
+//! ```text
+//! OUT/index/config.json          dl → BASE/blobs/{sha256-checksum}
+//! OUT/index/<cargo path>         index files, byte-identical to the daemon's
+//! OUT/index/_skillreg/...        signed metadata
+//! OUT/blobs/<sha256 hex>         bundles
+//! ```
+//!
+//! Every file is written atomically (temp, fsync, rename, fsync dir), in an
+//! order that keeps a reader's view consistent: blobs, then index files and
+//! statements, then the snapshot, and the timestamp last.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::sign::paths;
+use super::IndexCache;
+use crate::blobs::{BlobStore, Sha256Digest};
+use crate::fsutil;
+
+/// The `config.json` of a static tree served at `base_url`: downloads come
+/// from the content-addressed blob files, and there is no web API.
+pub fn config_json(base_url: &str) -> Vec<u8> {
+    let config = serde_json::json!({
+        "dl": format!("{}/blobs/{{sha256-checksum}}", base_url.trim_end_matches('/')),
+        "auth-required": false,
+    });
+    let mut out = serde_json::to_vec_pretty(&config).expect("static JSON");
+    out.push(b'\n');
+    out
+}
+
+/// Where the file at index path `path` goes below `out`.
+pub fn index_file_path(out: &Path, path: &str) -> PathBuf {
+    out.join("index").join(path)
+}
+
+/// Where a blob goes below `out`.
+pub fn blob_path(out: &Path, digest: &Sha256Digest) -> PathBuf {
+    out.join("blobs").join(digest.to_hex())
+}
+
+/// Copies a blob into the tree if it is not there yet.
+pub fn write_blob(out: &Path, blobs: &BlobStore, digest: &Sha256Digest) -> io::Result<bool> {
+    let target = blob_path(out, digest);
+    if target.exists() {
+        return Ok(false);
+    }
+    let bytes = std::fs::read(blobs.path(digest))?;
+    if Sha256Digest::of(&bytes) != *digest {
+        return Err(io::Error::other(format!(
+            "blob {digest} in the store does not match its name"
+        )));
+    }
+    ensure_dir(target.parent().expect("blob path has a parent"))?;
+    fsutil::write_durable(&target, &bytes, 0o644)?;
+    Ok(true)
+}
+
+/// Writes the files at `changed` (index paths) from `cache` into the tree,
+/// the snapshot and timestamp after everything they vouch for.
+pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Result<()> {
+    let rank = |p: &str| {
+        if p == paths::TIMESTAMP {
+            3
+        } else if p.starts_with("_skillreg/snapshot/") {
+            2
+        } else if p.starts_with("_skillreg/root") {
+            0
+        } else {
+            1
+        }
+    };
+    let mut ordered: Vec<&String> = changed.iter().collect();
+    ordered.sort_by_key(|p| (rank(p), p.as_str()));
+    for path in ordered {
+        let Some(file) = cache.get(path) else {
+            continue;
+        };
+        let target = index_file_path(out, path);
+        ensure_dir(target.parent().expect("index path has a parent"))?;
+        fsutil::write_durable(&target, &file.body, 0o644)?;
+    }
+    Ok(())
+}
+
+/// Removes a file from the tree if present (e.g. a snapshot two versions old).
+pub fn remove_file(out: &Path, path: &str) -> io::Result<()> {
+    match std::fs::remove_file(index_file_path(out, path)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a directory (world-readable: the tree is meant to be served).
+fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    if let Some(parent) = dir.parent() {
+        fsutil::sync_dir(parent)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Keeping a static export of the signed index: once on demand
+//! (`skillreg export-static`) or after every change (`[export] dir`).
+//!
+//! An [`Exporter`] has its own prepared cache and its own [`Signing`] state:
+//! the tree's `config.json` differs from the daemon's (downloads come from
+//! `/blobs/`), so its snapshot and timestamp are its own, while index files
+//! and their statements are byte-identical to the daemon's.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::signing::Signing;
+use super::{Registry, RegistryError};
+use crate::blobs::{BlobStore, Sha256Digest};
+use crate::config::{self, Config};
+use crate::index::{export, IndexCache, Prepared};
+use crate::store::{PackageRow, Store};
+
+/// What an export wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Index files (one per package).
+    pub packages: usize,
+    /// Blob files newly copied.
+    pub blobs_written: usize,
+    /// Files below `index/` written.
+    pub files_written: usize,
+}
+
+/// A static tree kept in step with the store.
+pub(super) struct Exporter {
+    out: PathBuf,
+    cache: IndexCache,
+    signing: Signing,
+    /// ETag of each file as last written, to write only what changed.
+    written: HashMap<String, Vec<u8>>,
+    /// A write failed; everything is re-checked at the next refresh.
+    dirty: bool,
+}
+
+impl Exporter {
+    /// Builds the whole tree at `out` for clients reaching it at `base_url`.
+    pub(super) fn open(
+        data_dir: &Path,
+        store: &mut Store,
+        blobs: &BlobStore,
+        cfg: &config::Signing,
+        out: &Path,
+        base_url: &str,
+    ) -> Result<(Exporter, ExportSummary), RegistryError> {
+        let mut exporter = Exporter {
+            out: out.to_path_buf(),
+            cache: IndexCache::default(),
+            signing: Signing::open(data_dir, store, cfg)?,
+            written: HashMap::new(),
+            dirty: false,
+        };
+        let config_json = export::config_json(base_url);
+        exporter
+            .signing
+            .file_changed(&exporter.cache, "config.json", &config_json);
+        exporter.cache.put(
+            "config.json".into(),
+            Prepared::new(config_json, crate::fsutil::unix_now()),
+        );
+        let packages = store.packages()?;
+        for package in &packages {
+            let (path, body) = Registry::render_package(store, package)?;
+            exporter.signing.file_changed(&exporter.cache, &path, &body);
+            exporter
+                .cache
+                .put(path, Prepared::new(body, package.updated_at));
+        }
+        exporter.signing.put_roots(store, &exporter.cache)?;
+        exporter.signing.publish(store, &exporter.cache, cfg)?;
+        let mut summary = exporter.sync(store, blobs)?;
+        summary.packages = packages.len();
+        Ok((exporter, summary))
+    }
+
+    /// Re-renders one package into the tree after a publish or yank.
+    pub(super) fn package_changed(
+        &mut self,
+        store: &mut Store,
+        blobs: &BlobStore,
+        package: &PackageRow,
+        cfg: &config::Signing,
+    ) -> Result<(), RegistryError> {
+        let (path, body) = Registry::render_package(store, package)?;
+        self.signing.file_changed(&self.cache, &path, &body);
+        self.cache
+            .put(path, Prepared::new(body, package.updated_at));
+        self.signing.publish(store, &self.cache, cfg)?;
+        self.sync(store, blobs).map(|_| ())
+    }
+
+    /// Follows rotations and re-signs before expiry, like the daemon's own
+    /// documents; retries a failed write.
+    pub(super) fn refresh(
+        &mut self,
+        data_dir: &Path,
+        store: &mut Store,
+        blobs: &BlobStore,
+        cfg: &config::Signing,
+    ) -> Result<(), RegistryError> {
+        let resigned = self.signing.refresh(data_dir, store, &self.cache, cfg)?;
+        if resigned || self.dirty {
+            self.sync(store, blobs)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every blob the index names and every file whose bytes changed.
+    fn sync(&mut self, store: &Store, blobs: &BlobStore) -> Result<ExportSummary, RegistryError> {
+        self.dirty = true;
+        let mut summary = ExportSummary::default();
+        for (_, _, cksum, _) in store.published()? {
+            let digest = Sha256Digest::from_hex(&cksum).ok_or_else(|| {
+                RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
+            })?;
+            if export::write_blob(&self.out, blobs, &digest)? {
+                summary.blobs_written += 1;
+            }
+        }
+        let mut changed = Vec::new();
+        for (path, file) in self.cache.entries() {
+            if self.written.get(&path).map(Vec::as_slice) != Some(file.etag.as_bytes()) {
+                changed.push(path);
+            }
+        }
+        export::write_files(&self.out, &self.cache, &changed)?;
+        for path in &changed {
+            if let Some(file) = self.cache.get(path) {
+                self.written
+                    .insert(path.clone(), file.etag.as_bytes().to_vec());
+            }
+        }
+        // Snapshots the cache dropped are dropped from the tree too.
+        let stale: Vec<String> = self
+            .written
+            .keys()
+            .filter(|p| self.cache.get(p).is_none())
+            .cloned()
+            .collect();
+        for path in stale {
+            export::remove_file(&self.out, &path)?;
+            self.written.remove(&path);
+        }
+        summary.files_written = changed.len();
+        self.dirty = false;
+        Ok(summary)
+    }
+}
+
+/// `skillreg export-static`: writes the complete signed tree for `base_url`
+/// into `out`, from the data dir in `config`. Safe while the daemon runs.
+pub fn export_static(
+    config: &Config,
+    out: &Path,
+    base_url: &str,
+) -> Result<ExportSummary, RegistryError> {
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(RegistryError::BadRequest(format!(
+            "--base-url `{base_url}` must start with http:// or https://"
+        )));
+    }
+    let data_dir = &config.data_dir;
+    if !data_dir.join(crate::store::DB_FILE).exists() {
+        return Err(RegistryError::BadRequest(format!(
+            "{} holds no skillreg database; pass the daemon's --data directory",
+            data_dir.display()
+        )));
+    }
+    let mut store = Store::open(data_dir)?;
+    let blobs = BlobStore::open(data_dir)?;
+    let (_, summary) =
+        Exporter::open(data_dir, &mut store, &blobs, &config.signing, out, base_url)?;
+    Ok(summary)
+}

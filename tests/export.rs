@@ -1,0 +1,269 @@
+//! The static export: a signed tree that nginx serves and real cargo uses
+//! exactly like the daemon; once on demand, and kept current on every change.
+
+mod common;
+
+use common::*;
+use skillreg::index::sign::{self, paths, types, Envelope, Root, Snapshot, Timestamp};
+use std::path::Path;
+
+/// Checks the signed chain of a tree the way a client would: the root
+/// verifies itself, the timestamp verifies with the root's timestamp role,
+/// the snapshot matches the timestamp and verifies with the index role, and
+/// every file the snapshot lists has exactly the listed bytes.
+fn assert_tree_verifies(fetch: impl Fn(&str) -> Vec<u8>) -> Snapshot {
+    let root_env = Envelope::from_bytes(&fetch(paths::ROOT)).unwrap();
+    let root: Root = sign::parse(&root_env.payload_bytes().unwrap()).unwrap();
+    root_env
+        .verify(types::ROOT, "root", &root.roles["root"], &root.keys)
+        .unwrap();
+    let ts_env = Envelope::from_bytes(&fetch(paths::TIMESTAMP)).unwrap();
+    let ts: Timestamp = sign::parse(
+        &ts_env
+            .verify(
+                types::TIMESTAMP,
+                "timestamp",
+                &root.roles["timestamp"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let snap_bytes = fetch(&paths::snapshot(ts.snapshot.version));
+    assert_eq!(snap_bytes.len() as u64, ts.snapshot.length);
+    assert_eq!(
+        skillreg::blobs::Sha256Digest::of(&snap_bytes).to_hex(),
+        ts.snapshot.sha256
+    );
+    let snap_env = Envelope::from_bytes(&snap_bytes).unwrap();
+    let snapshot: Snapshot = sign::parse(
+        &snap_env
+            .verify(
+                types::SNAPSHOT,
+                "snapshot",
+                &root.roles["index"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    for (path, meta) in &snapshot.files {
+        let bytes = fetch(path);
+        assert_eq!(
+            skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
+            meta.sha256,
+            "{path}"
+        );
+        let statement = Envelope::from_bytes(&fetch(&paths::statement(path))).unwrap();
+        statement
+            .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
+            .unwrap();
+    }
+    snapshot
+}
+
+fn http_bytes(url: &str) -> Vec<u8> {
+    let r = get_with(url, &[]);
+    assert_eq!(r.status(), 200, "{url}");
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_body().as_reader(), &mut out).unwrap();
+    out
+}
+
+fn base_crate(cargo: &Cargo, version: &str) -> std::path::PathBuf {
+    cargo.krate(
+        &format!("base-{version}"),
+        &format!(
+            "[package]\nname = \"ex-base\"\nversion = \"{version}\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n"
+        ),
+        &[("lib.rs", &format!("pub fn version() -> &'static str {{ \"{version}\" }}\n"))],
+    )
+}
+
+#[test]
+fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
+    let d = Daemon::start();
+    let publisher = d.token("publisher", "alice");
+    let to_daemon = Cargo::new(&d.url, false);
+    let publish = [
+        "publish",
+        "--registry",
+        "skillreg",
+        "--no-verify",
+        "--allow-dirty",
+    ];
+    to_daemon.ok(&base_crate(&to_daemon, "0.1.0"), &publish, Some(&publisher));
+    to_daemon.ok(&base_crate(&to_daemon, "0.1.1"), &publish, Some(&publisher));
+    to_daemon.ok(
+        &to_daemon.work_dir(),
+        &[
+            "yank",
+            "--registry",
+            "skillreg",
+            "--version",
+            "0.1.1",
+            "ex-base",
+        ],
+        Some(&publisher),
+    );
+    d.publish_skill("exported-skill", "1.0.0");
+
+    let site = public_tempdir();
+    let root = site.path().join("tree");
+    let nginx = Nginx::serve(&root);
+    let out = cli(&[
+        "export-static",
+        root.to_str().unwrap(),
+        "--data",
+        d.data.to_str().unwrap(),
+        "--base-url",
+        &nginx.url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 2 packages"));
+
+    // Index files and their statements are byte-identical to the daemon's.
+    for path in ["ex/-b/ex-base", "ex/po/exported-skill"] {
+        let from_daemon = http_bytes(&format!("{}/index/{path}", d.url));
+        assert_eq!(
+            http_bytes(&format!("{}/index/{path}", nginx.url)),
+            from_daemon,
+            "{path}"
+        );
+        let statement = paths::statement(path);
+        assert_eq!(
+            http_bytes(&format!("{}/index/{statement}", nginx.url)),
+            http_bytes(&format!("{}/index/{statement}", d.url))
+        );
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&http_bytes(&format!("{}/index/config.json", nginx.url))).unwrap();
+    assert_eq!(
+        config["dl"],
+        format!("{}/blobs/{{sha256-checksum}}", nginx.url)
+    );
+    let snapshot = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(snapshot.files.contains_key("config.json"));
+    assert!(snapshot.files.contains_key("ex/-b/ex-base"));
+
+    // Real cargo against nginx: resolves (skipping the yanked 0.1.1), fetches, builds.
+    d.stop();
+    let from_nginx = Cargo::new(&nginx.url, false);
+    let consumer = from_nginx.krate(
+        "consumer",
+        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\nex-base = { version = \"0.1\", registry = \"skillreg\" }\n",
+        &[("main.rs", "fn main() { println!(\"{}\", ex_base::version()); }\n")],
+    );
+    let run = from_nginx.ok(&consumer, &["run", "-q"], None);
+    assert_eq!(run.trim(), "0.1.0", "the yanked 0.1.1 is not chosen");
+    assert_eq!(lock_version(&consumer, "ex-base"), "0.1.0");
+}
+
+#[test]
+fn configured_export_follows_every_change() {
+    let site = public_tempdir();
+    let root = site.path().join("tree");
+    let nginx = Nginx::serve(&root);
+    let d = Daemon::with_config(&format!(
+        "[export]\ndir = {:?}\nbase_url = {:?}\n",
+        root, nginx.url
+    ));
+    assert!(
+        root.join("index/config.json").is_file(),
+        "the tree exists from the start"
+    );
+
+    d.publish_skill("auto-one", "1.0.0");
+    let path = "au/to/auto-one";
+    assert_eq!(
+        http_bytes(&format!("{}/index/{path}", nginx.url)),
+        http_bytes(&format!("{}/index/{path}", d.url))
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(&http_bytes(&format!("{}/index/{path}", nginx.url))).unwrap();
+    let blob = http_bytes(&format!(
+        "{}/blobs/{}",
+        nginx.url,
+        line["cksum"].as_str().unwrap()
+    ));
+    assert_eq!(
+        skillreg::blobs::Sha256Digest::of(&blob).to_hex(),
+        line["cksum"]
+    );
+    let snapshot = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(snapshot.files.contains_key(path));
+
+    // A yank reaches the tree before the API answers.
+    let (status, _) = delete(
+        &format!("{}/api/v1/crates/auto-one/1.0.0/yank", d.url),
+        Some(&d.admin),
+    );
+    assert_eq!(status, 200);
+    let yanked = String::from_utf8(http_bytes(&format!("{}/index/{path}", nginx.url))).unwrap();
+    assert!(yanked.contains("\"yanked\":true"), "{yanked}");
+    let later = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(later.version > snapshot.version);
+
+    // Written atomically: no temp files left behind, old snapshots pruned.
+    let files = tree(&root);
+    assert!(
+        files
+            .keys()
+            .all(|p| !p.rsplit('/').next().unwrap().starts_with('.')),
+        "{:?}",
+        files.keys()
+    );
+    let snapshots = files
+        .keys()
+        .filter(|p| p.starts_with("index/_skillreg/snapshot/"))
+        .count();
+    assert!(snapshots <= 2, "{snapshots} snapshots kept");
+
+    // A restart rebuilds the same tree for the same data.
+    let before = tree(&root.join("index"))
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("_skillreg"))
+        .collect::<Vec<_>>();
+    let (dir, data) = d.stop();
+    let config = format!("[export]\ndir = {:?}\nbase_url = {:?}\n", root, nginx.url);
+    let _d = Daemon::start_in(dir, data, &config);
+    let after = tree(&root.join("index"))
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("_skillreg"))
+        .collect::<Vec<_>>();
+    assert_eq!(before, after);
+    assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+}
+
+#[test]
+fn export_refuses_bad_arguments_and_writes_nothing() {
+    let d = Daemon::start();
+    let out_dir = tempfile::tempdir().unwrap();
+    let target = out_dir.path().join("t");
+    let out = cli(&[
+        "export-static",
+        target.to_str().unwrap(),
+        "--data",
+        d.data.to_str().unwrap(),
+        "--base-url",
+        "ftp://x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://"));
+    let out = cli(&[
+        "export-static",
+        target.to_str().unwrap(),
+        "--data",
+        out_dir.path().join("none").to_str().unwrap(),
+        "--base-url",
+        "http://x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no skillreg database"));
+    assert!(!Path::new(&target).exists());
+}
