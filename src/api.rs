@@ -47,6 +47,35 @@ pub struct PublishMetadata {
     /// skillreg: the package kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<Kind>,
+    /// skillreg: the publisher's signed statement over name, version and
+    /// the bundle's sha256 (an envelope of type `publisher`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::index::sign::Envelope>,
+}
+
+/// The body of `PUT /api/v1/me/keys`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterKey {
+    /// Hex of the 32-byte ed25519 public key.
+    pub public_key: String,
+}
+
+/// A registered publisher key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublisherKey {
+    /// Hex sha256 of the public key.
+    pub keyid: String,
+    /// Hex public key.
+    pub public_key: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// `GET /api/v1/me/keys`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublisherKeys {
+    /// The caller's keys.
+    pub keys: Vec<PublisherKey>,
 }
 
 /// A dependency in publish metadata.

@@ -56,6 +56,8 @@ pub struct Signing {
     pub snapshot_expiry_secs: u64,
     /// Lifetime of a root document.
     pub root_expiry_secs: u64,
+    /// Package kinds whose every publish must carry a publisher signature.
+    pub require_publisher_signature: Vec<crate::package::Kind>,
 }
 
 impl Default for Signing {
@@ -64,6 +66,7 @@ impl Default for Signing {
             timestamp_expiry_secs: 24 * 3600,
             snapshot_expiry_secs: 30 * 24 * 3600,
             root_expiry_secs: 365 * 24 * 3600,
+            require_publisher_signature: Vec::new(),
         }
     }
 }

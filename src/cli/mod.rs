@@ -67,7 +67,14 @@ enum Command {
         /// `version` or SKILL.md `metadata.version` win).
         #[arg(long)]
         version: Option<String>,
+        /// Sign name, version and checksum with this publisher key (made by
+        /// `skillreg publisher-key generate`, registered with `... register`).
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
     },
+    /// Make and register the ed25519 keys publishers sign bundles with.
+    #[command(subcommand)]
+    PublisherKey(PublisherKeyCommand),
     /// Yank a version (hide it from new resolutions), or undo a yank.
     Yank {
         /// NAME@VERSION.
@@ -132,6 +139,22 @@ enum TokenCommand {
         data: DataDir,
         /// Token id.
         id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PublisherKeyCommand {
+    /// Write a new key to FILE (mode 0600) and print its public half.
+    Generate {
+        /// Where to write the key; never overwritten.
+        file: PathBuf,
+    },
+    /// Register the public half of the key in FILE with the registry.
+    Register {
+        /// The key file.
+        file: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
     },
 }
 
@@ -233,7 +256,9 @@ fn run(cli: Cli) -> Result<(), String> {
             path,
             remote,
             version,
-        } => publish(&path, &remote, version),
+            sign_key,
+        } => publish(&path, &remote, version, sign_key.as_deref()),
+        Command::PublisherKey(cmd) => publisher_key(cmd),
         Command::Yank { spec, undo, remote } => {
             let (name, version) = spec
                 .rsplit_once('@')
@@ -440,7 +465,59 @@ fn pack(dir: &Path, output: Option<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn publish(path: &Path, remote: &Remote, flag_version: Option<String>) -> Result<(), String> {
+fn read_publisher_key(file: &Path) -> Result<ed25519_dalek::SigningKey, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read key {}: {e}", file.display()))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
+        format!(
+            "{} is not a skillreg publisher key (64 hex digits)",
+            file.display()
+        )
+    })?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+fn publisher_key(cmd: PublisherKeyCommand) -> Result<(), String> {
+    match cmd {
+        PublisherKeyCommand::Generate { file } => {
+            if file.exists() {
+                return Err(format!(
+                    "{} exists; choose another file (keys are never overwritten)",
+                    file.display()
+                ));
+            }
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
+            crate::fsutil::write_durable(
+                &file,
+                format!("{}\n", hex::encode(seed)).as_bytes(),
+                0o600,
+            )
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+            println!("public key {}", hex::encode(key.as_bytes()));
+            println!("key id     {}", crate::index::sign::key_id(&key));
+            Ok(())
+        }
+        PublisherKeyCommand::Register { file, remote } => {
+            let key = read_publisher_key(&file)?.verifying_key();
+            let msg = remote
+                .client()?
+                .register_publisher_key(&hex::encode(key.as_bytes()))
+                .map_err(|e| e.to_string())?;
+            println!("{msg}");
+            Ok(())
+        }
+    }
+}
+
+fn publish(
+    path: &Path,
+    remote: &Remote,
+    flag_version: Option<String>,
+    sign_key: Option<&Path>,
+) -> Result<(), String> {
     let (bytes, manifest) = load_bundle(path)?;
     let version = match (&manifest.version, flag_version) {
         (Some(m), Some(f)) if *m != f => {
@@ -457,10 +534,29 @@ fn publish(path: &Path, remote: &Remote, flag_version: Option<String>) -> Result
             ))
         }
     };
+    let signature = match sign_key {
+        Some(file) => {
+            let key = read_publisher_key(file)?;
+            let statement = crate::index::sign::PublisherStatement::new(
+                &manifest.name,
+                &crate::package::parse_version(&version)
+                    .map_err(|e| e.to_string())?
+                    .to_string(),
+                &crate::blobs::Sha256Digest::of(&bytes).to_hex(),
+            );
+            Some(crate::index::sign::Envelope::sign(
+                crate::index::sign::types::PUBLISHER,
+                &crate::index::sign::canonical(&statement),
+                &[&key],
+            ))
+        }
+        None => None,
+    };
     let metadata = PublishMetadata {
         name: manifest.name.clone(),
         vers: version.clone(),
         kind: Some(manifest.kind),
+        signature,
         ..Default::default()
     };
     let response = remote

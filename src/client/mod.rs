@@ -103,6 +103,18 @@ impl Client {
         self.decode(&url, response)
     }
 
+    /// Registers an ed25519 public key (hex) for signing publishes.
+    pub fn register_publisher_key(&self, public_key_hex: &str) -> Result<String, ClientError> {
+        let url = format!("{}/api/v1/me/keys", self.base);
+        let body = serde_json::to_vec(&api::RegisterKey {
+            public_key: public_key_hex.to_string(),
+        })
+        .expect("serializes");
+        let response = self.with_token(self.agent.put(&url)).send(&body[..]);
+        let ok: OkResponse = self.decode(&url, response)?;
+        Ok(ok.msg.unwrap_or_default())
+    }
+
     /// Yanks (`yanked = true`) or unyanks a version.
     pub fn set_yanked(&self, name: &str, version: &str, yanked: bool) -> Result<(), ClientError> {
         let url = format!(

@@ -73,6 +73,26 @@ pub struct IndexEntry {
     pub description: Option<String>,
     /// skillreg: licence expression.
     pub license: Option<String>,
+    /// skillreg: the bundle's size in bytes (a cap for downloaders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// skillreg: the publisher's signature, verified at publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Who signed a version, as verified by the registry at publish: the
+/// signature is over `PAE(publisher type, canonical PublisherStatement)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The publisher's login.
+    pub publisher: String,
+    /// The key id (hex sha256 of the public key).
+    pub keyid: String,
+    /// The public key, hex.
+    pub public_key: String,
+    /// Base64 ed25519 signature.
+    pub sig: String,
 }
 
 /// A dependency in an index line.
@@ -271,6 +291,8 @@ mod tests {
             kind: Kind::Crate,
             description: None,
             license: None,
+            size: Some(1),
+            provenance: None,
         };
         let mut tricky = entry.clone();
         tricky.description = Some(r#","yanked":false, in a description"#.into());

@@ -338,6 +338,32 @@ pub struct IndexFileStatement {
     pub sha256: String,
 }
 
+/// A publisher's signed claim that it published these exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherStatement {
+    /// Always `publisher`.
+    pub _type: String,
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub vers: String,
+    /// Hex sha256 of the bundle.
+    pub cksum: String,
+}
+
+impl PublisherStatement {
+    /// The statement for `name@vers` with bundle `cksum`.
+    pub fn new(name: &str, vers: &str, cksum: &str) -> PublisherStatement {
+        PublisherStatement {
+            _type: "publisher".into(),
+            name: name.into(),
+            vers: vers.into(),
+            cksum: cksum.into(),
+        }
+    }
+}
+
 /// Parses a verified payload as the document type `T`.
 pub fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, VerifyError> {
     serde_json::from_slice(payload).map_err(|e| VerifyError::Malformed(e.to_string()))

@@ -20,7 +20,7 @@ use crate::blobs::{BlobStore, Sha256Digest};
 use crate::bundle::{self, ArchiveLimits, BundleError};
 use crate::config::Config;
 use crate::fsutil;
-use crate::index::{self, IndexCache, IndexDep, IndexEntry, Prepared};
+use crate::index::{self, sign, IndexCache, IndexDep, IndexEntry, Prepared};
 use crate::package::{self, Kind, NameError, PackageName};
 use crate::store::{PackageRow, SearchHit, Store, StoreError};
 use crate::token::{Identity, Role};
@@ -234,6 +234,23 @@ impl Registry {
             validated.keywords
         };
         let cksum = Sha256Digest::of(tarball);
+        let provenance = match &meta.signature {
+            Some(envelope) => {
+                Some(self.verify_publisher_signature(who, &name, &version, &cksum, envelope)?)
+            }
+            None if self
+                .config
+                .signing
+                .require_publisher_signature
+                .contains(&kind) =>
+            {
+                return Err(RegistryError::BadRequest(format!(
+                    "this registry only accepts signed {kind} packages: register a key with \
+                     `skillreg publisher-key register` and publish with `--sign-key FILE`"
+                )))
+            }
+            None => None,
+        };
         let entry = IndexEntry {
             name: name.to_string(),
             vers: version.to_string(),
@@ -249,6 +266,8 @@ impl Registry {
             kind,
             description: description.clone(),
             license,
+            size: Some(tarball.len() as u64),
+            provenance,
         };
         let entry_json = index::line(&entry);
 
@@ -296,6 +315,108 @@ impl Registry {
             cksum,
             warnings: validated.warnings,
         })
+    }
+
+    /// Checks a publisher's signed statement: it must be over exactly this
+    /// name, version and checksum, by a key the publisher registered.
+    fn verify_publisher_signature(
+        &self,
+        who: &Identity,
+        name: &PackageName,
+        version: &semver::Version,
+        cksum: &Sha256Digest,
+        envelope: &sign::Envelope,
+    ) -> Result<index::Provenance, RegistryError> {
+        let registered = self.reader().publisher_keys(&who.login)?;
+        if registered.is_empty() {
+            return Err(RegistryError::BadRequest(format!(
+                "the publish is signed, but `{}` has no registered key; run `skillreg publisher-key register KEYFILE` first",
+                who.login
+            )));
+        }
+        let expected = sign::canonical(&sign::PublisherStatement::new(
+            name.as_str(),
+            &version.to_string(),
+            &cksum.to_hex(),
+        ));
+        let payload = envelope.payload_bytes().map_err(|e| {
+            RegistryError::BadRequest(format!("the publisher signature is malformed: {e}"))
+        })?;
+        if payload != expected {
+            return Err(RegistryError::BadRequest(format!(
+                "the publisher signature is over a different statement; it must sign exactly {}",
+                String::from_utf8_lossy(&expected)
+            )));
+        }
+        let keys = registered
+            .iter()
+            .map(|k| {
+                (
+                    k.keyid.clone(),
+                    sign::PublicKey {
+                        keytype: "ed25519".into(),
+                        public: k.public_key.clone(),
+                    },
+                )
+            })
+            .collect();
+        let role = sign::RoleKeys {
+            keyids: registered.iter().map(|k| k.keyid.clone()).collect(),
+            threshold: 1,
+        };
+        envelope
+            .verify(sign::types::PUBLISHER, "publisher", &role, &keys)
+            .map_err(|e| {
+                RegistryError::BadRequest(format!("the publisher signature was refused: {e}"))
+            })?;
+        let signer = envelope
+            .signatures
+            .iter()
+            .find_map(|s| {
+                registered
+                    .iter()
+                    .find(|k| k.keyid == s.keyid)
+                    .map(|k| (s, k))
+            })
+            .expect("verify found a registered signer");
+        Ok(index::Provenance {
+            publisher: who.login.clone(),
+            keyid: signer.1.keyid.clone(),
+            public_key: signer.1.public_key.clone(),
+            sig: signer.0.sig.clone(),
+        })
+    }
+
+    /// Registers a publisher's ed25519 public key (hex).
+    pub fn register_publisher_key(
+        &self,
+        who: &Identity,
+        public_key_hex: &str,
+    ) -> Result<String, RegistryError> {
+        if !who.has(Role::Publisher) {
+            return Err(RegistryError::Forbidden(format!(
+                "the token for `{}` has the role {}; registering a signing key needs a publisher token",
+                who.login, who.role
+            )));
+        }
+        let public = sign::PublicKey {
+            keytype: "ed25519".into(),
+            public: public_key_hex.trim().to_ascii_lowercase(),
+        };
+        let key = public.verifying_key().map_err(|e| {
+            RegistryError::BadRequest(format!(
+                "`public_key` must be 64 hex digits of an ed25519 key: {e}"
+            ))
+        })?;
+        let keyid = sign::key_id(&key);
+        self.writer()
+            .add_publisher_key(&who.login, &keyid, &public.public)?;
+        Ok(keyid)
+    }
+
+    /// The publisher keys of `who`.
+    pub fn publisher_keys(&self, who: &Identity) -> Result<Vec<api::PublisherKey>, RegistryError> {
+        Ok(self.reader().publisher_keys(&who.login)?)
     }
 
     /// Yanks or unyanks `name@version`; the index changes before this returns.

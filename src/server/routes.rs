@@ -88,11 +88,15 @@ async fn route(
             yank(req, shared, name, version, false).await
         }
         ["api", "v1", "crates", name, "owners"] => owners(req, shared, name).await,
+        ["api", "v1", "me", "keys"] if read || method == Method::PUT => {
+            publisher_keys(req, shared).await
+        }
         ["healthz"]
         | ["me"]
         | ["index", _, ..]
         | ["api", "v1", "crates"]
         | ["api", "v1", "crates", "new"]
+        | ["api", "v1", "me", "keys"]
         | ["api", "v1", "crates", _, _, "download" | "yank" | "unyank"] => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed on {path}"),
@@ -384,6 +388,41 @@ async fn owners(
         &OkResponse {
             ok: true,
             msg: Some(msg),
+        },
+    ))
+}
+
+/// `GET /api/v1/me/keys` lists the caller's publisher keys; `PUT` registers one.
+async fn publisher_keys(
+    req: Request<Incoming>,
+    shared: &Shared,
+) -> Result<Response<Body>, ApiError> {
+    let who = writer(&req, shared)?;
+    let registry = shared.registry.clone();
+    if req.method() != Method::PUT {
+        let keys = blocking(move || registry.publisher_keys(&who)).await?;
+        return Ok(json(StatusCode::OK, &api::PublisherKeys { keys }));
+    }
+    let body = read_body(
+        req,
+        64 * 1024,
+        "the key body limit",
+        Duration::from_secs(shared.config.limits.body_read_timeout_secs),
+    )
+    .await?;
+    let key: api::RegisterKey = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"public_key\":\"<64 hex digits>\"}}: {e}"),
+        )
+    })?;
+    let login = who.login.clone();
+    let keyid = blocking(move || registry.register_publisher_key(&who, &key.public_key)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &OkResponse {
+            ok: true,
+            msg: Some(format!("registered key {keyid} for {login}")),
         },
     ))
 }

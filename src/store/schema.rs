@@ -64,4 +64,12 @@ pub const MIGRATIONS: &[&str] = &[
         name  TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     );",
+    // 3: publishers' ed25519 keys, for signed publishes.
+    "CREATE TABLE publisher_keys (
+        login      TEXT NOT NULL,
+        keyid      TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (login, keyid)
+    );",
 ];
