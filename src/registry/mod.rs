@@ -77,7 +77,6 @@ pub struct Registry {
     reader: Mutex<Store>,
     blobs: BlobStore,
     index: IndexCache,
-    config_json: Arc<Prepared>,
 }
 
 impl Registry {
@@ -93,10 +92,6 @@ impl Registry {
         bootstrap_admin_token(&data_dir, &mut writer)?;
         let signing = signing::Signing::open(&data_dir, &mut writer, &config.signing)?;
         let registry = Registry {
-            config_json: Arc::new(Prepared::new(
-                index::config_json(base_url, config.auth_required),
-                fsutil::unix_now(),
-            )),
             data_dir,
             config: config.clone(),
             writer: Mutex::new(writer),
@@ -109,7 +104,14 @@ impl Registry {
         {
             let mut store = registry.writer();
             let mut signing = registry.signing();
-            signing.file_changed(&registry.index, "config.json", &registry.config_json.body);
+            // config.json lives in the cache like any index file, so it is
+            // signed, snapshotted and re-signed after a rotation like them.
+            let config_json = index::config_json(base_url, config.auth_required);
+            signing.file_changed(&registry.index, "config.json", &config_json);
+            registry.index.put(
+                "config.json".into(),
+                Prepared::new(config_json, fsutil::unix_now()),
+            );
             for package in store.packages()? {
                 registry.render(&store, &mut signing, &package)?;
             }
@@ -138,7 +140,9 @@ impl Registry {
 
     /// The prepared `config.json`.
     pub fn config_json(&self) -> Arc<Prepared> {
-        self.config_json.clone()
+        self.index
+            .get("config.json")
+            .expect("config.json is prepared at open")
     }
 
     /// The prepared index file at `path`, if a package lives there.

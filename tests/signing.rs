@@ -1,0 +1,236 @@
+//! Signed metadata as the daemon serves it: the root chain across every kind
+//! of rotation, statements for every index file, and re-signing before expiry.
+
+mod common;
+
+use common::*;
+use skillreg::index::sign::{self, paths, types, Envelope, Root, Snapshot, Timestamp};
+use std::time::{Duration, Instant};
+
+fn fetch(d: &Daemon, path: &str) -> Option<Vec<u8>> {
+    let r = get_with(&format!("{}/index/{path}", d.url), &[]);
+    if r.status() == 404 {
+        return None;
+    }
+    assert_eq!(r.status(), 200, "{path}");
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_body().as_reader(), &mut out).unwrap();
+    Some(out)
+}
+
+fn root_of(bytes: &[u8]) -> (Envelope, Root) {
+    let env = Envelope::from_bytes(bytes).unwrap();
+    let root = sign::parse(&env.payload_bytes().unwrap()).unwrap();
+    (env, root)
+}
+
+/// Walks root/1.json, root/2.json, … from a pinned root, applying the
+/// client's rule: N+1 verifies with N's root keys and with its own.
+fn walk_chain(d: &Daemon, pinned: &[u8]) -> Root {
+    let (env, mut trusted) = root_of(pinned);
+    env.verify(types::ROOT, "root", &trusted.roles["root"], &trusted.keys)
+        .unwrap();
+    while let Some(bytes) = fetch(d, &paths::root(trusted.version + 1)) {
+        let (env, next) = root_of(&bytes);
+        env.verify(types::ROOT, "root", &trusted.roles["root"], &trusted.keys)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "root v{} does not verify with v{}: {e}",
+                    next.version, trusted.version
+                )
+            });
+        env.verify(types::ROOT, "root", &next.roles["root"], &next.keys)
+            .unwrap();
+        assert_eq!(next.version, trusted.version + 1);
+        trusted = next;
+    }
+    trusted
+}
+
+/// Verifies timestamp → snapshot → every file with the trusted root.
+fn verify_current(d: &Daemon, root: &Root) -> (Timestamp, Snapshot) {
+    let ts_env = Envelope::from_bytes(&fetch(d, paths::TIMESTAMP).unwrap()).unwrap();
+    let ts: Timestamp = sign::parse(
+        &ts_env
+            .verify(
+                types::TIMESTAMP,
+                "timestamp",
+                &root.roles["timestamp"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let snap_bytes = fetch(d, &paths::snapshot(ts.snapshot.version)).unwrap();
+    assert_eq!(
+        skillreg::blobs::Sha256Digest::of(&snap_bytes).to_hex(),
+        ts.snapshot.sha256
+    );
+    let snap_env = Envelope::from_bytes(&snap_bytes).unwrap();
+    let snapshot: Snapshot = sign::parse(
+        &snap_env
+            .verify(
+                types::SNAPSHOT,
+                "snapshot",
+                &root.roles["index"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(snapshot.root_version, root.version);
+    for (path, meta) in &snapshot.files {
+        let bytes = fetch(d, path).unwrap();
+        assert_eq!(
+            skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
+            meta.sha256,
+            "{path}"
+        );
+        let statement = Envelope::from_bytes(&fetch(d, &paths::statement(path)).unwrap()).unwrap();
+        let payload = statement
+            .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
+            .unwrap();
+        let statement: sign::IndexFileStatement = sign::parse(&payload).unwrap();
+        assert_eq!(
+            (statement.path.as_str(), statement.sha256.as_str()),
+            (path.as_str(), meta.sha256.as_str())
+        );
+    }
+    (ts, snapshot)
+}
+
+fn rotate(d: &Daemon, role: &str) {
+    let out = cli(&["key", "rotate", role, "--data", d.data.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("rotated the {role} key")));
+}
+
+fn wait_for_root(d: &Daemon, version: u64) -> Root {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, root) = root_of(&fetch(d, paths::ROOT).unwrap());
+        if root.version >= version {
+            // The daemon re-signs right after it adopts the root.
+            let ts = fetch(d, paths::TIMESTAMP).unwrap();
+            let env = Envelope::from_bytes(&ts).unwrap();
+            if env
+                .verify(
+                    types::TIMESTAMP,
+                    "timestamp",
+                    &root.roles["timestamp"],
+                    &root.keys,
+                )
+                .is_ok()
+            {
+                return root;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not adopt root v{version}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn every_rotation_keeps_the_chain_verifiable_from_the_first_root() {
+    let d = Daemon::start();
+    d.publish_skill("rotating", "1.0.0");
+    let export = cli(&["key", "export-root", "--data", d.data.to_str().unwrap()]);
+    assert!(export.status.success());
+    let pinned = export.stdout.clone();
+    let root = walk_chain(&d, &pinned);
+    assert_eq!(root.version, 1);
+    verify_current(&d, &root);
+
+    for (step, role) in ["index", "timestamp", "root", "root", "index"]
+        .iter()
+        .enumerate()
+    {
+        let old = walk_chain(&d, &pinned);
+        rotate(&d, role);
+        let adopted = wait_for_root(&d, old.version + 1);
+        let trusted = walk_chain(&d, &pinned);
+        assert_eq!(trusted.version, adopted.version, "step {step}");
+        assert_ne!(
+            trusted.roles[*role].keyids, old.roles[*role].keyids,
+            "step {step}: the {role} key changed"
+        );
+        // Everything served now verifies with the newest root.
+        d.publish_skill("rotating", &format!("1.{}.0", step + 1));
+        verify_current(&d, &trusted);
+        // ... and the old online keys no longer sign the timestamp.
+        if *role == "timestamp" {
+            let env = Envelope::from_bytes(&fetch(&d, paths::TIMESTAMP).unwrap()).unwrap();
+            assert!(env
+                .verify(
+                    types::TIMESTAMP,
+                    "timestamp",
+                    &old.roles["timestamp"],
+                    &old.keys
+                )
+                .is_err());
+        }
+    }
+    // A restart keeps the rotated keys and the whole chain.
+    let (dir, data) = d.stop();
+    let d = Daemon::start_in(dir, data, "");
+    let trusted = walk_chain(&d, &pinned);
+    assert_eq!(trusted.version, 6);
+    verify_current(&d, &trusted);
+    let show = cli(&["key", "show", "--data", d.data.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("root version 6"));
+}
+
+#[test]
+fn a_root_signed_only_by_the_new_key_breaks_the_chain() {
+    // What a client must refuse: a later root not signed by the previous
+    // root's key. Simulate it by handing a client a foreign first root.
+    let a = Daemon::start();
+    let b = Daemon::start();
+    let pinned_a = cli(&["key", "export-root", "--data", a.data.to_str().unwrap()]).stdout;
+    let (_, root_a) = root_of(&pinned_a);
+    let (env_b, _) = root_of(&fetch(&b, paths::ROOT).unwrap());
+    let err = env_b
+        .verify(types::ROOT, "root", &root_a.roles["root"], &root_a.keys)
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown key"), "{err}");
+}
+
+#[test]
+fn timestamps_are_re_signed_before_they_expire() {
+    let d = Daemon::with_config("[signing]\ntimestamp_expiry_secs = 4\nsnapshot_expiry_secs = 8\n");
+    let pinned = cli(&["key", "export-root", "--data", d.data.to_str().unwrap()]).stdout;
+    let root = walk_chain(&d, &pinned);
+    let (first, first_snapshot) = verify_current(&d, &root);
+    let mut versions = vec![first.version];
+    let deadline = Instant::now() + Duration::from_secs(7);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        let (ts, _) = verify_current(&d, &root);
+        let expires = humantime::parse_rfc3339(&ts.expires).unwrap();
+        assert!(
+            expires > std::time::SystemTime::now(),
+            "a served timestamp is never expired"
+        );
+        versions.push(ts.version);
+    }
+    assert!(
+        versions.windows(2).all(|w| w[0] <= w[1]),
+        "versions only grow: {versions:?}"
+    );
+    assert!(
+        versions.last().unwrap() > &first.version,
+        "re-signed within its lifetime: {versions:?}"
+    );
+    let (_, snapshot) = verify_current(&d, &root);
+    assert!(
+        snapshot.version > first_snapshot.version,
+        "the snapshot is re-signed too"
+    );
+}
