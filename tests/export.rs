@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use skillreg::index::sign::{self, paths, types, Envelope, Root, Snapshot, Timestamp};
+use skillreg::index::sign::{paths, types, Snapshot};
 use std::path::Path;
 
 /// Checks the signed chain of a tree the way a client would: the root
@@ -12,54 +12,11 @@ use std::path::Path;
 /// the snapshot matches the timestamp and verifies with the index role, and
 /// every file the snapshot lists has exactly the listed bytes.
 fn assert_tree_verifies(fetch: impl Fn(&str) -> Vec<u8>) -> Snapshot {
-    let root_env = Envelope::from_bytes(&fetch(paths::ROOT)).unwrap();
-    let root: Root = sign::parse(&root_env.payload_bytes().unwrap()).unwrap();
+    let (root_env, root) = root_of(&fetch(paths::ROOT));
     root_env
         .verify(types::ROOT, "root", &root.roles["root"], &root.keys)
         .unwrap();
-    let ts_env = Envelope::from_bytes(&fetch(paths::TIMESTAMP)).unwrap();
-    let ts: Timestamp = sign::parse(
-        &ts_env
-            .verify(
-                types::TIMESTAMP,
-                "timestamp",
-                &root.roles["timestamp"],
-                &root.keys,
-            )
-            .unwrap(),
-    )
-    .unwrap();
-    let snap_bytes = fetch(&paths::snapshot(ts.snapshot.version));
-    assert_eq!(snap_bytes.len() as u64, ts.snapshot.length);
-    assert_eq!(
-        skillreg::blobs::Sha256Digest::of(&snap_bytes).to_hex(),
-        ts.snapshot.sha256
-    );
-    let snap_env = Envelope::from_bytes(&snap_bytes).unwrap();
-    let snapshot: Snapshot = sign::parse(
-        &snap_env
-            .verify(
-                types::SNAPSHOT,
-                "snapshot",
-                &root.roles["index"],
-                &root.keys,
-            )
-            .unwrap(),
-    )
-    .unwrap();
-    for (path, meta) in &snapshot.files {
-        let bytes = fetch(path);
-        assert_eq!(
-            skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
-            meta.sha256,
-            "{path}"
-        );
-        let statement = Envelope::from_bytes(&fetch(&paths::statement(path))).unwrap();
-        statement
-            .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
-            .unwrap();
-    }
-    snapshot
+    verify_signed_index(&root, fetch).1
 }
 
 fn http_bytes(url: &str) -> Vec<u8> {

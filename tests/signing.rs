@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use skillreg::index::sign::{self, paths, types, Envelope, Root, Snapshot, Timestamp};
+use skillreg::index::sign::{paths, types, Envelope, Root, Snapshot, Timestamp};
 use std::time::{Duration, Instant};
 
 fn fetch(d: &Daemon, path: &str) -> Option<Vec<u8>> {
@@ -16,12 +16,6 @@ fn fetch(d: &Daemon, path: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut r.into_body().as_reader(), &mut out).unwrap();
     Some(out)
-}
-
-fn root_of(bytes: &[u8]) -> (Envelope, Root) {
-    let env = Envelope::from_bytes(bytes).unwrap();
-    let root = sign::parse(&env.payload_bytes().unwrap()).unwrap();
-    (env, root)
 }
 
 /// Walks root/1.json, root/2.json, … from a pinned root, applying the
@@ -49,54 +43,9 @@ fn walk_chain(d: &Daemon, pinned: &[u8]) -> Root {
 
 /// Verifies timestamp → snapshot → every file with the trusted root.
 fn verify_current(d: &Daemon, root: &Root) -> (Timestamp, Snapshot) {
-    let ts_env = Envelope::from_bytes(&fetch(d, paths::TIMESTAMP).unwrap()).unwrap();
-    let ts: Timestamp = sign::parse(
-        &ts_env
-            .verify(
-                types::TIMESTAMP,
-                "timestamp",
-                &root.roles["timestamp"],
-                &root.keys,
-            )
-            .unwrap(),
-    )
-    .unwrap();
-    let snap_bytes = fetch(d, &paths::snapshot(ts.snapshot.version)).unwrap();
-    assert_eq!(
-        skillreg::blobs::Sha256Digest::of(&snap_bytes).to_hex(),
-        ts.snapshot.sha256
-    );
-    let snap_env = Envelope::from_bytes(&snap_bytes).unwrap();
-    let snapshot: Snapshot = sign::parse(
-        &snap_env
-            .verify(
-                types::SNAPSHOT,
-                "snapshot",
-                &root.roles["index"],
-                &root.keys,
-            )
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(snapshot.root_version, root.version);
-    for (path, meta) in &snapshot.files {
-        let bytes = fetch(d, path).unwrap();
-        assert_eq!(
-            skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
-            meta.sha256,
-            "{path}"
-        );
-        let statement = Envelope::from_bytes(&fetch(d, &paths::statement(path)).unwrap()).unwrap();
-        let payload = statement
-            .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
-            .unwrap();
-        let statement: sign::IndexFileStatement = sign::parse(&payload).unwrap();
-        assert_eq!(
-            (statement.path.as_str(), statement.sha256.as_str()),
-            (path.as_str(), meta.sha256.as_str())
-        );
-    }
-    (ts, snapshot)
+    verify_signed_index(root, |p| {
+        fetch(d, p).unwrap_or_else(|| panic!("{p} is missing"))
+    })
 }
 
 fn rotate(d: &Daemon, role: &str) {

@@ -211,11 +211,6 @@ impl Signing {
         };
         let bytes =
             Envelope::sign(types::SNAPSHOT, &canonical(&snapshot), &[&self.keys.index]).to_bytes();
-        let meta = SnapshotMeta {
-            version,
-            length: bytes.len() as u64,
-            sha256: crate::blobs::Sha256Digest::of(&bytes).to_hex(),
-        };
         cache.put(paths::snapshot(version), Prepared::new(bytes, now));
         // Keep the previous snapshot: a client may hold the timestamp before this one.
         if let Some(older) = self.previous_snapshot {
@@ -223,7 +218,7 @@ impl Signing {
         }
         self.previous_snapshot = self.snapshot.map(|(v, _)| v);
         self.snapshot = Some((version, expires));
-        self.sign_timestamp(store, cache, cfg, meta)
+        self.sign_timestamp(store, cache, cfg, version)
     }
 
     fn sign_timestamp(
@@ -231,8 +226,21 @@ impl Signing {
         store: &mut Store,
         cache: &IndexCache,
         cfg: &config::Signing,
-        snapshot: SnapshotMeta,
+        snapshot_version: u64,
     ) -> Result<(), RegistryError> {
+        let bytes = cache
+            .get(&paths::snapshot(snapshot_version))
+            .map(|p| p.body.clone())
+            .ok_or_else(|| {
+                RegistryError::Io(std::io::Error::other(
+                    "the current snapshot is not prepared",
+                ))
+            })?;
+        let snapshot = SnapshotMeta {
+            version: snapshot_version,
+            length: bytes.len() as u64,
+            sha256: crate::blobs::Sha256Digest::of(&bytes).to_hex(),
+        };
         let version = store.next_counter("timestamp")?;
         let now = unix_now();
         let expires = now + cfg.timestamp_expiry_secs as i64;
@@ -297,16 +305,7 @@ impl Signing {
         }
         if self.timestamp_expires - now < cfg.timestamp_expiry_secs as i64 / 2 {
             let (version, _) = self.snapshot.expect("checked above");
-            let bytes = cache
-                .get(&paths::snapshot(version))
-                .map(|p| p.body.clone())
-                .unwrap_or_default();
-            let meta = SnapshotMeta {
-                version,
-                length: bytes.len() as u64,
-                sha256: crate::blobs::Sha256Digest::of(&bytes).to_hex(),
-            };
-            self.sign_timestamp(store, cache, cfg, meta)?;
+            self.sign_timestamp(store, cache, cfg, version)?;
             return Ok(true);
         }
         Ok(false)

@@ -530,3 +530,72 @@ pub fn lock_version(dir: &Path, name: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Parses a root envelope (without verifying it).
+pub fn root_of(bytes: &[u8]) -> (skillreg::index::sign::Envelope, skillreg::index::sign::Root) {
+    let env = skillreg::index::sign::Envelope::from_bytes(bytes).unwrap();
+    let root = skillreg::index::sign::parse(&env.payload_bytes().unwrap()).unwrap();
+    (env, root)
+}
+
+/// Verifies what a client would, given a trusted root: the timestamp with
+/// the timestamp role, the snapshot against it and with the index role, and
+/// every file the snapshot lists (bytes and signed statement).
+pub fn verify_signed_index(
+    root: &skillreg::index::sign::Root,
+    fetch: impl Fn(&str) -> Vec<u8>,
+) -> (
+    skillreg::index::sign::Timestamp,
+    skillreg::index::sign::Snapshot,
+) {
+    use skillreg::index::sign::{self, paths, types, Envelope};
+    let ts_env = Envelope::from_bytes(&fetch(paths::TIMESTAMP)).unwrap();
+    let ts: sign::Timestamp = sign::parse(
+        &ts_env
+            .verify(
+                types::TIMESTAMP,
+                "timestamp",
+                &root.roles["timestamp"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let snap_bytes = fetch(&paths::snapshot(ts.snapshot.version));
+    assert_eq!(snap_bytes.len() as u64, ts.snapshot.length);
+    assert_eq!(
+        skillreg::blobs::Sha256Digest::of(&snap_bytes).to_hex(),
+        ts.snapshot.sha256
+    );
+    let snap_env = Envelope::from_bytes(&snap_bytes).unwrap();
+    let snapshot: sign::Snapshot = sign::parse(
+        &snap_env
+            .verify(
+                types::SNAPSHOT,
+                "snapshot",
+                &root.roles["index"],
+                &root.keys,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(snapshot.root_version, root.version);
+    for (path, meta) in &snapshot.files {
+        let bytes = fetch(path);
+        assert_eq!(
+            skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
+            meta.sha256,
+            "{path}"
+        );
+        let statement = Envelope::from_bytes(&fetch(&paths::statement(path))).unwrap();
+        let payload = statement
+            .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
+            .unwrap();
+        let statement: sign::IndexFileStatement = sign::parse(&payload).unwrap();
+        assert_eq!(
+            (statement.path.as_str(), statement.sha256.as_str()),
+            (path.as_str(), meta.sha256.as_str())
+        );
+    }
+    (ts, snapshot)
+}
