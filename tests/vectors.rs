@@ -31,6 +31,7 @@ const TIMESTAMP_SEED: u8 = 0x03;
 const ROOT2_SEED: u8 = 0x04;
 
 const BASE_URL: &str = "https://registry.example";
+const EXPORT_BASE_URL: &str = "https://mirror.example/reg";
 const ROOT_EXPIRES: &str = "2030-01-01T00:00:00Z";
 const ROOT2_EXPIRES: &str = "2031-01-01T00:00:00Z";
 const SNAPSHOT_EXPIRES: &str = "2029-06-01T00:00:00Z";
@@ -80,7 +81,8 @@ fn root_doc(version: u64, expires: &str, root_key: &SigningKey) -> Root {
     }
 }
 
-/// One index line as the server writes it at publish.
+/// One index line as the server writes it at publish (an unsigned publish:
+/// no `provenance`).
 fn hello_entry() -> IndexEntry {
     // Built from JSON so that optional fields added to `IndexEntry` later
     // (with serde defaults) keep this vector compiling and unchanged.
@@ -98,6 +100,7 @@ fn hello_entry() -> IndexEntry {
         "kind": "skill",
         "description": "Says hello.",
         "license": "MIT",
+        "size": BUNDLE.len(),
     }))
     .expect("a valid index entry")
 }
@@ -161,6 +164,12 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
     let config = config_json(BASE_URL, false);
     add(&hello_path, hello.clone());
     add("config.json", config.clone());
+    // The config.json of a static tree (export.md §2); the trailing `/` of
+    // the base URL is dropped.
+    add(
+        "export/config.json",
+        skillreg::index::export::config_json(&format!("{EXPORT_BASE_URL}/")),
+    );
 
     // Statements, one per file the snapshot lists.
     let mut snapshot_files = BTreeMap::new();
@@ -236,7 +245,10 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
         }),
         &[&timestamp_key],
     );
-    add("pae-timestamp.bin", pae(types::TIMESTAMP, &timestamp.payload));
+    add(
+        "pae-timestamp.bin",
+        pae(types::TIMESTAMP, &timestamp.payload),
+    );
     add("timestamp.payload.json", timestamp.payload.clone());
     add("timestamp.json", timestamp.envelope.clone());
 
@@ -357,10 +369,7 @@ fn vectors_verify_as_a_client_would() {
         )
         .unwrap();
     assert_eq!(ts_payload, get("timestamp.payload.json"));
-    assert_eq!(
-        pae(types::TIMESTAMP, &ts_payload),
-        get("pae-timestamp.bin")
-    );
+    assert_eq!(pae(types::TIMESTAMP, &ts_payload), get("pae-timestamp.bin"));
     let ts: Timestamp = sign::parse(&ts_payload).unwrap();
 
     // Snapshot: the exact bytes the timestamp names.
@@ -387,8 +396,8 @@ fn vectors_verify_as_a_client_would() {
         assert_eq!(meta.length, body.len() as u64, "{path}");
         assert_eq!(meta.sha256, sha256(&body), "{path}");
         let statement_path = paths::statement(path);
-        let env = Envelope::from_bytes(&get(statement_path.trim_start_matches("_skillreg/")))
-            .unwrap();
+        let env =
+            Envelope::from_bytes(&get(statement_path.trim_start_matches("_skillreg/"))).unwrap();
         let payload = env
             .verify(types::INDEX_FILE, "index", &root.roles["index"], &root.keys)
             .unwrap();
@@ -441,8 +450,7 @@ fn tampered_and_misattributed_documents_are_refused() {
     ));
 
     // The committed negative vectors.
-    let flipped =
-        Envelope::from_bytes(&get("negative/timestamp-payload-flipped.json")).unwrap();
+    let flipped = Envelope::from_bytes(&get("negative/timestamp-payload-flipped.json")).unwrap();
     assert!(matches!(
         flipped.verify(types::TIMESTAMP, "timestamp", ts_role, &root.keys),
         Err(VerifyError::Threshold { valid: 0, .. })
