@@ -102,11 +102,27 @@ impl KeyRing {
     /// Loads every key, creating missing ones. `named_by_root` says whether
     /// the newest root document names a key id; it settles rotations a crash
     /// interrupted (a pending key the root names is installed, else dropped).
+    /// With `roots_exist`, a missing root key is an error: a new one would
+    /// sign a root no client can accept.
     pub fn load_or_create(
         data_dir: &Path,
+        roots_exist: bool,
         named_by_root: impl Fn(&str) -> bool,
     ) -> io::Result<KeyRing> {
         fsutil::create_private_dir(&keys_dir(data_dir))?;
+        let _lock = KeysLock::acquire(data_dir)?;
+        if roots_exist
+            && !key_path(data_dir, KeyRole::Root).exists()
+            && !pending_path(data_dir, KeyRole::Root).exists()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "the root key {} is missing; restore it from a backup (a new root key would break every client's trust)",
+                    key_path(data_dir, KeyRole::Root).display()
+                ),
+            ));
+        }
         for role in KeyRole::ALL {
             let pending = pending_path(data_dir, role);
             if pending.exists() {
@@ -125,6 +141,31 @@ impl KeyRing {
             index: load_or_create_key(&key_path(data_dir, KeyRole::Index))?,
             timestamp: load_or_create_key(&key_path(data_dir, KeyRole::Timestamp))?,
         })
+    }
+}
+
+/// An exclusive lock on `DATA/keys/` (flock on `keys/.lock`), held by every
+/// step that installs or settles keys, so `skillreg key rotate` and a
+/// running daemon never move the same key file at once.
+pub struct KeysLock {
+    _file: std::fs::File,
+}
+
+impl KeysLock {
+    /// Blocks until the lock is held.
+    pub fn acquire(data_dir: &Path) -> io::Result<KeysLock> {
+        use std::os::unix::io::AsRawFd;
+        fsutil::create_private_dir(&keys_dir(data_dir))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(keys_dir(data_dir).join(".lock"))?;
+        // SAFETY: flock on a file descriptor we own; released when it closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(KeysLock { _file: file })
     }
 }
 
@@ -205,8 +246,8 @@ mod tests {
     #[test]
     fn created_once_with_private_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let a = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
-        let b = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        let a = KeyRing::load_or_create(dir.path(), false, |_| false).unwrap();
+        let b = KeyRing::load_or_create(dir.path(), false, |_| false).unwrap();
         for role in KeyRole::ALL {
             assert_eq!(a.get(role).to_bytes(), b.get(role).to_bytes());
             let mode = std::fs::metadata(key_path(dir.path(), role))
@@ -216,21 +257,30 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_ne!(a.root.to_bytes(), a.index.to_bytes());
+        // Once roots exist, a lost root key is an error, never a new key.
+        std::fs::remove_file(key_path(dir.path(), KeyRole::Root)).unwrap();
+        let err = KeyRing::load_or_create(dir.path(), true, |_| false)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("restore it from a backup"),
+            "{err}"
+        );
     }
 
     #[test]
     fn interrupted_rotations_are_settled_by_the_root() {
         let dir = tempfile::tempdir().unwrap();
-        let before = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        let before = KeyRing::load_or_create(dir.path(), false, |_| false).unwrap();
         // Crash before the root named it: the pending key is dropped.
         create_pending(dir.path(), KeyRole::Index).unwrap();
-        let after = KeyRing::load_or_create(dir.path(), |_| false).unwrap();
+        let after = KeyRing::load_or_create(dir.path(), false, |_| false).unwrap();
         assert_eq!(after.index.to_bytes(), before.index.to_bytes());
         assert!(!pending_path(dir.path(), KeyRole::Index).exists());
         // Crash after: the pending key is installed, the old one retired.
         let new = create_pending(dir.path(), KeyRole::Index).unwrap();
         let id = key_id(&new.verifying_key());
-        let after = KeyRing::load_or_create(dir.path(), |k| k == id).unwrap();
+        let after = KeyRing::load_or_create(dir.path(), false, |k| k == id).unwrap();
         assert_eq!(after.index.to_bytes(), new.to_bytes());
         assert_eq!(
             std::fs::read_dir(keys_dir(dir.path()).join("retired"))

@@ -174,7 +174,13 @@ impl Envelope {
                 continue;
             }
             known_signer = true;
-            let Some(key) = keys.get(&s.keyid).and_then(|k| k.verifying_key().ok()) else {
+            // A key counts only under its true id, so one key can never
+            // stand in for two in a threshold.
+            let Some(key) = keys
+                .get(&s.keyid)
+                .and_then(|k| k.verifying_key().ok())
+                .filter(|k| key_id(k) == s.keyid)
+            else {
                 continue;
             };
             let Ok(sig) = B64.decode(&s.sig) else {

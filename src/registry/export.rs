@@ -73,6 +73,17 @@ impl Exporter {
         }
         exporter.signing.put_roots(store, &exporter.cache)?;
         exporter.signing.publish(store, &exporter.cache, cfg)?;
+        // Snapshots left by an earlier run are stale: the new timestamp
+        // names only the one just written.
+        let snapshot_dir = export::index_file_path(out, "_skillreg/snapshot");
+        if let Ok(entries) = std::fs::read_dir(&snapshot_dir) {
+            for entry in entries.flatten() {
+                let path = format!("_skillreg/snapshot/{}", entry.file_name().to_string_lossy());
+                if exporter.cache.get(&path).is_none() {
+                    export::remove_file(out, &path)?;
+                }
+            }
+        }
         let mut summary = exporter.sync(store, blobs)?;
         summary.packages = packages.len();
         Ok((exporter, summary))

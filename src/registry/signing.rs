@@ -51,7 +51,7 @@ fn corrupt(e: sign::VerifyError) -> RegistryError {
 }
 
 fn load_keys(data_dir: &Path, root: Option<&Root>) -> Result<KeyRing, RegistryError> {
-    Ok(KeyRing::load_or_create(data_dir, |id| {
+    Ok(KeyRing::load_or_create(data_dir, root.is_some(), |id| {
         root.is_some_and(|r| r.keys.contains_key(id))
     })?)
 }
@@ -334,6 +334,9 @@ pub fn rotate(
     let mut store = Store::open(data_dir)?;
     let stored = latest_root(&store)?;
     let current = load_keys(data_dir, stored.as_ref())?;
+    // Held until the new key is installed: a running daemon settling
+    // pending keys waits, so it never moves this one half-way.
+    let _lock = keys::KeysLock::acquire(data_dir)?;
     let fresh = keys::create_pending(data_dir, role)?;
     let next = KeyRing {
         root: if role == KeyRole::Root {
