@@ -15,6 +15,7 @@ use crate::registry::Registry;
 use crate::store::Store;
 use crate::token::Role;
 
+mod install;
 mod serve;
 
 /// skillreg: a private registry for agent skills, Claude Code plugins and cargo crates.
@@ -95,6 +96,11 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Install skills and plugins (and their dependencies), verifying the
+    /// registry's signed metadata, into DIR/.claude/ and DIR/skillreg.lock.
+    Install(install::InstallArgs),
+    /// Check installed files against DIR/skillreg.lock; exits 1 on any difference.
+    Verify(install::VerifyArgs),
 }
 
 /// Flags for `serve`.
@@ -240,6 +246,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => Config::default(),
             };
             config.data_dir = data.dir;
+            if config.auth_required {
+                eprintln!(
+                    "warning: this registry requires a token to read, but a static tree has no access control; restrict who can reach {base_url}"
+                );
+            }
             let summary = crate::registry::export_static(&config, &out, &base_url)
                 .map_err(|e| e.to_string())?;
             println!(
@@ -252,6 +263,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Pack { dir, output } => pack(&dir, output),
+        Command::Install(args) => install::install(args),
+        Command::Verify(args) => install::verify(args),
         Command::Publish {
             path,
             remote,
@@ -371,7 +384,10 @@ fn key(cmd: KeyCommand) -> Result<(), String> {
         KeyCommand::ExportRoot { data } => {
             require_db(&data.dir)?;
             let root = crate::registry::export_root(&data.dir).map_err(|e| e.to_string())?;
-            println!("{}", String::from_utf8_lossy(&root));
+            // Byte-identical to /index/_skillreg/root.json, so it can be compared.
+            std::io::stdout()
+                .write_all(&root)
+                .map_err(|e| e.to_string())?;
             Ok(())
         }
         KeyCommand::Show { data } => {

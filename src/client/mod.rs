@@ -1,6 +1,12 @@
 //! The web API as plain functions, for the `skillreg` CLI (and tests).
 //!
 //! Errors carry the registry's own `detail`, which says what to fix.
+//!
+//! [`verify`] trusts the registry's signed metadata; [`install`] installs
+//! skills and plugins through it and checks installations against their lock.
+
+pub mod install;
+pub mod verify;
 
 use std::path::Path;
 use std::time::Duration;

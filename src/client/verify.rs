@@ -28,6 +28,12 @@
 //! fixed caps (endless data). Every response is read with a hard byte limit;
 //! `Content-Length` is never trusted.
 //!
+//! Every trusted root must be self-signed, have `spec_version` `1`, and list
+//! each key under its own key id. When the chain walk changes the timestamp
+//! or index key, the last seen versions of what that key signs start again
+//! from 0 (TUF's fast-forward recovery): what a retired key signed must not
+//! block its successor.
+//!
 //! In `--offline` mode nothing is fetched: the saved timestamp and snapshot
 //! are re-verified against the saved root and the cached index files against
 //! the snapshot. Expiry is not checked offline, because offline use means
@@ -179,22 +185,16 @@ pub enum TrustError {
         now: String,
     },
     /// Bytes that differ from what the signed metadata lists.
-    #[error("mix-and-match: {what} from {url} is {got_len} bytes with sha256 {got_sha}, but the signed {by} lists {want_len} bytes with sha256 {want_sha}. The registry is serving files that do not belong together; nothing was installed. If a publish happened just now, retry")]
+    #[error("mix-and-match: {what} is {got}, but the signed {by} lists {want}. The registry is serving files that do not belong together; nothing was installed. If a publish happened just now, retry")]
     Mismatch {
-        /// Which file.
+        /// Which file, and its URL.
         what: String,
-        /// The URL.
-        url: String,
         /// Which document lists it.
         by: &'static str,
-        /// Length received.
-        got_len: u64,
-        /// Hash received.
-        got_sha: String,
-        /// Length listed.
-        want_len: u64,
-        /// Hash listed.
-        want_sha: String,
+        /// Length and hash received.
+        got: String,
+        /// Length and hash listed.
+        want: String,
     },
     /// Signed documents that contradict each other.
     #[error("inconsistent signed metadata from {url}: {detail}")]
@@ -407,7 +407,7 @@ pub struct IndexLine {
     pub entry: IndexEntry,
     /// Its version, parsed.
     pub version: semver::Version,
-    /// The bundle's size, when the line states one.
+    /// The bundle's size, when the line states one (the download cap).
     pub size: Option<u64>,
 }
 
@@ -419,17 +419,15 @@ pub fn parse_index_lines(name: &str, bytes: &[u8]) -> Vec<IndexLine> {
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .filter_map(|l| {
-            let value: serde_json::Value = serde_json::from_slice(l).ok()?;
-            let size = value.get("size").and_then(serde_json::Value::as_u64);
-            let entry: IndexEntry = serde_json::from_value(value).ok()?;
+            let entry: IndexEntry = serde_json::from_slice(l).ok()?;
             if normalized_name(&entry.name) != want {
                 return None;
             }
             let version = semver::Version::parse(&entry.vers).ok()?;
             Some(IndexLine {
+                size: entry.size,
                 entry,
                 version,
-                size,
             })
         })
         .collect()
@@ -609,7 +607,12 @@ fn verify_doc<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn check_type(found: &str, want: &str, document: &'static str, url: &str) -> Result<(), TrustError> {
+fn check_type(
+    found: &str,
+    want: &str,
+    document: &'static str,
+    url: &str,
+) -> Result<(), TrustError> {
     if found == want {
         Ok(())
     } else {
@@ -636,6 +639,20 @@ fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> 
             "`_type` is `{}`, not `root`",
             root._type
         )));
+    }
+    if root.spec_version != "1" {
+        return Err(sign::VerifyError::Malformed(format!(
+            "`spec_version` is `{}`; this skillreg understands only `1`",
+            root.spec_version
+        )));
+    }
+    // A key id is the sha256 of its key: one key may not pose as two.
+    for (id, key) in &root.keys {
+        if sign::key_id(&key.verifying_key()?) != *id {
+            return Err(sign::VerifyError::Malformed(format!(
+                "the key listed as {id} has another key id"
+            )));
+        }
     }
     Ok((root, payload))
 }
@@ -683,7 +700,10 @@ fn load_pinned(path: &Path) -> Result<TrustedRoot, TrustError> {
     })
 }
 
-fn local(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TrustError + '_ {
+fn local<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> TrustError + 'a {
     move |source| TrustError::Local {
         action,
         path: path.display().to_string(),
@@ -701,13 +721,15 @@ fn read_state_file(path: &Path) -> Result<Option<Vec<u8>>, TrustError> {
 }
 
 /// The saved state and root of a registry, if any.
-fn load_saved(state_dir: &Path, base: &str) -> Result<Option<(SavedState, TrustedRoot)>, TrustError> {
+fn load_saved(
+    state_dir: &Path,
+    base: &str,
+) -> Result<Option<(SavedState, TrustedRoot)>, TrustError> {
     let state_path = state_dir.join(STATE_FILE);
     let root_path = state_dir.join(TRUSTED_ROOT_FILE);
-    let (Some(state), Some(root_bytes)) = (
-        read_state_file(&state_path)?,
-        read_state_file(&root_path)?,
-    ) else {
+    let (Some(state), Some(root_bytes)) =
+        (read_state_file(&state_path)?, read_state_file(&root_path)?)
+    else {
         return Ok(None);
     };
     let corrupt = |path: &Path, detail: String| TrustError::Malformed {
@@ -895,6 +917,11 @@ impl TrustedRegistry {
         }
 
         // Walk the root chain: N+1 must verify with N's root keys and its own.
+        let role_keys = |root: &Root, name: &str| root.roles.get(name).map(|r| r.keyids.clone());
+        let (timestamp_keys, index_keys) = (
+            role_keys(&trusted.root, "timestamp"),
+            role_keys(&trusted.root, "index"),
+        );
         for _ in 0..MAX_ROOT_STEPS {
             let next = trusted.root.version + 1;
             let url = index_url(&paths::root(next));
@@ -937,6 +964,15 @@ impl TrustedRegistry {
             &trusted.root.expires,
         )?;
         let root = trusted.root.clone();
+        // A rotated timestamp or index key starts its versions afresh: what
+        // a retired (maybe stolen) key signed must not block the new one.
+        let mut seen = seen;
+        if role_keys(&root, "timestamp") != timestamp_keys {
+            seen.timestamp_version = 0;
+        }
+        if role_keys(&root, "index") != index_keys {
+            seen.snapshot_version = 0;
+        }
 
         // Timestamp: signed by the timestamp role, not older, not expired.
         let ts_url = index_url(paths::TIMESTAMP);
@@ -945,8 +981,14 @@ impl TrustedRegistry {
             MAX_METADATA_BYTES,
             "the registry serves no timestamp; is it a skillreg daemon with signed metadata?",
         )?;
-        let timestamp: Timestamp =
-            verify_doc(&bytes, types::TIMESTAMP, "timestamp", &root, "timestamp", &ts_url)?;
+        let timestamp: Timestamp = verify_doc(
+            &bytes,
+            types::TIMESTAMP,
+            "timestamp",
+            &root,
+            "timestamp",
+            &ts_url,
+        )?;
         check_type(&timestamp._type, "timestamp", "timestamp", &ts_url)?;
         if timestamp.version < seen.timestamp_version {
             return Err(TrustError::Rollback {
@@ -954,6 +996,15 @@ impl TrustedRegistry {
                 url: ts_url,
                 got: timestamp.version,
                 seen: seen.timestamp_version,
+                state_dir: state_dir_text,
+            });
+        }
+        if timestamp.snapshot.version < seen.snapshot_version {
+            return Err(TrustError::Rollback {
+                document: "snapshot",
+                url: ts_url,
+                got: timestamp.snapshot.version,
+                seen: seen.snapshot_version,
                 state_dir: state_dir_text,
             });
         }
@@ -978,8 +1029,14 @@ impl TrustedRegistry {
             &snap_url,
             "timestamp",
         )?;
-        let snapshot: Snapshot =
-            verify_doc(&bytes, types::SNAPSHOT, "snapshot", &root, "index", &snap_url)?;
+        let snapshot: Snapshot = verify_doc(
+            &bytes,
+            types::SNAPSHOT,
+            "snapshot",
+            &root,
+            "index",
+            &snap_url,
+        )?;
         check_type(&snapshot._type, "snapshot", "snapshot", &snap_url)?;
         if snapshot.version != meta.version {
             return Err(TrustError::Inconsistent {
@@ -1081,8 +1138,14 @@ impl TrustedRegistry {
             }
         };
         let (ts_bytes, ts_path) = read(TIMESTAMP_FILE)?;
-        let timestamp: Timestamp =
-            verify_doc(&ts_bytes, types::TIMESTAMP, "timestamp", &root, "timestamp", &ts_path)?;
+        let timestamp: Timestamp = verify_doc(
+            &ts_bytes,
+            types::TIMESTAMP,
+            "timestamp",
+            &root,
+            "timestamp",
+            &ts_path,
+        )?;
         let (snap_bytes, snap_path) = read(SNAPSHOT_FILE)?;
         check_bytes(
             &snap_bytes,
@@ -1094,8 +1157,14 @@ impl TrustedRegistry {
             &snap_path,
             "timestamp",
         )?;
-        let snapshot: Snapshot =
-            verify_doc(&snap_bytes, types::SNAPSHOT, "snapshot", &root, "index", &snap_path)?;
+        let snapshot: Snapshot = verify_doc(
+            &snap_bytes,
+            types::SNAPSHOT,
+            "snapshot",
+            &root,
+            "index",
+            &snap_path,
+        )?;
         if timestamp.version != state.timestamp_version
             || snapshot.version != state.snapshot_version
             || snapshot.root_version != root.version
@@ -1171,7 +1240,10 @@ impl TrustedRegistry {
         let cache_path = self.state_dir.join(INDEX_CACHE_DIR).join(path);
         let Some(http) = &self.http else {
             let missing = || TrustError::Offline {
-                what: format!("the index file `{path}` of snapshot v{}", self.snapshot.version),
+                what: format!(
+                    "the index file `{path}` of snapshot v{}",
+                    self.snapshot.version
+                ),
                 path: cache_path.display().to_string(),
             };
             let bytes = read_state_file(&cache_path)?.ok_or_else(missing)?;
@@ -1185,7 +1257,13 @@ impl TrustedRegistry {
             meta.length,
             "the snapshot lists this file but the registry does not serve it; if a publish happened just now, retry",
         )?;
-        check_bytes(&bytes, meta, &format!("the index file `{path}`"), &url, "snapshot")?;
+        check_bytes(
+            &bytes,
+            meta,
+            &format!("the index file `{path}`"),
+            &url,
+            "snapshot",
+        )?;
         let statement_url = format!("{}/index/{}", self.base, paths::statement(path));
         let statement_bytes = http.need(
             &statement_url,
@@ -1291,13 +1369,10 @@ fn check_bytes(
     let sha = sha256_hex(bytes);
     if bytes.len() as u64 != meta.length || !sha.eq_ignore_ascii_case(&meta.sha256) {
         return Err(TrustError::Mismatch {
-            what: what.into(),
-            url: url.into(),
+            what: format!("{what} from {url}"),
             by,
-            got_len: bytes.len() as u64,
-            got_sha: sha,
-            want_len: meta.length,
-            want_sha: meta.sha256.clone(),
+            got: format!("{} bytes with sha256 {sha}", bytes.len()),
+            want: format!("{} bytes with sha256 {}", meta.length, meta.sha256),
         });
     }
     Ok(())
@@ -1322,8 +1397,14 @@ mod tests {
             download_url(dl, "HeLLo", "1.0.0+b", "ff"),
             "http://h/He/LL/he/ll/HeLLo/1.0.0+b/ff"
         );
-        assert_eq!(download_url(dl, "a", "1.0.0", "ff"), "http://h/1/1/a/1.0.0/ff");
-        assert_eq!(download_url(dl, "ab", "1.0.0", "ff"), "http://h/2/2/ab/1.0.0/ff");
+        assert_eq!(
+            download_url(dl, "a", "1.0.0", "ff"),
+            "http://h/1/1/a/1.0.0/ff"
+        );
+        assert_eq!(
+            download_url(dl, "ab", "1.0.0", "ff"),
+            "http://h/2/2/ab/1.0.0/ff"
+        );
         assert_eq!(
             download_url(dl, "Abc", "1.0.0", "ff"),
             "http://h/3/A/3/a/Abc/1.0.0/ff"
@@ -1351,7 +1432,7 @@ mod tests {
 
     #[test]
     fn limited_reads_refuse_endless_data() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         assert_eq!(read_limited(&mut &data[..], 100, "u").unwrap().len(), 100);
         let err = read_limited(&mut std::io::repeat(1), 1000, "u").unwrap_err();
         assert!(err.to_string().contains("endless data"), "{err}");
@@ -1385,6 +1466,40 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].version, semver::Version::new(1, 1, 0));
         assert_eq!(lines[0].size, Some(12));
+    }
+
+    #[test]
+    fn pinned_roots_must_be_sound() {
+        use ed25519_dalek::SigningKey;
+        let key = SigningKey::from_bytes(&[3u8; 32]);
+        let id = sign::key_id(&key.verifying_key());
+        let root = |spec: &str, listed_id: &str| {
+            let root = Root {
+                _type: "root".into(),
+                spec_version: spec.into(),
+                version: 1,
+                expires: "2999-01-01T00:00:00Z".into(),
+                keys: [(
+                    listed_id.to_string(),
+                    sign::PublicKey::of(&key.verifying_key()),
+                )]
+                .into(),
+                roles: [(
+                    "root".to_string(),
+                    sign::RoleKeys {
+                        keyids: vec![listed_id.to_string()],
+                        threshold: 1,
+                    },
+                )]
+                .into(),
+            };
+            Envelope::sign(types::ROOT, &sign::canonical(&root), &[&key]).to_bytes()
+        };
+        assert!(self_signed_root(&root("1", &id)).is_ok());
+        let err = self_signed_root(&root("2", &id)).unwrap_err();
+        assert!(err.to_string().contains("spec_version"), "{err}");
+        // Listed under another id: the signature's key id is unknown.
+        assert!(self_signed_root(&root("1", &"0".repeat(64))).is_err());
     }
 
     #[test]

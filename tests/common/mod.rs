@@ -599,3 +599,250 @@ pub fn verify_signed_index(
     }
     (ts, snapshot)
 }
+
+// ---------------------------------------------------------------------------
+// The verifying client (tests/install.rs, tests/install_attacks.rs).
+
+/// GET → (status, raw body bytes).
+pub fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let mut r = agent().get(url).call().unwrap();
+    let status = r.status().as_u16();
+    let mut body = Vec::new();
+    r.body_mut().as_reader().read_to_end(&mut body).unwrap();
+    (status, body)
+}
+
+/// A throwaway user for the client: its own XDG state and cache dirs and
+/// HOME, so state and blob caches never leak between tests.
+pub struct ClientEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl ClientEnv {
+    pub fn new() -> ClientEnv {
+        ClientEnv {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn state_home(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn cache_home(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// A fresh, empty project directory `name`.
+    pub fn project(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Runs the skillreg CLI as this user.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("SKILLREG_REGISTRY")
+            .env_remove("SKILLREG_TOKEN")
+            .env_remove("SKILLREG_CA_CERT")
+            .env("HOME", self.dir.path())
+            .env("XDG_STATE_HOME", self.state_home())
+            .env("XDG_CACHE_HOME", self.cache_home())
+            .output()
+            .unwrap()
+    }
+}
+
+/// Writes `skillreg key export-root --data DATA` to `dir/name` and returns the path.
+pub fn export_root(data: &Path, dir: &Path, name: &str) -> PathBuf {
+    let out = cli(&["key", "export-root", "--data", data.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "export-root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+/// Copies a directory tree (files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Copies what a daemon serves to installers into `dir`, at the paths it is
+/// served at: `index/config.json`, every root version, the timestamp, the
+/// snapshot it names, every index file the snapshot lists with its
+/// statement, and each version's bundle at
+/// `api/v1/crates/{name}/{version}/download`. Nothing is re-signed, so a
+/// daemon started with `public_url` = a [`StaticServer`]'s URL gives a tree
+/// that server serves byte-identically (config.json's `dl` included).
+pub fn mirror_registry(daemon_url: &str, dir: &Path) {
+    use skillreg::index::sign::{self, paths, Envelope};
+    let copy = |rel: &str| -> Option<Vec<u8>> {
+        let (status, body) = get_bytes(&format!("{daemon_url}/{rel}"));
+        if status == 404 {
+            return None;
+        }
+        assert_eq!(status, 200, "mirroring {rel}");
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &body).unwrap();
+        Some(body)
+    };
+    let payload = |bytes: &[u8]| {
+        Envelope::from_bytes(bytes)
+            .unwrap()
+            .payload_bytes()
+            .unwrap()
+    };
+    copy(&format!("index/{}", paths::ROOT)).expect("root.json");
+    let mut n = 1;
+    while copy(&format!("index/{}", paths::root(n))).is_some() {
+        n += 1;
+    }
+    let ts = copy(&format!("index/{}", paths::TIMESTAMP)).expect("timestamp.json");
+    let ts: sign::Timestamp = sign::parse(&payload(&ts)).unwrap();
+    let snap = copy(&format!("index/{}", paths::snapshot(ts.snapshot.version))).expect("snapshot");
+    let snap: sign::Snapshot = sign::parse(&payload(&snap)).unwrap();
+    for path in snap.files.keys() {
+        let body = copy(&format!("index/{path}")).expect("listed index file");
+        copy(&format!("index/{}", paths::statement(path))).expect("statement");
+        if path == "config.json" {
+            continue;
+        }
+        for line in String::from_utf8(body).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let (name, vers) = (v["name"].as_str().unwrap(), v["vers"].as_str().unwrap());
+            copy(&format!("api/v1/crates/{name}/{vers}/download")).expect("bundle");
+        }
+    }
+}
+
+/// A tiny static file server on 127.0.0.1 (GET only) whose files the test
+/// controls: tampered metadata without re-signing anything. One path may be
+/// set to answer with endless data. Stopped on drop.
+pub struct StaticServer {
+    pub url: String,
+    addr: std::net::SocketAddr,
+    root: std::sync::Arc<std::sync::Mutex<PathBuf>>,
+    endless: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StaticServer {
+    /// Serves the files below `dir` (the request path, relative to it).
+    pub fn serve(dir: &Path) -> StaticServer {
+        use std::sync::{atomic::AtomicBool, Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let root = Arc::new(Mutex::new(dir.to_path_buf()));
+        let endless: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, e, s) = (root.clone(), endless.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let root = r.lock().unwrap().clone();
+                let endless = e.lock().unwrap().clone();
+                std::thread::spawn(move || static_answer(stream, &root, endless.as_deref()));
+            }
+        });
+        StaticServer {
+            url: format!("http://{addr}"),
+            addr,
+            root,
+            endless,
+            stop,
+        }
+    }
+
+    /// Serves another directory from now on.
+    pub fn set_root(&self, dir: &Path) {
+        *self.root.lock().unwrap() = dir.to_path_buf();
+    }
+
+    /// Answers GET `path` (e.g. `/index/_skillreg/timestamp.json`) with an
+    /// endless chunked stream, or stops doing so with `None`.
+    pub fn set_endless(&self, path: Option<&str>) {
+        *self.endless.lock().unwrap() = path.map(str::to_string);
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+fn static_answer(mut stream: std::net::TcpStream, root: &Path, endless: Option<&str>) {
+    use std::io::Write;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut first = head.lines().next().unwrap_or_default().split(' ');
+    let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or("/"));
+    let path = target.split('?').next().unwrap_or("/");
+    let reply = |stream: &mut std::net::TcpStream, status: &str, body: &[u8]| {
+        let _ = stream.write_all(
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        let _ = stream.write_all(body);
+    };
+    if method != "GET" {
+        return reply(&mut stream, "405 Method Not Allowed", b"GET only\n");
+    }
+    if endless == Some(path) {
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        );
+        let mut chunk = b"10000\r\n".to_vec();
+        chunk.extend(std::iter::repeat_n(b'{', 0x10000));
+        chunk.extend_from_slice(b"\r\n");
+        // Until the client hangs up (capped, so a broken client cannot hang the test).
+        for _ in 0..(64 * 1024) {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return reply(&mut stream, "404 Not Found", b"not found\n");
+    }
+    match std::fs::read(root.join(rel)) {
+        Ok(body) => reply(&mut stream, "200 OK", &body),
+        Err(_) => reply(&mut stream, "404 Not Found", b"not found\n"),
+    }
+}
