@@ -107,8 +107,37 @@ fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
     assert!(snapshot.files.contains_key("config.json"));
     assert!(snapshot.files.contains_key("ex/-b/ex-base"));
 
-    // Real cargo against nginx: resolves (skipping the yanked 0.1.1), fetches, builds.
+    // skillreg install against nginx: the same verification, from a pinned root.
+    let trust = export_root(&d.data, site.path(), "root.json");
     d.stop();
+    let user = ClientEnv::new();
+    let project = user.project("p");
+    let out = user.run(&[
+        "install",
+        "exported-skill",
+        "--registry",
+        &nginx.url,
+        "--trust-root",
+        trust.to_str().unwrap(),
+        "--dir",
+        project.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(project
+        .join(".claude/skills/exported-skill/SKILL.md")
+        .is_file());
+    let out = user.run(&["verify", "--dir", project.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Real cargo against nginx: resolves (skipping the yanked 0.1.1), fetches, builds.
     let from_nginx = Cargo::new(&nginx.url, false);
     let consumer = from_nginx.krate(
         "consumer",
