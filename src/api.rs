@@ -275,6 +275,186 @@ pub struct OwnersChange {
     pub users: Vec<String>,
 }
 
+/// One version awaiting review (`GET /admin/v1/pending`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingVersion {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// Kind.
+    pub kind: Kind,
+    /// The `[[sources]]` name it came from.
+    pub source: Option<String>,
+    /// Bundle sha256.
+    pub cksum: String,
+    /// Upstream facts: URL, commit or index hash, signature status.
+    pub upstream: serde_json::Value,
+    /// Policy findings.
+    pub findings: serde_json::Value,
+    /// Files: path, kind, size, sha256.
+    pub files: serde_json::Value,
+    /// Changes against the last approved version.
+    pub diff: FileDiff,
+}
+
+/// Paths that differ from the last approved version of the same package.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiff {
+    /// The version compared against; none for a first version.
+    pub against: Option<String>,
+    /// New paths.
+    pub added: Vec<String>,
+    /// Paths no longer present.
+    pub removed: Vec<String>,
+    /// Paths whose content (or link target, or kind) changed.
+    pub changed: Vec<String>,
+}
+
+/// `{"pending": […]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingResponse {
+    /// Oldest first.
+    pub pending: Vec<PendingVersion>,
+}
+
+/// The optional body of approve (`note`) and the body of reject (`reason`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    /// Why it is approved.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Why it is rejected (required to reject).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One version in a bulk decision.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VersionRef {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+}
+
+/// `POST /admin/v1/bulk`: decide many versions at once.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BulkDecision {
+    /// `approve` or `reject`.
+    pub action: String,
+    /// The versions.
+    pub versions: Vec<VersionRef>,
+    /// Note (approve) or reason (reject).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Reason (reject); `note` is accepted too.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The outcome of each version in a bulk decision.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BulkResult {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Whether it was decided.
+    pub ok: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `{"results": […]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BulkResponse {
+    /// One per requested version, in order.
+    pub results: Vec<BulkResult>,
+}
+
+/// `POST /admin/v1/sync`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// A source name, or `all`.
+    pub source: String,
+}
+
+/// The runs a sync request started (or found running).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncStarted {
+    /// The first run's id (the only one unless `all`).
+    pub run: i64,
+    /// Every (source, run id).
+    pub runs: Vec<SyncStartedRun>,
+}
+
+/// One started run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncStartedRun {
+    /// Source name.
+    pub source: String,
+    /// Run id.
+    pub id: i64,
+}
+
+/// One run in `GET /admin/v1/sync-runs`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncRunInfo {
+    /// Run id.
+    pub id: i64,
+    /// Source name.
+    pub source: String,
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339, when finished.
+    pub finished_at: Option<String>,
+    /// Versions seen upstream.
+    pub discovered: i64,
+    /// Versions stored.
+    pub added: i64,
+    /// Index files re-read.
+    pub updated: i64,
+    /// Versions already here.
+    pub unchanged: i64,
+    /// New versions waiting for review.
+    pub pending: i64,
+    /// Versions rejected.
+    pub rejected: i64,
+    /// Versions skipped (reasons in `detail`).
+    pub skipped: i64,
+    /// Versions that failed (reasons in `detail`).
+    pub failed: i64,
+    /// Why the run failed.
+    pub error: Option<String>,
+    /// One line per skipped or failed item.
+    pub detail: Vec<String>,
+}
+
+/// `{"runs": […]}`, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SyncRunsResponse {
+    /// The runs.
+    pub runs: Vec<SyncRunInfo>,
+}
+
+/// `{"sources": […]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SourcesResponse {
+    /// The configured sources.
+    pub sources: Vec<crate::mirror::sync::SourceStatus>,
+}
+
+/// `{"audit": […]}`, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditResponse {
+    /// The entries.
+    pub audit: Vec<crate::store::AuditRecord>,
+}
+
 /// The error body every endpoint uses: `{"errors":[{"detail":…}]}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorBody {

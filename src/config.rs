@@ -31,6 +31,123 @@ pub struct Config {
     pub signing: Signing,
     /// A static tree kept up to date on every change.
     pub export: Export,
+    /// Upstream catalogs to mirror (`[[sources]]`).
+    pub sources: Vec<SourceConfig>,
+    /// What mirrored versions are checked for (`[policy]`).
+    pub policy: crate::mirror::policy::PolicyConfig,
+}
+
+/// The kind of an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Another skillreg (signed index verified from `root_key`).
+    Registry,
+    /// A Claude Code plugin marketplace checkout.
+    Marketplace,
+    /// A directory watched for transfer archives.
+    Drop,
+}
+
+/// One `[[sources]]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique name, used in the admin API and audit log.
+    pub name: String,
+    /// What the upstream is.
+    pub kind: SourceKind,
+    /// Approve every mirrored version without review.
+    #[serde(default)]
+    pub auto_approve: bool,
+    /// How often to sync, e.g. `1h`, `30m`; `0` syncs only on demand.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// `registry`: the upstream's base URL.
+    #[serde(default)]
+    pub url: String,
+    /// `registry`, `drop`: the upstream's trust anchor (a root envelope file).
+    #[serde(default)]
+    pub root_key: PathBuf,
+    /// `registry`: a token for an upstream that requires one.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `registry`: only names matching one of these globs (`*`, `?`).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// `registry`: never names matching one of these globs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// `marketplace`, `drop`: a local directory.
+    #[serde(default)]
+    pub path: PathBuf,
+    /// `marketplace`: a git URL to clone with the system git.
+    #[serde(default)]
+    pub git: String,
+}
+
+fn default_interval() -> String {
+    "1h".into()
+}
+
+impl SourceConfig {
+    /// The sync interval; `None` for manual-only (`0`).
+    pub fn interval(&self) -> Result<Option<std::time::Duration>, ConfigError> {
+        if self.interval.trim() == "0" {
+            return Ok(None);
+        }
+        humantime::parse_duration(self.interval.trim())
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                key: "sources.interval",
+                reason: format!(
+                    "source `{}`: `{}` is not a duration like 1h or 30m: {e}",
+                    self.name, self.interval
+                ),
+            })
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            key: "sources",
+            reason,
+        };
+        if self.name.is_empty() || self.name.contains(|c: char| c == '/' || c.is_whitespace()) {
+            return Err(invalid(format!(
+                "source name `{}` must be non-empty, without spaces or `/`",
+                self.name
+            )));
+        }
+        self.interval()?;
+        match self.kind {
+            SourceKind::Registry => {
+                check_url("sources.url", &self.url)?;
+                if self.url.is_empty() || self.root_key.as_os_str().is_empty() {
+                    return Err(invalid(format!(
+                        "registry source `{}` needs `url` and `root_key` (the upstream's `skillreg key export-root`)",
+                        self.name
+                    )));
+                }
+            }
+            SourceKind::Marketplace => {
+                if self.path.as_os_str().is_empty() == self.git.is_empty() {
+                    return Err(invalid(format!(
+                        "marketplace source `{}` needs exactly one of `path` or `git`",
+                        self.name
+                    )));
+                }
+            }
+            SourceKind::Drop => {
+                if self.path.as_os_str().is_empty() || self.root_key.as_os_str().is_empty() {
+                    return Err(invalid(format!(
+                        "drop source `{}` needs `path` and `root_key`",
+                        self.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where to keep a static export of the signed index (see
@@ -131,6 +248,8 @@ impl Default for Config {
             tls: Tls::default(),
             signing: Signing::default(),
             export: Export::default(),
+            sources: Vec::new(),
+            policy: crate::mirror::policy::PolicyConfig::default(),
         }
     }
 }
@@ -244,6 +363,20 @@ impl Config {
             });
         }
         check_url("export.base_url", &self.export.base_url)?;
+        let mut names = std::collections::HashSet::new();
+        for source in &self.sources {
+            source.check()?;
+            if !names.insert(source.name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "sources",
+                    reason: format!("two sources are named `{}`", source.name),
+                });
+            }
+        }
+        self.policy.check().map_err(|reason| ConfigError::Invalid {
+            key: "policy",
+            reason,
+        })?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "tls",

@@ -18,7 +18,8 @@
 //! | [`blobs`] | content-addressed, durable blob files |
 //! | [`store`] | SQLite: packages, versions, owners, tokens, audit |
 //! | [`index`] | sparse-index paths, entries, prepared files |
-//! | [`registry`] | the service: publish, yank, owners; re-renders the index |
+//! | [`registry`] | the service: publish, yank, owners, review; re-renders and signs the index |
+//! | [`mirror`] | upstream sources, sync runs, policy findings |
 //! | [`keys`] | the registry's ed25519 signing key |
 //! | [`server`] | HTTP: routes, auth, rate limits, timeouts, TLS, shutdown |
 //! | [`client`] | the web API as plain functions |
@@ -39,6 +40,8 @@ pub mod config;
 pub mod fsutil;
 pub mod index;
 pub mod keys;
+/// Mirroring upstream catalogs behind admin approval.
+pub mod mirror;
 pub mod package;
 pub mod registry;
 pub mod server;

@@ -15,6 +15,7 @@ use crate::registry::Registry;
 use crate::store::Store;
 use crate::token::Role;
 
+mod admin;
 mod install;
 mod serve;
 
@@ -73,6 +74,9 @@ enum Command {
         #[arg(long)]
         sign_key: Option<PathBuf>,
     },
+    /// Review mirrored packages and read the audit log (admin token).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Make and register the ed25519 keys publishers sign bundles with.
     #[command(subcommand)]
     PublisherKey(PublisherKeyCommand),
@@ -199,7 +203,7 @@ struct DataDir {
 
 /// Where the registry is, for client commands.
 #[derive(Debug, Args)]
-struct Remote {
+pub(crate) struct Remote {
     /// The registry's base URL, e.g. http://127.0.0.1:8970.
     #[arg(long, env = "SKILLREG_REGISTRY")]
     registry: String,
@@ -212,7 +216,7 @@ struct Remote {
 }
 
 impl Remote {
-    fn client(&self) -> Result<Client, String> {
+    pub(crate) fn client(&self) -> Result<Client, String> {
         Client::new(&self.registry, self.token.clone(), self.ca_cert.as_deref())
             .map_err(|e| e.to_string())
     }
@@ -272,6 +276,7 @@ fn run(cli: Cli) -> Result<(), String> {
             sign_key,
         } => publish(&path, &remote, version, sign_key.as_deref()),
         Command::PublisherKey(cmd) => publisher_key(cmd),
+        Command::Admin(cmd) => admin::run(cmd),
         Command::Yank { spec, undo, remote } => {
             let (name, version) = spec
                 .rsplit_once('@')

@@ -121,6 +121,75 @@ impl Client {
         Ok(ok.msg.unwrap_or_default())
     }
 
+    /// `GET /admin/v1/pending`.
+    pub fn admin_pending(&self) -> Result<api::PendingResponse, ClientError> {
+        let url = format!("{}/admin/v1/pending", self.base);
+        let response = self.with_token(self.agent.get(&url)).call();
+        self.decode(&url, response)
+    }
+
+    /// `POST /admin/v1/packages/{name}/{version}/approve|reject`.
+    pub fn admin_decide(
+        &self,
+        name: &str,
+        version: &str,
+        approve: bool,
+        note: &str,
+    ) -> Result<(), ClientError> {
+        let url = format!(
+            "{}/admin/v1/packages/{name}/{version}/{}",
+            self.base,
+            if approve { "approve" } else { "reject" }
+        );
+        let body = if approve {
+            api::DecisionRequest {
+                note: Some(note.to_string()),
+                reason: None,
+            }
+        } else {
+            api::DecisionRequest {
+                note: None,
+                reason: Some(note.to_string()),
+            }
+        };
+        let body = serde_json::to_vec(&body).expect("serializes");
+        let response = self.with_token(self.agent.post(&url)).send(&body[..]);
+        let _: OkResponse = self.decode(&url, response)?;
+        Ok(())
+    }
+
+    /// `POST /admin/v1/sync` for a source or `all`.
+    pub fn admin_sync(&self, source: &str) -> Result<api::SyncStarted, ClientError> {
+        let url = format!("{}/admin/v1/sync", self.base);
+        let body = serde_json::to_vec(&api::SyncRequest {
+            source: source.to_string(),
+        })
+        .expect("serializes");
+        let response = self.with_token(self.agent.post(&url)).send(&body[..]);
+        self.decode(&url, response)
+    }
+
+    /// `GET /admin/v1/sync-runs`.
+    pub fn admin_runs(&self) -> Result<api::SyncRunsResponse, ClientError> {
+        let url = format!("{}/admin/v1/sync-runs", self.base);
+        let response = self.with_token(self.agent.get(&url)).call();
+        self.decode(&url, response)
+    }
+
+    /// `GET /admin/v1/sources`.
+    pub fn admin_sources(&self) -> Result<api::SourcesResponse, ClientError> {
+        let url = format!("{}/admin/v1/sources", self.base);
+        let response = self.with_token(self.agent.get(&url)).call();
+        self.decode(&url, response)
+    }
+
+    /// `GET /admin/v1/audit`.
+    pub fn admin_audit(&self) -> Result<api::AuditResponse, ClientError> {
+        let url = format!("{}/admin/v1/audit", self.base);
+        let response = self.with_token(self.agent.get(&url)).call();
+        self.decode(&url, response)
+    }
+
     /// Yanks (`yanked = true`) or unyanks a version.
     pub fn set_yanked(&self, name: &str, version: &str, yanked: bool) -> Result<(), ClientError> {
         let url = format!(

@@ -250,6 +250,18 @@ pub enum TrustError {
     },
 }
 
+impl TrustError {
+    /// True for failures that may pass on retry: the connection, or a 5xx
+    /// or 429 from the server. Verification failures are never transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TrustError::Transport { .. } => true,
+            TrustError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
 /// How to reach and trust a registry.
 #[derive(Clone, Debug)]
 pub struct RegistryOptions {

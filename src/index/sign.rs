@@ -32,6 +32,8 @@ pub mod types {
     pub const INDEX_FILE: &str = "application/vnd.skillreg.index-file+json";
     /// A publisher's statement about a bundle.
     pub const PUBLISHER: &str = "application/vnd.skillreg.publisher+json";
+    /// The registry's record of an admin's decision on a mirrored version.
+    pub const DECISION: &str = "application/vnd.skillreg.decision+json";
 }
 
 /// Serializes a value as canonical JSON: no insignificant whitespace,
@@ -368,6 +370,29 @@ impl PublisherStatement {
             cksum: cksum.into(),
         }
     }
+}
+
+/// An admin's decision on a version, signed by the registry's index key and
+/// kept as provenance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionStatement {
+    /// Always `decision`.
+    pub _type: String,
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub vers: String,
+    /// Hex sha256 of the bundle decided on.
+    pub cksum: String,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    /// The admin's login.
+    pub by: String,
+    /// RFC 3339 UTC time of the decision.
+    pub at: String,
+    /// The admin's note or reason.
+    pub note: String,
 }
 
 /// Parses a verified payload as the document type `T`.

@@ -66,10 +66,13 @@ impl Exporter {
         let packages = store.packages()?;
         for package in &packages {
             let (path, body) = Registry::render_package(store, package)?;
-            exporter.signing.file_changed(&exporter.cache, &path, &body);
-            exporter
-                .cache
-                .put(path, Prepared::new(body, package.updated_at));
+            super::place_index_file(
+                &exporter.cache,
+                &mut exporter.signing,
+                path,
+                body,
+                package.updated_at,
+            );
         }
         exporter.signing.put_roots(store, &exporter.cache)?;
         exporter.signing.publish(store, &exporter.cache, cfg)?;
@@ -98,9 +101,13 @@ impl Exporter {
         cfg: &config::Signing,
     ) -> Result<(), RegistryError> {
         let (path, body) = Registry::render_package(store, package)?;
-        self.signing.file_changed(&self.cache, &path, &body);
-        self.cache
-            .put(path, Prepared::new(body, package.updated_at));
+        super::place_index_file(
+            &self.cache,
+            &mut self.signing,
+            path,
+            body,
+            package.updated_at,
+        );
         self.signing.publish(store, &self.cache, cfg)?;
         self.sync(store, blobs).map(|_| ())
     }
@@ -125,7 +132,7 @@ impl Exporter {
     fn sync(&mut self, store: &Store, blobs: &BlobStore) -> Result<ExportSummary, RegistryError> {
         self.dirty = true;
         let mut summary = ExportSummary::default();
-        for (_, _, cksum, _) in store.published()? {
+        for cksum in store.approved_cksums()? {
             let digest = Sha256Digest::from_hex(&cksum).ok_or_else(|| {
                 RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
             })?;

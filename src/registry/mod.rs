@@ -6,9 +6,12 @@
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
 mod export;
+mod imports;
+mod review;
 mod signing;
 
 pub use export::{export_static, ExportSummary};
+pub use imports::{mirror_login, Imported, Offer};
 pub use signing::{export_root, rotate, Rotation};
 
 use std::collections::BTreeMap;
@@ -22,7 +25,7 @@ use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, sign, IndexCache, IndexDep, IndexEntry, Prepared};
 use crate::package::{self, Kind, NameError, PackageName};
-use crate::store::{PackageRow, SearchHit, Store, StoreError};
+use crate::store::{PackageRow, SearchHit, Store, StoreError, VersionStatus};
 use crate::token::{Identity, Role};
 
 /// The file holding the bootstrap admin token.
@@ -222,6 +225,7 @@ impl Registry {
         let version = package::parse_version(&meta.vers)?;
         let mut deps = index_deps(&meta, kind)?;
         let validated = bundle::validate(kind, &name, &version, tarball, &self.archive_limits())?;
+        let files_json = files_json(&validated.archive);
         deps.extend(validated.dependencies.iter().map(manifest_dep));
 
         let (features, features2) = split_features(&meta.features);
@@ -311,6 +315,8 @@ impl Registry {
             description: description.as_deref().unwrap_or(""),
             keywords: &keywords,
             publisher: who,
+            files_json: &files_json,
+            mirror: None,
         })?;
         self.render_and_sign(&mut store, &package)?;
         tracing::info!(package = %name, version = %version, kind = %kind, by = %who.login, "published");
@@ -443,15 +449,22 @@ impl Registry {
     }
 
     /// Where the blob of `name@version` lives, if that version exists.
+    /// Only approved versions are public; an admin may fetch any (to review
+    /// a pending one). Others get the same answer as for a missing version.
     pub fn download(
         &self,
+        who: Option<&Identity>,
         name: &str,
         version: &str,
     ) -> Result<(PathBuf, u64, String), RegistryError> {
-        let blob = self
+        let (blob, status) = self
             .reader()
             .blob_of(name, version)?
+            .filter(|(_, status)| {
+                *status == VersionStatus::Approved || who.is_some_and(|w| w.has(Role::Admin))
+            })
             .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
+        let _ = status;
         let digest = Sha256Digest::from_hex(&blob.cksum).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
         })?;
@@ -534,9 +547,7 @@ impl Registry {
         package: &PackageRow,
     ) -> Result<(), RegistryError> {
         let (path, body) = Registry::render_package(store, package)?;
-        signing.file_changed(&self.index, &path, &body);
-        self.index
-            .put(path, Prepared::new(body, package.updated_at));
+        place_index_file(&self.index, signing, path, body, package.updated_at);
         Ok(())
     }
 
@@ -576,6 +587,29 @@ impl Registry {
     pub fn open_store(&self) -> Result<Store, RegistryError> {
         Ok(Store::open(&self.data_dir)?)
     }
+}
+
+/// Puts a rendered index file (and its statement) in a cache, or removes
+/// both when the package has no approved version left.
+fn place_index_file(
+    cache: &IndexCache,
+    signing: &mut signing::Signing,
+    path: String,
+    body: Vec<u8>,
+    updated_at: i64,
+) {
+    if body.is_empty() {
+        signing.file_removed(cache, &path);
+        cache.remove(&path);
+    } else {
+        signing.file_changed(cache, &path, &body);
+        cache.put(path, Prepared::new(body, updated_at));
+    }
+}
+
+/// The files of a checked bundle as stored JSON (for review diffs).
+fn files_json(archive: &bundle::Archive) -> String {
+    serde_json::to_string(&archive.entries.values().collect::<Vec<_>>()).expect("entries serialize")
 }
 
 /// Creates the bootstrap admin token on first start (when no token exists)

@@ -192,6 +192,18 @@ impl Signing {
         self.files.insert(path.to_string(), meta);
     }
 
+    /// Forgets a file that no longer exists (a package with no approved
+    /// version left) and its statement.
+    pub(super) fn file_removed(&mut self, cache: &IndexCache, path: &str) {
+        cache.remove(&paths::statement(path));
+        self.files.remove(path);
+    }
+
+    /// Signs a decision statement with the index key.
+    pub(super) fn sign_decision(&self, statement: &sign::DecisionStatement) -> Vec<u8> {
+        Envelope::sign(types::DECISION, &canonical(statement), &[&self.keys.index]).to_bytes()
+    }
+
     /// Signs a new snapshot of every recorded file, then a new timestamp.
     pub(super) fn publish(
         &mut self,

@@ -5,6 +5,7 @@
 //! timeout (in the routes), and an idle watchdog; on shutdown the listener
 //! closes, in-flight requests finish, and `run` returns.
 
+mod admin;
 mod auth;
 mod body;
 mod error;
@@ -53,6 +54,7 @@ pub(crate) struct Shared {
     pub base_url: String,
     pub auth: Authenticator,
     pub limits: RateLimits,
+    pub mirror: Arc<crate::mirror::sync::Mirror>,
 }
 
 /// A server ready to accept: TLS loaded, token cache warm.
@@ -77,7 +79,10 @@ impl Server {
         let store = registry
             .open_store()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mirror = crate::mirror::sync::Mirror::new(registry.clone(), &config)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(Shared {
+            mirror,
             auth: Authenticator::new(store)?,
             limits: RateLimits::new(&config.rate_limit),
             registry,
@@ -166,6 +171,8 @@ async fn serve(
         })
     };
 
+    let scheduler = shared.mirror.spawn_scheduler();
+
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -200,6 +207,7 @@ async fn serve(
     }
     sweeper.abort();
     resigner.abort();
+    scheduler.abort();
     Ok(())
 }
 

@@ -79,7 +79,8 @@ async fn route(
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {
             reader(&req, shared)?;
-            download(shared, name, version).await
+            let who = identity(&req, shared)?;
+            download(shared, who, name, version).await
         }
         ["api", "v1", "crates", name, version, "yank"] if method == Method::DELETE => {
             yank(req, shared, name, version, true).await
@@ -88,6 +89,7 @@ async fn route(
             yank(req, shared, name, version, false).await
         }
         ["api", "v1", "crates", name, "owners"] => owners(req, shared, name).await,
+        ["admin", "v1", rest @ ..] => super::admin::handle(req, shared, rest).await,
         ["api", "v1", "me", "keys"] if read || method == Method::PUT => {
             publisher_keys(req, shared).await
         }
@@ -110,7 +112,10 @@ fn index_not_found(path: &str) -> ApiError {
 }
 
 /// The identity behind the request's token, if it sent one.
-fn identity(req: &Request<Incoming>, shared: &Shared) -> Result<Option<Identity>, ApiError> {
+pub(super) fn identity(
+    req: &Request<Incoming>,
+    shared: &Shared,
+) -> Result<Option<Identity>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -164,7 +169,7 @@ fn writer(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError
 
 /// Reads a whole body within `limit` bytes (`what` names the limit in the
 /// error) and the configured body timeout.
-async fn read_body(
+pub(super) async fn read_body(
     req: Request<Incoming>,
     limit: u64,
     what: &str,
@@ -205,7 +210,7 @@ async fn read_body(
 }
 
 /// Runs registry work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::registry::RegistryError> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
@@ -302,10 +307,15 @@ async fn search(req: &Request<Incoming>, shared: &Shared) -> Result<Response<Bod
     Ok(json(StatusCode::OK, &response))
 }
 
-async fn download(shared: &Shared, name: &str, version: &str) -> Result<Response<Body>, ApiError> {
+async fn download(
+    shared: &Shared,
+    who: Option<Identity>,
+    name: &str,
+    version: &str,
+) -> Result<Response<Body>, ApiError> {
     let registry = shared.registry.clone();
     let (n, v) = (name.to_string(), version.to_string());
-    let (path, size, cksum) = blocking(move || registry.download(&n, &v)).await?;
+    let (path, size, cksum) = blocking(move || registry.download(who.as_ref(), &n, &v)).await?;
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "blob missing");
         ApiError::new(
@@ -512,7 +522,7 @@ fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
     })
 }
 
-fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+pub(super) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).expect("responses serialize");
     Response::builder()
         .status(status)

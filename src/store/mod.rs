@@ -95,6 +95,79 @@ pub struct NewVersion<'a> {
     pub keywords: &'a [String],
     /// Who publishes.
     pub publisher: &'a Identity,
+    /// The bundle's files as JSON (`[{path, size, sha256, …}]`), for diffs.
+    pub files_json: &'a str,
+    /// Set for mirrored versions: where they came from and their state.
+    pub mirror: Option<MirrorFacts<'a>>,
+}
+
+/// What a mirrored version carries besides its bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct MirrorFacts<'a> {
+    /// The `[[sources]]` name.
+    pub source: &'a str,
+    /// `pending`, or `approved` when the source or policy approves it.
+    pub status: VersionStatus,
+    /// JSON: upstream URL, commit or index hash, signature status.
+    pub upstream: &'a str,
+    /// JSON: the policy's findings.
+    pub findings: &'a str,
+}
+
+/// Whether a version is public.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionStatus {
+    /// In the index, downloadable.
+    Approved,
+    /// Mirrored, waiting for an admin; hidden from clients.
+    Pending,
+    /// Refused by an admin or the policy; stays refused across re-syncs.
+    Rejected,
+}
+
+impl VersionStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Approved => "approved",
+            VersionStatus::Pending => "pending",
+            VersionStatus::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> VersionStatus {
+        match s {
+            "pending" => VersionStatus::Pending,
+            "rejected" => VersionStatus::Rejected,
+            _ => VersionStatus::Approved,
+        }
+    }
+}
+
+/// A version waiting for (or past) an admin's decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRow {
+    /// Version row id.
+    pub id: i64,
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Mirror source, if mirrored.
+    pub source: Option<String>,
+    /// Upstream facts (JSON).
+    pub upstream: String,
+    /// Findings (JSON).
+    pub findings: String,
+    /// Files (JSON).
+    pub files: String,
+    /// Bundle checksum.
+    pub cksum: String,
+    /// Current status.
+    pub status: VersionStatus,
 }
 
 /// One version's index entry and yank state.
@@ -143,8 +216,50 @@ pub struct TokenInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// The counts and outcome of one sync run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncRun {
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    /// Versions seen upstream (after include/exclude).
+    pub discovered: i64,
+    /// New versions stored.
+    pub added: i64,
+    /// Index files that changed upstream and were re-read.
+    pub updated: i64,
+    /// Versions already here.
+    pub unchanged: i64,
+    /// New versions waiting for review.
+    pub pending: i64,
+    /// Versions rejected (before, or by the policy now).
+    pub rejected: i64,
+    /// Versions skipped, each with its reason in `detail`.
+    pub skipped: i64,
+    /// Versions that failed (download, checksum), each in `detail`.
+    pub failed: i64,
+    /// Why the run failed.
+    pub error: Option<String>,
+    /// One line per skipped or failed item.
+    pub detail: Vec<String>,
+}
+
+/// A stored run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRunRow {
+    /// Run id.
+    pub id: i64,
+    /// Source name.
+    pub source: String,
+    /// Counts and outcome.
+    pub run: SyncRun,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Unix seconds, when finished.
+    pub finished_at: Option<i64>,
+}
+
 /// One audit-log entry: who did what, when, to what.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     /// Unix seconds.
     pub at: i64,
@@ -296,6 +411,238 @@ impl Store {
         )
     }
 
+    /// Versions with `status`, oldest first.
+    pub fn versions_with_status(
+        &self,
+        status: VersionStatus,
+    ) -> Result<Vec<ReviewRow>, StoreError> {
+        self.all(
+            "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+             FROM versions v JOIN packages p ON p.id = v.package_id
+             WHERE v.status = ?1 ORDER BY v.id",
+            [status.as_str()],
+            review_row,
+        )
+    }
+
+    /// One version for review.
+    pub fn review_row(&self, name: &str, version: &str) -> Result<Option<ReviewRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+                 FROM versions v JOIN packages p ON p.id = v.package_id
+                 WHERE p.normalized = ?1 AND v.version = ?2",
+            )?
+            .query_row(params![crate::package::normalize(name), version], review_row)
+            .optional()?)
+    }
+
+    /// The newest approved version of a package other than `except`, for diffs.
+    pub fn last_approved(
+        &self,
+        package_name: &str,
+        except: i64,
+    ) -> Result<Option<ReviewRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+                 FROM versions v JOIN packages p ON p.id = v.package_id
+                 WHERE p.normalized = ?1 AND v.status = 'approved' AND v.id != ?2
+                 ORDER BY v.id DESC LIMIT 1",
+            )?
+            .query_row(params![crate::package::normalize(package_name), except], review_row)
+            .optional()?)
+    }
+
+    /// Records an admin's decision on a pending version in one transaction:
+    /// the status, who, when, why, the signed statement and the audit entry.
+    /// Deciding twice the same way is refused, so a stale click shows.
+    pub fn decide(
+        &mut self,
+        version_id: i64,
+        status: VersionStatus,
+        actor: &str,
+        note: &str,
+        statement: &[u8],
+    ) -> Result<PackageRow, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (current, name, version, package_id): (String, String, String, i64) = tx.query_row(
+            "SELECT v.status, p.name, v.version, p.id FROM versions v JOIN packages p ON p.id = v.package_id
+             WHERE v.id = ?1",
+            [version_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        if current == status.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "{name}@{version} is already {current}"
+            )));
+        }
+        let now = unix_now();
+        tx.execute(
+            "UPDATE versions SET status = ?2, decided_by = ?3, decided_at = ?4, decision_note = ?5 WHERE id = ?1",
+            params![version_id, status.as_str(), actor, now, note],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO approvals (version_id, statement) VALUES (?1, ?2)",
+            params![version_id, statement],
+        )?;
+        tx.execute(
+            "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
+            params![package_id, now],
+        )?;
+        let action = match status {
+            VersionStatus::Approved => "approve",
+            VersionStatus::Rejected => "reject",
+            VersionStatus::Pending => "reopen",
+        };
+        audit(&tx, actor, action, &format!("{name}@{version}"), note)?;
+        let row = tx.query_row(
+            "SELECT id, name, kind, updated_at FROM packages WHERE id = ?1",
+            [package_id],
+            package_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// The signed decision statement of a version, if any.
+    pub fn decision_statement(&self, version_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT statement FROM approvals WHERE version_id = ?1",
+                [version_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Hex checksums of every approved version (what a static export serves).
+    pub fn approved_cksums(&self) -> Result<Vec<String>, StoreError> {
+        self.all(
+            "SELECT DISTINCT cksum FROM versions WHERE status = 'approved' ORDER BY cksum",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Starts a sync run for `source` and returns its id.
+    pub fn start_run(&mut self, source: &str) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO sync_runs (source, status, started_at) VALUES (?1, 'running', ?2)",
+            params![source, unix_now()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the end of a run.
+    pub fn finish_run(&mut self, id: i64, run: &SyncRun) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE sync_runs SET status = ?2, finished_at = ?3, discovered = ?4, added = ?5, updated = ?6,
+                 unchanged = ?7, pending = ?8, rejected = ?9, skipped = ?10, failed = ?11, error = ?12, detail = ?13
+             WHERE id = ?1",
+            params![
+                id,
+                run.status,
+                unix_now(),
+                run.discovered,
+                run.added,
+                run.updated,
+                run.unchanged,
+                run.pending,
+                run.rejected,
+                run.skipped,
+                run.failed,
+                run.error,
+                serde_json::to_string(&run.detail).expect("strings serialize"),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks runs left `running` by a crash as failed; returns their sources.
+    pub fn fail_interrupted_runs(&mut self) -> Result<Vec<String>, StoreError> {
+        let sources = self.all(
+            "SELECT DISTINCT source FROM sync_runs WHERE status = 'running'",
+            [],
+            |r| r.get(0),
+        )?;
+        self.conn.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = ?1,
+                 error = 'interrupted: the daemon stopped during this run; the next run resumes it'
+             WHERE status = 'running'",
+            [unix_now()],
+        )?;
+        Ok(sources)
+    }
+
+    /// Sync runs, newest first (at most `limit`).
+    pub fn runs(&self, limit: usize) -> Result<Vec<SyncRunRow>, StoreError> {
+        self.all(
+            "SELECT id, source, status, started_at, finished_at, discovered, added, updated, unchanged,
+                    pending, rejected, skipped, failed, error, detail
+             FROM sync_runs ORDER BY id DESC LIMIT ?1",
+            [limit as i64],
+            |r| {
+                Ok(SyncRunRow {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    run: SyncRun {
+                        status: r.get(2)?,
+                        discovered: r.get(5)?,
+                        added: r.get(6)?,
+                        updated: r.get(7)?,
+                        unchanged: r.get(8)?,
+                        pending: r.get(9)?,
+                        rejected: r.get(10)?,
+                        skipped: r.get(11)?,
+                        failed: r.get(12)?,
+                        error: r.get(13)?,
+                        detail: serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default(),
+                    },
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// A mirror-state value of `source`.
+    pub fn mirror_state(&self, source: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM mirror_state WHERE source = ?1 AND key = ?2")?
+            .query_row(params![source, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a mirror-state value (committed at once, so a crash keeps it).
+    pub fn set_mirror_state(
+        &mut self,
+        source: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO mirror_state (source, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT(source, key) DO UPDATE SET value = excluded.value",
+            params![source, key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The owners' logins of a package by name (for mirror ownership checks).
+    pub fn owners_of(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        match self.package(name)? {
+            Some(p) => self.owners(p.id),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// How many packages exist.
     pub fn package_count(&self) -> Result<usize, StoreError> {
         Ok(self
@@ -372,7 +719,8 @@ impl Store {
     /// The index entries of a package, in publish order.
     pub fn entries(&self, package_id: i64) -> Result<Vec<EntryRow>, StoreError> {
         self.all(
-            "SELECT entry_json, yanked FROM versions WHERE package_id = ?1 ORDER BY id",
+            "SELECT entry_json, yanked FROM versions
+             WHERE package_id = ?1 AND status = 'approved' ORDER BY id",
             [package_id],
             |r| {
                 Ok(EntryRow {
@@ -383,19 +731,27 @@ impl Store {
         )
     }
 
-    /// The blob of `name@version` (exact version string).
-    pub fn blob_of(&self, name: &str, version: &str) -> Result<Option<BlobRef>, StoreError> {
+    /// The blob of `name@version` (exact version string) and whether it is
+    /// approved (only approved blobs are public).
+    pub fn blob_of(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<(BlobRef, VersionStatus)>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT v.cksum, v.size FROM versions v JOIN packages p ON p.id = v.package_id
+                "SELECT v.cksum, v.size, v.status FROM versions v JOIN packages p ON p.id = v.package_id
                  WHERE p.normalized = ?1 AND v.version = ?2",
             )?
             .query_row(params![crate::package::normalize(name), version], |r| {
-                Ok(BlobRef {
-                    cksum: r.get(0)?,
-                    size: r.get::<_, i64>(1)? as u64,
-                })
+                Ok((
+                    BlobRef {
+                        cksum: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                    },
+                    VersionStatus::parse(&r.get::<_, String>(2)?),
+                ))
             })
             .optional()?)
     }
@@ -455,8 +811,9 @@ impl Store {
         }
         tx.execute(
             "INSERT INTO versions (package_id, version, version_key, cksum, size, entry_json,
-                 description, keywords, yanked, published_by, published_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)",
+                 description, keywords, yanked, published_by, published_at,
+                 status, source, upstream, findings, files)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 package_id,
                 new.version.to_string(),
@@ -467,7 +824,12 @@ impl Store {
                 new.description,
                 new.keywords.join(" "),
                 new.publisher.login,
-                now
+                now,
+                new.mirror.map_or("approved", |m| m.status.as_str()),
+                new.mirror.map(|m| m.source),
+                new.mirror.map_or("{}", |m| m.upstream),
+                new.mirror.map_or("[]", |m| m.findings),
+                new.files_json,
             ],
         )?;
         tx.execute(
@@ -477,9 +839,22 @@ impl Store {
         audit(
             &tx,
             &new.publisher.login,
-            "publish",
+            if new.mirror.is_some() {
+                "mirror"
+            } else {
+                "publish"
+            },
             &format!("{}@{}", new.name, new.version),
-            &format!("{} sha256:{}", new.kind, new.cksum),
+            &match new.mirror {
+                Some(m) => format!(
+                    "{} sha256:{} from {} ({})",
+                    new.kind,
+                    new.cksum,
+                    m.source,
+                    m.status.as_str()
+                ),
+                None => format!("{} sha256:{}", new.kind, new.cksum),
+            },
         )?;
         let row = tx.query_row(
             "SELECT id, name, kind, updated_at FROM packages WHERE id = ?1",
@@ -560,6 +935,7 @@ impl Store {
                     (p.normalized LIKE ?2 ESCAPE '\\' OR lower(v.description) LIKE ?1 ESCAPE '\\'
                      OR lower(v.keywords) LIKE ?1 ESCAPE '\\')
              FROM packages p JOIN versions v ON v.package_id = p.id
+             WHERE v.status = 'approved'
              ORDER BY p.id, v.id",
         )?;
         let rows = stmt.query_map(params![pattern, normalized_pattern], |r| {
@@ -820,6 +1196,22 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
     }
+}
+
+fn review_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
+    let kind: String = r.get(3)?;
+    Ok(ReviewRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        version: r.get(2)?,
+        kind: Kind::parse(&kind).unwrap_or(Kind::Crate),
+        source: r.get(4)?,
+        upstream: r.get(5)?,
+        findings: r.get(6)?,
+        files: r.get(7)?,
+        cksum: r.get(8)?,
+        status: VersionStatus::parse(&r.get::<_, String>(9)?),
+    })
 }
 
 fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {

@@ -72,4 +72,45 @@ pub const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (login, keyid)
     );",
+    // 4: mirroring behind approval. A version is approved (public), pending
+    // (mirrored, waiting for an admin) or rejected; mirrored ones remember
+    // their source, upstream facts, policy findings and file list. Sync runs
+    // and per-source state make the mirror incremental and resumable.
+    "ALTER TABLE versions ADD COLUMN status TEXT NOT NULL DEFAULT 'approved'
+        CHECK (status IN ('approved', 'pending', 'rejected'));
+    ALTER TABLE versions ADD COLUMN source TEXT;
+    ALTER TABLE versions ADD COLUMN upstream TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE versions ADD COLUMN findings TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE versions ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE versions ADD COLUMN decided_by TEXT;
+    ALTER TABLE versions ADD COLUMN decided_at INTEGER;
+    ALTER TABLE versions ADD COLUMN decision_note TEXT;
+    CREATE INDEX versions_by_status ON versions (status);
+    CREATE TABLE approvals (
+        version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+        statement  BLOB NOT NULL
+    );
+    CREATE TABLE sync_runs (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        discovered  INTEGER NOT NULL DEFAULT 0,
+        added       INTEGER NOT NULL DEFAULT 0,
+        updated     INTEGER NOT NULL DEFAULT 0,
+        unchanged   INTEGER NOT NULL DEFAULT 0,
+        pending     INTEGER NOT NULL DEFAULT 0,
+        rejected    INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        detail      TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE mirror_state (
+        source TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    );",
 ];

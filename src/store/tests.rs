@@ -27,6 +27,8 @@ fn insert(
         description: "a thing for pdfs",
         keywords: &["pdf".to_string()],
         publisher: &publisher("alice"),
+        files_json: "[]",
+        mirror: None,
     })
 }
 

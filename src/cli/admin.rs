@@ -1,0 +1,257 @@
+//! `skillreg admin …`: the admin endpoint from the command line, readable
+//! for people by default, JSON with `--json`.
+
+use clap::Subcommand;
+
+use super::Remote;
+use crate::fsutil::rfc3339;
+
+/// Admin commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// List mirrored versions waiting for a decision.
+    Pending {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve NAME@VERSION: it becomes visible to clients.
+    Approve {
+        /// NAME@VERSION.
+        spec: String,
+        /// Why (kept in the audit log and the signed decision).
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Reject NAME@VERSION: it stays out, also across re-syncs.
+    Reject {
+        /// NAME@VERSION.
+        spec: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Start a sync of one source (or `all`) and print the run id.
+    Sync {
+        /// Source name, or `all`.
+        #[arg(default_value = "all")]
+        source: String,
+        /// Wait for the runs to finish and print their results.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show sync runs, newest first.
+    Runs {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the configured sources, their status and schedule.
+    Sources {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the audit log, newest first.
+    Audit {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_run(r: &crate::api::SyncRunInfo) {
+    println!(
+        "run {} {} {}: discovered {}, added {}, updated {}, unchanged {}, pending {}, rejected {}, skipped {}, failed {}",
+        r.id, r.source, r.status, r.discovered, r.added, r.updated, r.unchanged, r.pending, r.rejected, r.skipped, r.failed
+    );
+    if let Some(e) = &r.error {
+        println!("  error: {e}");
+    }
+    for d in &r.detail {
+        println!("  {d}");
+    }
+}
+
+fn split_spec(spec: &str) -> Result<(&str, &str), String> {
+    spec.rsplit_once('@')
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .ok_or_else(|| format!("`{spec}` is not NAME@VERSION"))
+}
+
+/// Runs an admin command.
+pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
+    match cmd {
+        AdminCommand::Pending { remote, json } => {
+            let pending = remote
+                .client()?
+                .admin_pending()
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&pending).expect("serializes")
+                );
+                return Ok(());
+            }
+            if pending.pending.is_empty() {
+                println!("nothing is waiting for review");
+            }
+            for p in &pending.pending {
+                let source = p.source.as_deref().unwrap_or("local");
+                let findings = p.findings.as_array().map_or(0, Vec::len);
+                println!(
+                    "{}@{} ({}) from {source}, sha256:{}",
+                    p.name, p.version, p.kind, p.cksum
+                );
+                match &p.diff.against {
+                    Some(v) => println!(
+                        "  changes since {v}: {} added, {} removed, {} changed",
+                        p.diff.added.len(),
+                        p.diff.removed.len(),
+                        p.diff.changed.len()
+                    ),
+                    None => println!(
+                        "  first version: {} files",
+                        p.files.as_array().map_or(0, Vec::len)
+                    ),
+                }
+                println!("  {findings} finding(s)");
+                for f in p.findings.as_array().into_iter().flatten() {
+                    println!(
+                        "    [{}] {}: {}",
+                        f["severity"].as_str().unwrap_or("?"),
+                        f["rule"].as_str().unwrap_or("?"),
+                        f["detail"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        AdminCommand::Approve { spec, note, remote } => {
+            let (name, version) = split_spec(&spec)?;
+            remote
+                .client()?
+                .admin_decide(name, version, true, &note)
+                .map_err(|e| e.to_string())?;
+            println!("approved {name}@{version}");
+            Ok(())
+        }
+        AdminCommand::Reject {
+            spec,
+            reason,
+            remote,
+        } => {
+            let (name, version) = split_spec(&spec)?;
+            remote
+                .client()?
+                .admin_decide(name, version, false, &reason)
+                .map_err(|e| e.to_string())?;
+            println!("rejected {name}@{version}");
+            Ok(())
+        }
+        AdminCommand::Sync {
+            source,
+            wait,
+            remote,
+        } => {
+            let client = remote.client()?;
+            let started = client.admin_sync(&source).map_err(|e| e.to_string())?;
+            for r in &started.runs {
+                println!("sync of `{}` started as run {}", r.source, r.id);
+            }
+            if !wait {
+                return Ok(());
+            }
+            let ids: Vec<i64> = started.runs.iter().map(|r| r.id).collect();
+            let mut failed = false;
+            loop {
+                let runs = client.admin_runs().map_err(|e| e.to_string())?;
+                let mine: Vec<_> = runs.runs.iter().filter(|r| ids.contains(&r.id)).collect();
+                if mine.iter().all(|r| r.status != "running") {
+                    for r in mine {
+                        print_run(r);
+                        failed |= r.status == "failed";
+                    }
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            if failed {
+                return Err("a sync run failed".into());
+            }
+            Ok(())
+        }
+        AdminCommand::Runs { remote, json } => {
+            let runs = remote.client()?.admin_runs().map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&runs).expect("serializes")
+                );
+            } else {
+                runs.runs.iter().for_each(print_run);
+            }
+            Ok(())
+        }
+        AdminCommand::Sources { remote, json } => {
+            let sources = remote
+                .client()?
+                .admin_sources()
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&sources).expect("serializes")
+                );
+                return Ok(());
+            }
+            for s in &sources.sources {
+                let next = s.next_run.map_or("manual only".to_string(), rfc3339);
+                let last = s
+                    .last_run
+                    .map_or("never".to_string(), |id| format!("run {id}"));
+                println!(
+                    "{}  ({:?}, {})  last: {last}  next: {next}",
+                    s.name, s.kind, s.status
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::Audit { remote, json } => {
+            let audit = remote.client()?.admin_audit().map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&audit).expect("serializes")
+                );
+                return Ok(());
+            }
+            for r in &audit.audit {
+                println!(
+                    "{}  {:<12} {:<16} {}  {}",
+                    rfc3339(r.at),
+                    r.actor,
+                    r.action,
+                    r.subject,
+                    r.detail
+                );
+            }
+            Ok(())
+        }
+    }
+}

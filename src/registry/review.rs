@@ -1,0 +1,167 @@
+//! Admin review of mirrored versions: the pending list (with files, findings
+//! and a diff against the last approved version) and decisions, each signed
+//! by the registry and audited.
+
+use std::collections::BTreeMap;
+
+use super::{Registry, RegistryError};
+use crate::api::{FileDiff, PendingVersion};
+use crate::fsutil::{rfc3339, unix_now};
+use crate::index::sign::DecisionStatement;
+use crate::store::{AuditRecord, ReviewRow, StoreError, VersionStatus};
+use crate::token::{Identity, Role};
+
+fn require_admin(who: &Identity) -> Result<(), RegistryError> {
+    if who.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(RegistryError::Forbidden(format!(
+            "the token for `{}` has the role {}; reviewing mirrored packages needs an admin token",
+            who.login, who.role
+        )))
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+/// path → sha256 (or link target) of a stored file list.
+fn file_map(files: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let serde_json::Value::Array(items) = json(files) {
+        for item in items {
+            let Some(path) = item["path"].as_str() else {
+                continue;
+            };
+            let identity = match &item["kind"] {
+                serde_json::Value::String(kind) if kind == "file" => {
+                    item["sha256"].as_str().unwrap_or_default().to_string()
+                }
+                other => other.to_string(),
+            };
+            out.insert(path.to_string(), identity);
+        }
+    }
+    out
+}
+
+/// What changed between the last approved version and this one.
+fn diff(previous: Option<&ReviewRow>, current: &ReviewRow) -> FileDiff {
+    let Some(previous) = previous else {
+        return FileDiff::default();
+    };
+    let (old, new) = (file_map(&previous.files), file_map(&current.files));
+    FileDiff {
+        against: Some(previous.version.clone()),
+        added: new
+            .keys()
+            .filter(|p| !old.contains_key(*p))
+            .cloned()
+            .collect(),
+        removed: old
+            .keys()
+            .filter(|p| !new.contains_key(*p))
+            .cloned()
+            .collect(),
+        changed: new
+            .iter()
+            .filter(|(p, id)| old.get(*p).is_some_and(|o| o != *id))
+            .map(|(p, _)| p.clone())
+            .collect(),
+    }
+}
+
+impl Registry {
+    /// Every version waiting for a decision, oldest first.
+    pub fn pending(&self, who: &Identity) -> Result<Vec<PendingVersion>, RegistryError> {
+        require_admin(who)?;
+        let store = self.reader();
+        let rows = store.versions_with_status(VersionStatus::Pending)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let previous = store.last_approved(&row.name, row.id)?;
+            out.push(PendingVersion {
+                diff: diff(previous.as_ref(), &row),
+                name: row.name,
+                version: row.version,
+                kind: row.kind,
+                source: row.source,
+                cksum: row.cksum,
+                upstream: json(&row.upstream),
+                findings: json(&row.findings),
+                files: json(&row.files),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Approves (`approve`) or rejects a version. A rejection needs a reason;
+    /// an approved version cannot be rejected (yank it instead). The decision
+    /// is signed, stored, audited, and the index changes before this returns.
+    pub fn decide(
+        &self,
+        who: &Identity,
+        name: &str,
+        version: &str,
+        approve: bool,
+        note: &str,
+    ) -> Result<(), RegistryError> {
+        require_admin(who)?;
+        if !approve && note.trim().is_empty() {
+            return Err(RegistryError::BadRequest(
+                "a rejection needs a reason: send {\"reason\": \"…\"}".into(),
+            ));
+        }
+        let mut store = self.writer();
+        let row = store
+            .review_row(name, version)?
+            .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
+        let target = if approve {
+            VersionStatus::Approved
+        } else {
+            VersionStatus::Rejected
+        };
+        if row.status == VersionStatus::Approved && !approve {
+            return Err(RegistryError::BadRequest(format!(
+                "{name}@{version} is already public; yank it instead of rejecting it"
+            )));
+        }
+        let statement = DecisionStatement {
+            _type: "decision".into(),
+            name: row.name.clone(),
+            vers: row.version.clone(),
+            cksum: row.cksum.clone(),
+            decision: target.as_str().into(),
+            by: who.login.clone(),
+            at: rfc3339(unix_now()),
+            note: note.to_string(),
+        };
+        let signed = self.signing().sign_decision(&statement);
+        let package = store.decide(row.id, target, &who.login, note, &signed)?;
+        self.render_and_sign(&mut store, &package)?;
+        tracing::info!(package = %row.name, version = %row.version, decision = target.as_str(), by = %who.login, "review decision");
+        Ok(())
+    }
+
+    /// The signed decision on `name@version`, if one was made.
+    pub fn decision_statement(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let store = self.reader();
+        let Some(row) = store.review_row(name, version)? else {
+            return Ok(None);
+        };
+        Ok(store.decision_statement(row.id)?)
+    }
+
+    /// The audit log, newest first.
+    pub fn audit(&self, who: &Identity) -> Result<Vec<AuditRecord>, RegistryError> {
+        require_admin(who)?;
+        let mut log = self.reader().audit_log()?;
+        log.reverse();
+        Ok(log)
+    }
+}

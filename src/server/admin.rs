@@ -1,0 +1,216 @@
+//! `/admin/v1/…`: review of mirrored versions and the audit log. Every route
+//! needs an admin token (401 without a token, 403 with a weaker one).
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use std::time::Duration;
+
+use super::body::Body;
+use super::error::ApiError;
+use super::routes::{blocking, identity, json, read_body};
+use super::Shared;
+use crate::api::{
+    AuditResponse, BulkDecision, BulkResponse, BulkResult, DecisionRequest, PendingResponse,
+};
+use crate::token::{Identity, Role};
+
+/// Largest admin request body.
+const MAX_ADMIN_BODY: u64 = 1024 * 1024;
+
+fn admin(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError> {
+    let who = identity(req, shared)?
+        .ok_or_else(|| ApiError::unauthorized("the admin API needs an admin token"))?;
+    if !who.has(Role::Admin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token for `{}` has the role {}; the admin API needs an admin token",
+                who.login, who.role
+            ),
+        ));
+    }
+    Ok(who)
+}
+
+async fn body_json<T: serde::de::DeserializeOwned + Default>(
+    req: Request<Incoming>,
+    shared: &Shared,
+    shape: &str,
+) -> Result<T, ApiError> {
+    let timeout = Duration::from_secs(shared.config.limits.body_read_timeout_secs);
+    let body = read_body(req, MAX_ADMIN_BODY, "the admin body limit", timeout).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("expected {shape}: {e}")))
+}
+
+/// Routes `/admin/v1/{rest}`.
+pub(super) async fn handle(
+    req: Request<Incoming>,
+    shared: &Shared,
+    rest: &[&str],
+) -> Result<Response<Body>, ApiError> {
+    let who = admin(&req, shared)?;
+    let method = req.method().clone();
+    let registry = shared.registry.clone();
+    match (&method, rest) {
+        (&Method::GET, ["pending"]) => {
+            let pending = blocking(move || registry.pending(&who)).await?;
+            Ok(json(StatusCode::OK, &PendingResponse { pending }))
+        }
+        (&Method::POST, ["packages", name, version, action @ ("approve" | "reject")]) => {
+            let approve = *action == "approve";
+            let request: DecisionRequest =
+                body_json(req, shared, "{\"note\": …} or {\"reason\": …}").await?;
+            let note = if approve {
+                request.note.or(request.reason)
+            } else {
+                request.reason.or(request.note)
+            }
+            .unwrap_or_default();
+            let (name, version) = (name.to_string(), version.to_string());
+            blocking(move || registry.decide(&who, &name, &version, approve, &note)).await?;
+            Ok(json(
+                StatusCode::OK,
+                &crate::api::OkResponse {
+                    ok: true,
+                    msg: None,
+                },
+            ))
+        }
+        (&Method::GET, ["packages", name, version, "decision"]) => {
+            let (n, v) = (name.to_string(), version.to_string());
+            match blocking(move || registry.decision_statement(&n, &v)).await? {
+                Some(statement) => Ok(Response::builder()
+                    .status(StatusCode::OK)
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(super::body::full(statement))
+                    .expect("valid response")),
+                None => Err(ApiError::not_found(format!(
+                    "no decision was made on {name}@{version}"
+                ))),
+            }
+        }
+        (&Method::POST, ["bulk"]) => {
+            let request: BulkDecision = body_json(
+                req,
+                shared,
+                "{\"action\":\"approve\"|\"reject\",\"versions\":[{\"name\",\"version\"}]}",
+            )
+            .await?;
+            let approve = match request.action.as_str() {
+                "approve" => true,
+                "reject" => false,
+                other => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("unknown action `{other}`: use approve or reject"),
+                    ))
+                }
+            };
+            let note = request
+                .reason
+                .clone()
+                .or(request.note.clone())
+                .unwrap_or_default();
+            let results = blocking(move || {
+                Ok(request
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let outcome = registry.decide(&who, &v.name, &v.version, approve, &note);
+                        BulkResult {
+                            name: v.name.clone(),
+                            version: v.version.clone(),
+                            ok: outcome.is_ok(),
+                            error: outcome.err().map(|e| e.to_string()),
+                        }
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+            Ok(json(StatusCode::OK, &BulkResponse { results }))
+        }
+        (&Method::POST, ["sync"]) => {
+            let request: crate::api::SyncRequest =
+                body_json(req, shared, "{\"source\": NAME | \"all\"}").await?;
+            let which = if request.source.is_empty() {
+                "all".to_string()
+            } else {
+                request.source
+            };
+            let started = shared.mirror.trigger(&which).map_err(|e| match e {
+                crate::mirror::sync::MirrorError::UnknownSource(_) => {
+                    ApiError::not_found(e.to_string())
+                }
+                crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
+            })?;
+            let runs: Vec<crate::api::SyncStartedRun> = started
+                .into_iter()
+                .map(|(source, id)| crate::api::SyncStartedRun { source, id })
+                .collect();
+            let first = runs.first().map_or(0, |r| r.id);
+            Ok(json(
+                StatusCode::ACCEPTED,
+                &crate::api::SyncStarted { run: first, runs },
+            ))
+        }
+        (&Method::GET, ["sync-runs"]) => {
+            let runs = blocking(move || registry.runs(200)).await?;
+            let runs = runs
+                .into_iter()
+                .map(|r| crate::api::SyncRunInfo {
+                    id: r.id,
+                    source: r.source,
+                    status: r.run.status,
+                    started_at: crate::fsutil::rfc3339(r.started_at),
+                    finished_at: r.finished_at.map(crate::fsutil::rfc3339),
+                    discovered: r.run.discovered,
+                    added: r.run.added,
+                    updated: r.run.updated,
+                    unchanged: r.run.unchanged,
+                    pending: r.run.pending,
+                    rejected: r.run.rejected,
+                    skipped: r.run.skipped,
+                    failed: r.run.failed,
+                    error: r.run.error,
+                    detail: r.run.detail,
+                })
+                .collect();
+            Ok(json(StatusCode::OK, &crate::api::SyncRunsResponse { runs }))
+        }
+        (&Method::GET, ["sources"]) => {
+            let sources = shared.mirror.status().map_err(|e| match e {
+                crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
+                other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            })?;
+            Ok(json(
+                StatusCode::OK,
+                &crate::api::SourcesResponse { sources },
+            ))
+        }
+        (&Method::GET, ["audit"]) => {
+            let audit = blocking(move || registry.audit(&who)).await?;
+            Ok(json(StatusCode::OK, &AuditResponse { audit }))
+        }
+        (
+            _,
+            ["pending"]
+            | ["bulk"]
+            | ["audit"]
+            | ["sync"]
+            | ["sync-runs"]
+            | ["sources"]
+            | ["packages", _, _, "approve" | "reject" | "decision"],
+        ) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed here"),
+        )),
+        _ => Err(ApiError::not_found(format!(
+            "no such admin endpoint: /admin/v1/{}",
+            rest.join("/")
+        ))),
+    }
+}
