@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::client::verify::{self, RegistryOptions, TrustedRegistry};
 use crate::config::{Config, SourceConfig, SourceKind};
 use crate::fsutil::unix_now;
+use crate::mirror::marketplace;
 use crate::package::Kind;
 use crate::registry::{Imported, Offer, Registry};
 use crate::store::{SyncRun, VersionStatus};
@@ -216,13 +217,11 @@ impl Mirror {
         };
         let outcome = match source.kind {
             SourceKind::Registry => self.sync_registry(source, &mut run),
-            SourceKind::Marketplace | SourceKind::Drop => Err(format!(
-                "{} sources are not implemented yet; only registry sources sync",
-                serde_json::to_value(source.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )),
+            SourceKind::Marketplace => self.sync_marketplace(source, &mut run),
+            SourceKind::Drop => Err(
+                "drop sources are not implemented yet; only registry and marketplace sources sync"
+                    .into(),
+            ),
         };
         if let Err(e) = outcome {
             run.error = Some(e);
@@ -391,8 +390,177 @@ impl Mirror {
                     .map_err(|e| e.to_string())?;
             }
         }
-        let _ = Kind::Crate;
         Ok(())
+    }
+}
+
+impl Mirror {
+    /// A marketplace source: read the checkout (cloned or fetched with the
+    /// system git when `git` is set), pack every plugin and skill
+    /// deterministically, and offer each; unchanged bundles are unchanged.
+    fn sync_marketplace(&self, source: &SourceConfig, run: &mut SyncRun) -> Result<(), String> {
+        let (checkout, commit, origin) = if source.git.is_empty() {
+            (
+                source.path.clone(),
+                git_head(&source.path),
+                source.path.display().to_string(),
+            )
+        } else {
+            let dir = self.state_home.join(&source.name).join("checkout");
+            git_update(&source.git, &dir)?;
+            let head = git_head(&dir);
+            (dir, head, source.git.clone())
+        };
+        let history = FallbackVersions {
+            registry: &self.registry,
+            source: &source.name,
+        };
+        let catalog = marketplace::read_catalog(&checkout, commit.as_deref(), &history)
+            .map_err(|e| format!("cannot read the marketplace at {origin}: {e}"))?;
+        for note in &catalog.notes {
+            run.detail.push(format!("catalog: {note}"));
+        }
+        for skipped in &catalog.skipped {
+            run.discovered += 1;
+            run.skipped += 1;
+            run.detail.push(format!(
+                "{} {}: {}",
+                skipped.kind, skipped.name, skipped.reason
+            ));
+        }
+        for item in &catalog.items {
+            run.discovered += 1;
+            if let Some(stored) = self
+                .registry
+                .stored_cksum(&item.name, &item.version)
+                .map_err(|e| e.to_string())?
+            {
+                if stored != item.content_sha256 {
+                    run.skipped += 1;
+                    run.detail.push(format!(
+                        "{} {}@{}: upstream changed its content without a new version; the stored bundle is kept",
+                        item.kind, item.name, item.version
+                    ));
+                    continue;
+                }
+            }
+            let offer = Offer {
+                source: &source.name,
+                auto_approve: source.auto_approve,
+                kind: item.kind,
+                name: &item.name,
+                version: &item.version,
+                bundle: &item.bundle,
+                upstream_line: None,
+                upstream: serde_json::json!({
+                    "marketplace": catalog.marketplace,
+                    "origin": origin,
+                    "commit": commit,
+                    "source_path": item.source_path,
+                    "plugin": item.plugin,
+                    "notes": item.notes,
+                    "signature": "none (marketplace)",
+                }),
+            };
+            match self
+                .registry
+                .import_mirrored(&offer)
+                .map_err(|e| e.to_string())?
+            {
+                Imported::Added(status) => {
+                    run.added += 1;
+                    match status {
+                        VersionStatus::Pending => run.pending += 1,
+                        VersionStatus::Rejected => run.rejected += 1,
+                        VersionStatus::Approved => {}
+                    }
+                }
+                Imported::Unchanged => run.unchanged += 1,
+                Imported::AlreadyRejected => run.rejected += 1,
+                Imported::Skipped(why) => {
+                    run.skipped += 1;
+                    run.detail.push(why);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Versions for marketplace packages that declare none: `0.0.N`, where N
+/// starts at 1 and grows by one each time the package's content hash
+/// differs from the last one seen, kept in the mirror state so numbers are
+/// never reused (see index-spec/mirror.md).
+struct FallbackVersions<'a> {
+    registry: &'a Registry,
+    source: &'a str,
+}
+
+impl marketplace::VersionHistory for FallbackVersions<'_> {
+    fn fallback(&self, _kind: Kind, name: &str, content_sha256: &str) -> String {
+        let key = format!("fallback:{}", crate::package::normalize(name));
+        let last = self.registry.mirror_state(self.source, &key).ok().flatten();
+        let (n, hash) = last
+            .as_deref()
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(n, h)| Some((n.parse::<u64>().ok()?, h.to_string())))
+            .unwrap_or((0, String::new()));
+        if n > 0 && hash == content_sha256 {
+            return format!("0.0.{n}");
+        }
+        let next = n + 1;
+        if let Err(e) =
+            self.registry
+                .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
+        {
+            tracing::error!(error = %e, "cannot record a fallback version");
+        }
+        format!("0.0.{next}")
+    }
+}
+
+/// The commit a checkout is at, if it is a git work tree.
+fn git_head(dir: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Clones `url` into `dir`, or fetches and resets an existing clone.
+fn git_update(url: &str, dir: &std::path::Path) -> Result<(), String> {
+    let run = |args: &[&str], cwd: Option<&std::path::Path>| -> Result<(), String> {
+        let mut cmd = std::process::Command::new("git");
+        if let Some(cwd) = cwd {
+            cmd.arg("-C").arg(cwd);
+        }
+        let out = cmd
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    if dir.join(".git").exists() {
+        run(&["fetch", "--depth", "1", "origin"], Some(dir))?;
+        run(&["reset", "--hard", "FETCH_HEAD"], Some(dir))
+    } else {
+        std::fs::create_dir_all(dir.parent().unwrap_or(dir)).map_err(|e| e.to_string())?;
+        let target = dir.to_str().ok_or("the checkout path is not UTF-8")?;
+        run(&["clone", "--depth", "1", url, target], None)
     }
 }
 

@@ -157,6 +157,11 @@ impl Registry {
         Ok(store.decision_statement(row.id)?)
     }
 
+    /// The checksum of a stored version (any status).
+    pub fn stored_cksum(&self, name: &str, version: &str) -> Result<Option<String>, RegistryError> {
+        Ok(self.reader().review_row(name, version)?.map(|r| r.cksum))
+    }
+
     /// The audit log, newest first.
     pub fn audit(&self, who: &Identity) -> Result<Vec<AuditRecord>, RegistryError> {
         require_admin(who)?;

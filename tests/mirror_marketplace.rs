@@ -1,0 +1,206 @@
+//! Marketplace sources: the real superpowers catalog mirrors completely
+//! behind approval, from a local checkout and from a git clone; versions
+//! that upstream never declares grow with each content change.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = "../shared/fixtures/marketplaces/superpowers";
+
+fn fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)
+}
+
+fn admin(d: &Daemon, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}{path}", d.url);
+    let mut r = match method {
+        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
+        _ => agent
+            .post(&url)
+            .header("Authorization", &d.admin)
+            .send(body.as_bytes()),
+    }
+    .unwrap();
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(serde_json::Value::Null)
+}
+
+fn sync(d: &Daemon, source: &str) -> serde_json::Value {
+    let started = admin(
+        d,
+        "POST",
+        "/admin/v1/sync",
+        &format!("{{\"source\":\"{source}\"}}"),
+    );
+    let id = started["run"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{started}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = admin(d, "GET", "/admin/v1/sync-runs", "");
+        let run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap();
+        if run["status"] != "running" {
+            return run;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn skill_count() -> i64 {
+    std::fs::read_dir(fixture().join("skills"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("SKILL.md").is_file())
+        .count() as i64
+}
+
+#[test]
+fn the_superpowers_catalog_mirrors_completely_behind_approval() {
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("superpowers");
+    copy_tree(&fixture(), &checkout);
+    let d = Daemon::with_config(&format!(
+        "[[sources]]\nname = \"sp\"\nkind = \"marketplace\"\npath = {:?}\ninterval = \"0\"\n",
+        checkout
+    ));
+    let run = sync(&d, "sp");
+    let expected = 1 + skill_count();
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["added"].as_i64(), Some(expected), "{run}");
+    assert_eq!(run["pending"].as_i64(), Some(expected), "{run}");
+    assert_eq!(run["skipped"].as_i64(), Some(0), "{run}");
+    let pending = admin(&d, "GET", "/admin/v1/pending", "");
+    let list = pending["pending"].as_array().unwrap();
+    let plugin = list.iter().find(|p| p["kind"] == "plugin").unwrap();
+    assert_eq!(
+        (plugin["name"].as_str(), plugin["version"].as_str()),
+        (Some("superpowers"), Some("6.2.0"))
+    );
+    assert!(
+        plugin["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "hook"),
+        "the SessionStart hook is in the inventory: {}",
+        plugin["findings"]
+    );
+    // Nothing is public until approved.
+    assert_eq!(get(&format!("{}/index/su/pe/superpowers", d.url)).0, 404);
+    let approved = admin(
+        &d,
+        "POST",
+        "/admin/v1/packages/superpowers/6.2.0/approve",
+        r#"{"note":"hooks reviewed"}"#,
+    );
+    assert_eq!(approved["ok"], true, "{approved}");
+    assert_eq!(get(&format!("{}/index/su/pe/superpowers", d.url)).0, 200);
+
+    // A re-sync of an unchanged checkout changes nothing.
+    let before = d.fingerprint();
+    let run = sync(&d, "sp");
+    assert_eq!(
+        (run["added"].as_i64(), run["unchanged"].as_i64()),
+        (Some(0), Some(expected)),
+        "{run}"
+    );
+    assert_eq!(d.fingerprint(), before);
+
+    // Upstream edits a skill without bumping the version: kept, and reported.
+    let skill_md = std::fs::read_dir(checkout.join("skills"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("SKILL.md");
+    let mut text = std::fs::read_to_string(&skill_md).unwrap();
+    text.push_str("\nAn upstream edit.\n");
+    std::fs::write(&skill_md, text).unwrap();
+    let run = sync(&d, "sp");
+    assert!(
+        run["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("without a new version")),
+        "{run}"
+    );
+    assert_eq!(d.fingerprint(), before, "stored bundles are immutable");
+}
+
+#[test]
+fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(repo.join(".claude-plugin")).unwrap();
+    std::fs::write(
+        repo.join(".claude-plugin/marketplace.json"),
+        r#"{"name":"team","owner":{"name":"t"},"plugins":[{"name":"unversioned","source":"./plugins/unversioned"}]}"#,
+    )
+    .unwrap();
+    let plugin = repo.join("plugins/unversioned");
+    std::fs::create_dir_all(plugin.join(".claude-plugin")).unwrap();
+    std::fs::write(
+        plugin.join(".claude-plugin/plugin.json"),
+        r#"{"name":"unversioned","description":"no version"}"#,
+    )
+    .unwrap();
+    std::fs::write(plugin.join("README.md"), "first\n").unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "first"]);
+    let d = Daemon::with_config(&format!(
+        "[[sources]]\nname = \"team\"\nkind = \"marketplace\"\ngit = \"file://{}\"\ninterval = \"0\"\nauto_approve = true\n",
+        repo.display()
+    ));
+    let run = sync(&d, "team");
+    assert_eq!(run["status"], "completed", "{run}");
+    let (_, index) = get(&format!("{}/index/un/ve/unversioned", d.url));
+    assert!(index.contains("\"vers\":\"0.0.1\""), "{index}");
+    let upstream = &admin(&d, "GET", "/admin/v1/audit", "")["audit"];
+    assert!(upstream
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["subject"] == "unversioned@0.0.1"));
+
+    // Same content: same version. Changed content: the next number.
+    let run = sync(&d, "team");
+    assert_eq!(run["added"].as_i64(), Some(0), "{run}");
+    std::fs::write(plugin.join("README.md"), "second\n").unwrap();
+    git(&["commit", "-qam", "second"]);
+    let run = sync(&d, "team");
+    assert_eq!(run["added"].as_i64(), Some(1), "{run}");
+    let (_, index) = get(&format!("{}/index/un/ve/unversioned", d.url));
+    assert!(index.contains("\"vers\":\"0.0.2\""), "{index}");
+}
