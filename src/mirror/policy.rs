@@ -46,7 +46,10 @@ use crate::package::{normalize, Kind};
 /// - `bin`: a file in a plugin's `bin/`, which Claude Code puts on `PATH`.
 /// - `script`: a file with an execute bit or a `#!` line.
 /// - `skill-md`: a `SKILL.md` that breaks (or strains) the Agent Skills spec.
-/// - `reserved-name`: a reserved name, or one containing "anthropic" or "claude".
+/// - `reserved-name`: a name in `reserved_names` (only its owner may use it).
+/// - `reserved-word`: a name containing "anthropic" or "claude", which Claude
+///   refuses for uploaded skills and which suggests an official package; a
+///   warning by default, since community packages use such names too.
 pub const RULES: &[&str] = &[
     "license-deny",
     "license-not-allowed",
@@ -65,6 +68,7 @@ pub const RULES: &[&str] = &[
     "script",
     "skill-md",
     "reserved-name",
+    "reserved-word",
 ];
 
 /// The `[policy]` table of the configuration file. Every key is optional;
@@ -1016,7 +1020,7 @@ impl<'a> Eval<'a> {
             .find(|w| key.contains(w))
         {
             self.push(
-                "reserved-name",
+                "reserved-word",
                 Severity::Warning,
                 None,
                 format!(
@@ -2353,9 +2357,13 @@ mod tests {
         assert!(d.detail.contains("reserved"), "{}", d.detail);
         let f = plugin("claude-code-plugins");
         assert_eq!(of(&f, "reserved-name").len(), 1, "one finding per name");
+        // A name that merely contains the word is a warning, not a rejection.
         let f = plugin("my-claude-helper");
-        assert!(one(&f, "reserved-name").detail.contains("\"claude\""));
-        assert!(of(&plugin("anthropicish"), "reserved-name").len() == 1);
+        let d = one(&f, "reserved-word");
+        assert!(d.detail.contains("\"claude\""));
+        assert_eq!(d.severity, Severity::Warning);
+        assert!(of(&f, "reserved-name").is_empty());
+        assert!(of(&plugin("anthropicish"), "reserved-word").len() == 1);
         assert!(plugin("kit").is_empty());
         // crates are not held to the skill and plugin rules
         let b = bundle(&[(
