@@ -71,6 +71,17 @@ impl BlobStore {
         Ok(BlobStore { root, tmp })
     }
 
+    /// Opens `DATA/blobs` from a second process (a CLI command) while the
+    /// daemon may be running: like [`BlobStore::open`], but leaves
+    /// `DATA/blobs/tmp` alone, since the daemon's temp files may be in flight.
+    pub fn attach(data_dir: &Path) -> io::Result<BlobStore> {
+        let root = data_dir.join("blobs");
+        let tmp = root.join("tmp");
+        fsutil::create_private_dir(&root.join("sha256"))?;
+        fsutil::create_private_dir(&tmp)?;
+        Ok(BlobStore { root, tmp })
+    }
+
     /// Where the blob with `digest` lives (whether or not it exists).
     pub fn path(&self, digest: &Sha256Digest) -> PathBuf {
         let hex = digest.to_hex();

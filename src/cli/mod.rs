@@ -18,6 +18,7 @@ use crate::token::Role;
 mod admin;
 mod install;
 mod serve;
+mod transfer;
 
 /// skillreg: a private registry for agent skills, Claude Code plugins and cargo crates.
 #[derive(Debug, Parser)]
@@ -105,6 +106,14 @@ enum Command {
     Install(install::InstallArgs),
     /// Check installed files against DIR/skillreg.lock; exits 1 on any difference.
     Verify(install::VerifyArgs),
+    /// Write an air-gap transfer archive: the signed index lines, bundles
+    /// and provenance of approved (and pending) versions, for `skillreg
+    /// import` or a `drop` source on an air-gapped registry.
+    ExportTransfer(transfer::ExportTransferArgs),
+    /// Verify a transfer archive against the exporter's pinned root and
+    /// import its versions (pending review) in one transaction; works with
+    /// the daemon stopped or running. Importing it twice changes nothing.
+    Import(transfer::ImportArgs),
 }
 
 /// Flags for `serve`.
@@ -269,6 +278,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Pack { dir, output } => pack(&dir, output),
         Command::Install(args) => install::install(args),
         Command::Verify(args) => install::verify(args),
+        Command::ExportTransfer(args) => transfer::export_transfer(args),
+        Command::Import(args) => transfer::import(args),
         Command::Publish {
             path,
             remote,

@@ -497,11 +497,16 @@ struct Http {
 }
 
 impl Http {
-    fn new(opts: &RegistryOptions, base: &str) -> Result<Http, TrustError> {
+    fn new(
+        opts: &RegistryOptions,
+        base: &str,
+        stall_timeout: Option<Duration>,
+    ) -> Result<Http, TrustError> {
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
-            .timeout_connect(Some(Duration::from_secs(15)));
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_per_read(stall_timeout);
         if let Some(path) = &opts.ca_cert {
             let local = |message: String| TrustError::Local {
                 action: "use the CA certificate",
@@ -813,6 +818,16 @@ impl TrustedRegistry {
     /// Establishes trust in the registry's current metadata (see the module
     /// documentation), or, offline, in the last metadata verified.
     pub fn open(opts: &RegistryOptions) -> Result<TrustedRegistry, TrustError> {
+        Self::open_with_stall_timeout(opts, None)
+    }
+
+    /// Like [`TrustedRegistry::open`], but every request of this registry
+    /// (now and later) also fails, as a transport error, when the server
+    /// sends nothing for `stall_timeout`, not only after a request's 300 s.
+    pub fn open_with_stall_timeout(
+        opts: &RegistryOptions,
+        stall_timeout: Option<Duration>,
+    ) -> Result<TrustedRegistry, TrustError> {
         let base = normalize_url(&opts.url)?;
         let state_dir = state_dir_for(&opts.state_home, &base);
         let saved = load_saved(&state_dir, &base)?;
@@ -820,7 +835,7 @@ impl TrustedRegistry {
         if opts.offline {
             return Self::open_offline(base, state_dir, saved, pinned);
         }
-        let http = Http::new(opts, &base)?;
+        let http = Http::new(opts, &base, stall_timeout)?;
         let index_url = |rel: &str| format!("{base}/index/{rel}");
         let state_dir_text = state_dir.display().to_string();
 
@@ -1026,11 +1041,19 @@ impl TrustedRegistry {
         // Snapshot: exactly the bytes the timestamp names, signed by the index role.
         let meta = &timestamp.snapshot;
         let snap_url = index_url(&paths::snapshot(meta.version));
-        let bytes = http.need(
-            &snap_url,
-            meta.length,
-            "the snapshot the timestamp names is not served; if a publish happened just now, retry",
-        )?;
+        // The snapshot verified last time is reused when the (just verified)
+        // timestamp names exactly its bytes: a quiet registry costs no
+        // snapshot download. Every check below still runs on those bytes.
+        let saved_snapshot = read_state_file(&state_dir.join(SNAPSHOT_FILE))?
+            .filter(|b| b.len() as u64 == meta.length && sha256_hex(b) == meta.sha256);
+        let bytes = match saved_snapshot {
+            Some(bytes) => bytes,
+            None => http.need(
+                &snap_url,
+                meta.length,
+                "the snapshot the timestamp names is not served; if a publish happened just now, retry",
+            )?,
+        };
         check_bytes(
             &bytes,
             &FileMeta {
@@ -1264,6 +1287,13 @@ impl TrustedRegistry {
             }
             return Ok(bytes);
         };
+        // A cached copy with exactly the bytes the verified snapshot lists
+        // is as good as a fresh one (the snapshot authenticates it).
+        if let Some(bytes) = read_state_file(&cache_path)? {
+            if bytes.len() as u64 == meta.length && sha256_hex(&bytes) == meta.sha256 {
+                return Ok(bytes);
+            }
+        }
         let bytes = http.need(
             &url,
             meta.length,

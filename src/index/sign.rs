@@ -34,6 +34,8 @@ pub mod types {
     pub const PUBLISHER: &str = "application/vnd.skillreg.publisher+json";
     /// The registry's record of an admin's decision on a mirrored version.
     pub const DECISION: &str = "application/vnd.skillreg.decision+json";
+    /// The manifest of an air-gap transfer archive, signed by the index key.
+    pub const TRANSFER: &str = "application/vnd.skillreg.transfer+json";
 }
 
 /// Serializes a value as canonical JSON: no insignificant whitespace,

@@ -8,3 +8,4 @@
 pub mod marketplace;
 pub mod policy;
 pub mod sync;
+pub mod transfer;

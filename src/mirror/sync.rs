@@ -26,6 +26,11 @@ use crate::store::{SyncRun, VersionStatus};
 /// Largest bundle fetched when the upstream line gives no size.
 const DEFAULT_BUNDLE_CAP: u64 = 50 * 1024 * 1024;
 
+/// An upstream that sends nothing for this long fails the request (retried
+/// like any transport error), instead of holding the run for the client's
+/// 300 s per attempt.
+const UPSTREAM_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A source's schedule and current run, for `GET /admin/v1/sources`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SourceStatus {
@@ -81,6 +86,11 @@ impl Mirror {
             .map(|r| (r.source, r.started_at))
             .collect();
         for source in &config.sources {
+            // Manual-only sources too: an interrupted run resumes on restart.
+            if interrupted.contains(&source.name) {
+                due.insert(source.name.clone(), now);
+                continue;
+            }
             let Ok(Some(interval)) = source.interval() else {
                 continue;
             };
@@ -160,6 +170,12 @@ impl Mirror {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name.to_string(), unix_now() + interval.as_secs() as i64);
+        } else {
+            // A manual-only source is due once at most (a resumed run).
+            self.due
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name);
         }
         let mirror = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -218,10 +234,7 @@ impl Mirror {
         let outcome = match source.kind {
             SourceKind::Registry => self.sync_registry(source, &mut run),
             SourceKind::Marketplace => self.sync_marketplace(source, &mut run),
-            SourceKind::Drop => Err(
-                "drop sources are not implemented yet; only registry and marketplace sources sync"
-                    .into(),
-            ),
+            SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run),
         };
         if let Err(e) = outcome {
             run.error = Some(e);
@@ -247,8 +260,10 @@ impl Mirror {
             ca_cert: None,
             state_home: self.state_home.join(&source.name),
         };
-        let upstream = with_retries(|| TrustedRegistry::open(&opts))
-            .map_err(|e| format!("upstream refused: {e}"))?;
+        let upstream = with_retries(|| {
+            TrustedRegistry::open_with_stall_timeout(&opts, Some(UPSTREAM_STALL_TIMEOUT))
+        })
+        .map_err(|e| format!("upstream refused: {e}"))?;
         let dl = upstream.dl().map_err(|e| e.to_string())?;
         let files: Vec<(String, String)> = upstream
             .snapshot()

@@ -4,12 +4,13 @@
 
 use super::{files_json, Registry, RegistryError};
 use crate::blobs::Sha256Digest;
-use crate::bundle;
+use crate::bundle::{self, ArchiveLimits};
+use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, IndexEntry};
 use crate::mirror::policy;
 use crate::package::{self, Kind, PackageName};
-use crate::store::{MirrorFacts, NewVersion, VersionStatus};
+use crate::store::{MirrorFacts, NewVersion, Store, VersionStatus};
 use crate::token::{Identity, Role};
 
 /// One upstream version offered to the registry.
@@ -100,142 +101,201 @@ impl Registry {
     /// Offers a mirrored version. Errors are storage failures only; every
     /// problem with the offer itself is an [`Imported::Skipped`] reason.
     pub fn import_mirrored(&self, offer: &Offer<'_>) -> Result<Imported, RegistryError> {
-        let skipped = |why: String| {
-            Ok(Imported::Skipped(format!(
-                "{}@{}: {why}",
-                offer.name, offer.version
-            )))
+        let checked = match check_offer(&self.config, offer) {
+            Ok(c) => c,
+            Err(outcome) => return Ok(outcome),
         };
-        let name = match PackageName::parse(offer.kind, offer.name) {
-            Ok(n) => n,
-            Err(e) => return skipped(e.to_string()),
-        };
-        let version = match package::parse_version(offer.version) {
-            Ok(v) => v,
-            Err(e) => return skipped(e.to_string()),
-        };
-        let validated = match bundle::validate(
-            offer.kind,
-            &name,
-            &version,
-            offer.bundle,
-            &self.archive_limits(),
-        ) {
-            Ok(v) => v,
-            Err(e) => return skipped(format!("the bundle fails validation: {e}")),
-        };
-        let license = offer
-            .upstream_line
-            .and_then(|l| l.license.clone())
-            .or_else(|| validated.license.clone());
-        let findings = match policy::evaluate(
-            &self.config.policy,
-            offer.kind,
-            offer.name,
-            license.as_deref(),
-            offer.bundle,
-            &self.archive_limits(),
-        ) {
-            Ok(f) => f,
-            Err(e) => return skipped(format!("the policy could not read the bundle: {e}")),
-        };
-        let status = if policy::rejects(&findings) {
-            VersionStatus::Rejected
-        } else if offer.auto_approve {
-            VersionStatus::Approved
-        } else {
-            VersionStatus::Pending
-        };
-        let cksum = Sha256Digest::of(offer.bundle);
-        let entry = match offer.upstream_line {
-            Some(line) => IndexEntry {
-                name: name.to_string(),
-                vers: version.to_string(),
-                cksum: cksum.to_hex(),
-                yanked: false,
-                kind: offer.kind,
-                size: Some(offer.bundle.len() as u64),
-                ..line.clone()
-            },
-            None => IndexEntry {
-                name: name.to_string(),
-                vers: version.to_string(),
-                deps: Vec::new(),
-                cksum: cksum.to_hex(),
-                features: Default::default(),
-                features2: None,
-                yanked: false,
-                links: None,
-                v: 1,
-                rust_version: None,
-                pubtime: fsutil::rfc3339(fsutil::unix_now()),
-                kind: offer.kind,
-                description: validated.description.clone(),
-                license: license.clone(),
-                size: Some(offer.bundle.len() as u64),
-                provenance: None,
-            },
-        };
-        let entry_json = index::line(&entry);
         let owner = mirror_login(offer.source);
-        let mirror_identity = Identity {
-            token_id: 0,
-            login: owner.clone(),
-            role: Role::Publisher,
-        };
+        let mirror_identity = mirror_identity(&owner);
+        let upstream_json = offer.upstream.to_string();
 
         let mut store = self.writer();
-        if let Some(existing) = store.package(name.as_str())? {
-            if existing.name != name.as_str() || existing.kind != offer.kind {
-                return skipped(format!(
-                    "the name is taken here by the {} `{}`",
-                    existing.kind, existing.name
-                ));
-            }
-            if !store.owners(existing.id)?.contains(&owner) {
-                return skipped(format!(
-                    "a package published here (not by source `{}`) already uses this name",
-                    offer.source
-                ));
-            }
-            if let Some(row) = store.review_row(name.as_str(), &version.to_string())? {
-                return Ok(if row.status == VersionStatus::Rejected {
-                    Imported::AlreadyRejected
-                } else {
-                    Imported::Unchanged
-                });
-            }
-            if let Some(clash) = store.clashing_version(existing.id, &version)? {
-                return skipped(format!(
-                    "{clash} is already here (versions differing in build metadata clash)"
-                ));
-            }
+        if let Some(outcome) = store_verdict(&store, offer.source, offer.kind, &checked)? {
+            return Ok(outcome);
         }
         self.blobs.put(offer.bundle)?;
-        let findings_json = serde_json::to_string(&findings).expect("findings serialize");
-        let upstream_json = offer.upstream.to_string();
-        let files = files_json(&validated.archive);
-        let package = store.insert_version(&NewVersion {
-            name: &name,
-            kind: offer.kind,
-            version: &version,
-            cksum: &entry.cksum,
-            size: offer.bundle.len() as u64,
-            entry_json: &entry_json,
-            description: entry.description.as_deref().unwrap_or(""),
-            keywords: &validated.keywords,
-            publisher: &mirror_identity,
-            files_json: &files,
-            mirror: Some(MirrorFacts {
-                source: offer.source,
-                status,
-                upstream: &upstream_json,
-                findings: &findings_json,
-            }),
-        })?;
-        if status == VersionStatus::Approved {
+        let package = store.insert_version(&checked.new_version(
+            offer.kind,
+            &mirror_identity,
+            offer.source,
+            &upstream_json,
+        ))?;
+        if checked.status == VersionStatus::Approved {
             self.render_and_sign(&mut store, &package)?;
         }
-        Ok(Imported::Added(status))
+        Ok(Imported::Added(checked.status))
     }
+}
+
+/// An offer that passed validation and the policy, ready to be stored.
+pub(super) struct Checked {
+    pub(super) name: PackageName,
+    pub(super) version: semver::Version,
+    pub(super) status: VersionStatus,
+    pub(super) entry: IndexEntry,
+    pub(super) entry_json: String,
+    pub(super) keywords: Vec<String>,
+    pub(super) files_json: String,
+    pub(super) findings_json: String,
+    pub(super) size: u64,
+}
+
+impl Checked {
+    /// The row to insert, published by `identity` (the source's mirror login).
+    pub(super) fn new_version<'a>(
+        &'a self,
+        kind: Kind,
+        identity: &'a Identity,
+        source: &'a str,
+        upstream_json: &'a str,
+    ) -> NewVersion<'a> {
+        NewVersion {
+            name: &self.name,
+            kind,
+            version: &self.version,
+            cksum: &self.entry.cksum,
+            size: self.size,
+            entry_json: &self.entry_json,
+            description: self.entry.description.as_deref().unwrap_or(""),
+            keywords: &self.keywords,
+            publisher: identity,
+            files_json: &self.files_json,
+            mirror: Some(MirrorFacts {
+                source,
+                status: self.status,
+                upstream: upstream_json,
+                findings: &self.findings_json,
+            }),
+        }
+    }
+}
+
+/// The identity mirrored versions of a source are stored under.
+pub(super) fn mirror_identity(owner: &str) -> Identity {
+    Identity {
+        token_id: 0,
+        login: owner.to_string(),
+        role: Role::Publisher,
+    }
+}
+
+/// Validates an offer like a publish and runs the policy on it, without
+/// touching the store. `Err` is the outcome of an offer that cannot be stored.
+pub(super) fn check_offer(config: &Config, offer: &Offer<'_>) -> Result<Checked, Imported> {
+    let skipped =
+        |why: String| Imported::Skipped(format!("{}@{}: {why}", offer.name, offer.version));
+    let limits = ArchiveLimits {
+        max_compressed: config.limits.max_bundle_bytes,
+        max_unpacked: config.limits.max_unpacked_bytes,
+        max_entries: config.limits.max_entries,
+    };
+    let name = PackageName::parse(offer.kind, offer.name).map_err(|e| skipped(e.to_string()))?;
+    let version = package::parse_version(offer.version).map_err(|e| skipped(e.to_string()))?;
+    let validated = bundle::validate(offer.kind, &name, &version, offer.bundle, &limits)
+        .map_err(|e| skipped(format!("the bundle fails validation: {e}")))?;
+    let license = offer
+        .upstream_line
+        .and_then(|l| l.license.clone())
+        .or_else(|| validated.license.clone());
+    let findings = policy::evaluate(
+        &config.policy,
+        offer.kind,
+        offer.name,
+        license.as_deref(),
+        offer.bundle,
+        &limits,
+    )
+    .map_err(|e| skipped(format!("the policy could not read the bundle: {e}")))?;
+    let status = if policy::rejects(&findings) {
+        VersionStatus::Rejected
+    } else if offer.auto_approve {
+        VersionStatus::Approved
+    } else {
+        VersionStatus::Pending
+    };
+    let cksum = Sha256Digest::of(offer.bundle);
+    let entry = match offer.upstream_line {
+        Some(line) => IndexEntry {
+            name: name.to_string(),
+            vers: version.to_string(),
+            cksum: cksum.to_hex(),
+            yanked: false,
+            kind: offer.kind,
+            size: Some(offer.bundle.len() as u64),
+            ..line.clone()
+        },
+        None => IndexEntry {
+            name: name.to_string(),
+            vers: version.to_string(),
+            deps: Vec::new(),
+            cksum: cksum.to_hex(),
+            features: Default::default(),
+            features2: None,
+            yanked: false,
+            links: None,
+            v: 1,
+            rust_version: None,
+            pubtime: fsutil::rfc3339(fsutil::unix_now()),
+            kind: offer.kind,
+            description: validated.description.clone(),
+            license: license.clone(),
+            size: Some(offer.bundle.len() as u64),
+            provenance: None,
+        },
+    };
+    Ok(Checked {
+        entry_json: index::line(&entry),
+        findings_json: serde_json::to_string(&findings).expect("findings serialize"),
+        files_json: files_json(&validated.archive),
+        keywords: validated.keywords,
+        size: offer.bundle.len() as u64,
+        name,
+        version,
+        status,
+        entry,
+    })
+}
+
+/// The checks against what is stored (run under the writer lock): the
+/// outcome when the version must not be inserted, `None` when it may.
+pub(super) fn store_verdict(
+    store: &Store,
+    source: &str,
+    kind: Kind,
+    checked: &Checked,
+) -> Result<Option<Imported>, RegistryError> {
+    let skipped = |why: String| {
+        Ok(Some(Imported::Skipped(format!(
+            "{}@{}: {why}",
+            checked.name, checked.version
+        ))))
+    };
+    let owner = mirror_login(source);
+    let Some(existing) = store.package(checked.name.as_str())? else {
+        return Ok(None);
+    };
+    if existing.name != checked.name.as_str() || existing.kind != kind {
+        return skipped(format!(
+            "the name is taken here by the {} `{}`",
+            existing.kind, existing.name
+        ));
+    }
+    if !store.owners(existing.id)?.contains(&owner) {
+        return skipped(format!(
+            "a package published here (not by source `{source}`) already uses this name"
+        ));
+    }
+    if let Some(row) = store.review_row(checked.name.as_str(), &checked.version.to_string())? {
+        return Ok(Some(if row.status == VersionStatus::Rejected {
+            Imported::AlreadyRejected
+        } else {
+            Imported::Unchanged
+        }));
+    }
+    if let Some(clash) = store.clashing_version(existing.id, &checked.version)? {
+        return skipped(format!(
+            "{clash} is already here (versions differing in build metadata clash)"
+        ));
+    }
+    Ok(None)
 }

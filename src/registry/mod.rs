@@ -9,10 +9,12 @@ mod export;
 mod imports;
 mod review;
 mod signing;
+mod transfer;
 
 pub use export::{export_static, ExportSummary};
 pub use imports::{mirror_login, Imported, Offer};
 pub use signing::{export_root, rotate, Rotation};
+pub use transfer::{OfflineRegistry, TransferItem, TransferSink};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -243,6 +243,33 @@ pub struct SyncRun {
     pub detail: Vec<String>,
 }
 
+/// One version as an air-gap transfer exports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRow {
+    /// Package name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Exact version.
+    pub version: String,
+    /// Hex sha256 of the blob.
+    pub cksum: String,
+    /// Blob size.
+    pub size: u64,
+    /// The stored index line.
+    pub entry_json: String,
+    /// Approved or pending.
+    pub status: VersionStatus,
+    /// Unix seconds.
+    pub published_at: i64,
+    /// The mirror source it came from here, if mirrored.
+    pub source: Option<String>,
+    /// Upstream facts (JSON), for mirrored versions.
+    pub upstream: String,
+    /// The signed decision statement, if an admin decided.
+    pub decision: Option<Vec<u8>>,
+}
+
 /// A stored run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncRunRow {
@@ -530,6 +557,49 @@ impl Store {
         )
     }
 
+    /// The versions an air-gap transfer carries: approved (and, with
+    /// `include_pending`, pending) versions that are not yanked, published
+    /// or decided at or after `since` (unix seconds), by package then age.
+    pub fn transfer_rows(
+        &self,
+        include_pending: bool,
+        since: i64,
+    ) -> Result<Vec<TransferRow>, StoreError> {
+        self.all(
+            "SELECT p.name, p.kind, v.version, v.cksum, v.size, v.entry_json, v.status,
+                    v.published_at, v.source, v.upstream, a.statement
+             FROM versions v JOIN packages p ON p.id = v.package_id
+             LEFT JOIN approvals a ON a.version_id = v.id
+             WHERE v.yanked = 0
+               AND (v.status = 'approved' OR (?1 AND v.status = 'pending'))
+               AND MAX(v.published_at, COALESCE(v.decided_at, 0)) >= ?2
+             ORDER BY p.normalized, v.id",
+            params![include_pending, since],
+            |r| {
+                let kind: String = r.get(1)?;
+                Ok(TransferRow {
+                    name: r.get(0)?,
+                    kind: Kind::parse(&kind).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    version: r.get(2)?,
+                    cksum: r.get(3)?,
+                    size: r.get::<_, i64>(4)? as u64,
+                    entry_json: r.get(5)?,
+                    status: VersionStatus::parse(&r.get::<_, String>(6)?),
+                    published_at: r.get(7)?,
+                    source: r.get(8)?,
+                    upstream: r.get(9)?,
+                    decision: r.get(10)?,
+                })
+            },
+        )
+    }
+
     /// Starts a sync run for `source` and returns its id.
     pub fn start_run(&mut self, source: &str) -> Result<i64, StoreError> {
         self.conn.execute(
@@ -763,6 +833,33 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = Store::insert_version_in(&tx, new)?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Inserts several versions in ONE transaction (an air-gap transfer):
+    /// all of them, or on any error none. Returns each version's package.
+    pub fn insert_versions(
+        &mut self,
+        news: &[NewVersion<'_>],
+    ) -> Result<Vec<PackageRow>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows = news
+            .iter()
+            .map(|new| Store::insert_version_in(&tx, new))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    /// The body of [`Store::insert_version`], inside the caller's transaction.
+    fn insert_version_in(
+        tx: &rusqlite::Transaction<'_>,
+        new: &NewVersion<'_>,
+    ) -> Result<PackageRow, StoreError> {
         let now = unix_now();
         let normalized = new.name.normalized();
         let existing = tx
@@ -837,7 +934,7 @@ impl Store {
             params![package_id, now],
         )?;
         audit(
-            &tx,
+            tx,
             &new.publisher.login,
             if new.mirror.is_some() {
                 "mirror"
@@ -861,7 +958,6 @@ impl Store {
             [package_id],
             package_row,
         )?;
-        tx.commit()?;
         Ok(row)
     }
 

@@ -1,0 +1,2269 @@
+//! Air-gap transfer archives: one signed file that carries versions from a
+//! connected registry to an air-gapped one.
+//!
+//! - [`export`] (`skillreg export-transfer`) writes the archive from a data
+//!   directory on the connected side.
+//! - [`import_archive`] (`skillreg import`, and `drop` sources) reads it as
+//!   hostile input, verifies it against a pinned root, stages its blobs and
+//!   imports every version in one store transaction. Importing the same
+//!   archive twice changes nothing. Versions arrive pending.
+//! - [`sync_drop`] runs a `drop` source: its directory is scanned at every
+//!   run and watched (inotify, via `notify`) between runs.
+//!
+//! # The archive
+//!
+//! A gzip-compressed tar (one gzip member) of regular files, in this order:
+//!
+//! | entry | what |
+//! |---|---|
+//! | `manifest.json` | canonical JSON [`Manifest`]: every version, its index line and blob |
+//! | `manifest.sig` | an envelope of type [`types::TRANSFER`] whose payload is exactly the bytes of `manifest.json`, signed by the exporter's index key |
+//! | `roots/N.json` | every root document of the exporter, N = 1, 2, … (the bytes it serves at `/index/_skillreg/root/N.json`) |
+//! | `blobs/SHA256` | each bundle once, named by the lowercase hex sha256 of its bytes |
+//!
+//! The importer pins one root of the exporter (`root_key`, `--trust-root`):
+//! the archive must carry that root byte-for-byte at its version, and every
+//! later root N+1 must verify with the root keys of N and with its own (the
+//! rule clients follow). Only the index key of the newest root may sign the
+//! manifest. Each blob must match the manifest's sha256 and size. Anything
+//! else in the archive (other names, links, `..`, duplicates, data after the
+//! end) refuses the whole archive before anything is stored.
+//!
+//! # Drop directories
+//!
+//! A `drop` source imports files named `*.skillreg-transfer.tar.gz` (see
+//! [`SUFFIX`]) that appear directly in its `path`. A writer must write under
+//! another name (e.g. a leading `.` or a `.part` suffix) in the same
+//! directory and rename when complete; as a second guard, a file modified in
+//! the last [`SETTLE`] is left for later. An imported file moves to
+//! `path/imported/`, a refused one to `path/rejected/` beside a
+//! `NAME.error.txt` saying why. Local trouble (disk, database) leaves the
+//! file where it is for the next run.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::bundle::archive::normalize_path;
+use crate::config::SourceConfig;
+use crate::fsutil::{self, rfc3339, unix_now};
+use crate::index::sign::{self, canonical, key_id, types, Envelope, Root};
+use crate::index::IndexEntry;
+use crate::keys::{self, KeyRole};
+use crate::package::{self, Kind};
+use crate::registry::{Imported, Registry, TransferItem, TransferSink};
+use crate::store::{Store, SyncRun, VersionStatus};
+
+/// The file-name ending a `drop` source imports.
+pub const SUFFIX: &str = ".skillreg-transfer.tar.gz";
+/// The archive format this build writes and reads.
+pub const FORMAT: u32 = 1;
+/// The manifest entry.
+pub const MANIFEST: &str = "manifest.json";
+/// The manifest's signature entry.
+pub const SIGNATURE: &str = "manifest.sig";
+/// Where a `drop` source moves imported archives (below its `path`).
+pub const IMPORTED_DIR: &str = "imported";
+/// Where a `drop` source moves refused archives (below its `path`).
+pub const REJECTED_DIR: &str = "rejected";
+/// The source name `skillreg import` records runs under by default.
+pub const CLI_SOURCE: &str = "import";
+/// A file in a drop directory modified more recently than this is left for
+/// a later scan (it may still be being written).
+pub const SETTLE: Duration = Duration::from_secs(2);
+/// Most root documents an archive may carry.
+const MAX_ROOTS: u64 = 1024;
+/// Largest root or signature-free metadata entry (as clients allow).
+const MAX_ROOT_BYTES: u64 = 1024 * 1024;
+/// Most zero bytes allowed after the tar end-of-archive marker.
+const MAX_PADDING: u64 = 64 * 1024;
+/// mirror_state key prefix: the newest exporter root version imported from a
+/// source under one pinned root (see [`PinnedRoot::state_key`]).
+const ROOT_STATE_KEY: &str = "transfer:root_version";
+
+/// How much of an archive the importer reads before giving up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferLimits {
+    /// Largest archive, compressed, and largest total unpacked size.
+    pub max_bytes: u64,
+    /// Most tar entries.
+    pub max_entries: u64,
+    /// Largest `manifest.json`.
+    pub max_manifest_bytes: u64,
+}
+
+impl Default for TransferLimits {
+    fn default() -> Self {
+        TransferLimits {
+            max_bytes: 10 * 1024 * 1024 * 1024,
+            max_entries: 1_000_000,
+            max_manifest_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always `transfer`.
+    pub _type: String,
+    /// [`FORMAT`].
+    pub format: u32,
+    /// RFC 3339 UTC time of the export.
+    pub created: String,
+    /// The exporting registry's newest root.
+    pub registry: Exporter,
+    /// With `--since`: the RFC 3339 time versions were published or decided after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// With `--approved-only`: pending versions were left out.
+    pub approved_only: bool,
+    /// Every version carried.
+    pub versions: Vec<ManifestVersion>,
+}
+
+/// Who exported: the newest root's version and each role's key ids.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exporter {
+    /// The newest root version (the highest `roots/N.json`).
+    pub root_version: u64,
+    /// Role (`root`, `index`, `timestamp`) → key ids, as that root names them.
+    pub keyids: BTreeMap<String, Vec<String>>,
+}
+
+/// One version in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestVersion {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// Package kind.
+    pub kind: Kind,
+    /// Lowercase hex sha256 of the blob.
+    pub cksum: String,
+    /// Blob size in bytes.
+    pub size: u64,
+    /// The exporter's index line, exactly as it serves it.
+    pub line: String,
+    /// `approved` or `pending` on the exporting side.
+    pub status: VersionStatus,
+    /// RFC 3339 UTC time it was published (or mirrored) on the exporting side.
+    pub published: String,
+    /// Where it came from before: the exporter's signed admin decision
+    /// (`decision`, an envelope) and, if it was mirrored there, its source
+    /// and upstream facts (`mirrored`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<serde_json::Value>,
+    /// Its entry in the archive: `blobs/` + `cksum`.
+    pub blob: String,
+}
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The archive is refused (signature, contents, shape); importing it
+    /// again will not help. Nothing was stored.
+    #[error("{0}")]
+    Refused(String),
+    /// Local trouble (trust root, disk, database); nothing was imported, and
+    /// the same archive may be retried.
+    #[error("{0}")]
+    Local(String),
+}
+
+fn refused(message: impl Into<String>) -> TransferError {
+    TransferError::Refused(message.into())
+}
+
+fn local(message: impl std::fmt::Display) -> TransferError {
+    TransferError::Local(message.to_string())
+}
+
+// ---------------------------------------------------------------- export
+
+/// What to export.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Only versions published or decided at or after this (unix seconds).
+    pub since: Option<i64>,
+    /// Leave pending versions out.
+    pub approved_only: bool,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Versions in the manifest.
+    pub versions: usize,
+    /// Of which pending.
+    pub pending: usize,
+    /// Blob bytes carried.
+    pub blob_bytes: u64,
+    /// The exporter's newest root version.
+    pub root_version: u64,
+    /// sha256 of the archive file.
+    pub sha256: String,
+}
+
+/// Parses `--since`: an RFC 3339 time (`2025-01-31T00:00:00Z`, or a date
+/// `2025-01-31`) or a duration before `now` (`7d`, `12h`).
+pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
+    let text = text.trim();
+    let as_time = if text.len() == 10 {
+        humantime::parse_rfc3339(&format!("{text}T00:00:00Z"))
+    } else {
+        humantime::parse_rfc3339_weak(text)
+    };
+    if let Ok(t) = as_time {
+        return Ok(t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0));
+    }
+    match humantime::parse_duration(text) {
+        Ok(d) => Ok(now.saturating_sub(d.as_secs() as i64)),
+        Err(_) => Err(format!(
+            "--since `{text}` is neither an RFC 3339 time (2025-01-31T00:00:00Z, 2025-01-31) nor a duration (7d, 12h)"
+        )),
+    }
+}
+
+/// The blob file of `cksum` in a data directory (the blob store's layout).
+fn blob_path(data_dir: &Path, cksum: &str) -> PathBuf {
+    data_dir
+        .join("blobs")
+        .join("sha256")
+        .join(&cksum[..2])
+        .join(cksum)
+}
+
+fn read_seed(path: &Path) -> Option<ed25519_dalek::SigningKey> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).ok()?;
+    Some(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+/// The index key the newest root names (installed, or pending while a
+/// rotation is being settled).
+fn index_key(data_dir: &Path, root: &Root) -> Result<ed25519_dalek::SigningKey, String> {
+    let wanted = root
+        .roles
+        .get("index")
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default();
+    for path in [
+        keys::key_path(data_dir, KeyRole::Index),
+        keys::pending_path(data_dir, KeyRole::Index),
+    ] {
+        if let Some(key) = read_seed(&path) {
+            if wanted.contains(&key_id(&key.verifying_key())) {
+                return Ok(key);
+            }
+        }
+    }
+    Err(format!(
+        "no index key in {} is the one root v{} names; start the daemon once (it settles key rotations) and retry",
+        keys::keys_dir(data_dir).display(),
+        root.version
+    ))
+}
+
+/// Parses a root envelope written by this registry (not verified).
+fn parse_root(bytes: &[u8]) -> Result<Root, String> {
+    let envelope = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
+    sign::parse(&envelope.payload_bytes().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    limit: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R, limit: u64) -> Hashing<R> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            limit,
+        }
+    }
+
+    fn hex(self) -> String {
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        if self.count > self.limit {
+            return Err(io::Error::other(TooLarge));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("size limit exceeded")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+fn is_too_large(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<TooLarge>())
+}
+
+/// Writes a transfer archive of `data_dir` to `out` (through a temp file in
+/// the same directory, renamed when complete, so a drop directory never sees
+/// half an archive). Works while the daemon runs.
+pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSummary, String> {
+    if !data_dir.join(crate::store::DB_FILE).exists() {
+        return Err(format!(
+            "{} holds no skillreg database; pass the daemon's --data directory",
+            data_dir.display()
+        ));
+    }
+    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+    let roots = store.roots().map_err(|e| e.to_string())?;
+    let Some((root_version, newest)) = roots.last() else {
+        return Err("no root document yet: start the daemon once to create the keys".into());
+    };
+    let root = parse_root(newest).map_err(|e| format!("the stored root is unreadable: {e}"))?;
+    let key = index_key(data_dir, &root)?;
+    let rows = store
+        .transfer_rows(!opts.approved_only, opts.since.unwrap_or(i64::MIN))
+        .map_err(|e| e.to_string())?;
+    drop(store);
+
+    let created = unix_now();
+    let mut versions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if !is_sha256_hex(&row.cksum) {
+            return Err(format!(
+                "{}@{} has a malformed stored checksum `{}`",
+                row.name, row.version, row.cksum
+            ));
+        }
+        let mut provenance = serde_json::Map::new();
+        if let Some(decision) = &row.decision {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(decision) {
+                provenance.insert("decision".into(), v);
+            }
+        }
+        if let Some(source) = &row.source {
+            provenance.insert(
+                "mirrored".into(),
+                serde_json::json!({
+                    "source": source,
+                    "upstream": serde_json::from_str::<serde_json::Value>(&row.upstream)
+                        .unwrap_or(serde_json::Value::Null),
+                }),
+            );
+        }
+        versions.push(ManifestVersion {
+            name: row.name.clone(),
+            version: row.version.clone(),
+            kind: row.kind,
+            cksum: row.cksum.clone(),
+            size: row.size,
+            line: row.entry_json.clone(),
+            status: row.status,
+            published: rfc3339(row.published_at),
+            provenance: (!provenance.is_empty()).then_some(serde_json::Value::Object(provenance)),
+            blob: format!("blobs/{}", row.cksum),
+        });
+    }
+    let manifest = Manifest {
+        _type: "transfer".into(),
+        format: FORMAT,
+        created: rfc3339(created),
+        registry: Exporter {
+            root_version: *root_version,
+            keyids: root
+                .roles
+                .iter()
+                .map(|(role, keys)| (role.clone(), keys.keyids.clone()))
+                .collect(),
+        },
+        since: opts.since.map(rfc3339),
+        approved_only: opts.approved_only,
+        versions,
+    };
+    let manifest_bytes = canonical(&manifest);
+    let signature = Envelope::sign(types::TRANSFER, &manifest_bytes, &[&key]).to_bytes();
+
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = out
+        .file_name()
+        .ok_or_else(|| format!("{} names no file", out.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{file_name}.partial-{}", std::process::id()));
+    let write = || -> Result<(String, u64), String> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        let hashing = Hashing::new(BufWriter::new(file), u64::MAX);
+        let gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let io = |e: io::Error| format!("cannot write {}: {e}", tmp.display());
+        fn add<W: Write>(
+            tar: &mut tar::Builder<W>,
+            path: &str,
+            size: u64,
+            mtime: i64,
+            data: &mut dyn Read,
+        ) -> io::Result<()> {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(mtime as u64);
+            header.set_size(size);
+            tar.append_data(&mut header, path, data)
+        }
+        let len = |b: &[u8]| b.len() as u64;
+        add(
+            &mut tar,
+            MANIFEST,
+            len(&manifest_bytes),
+            created,
+            &mut &manifest_bytes[..],
+        )
+        .map_err(io)?;
+        add(
+            &mut tar,
+            SIGNATURE,
+            len(&signature),
+            created,
+            &mut &signature[..],
+        )
+        .map_err(io)?;
+        for (version, bytes) in &roots {
+            let path = format!("roots/{version}.json");
+            add(&mut tar, &path, len(bytes), created, &mut &bytes[..]).map_err(io)?;
+        }
+        let mut done = HashSet::new();
+        let mut blob_bytes = 0;
+        for v in &manifest.versions {
+            if !done.insert(v.cksum.clone()) {
+                continue;
+            }
+            let path = blob_path(data_dir, &v.cksum);
+            let file = File::open(&path).map_err(|e| {
+                format!(
+                    "the blob of {}@{} ({}) cannot be read: {e}",
+                    v.name,
+                    v.version,
+                    path.display()
+                )
+            })?;
+            let mut hashing = Hashing::new(file.take(v.size), u64::MAX);
+            add(&mut tar, &v.blob, v.size, created, &mut hashing).map_err(io)?;
+            let (count, sha) = (hashing.count, hashing.hex());
+            if count != v.size || sha != v.cksum {
+                return Err(format!(
+                    "the blob of {}@{} ({}) is damaged: {count} bytes with sha256 {sha}, the store says {} bytes with {}",
+                    v.name,
+                    v.version,
+                    path.display(),
+                    v.size,
+                    v.cksum
+                ));
+            }
+            blob_bytes += v.size;
+        }
+        let gz = tar.into_inner().map_err(io)?;
+        let mut hashing = gz.finish().map_err(io)?;
+        hashing.flush().map_err(io)?;
+        let sha = hashing.hasher.finalize();
+        let file = hashing.inner.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        Ok((hex::encode(sha), blob_bytes))
+    };
+    let (sha256, blob_bytes) = match write() {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    fs::rename(&tmp, out).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot move the archive to {}: {e}", out.display())
+    })?;
+    fsutil::sync_dir(dir).map_err(|e| e.to_string())?;
+    Ok(ExportSummary {
+        versions: manifest.versions.len(),
+        pending: manifest
+            .versions
+            .iter()
+            .filter(|v| v.status == VersionStatus::Pending)
+            .count(),
+        blob_bytes,
+        root_version: *root_version,
+        sha256,
+    })
+}
+
+// ---------------------------------------------------------------- trust
+
+/// The root an importer trusts: the exporter's root document pinned by
+/// `root_key` / `--trust-root` (the output of `skillreg key export-root`).
+#[derive(Clone, Debug)]
+pub struct PinnedRoot {
+    root: Root,
+    payload: Vec<u8>,
+    origin: String,
+}
+
+impl PinnedRoot {
+    /// Reads and checks a root envelope file (it must verify with its own root keys).
+    pub fn load(path: &Path) -> Result<PinnedRoot, TransferError> {
+        let bytes = match fs::metadata(path) {
+            Ok(m) if m.len() > MAX_ROOT_BYTES => {
+                return Err(local(format!(
+                    "the trust root {} is larger than {MAX_ROOT_BYTES} bytes; it must be the output of `skillreg key export-root`",
+                    path.display()
+                )))
+            }
+            Ok(_) => fs::read(path),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| local(format!("cannot read the trust root {}: {e}", path.display())))?;
+        let (root, payload) = self_signed_root(&bytes).map_err(|e| {
+            local(format!(
+                "the trust root {} is not a valid root document ({e}); use the output of `skillreg key export-root` on the exporting registry",
+                path.display()
+            ))
+        })?;
+        Ok(PinnedRoot {
+            root,
+            payload,
+            origin: path.display().to_string(),
+        })
+    }
+
+    /// The pinned root's version.
+    pub fn version(&self) -> u64 {
+        self.root.version
+    }
+
+    /// Where the newest root version imported under this pin is kept: a
+    /// source re-pinned to another registry starts afresh.
+    fn state_key(&self) -> String {
+        let digest = crate::blobs::Sha256Digest::of(&self.payload).to_hex();
+        format!("{ROOT_STATE_KEY}:{}", &digest[..16])
+    }
+}
+
+/// Parses a root envelope and checks that it verifies with its own root
+/// keys and is well formed (the client's rule).
+fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> {
+    let envelope = Envelope::from_bytes(bytes)?;
+    let unverified: Root = sign::parse(&envelope.payload_bytes()?)?;
+    let role = unverified
+        .roles
+        .get("root")
+        .ok_or_else(|| sign::VerifyError::Malformed("the root names no `root` role".into()))?;
+    let payload = envelope.verify(types::ROOT, "root", role, &unverified.keys)?;
+    let root: Root = sign::parse(&payload)?;
+    if root._type != "root" || root.spec_version != "1" {
+        return Err(sign::VerifyError::Malformed(format!(
+            "`_type` `{}` / `spec_version` `{}`: not a version-1 root",
+            root._type, root.spec_version
+        )));
+    }
+    for (id, key) in &root.keys {
+        if key_id(&key.verifying_key()?) != *id {
+            return Err(sign::VerifyError::Malformed(format!(
+                "the key listed as {id} has another key id"
+            )));
+        }
+    }
+    Ok((root, payload))
+}
+
+/// Walks from the pinned root to the archive's newest: the archive must
+/// hold the pinned root at its version, byte for byte, and each next root
+/// must verify with the previous root's root keys and with its own.
+fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Root, TransferError> {
+    let newest = *roots
+        .keys()
+        .next_back()
+        .ok_or_else(|| refused("the archive carries no root document (roots/N.json)"))?;
+    if newest < pinned.root.version {
+        return Err(refused(format!(
+            "the archive's newest root is v{newest}, older than the pinned root v{} ({}): it was exported before a key rotation the pinned root already follows; export it again",
+            pinned.root.version, pinned.origin
+        )));
+    }
+    let at_pinned = roots.get(&pinned.root.version).ok_or_else(|| {
+        refused(format!(
+            "the archive does not carry root v{} (the pinned root's version), so it cannot be checked against {}",
+            pinned.root.version, pinned.origin
+        ))
+    })?;
+    let payload = Envelope::from_bytes(at_pinned)
+        .and_then(|e| e.payload_bytes())
+        .map_err(|e| {
+            refused(format!(
+                "roots/{}.json is malformed: {e}",
+                pinned.root.version
+            ))
+        })?;
+    if payload != pinned.payload {
+        return Err(refused(format!(
+            "the archive's root v{} differs from the pinned root {}: it was made by another registry (or for another trust root); refused",
+            pinned.root.version, pinned.origin
+        )));
+    }
+    let mut trusted = pinned.root.clone();
+    for next in pinned.root.version + 1..=newest {
+        let chain = |detail: String| {
+            refused(format!(
+                "root v{next} in the archive does not chain from the pinned root: {detail}"
+            ))
+        };
+        let bytes = roots
+            .get(&next)
+            .ok_or_else(|| chain(format!("roots/{next}.json is missing")))?;
+        let envelope = Envelope::from_bytes(bytes).map_err(|e| chain(e.to_string()))?;
+        let old_role = trusted
+            .roles
+            .get("root")
+            .ok_or_else(|| chain(format!("root v{} names no root role", trusted.version)))?;
+        envelope
+            .verify(types::ROOT, "root", old_role, &trusted.keys)
+            .map_err(|e| {
+                chain(format!(
+                    "it is not signed by the root keys of v{}: {e}",
+                    trusted.version
+                ))
+            })?;
+        let (root, _) = self_signed_root(bytes)
+            .map_err(|e| chain(format!("it is not signed by its own root keys: {e}")))?;
+        if root.version != next {
+            return Err(chain(format!("it says version {}", root.version)));
+        }
+        trusted = root;
+    }
+    let expires = humantime::parse_rfc3339(&trusted.expires).map_err(|e| {
+        refused(format!(
+            "root v{} has a malformed expiry: {e}",
+            trusted.version
+        ))
+    })?;
+    if expires <= SystemTime::now() {
+        return Err(refused(format!(
+            "the exporter's newest root v{} expired at {}; the exporting registry renews it when its daemon runs: start it, then export again",
+            trusted.version, trusted.expires
+        )));
+    }
+    Ok(trusted)
+}
+
+/// True for a lowercase hex sha256 (64 digits).
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks the manifest signature with the newest root's index key and the
+/// manifest's own consistency; returns it with each version's parsed line.
+fn verify_manifest(
+    manifest_bytes: &[u8],
+    signature: &[u8],
+    root: &Root,
+) -> Result<(Manifest, Vec<IndexEntry>), TransferError> {
+    let envelope = Envelope::from_bytes(signature)
+        .map_err(|e| refused(format!("manifest.sig is not a signed envelope: {e}")))?;
+    let index = root.roles.get("index").ok_or_else(|| {
+        refused(format!(
+            "the exporter's root v{} names no index role",
+            root.version
+        ))
+    })?;
+    let payload = envelope
+        .verify(types::TRANSFER, "index", index, &root.keys)
+        .map_err(|e| {
+            refused(format!(
+                "the manifest signature is refused: {e} (only the index key of the exporter's newest root v{} may sign it)",
+                root.version
+            ))
+        })?;
+    if payload != manifest_bytes {
+        return Err(refused(
+            "manifest.sig is signed but over other bytes than manifest.json; the manifest was changed",
+        ));
+    }
+    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| refused(format!("manifest.json is malformed: {e}")))?;
+    if manifest._type != "transfer" || manifest.format != FORMAT {
+        return Err(refused(format!(
+            "manifest.json is a `{}` document of format {}; this skillreg reads `transfer` format {FORMAT}",
+            manifest._type, manifest.format
+        )));
+    }
+    if manifest.registry.root_version != root.version {
+        return Err(refused(format!(
+            "the manifest names root v{} but the archive's newest root is v{}",
+            manifest.registry.root_version, root.version
+        )));
+    }
+    let mut lines = Vec::with_capacity(manifest.versions.len());
+    let mut seen = HashSet::new();
+    for v in &manifest.versions {
+        let what = format!("{}@{}", v.name, v.version);
+        let bad = |detail: &str| refused(format!("manifest.json: {what}: {detail}"));
+        if !is_sha256_hex(&v.cksum) {
+            return Err(bad("`cksum` is not 64 lowercase hex digits"));
+        }
+        if v.blob != format!("blobs/{}", v.cksum) {
+            return Err(bad("`blob` is not `blobs/` followed by its cksum"));
+        }
+        if v.status == VersionStatus::Rejected {
+            return Err(bad("a transfer carries approved or pending versions only"));
+        }
+        let line: IndexEntry = serde_json::from_str(&v.line)
+            .map_err(|e| bad(&format!("its index line is malformed: {e}")))?;
+        if line.name != v.name
+            || line.vers != v.version
+            || line.cksum != v.cksum
+            || line.kind != v.kind
+            || line.size.is_some_and(|s| s != v.size)
+        {
+            return Err(bad(
+                "its index line names another name, version, kind, checksum or size",
+            ));
+        }
+        if !seen.insert((package::normalize(&v.name), v.version.clone())) {
+            return Err(bad("it is listed twice"));
+        }
+        lines.push(line);
+    }
+    Ok((manifest, lines))
+}
+
+// ---------------------------------------------------------------- import
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// The source name runs, owners (`mirror:NAME`) and state are kept under.
+    pub source: String,
+    /// The exporter's pinned root.
+    pub trust: PinnedRoot,
+    /// Approve versions the exporter had approved (a `drop` source's
+    /// `auto_approve`); pending ones stay pending.
+    pub auto_approve: bool,
+    /// Reading limits.
+    pub limits: TransferLimits,
+}
+
+/// A verified, staged archive.
+struct Verified {
+    manifest: Manifest,
+    lines: Vec<IndexEntry>,
+    root: Root,
+    sha256: String,
+}
+
+/// A blob the manifest names: its size, whether to keep it, whether seen.
+struct BlobPlan {
+    size: u64,
+    stage: bool,
+    seen: bool,
+}
+
+/// A unique staging directory below the data dir, removed on drop.
+struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    fn new(data_dir: &Path) -> io::Result<Staging> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let parent = data_dir.join("mirror").join("transfer-staging");
+        fsutil::create_private_dir(&parent)?;
+        // Debris of a crash: staging dirs untouched for a day.
+        if let Ok(entries) = fs::read_dir(&parent) {
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > Duration::from_secs(24 * 3600));
+                if old {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = parent.join(format!(
+            "{}-{}-{}",
+            std::process::id(),
+            unix_now(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fsutil::create_private_dir(&dir)?;
+        Ok(Staging { dir })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A reader that fails once more than `remaining` bytes come out of the
+/// decompressor: the gzip-bomb guard.
+struct Budget<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.remaining {
+            self.remaining = 0;
+            return Err(io::Error::other(TooLarge));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+fn read_error(e: io::Error, limits: &TransferLimits) -> TransferError {
+    if is_too_large(&e) {
+        refused(format!(
+            "the archive is larger than {} bytes (compressed or unpacked); raise --max-bytes if it is genuine",
+            limits.max_bytes
+        ))
+    } else {
+        refused(format!("the archive is corrupt or truncated: {e}"))
+    }
+}
+
+/// Reads a whole small entry, at most `limit` bytes.
+fn read_entry(
+    entry: &mut impl Read,
+    path: &str,
+    size: u64,
+    limit: u64,
+    limits: &TransferLimits,
+) -> Result<Vec<u8>, TransferError> {
+    if size > limit {
+        return Err(refused(format!(
+            "`{path}` is {size} bytes, more than the {limit} allowed"
+        )));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    entry
+        .take(size + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| read_error(e, limits))?;
+    if out.len() as u64 != size {
+        return Err(refused(format!(
+            "`{path}` claims {size} bytes but the archive holds {}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Reads, verifies and stages an archive. Blobs of versions `known` (already
+/// stored here) are verified but not staged. An archive whose newest root
+/// is older than `seen.0` (the newest imported from source `seen.1`) is a
+/// rollback: refused before any blob is read.
+fn read_archive(
+    file: &Path,
+    pinned: &PinnedRoot,
+    limits: &TransferLimits,
+    max_blob: u64,
+    staging: &Path,
+    known: &dyn Fn(&str, &str) -> bool,
+    seen: (u64, &str),
+) -> Result<Verified, TransferError> {
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .map_err(|e| local(format!("cannot open {}: {e}", file.display())))?;
+    let meta = handle.metadata().map_err(local)?;
+    if !meta.is_file() {
+        return Err(refused(format!("{} is not a regular file", file.display())));
+    }
+    if meta.len() > limits.max_bytes {
+        return Err(refused(format!(
+            "the archive is {} bytes, more than the {} allowed; raise --max-bytes if it is genuine",
+            meta.len(),
+            limits.max_bytes
+        )));
+    }
+    let mut head = [0u8; 2];
+    {
+        let mut h = &handle;
+        if h.read_exact(&mut head).is_err() || head != [0x1f, 0x8b] {
+            return Err(refused(
+                "not a gzip file; a transfer archive is the .tar.gz `skillreg export-transfer` writes",
+            ));
+        }
+        io::Seek::seek(&mut h, io::SeekFrom::Start(0)).map_err(local)?;
+    }
+    let hashing = Hashing::new(handle, limits.max_bytes);
+    let gz = flate2::bufread::GzDecoder::new(BufReader::with_capacity(64 * 1024, hashing));
+    let budget = Budget {
+        inner: gz,
+        remaining: limits
+            .max_bytes
+            .saturating_add(limits.max_entries.saturating_mul(1024))
+            .saturating_add(MAX_PADDING),
+    };
+    let mut tar = tar::Archive::new(budget);
+
+    let mut manifest_bytes: Option<Vec<u8>> = None;
+    let mut signature: Option<Vec<u8>> = None;
+    let mut roots: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut verified: Option<(Manifest, Vec<IndexEntry>, Root)> = None;
+    let mut plans: HashMap<String, BlobPlan> = HashMap::new();
+    let mut paths = HashSet::new();
+    let mut entries_seen: u64 = 0;
+    let mut files_seen: u64 = 0;
+    let mut unpacked: u64 = 0;
+
+    // Verifies what came before the first blob and plans the blobs.
+    let verify = |manifest_bytes: &Option<Vec<u8>>,
+                  signature: &Option<Vec<u8>>,
+                  roots: &BTreeMap<u64, Vec<u8>>,
+                  plans: &mut HashMap<String, BlobPlan>|
+     -> Result<(Manifest, Vec<IndexEntry>, Root), TransferError> {
+        let (Some(manifest_bytes), Some(signature)) = (manifest_bytes, signature) else {
+            return Err(refused(
+                "the archive must begin with manifest.json and manifest.sig",
+            ));
+        };
+        let root = walk_roots(pinned, roots)?;
+        if root.version < seen.0 {
+            return Err(refused(format!(
+                "the archive was signed under the exporter's root v{}, but an archive under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
+                root.version, seen.0, seen.1
+            )));
+        }
+        let (manifest, lines) = verify_manifest(manifest_bytes, signature, &root)?;
+        for v in &manifest.versions {
+            let stage = v.size <= max_blob && !known(&v.name, &v.version);
+            let plan = plans.entry(v.cksum.clone()).or_insert(BlobPlan {
+                size: v.size,
+                stage: false,
+                seen: false,
+            });
+            if plan.size != v.size {
+                return Err(refused(format!(
+                    "manifest.json: blob {} is listed with two sizes",
+                    v.cksum
+                )));
+            }
+            plan.stage |= stage;
+        }
+        Ok((manifest, lines, root))
+    };
+
+    let entries = tar.entries().map_err(|e| read_error(e, limits))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| read_error(e, limits))?;
+        entries_seen += 1;
+        if entries_seen > limits.max_entries {
+            return Err(refused(format!(
+                "the archive has more than {} entries; raise --max-entries if it is genuine",
+                limits.max_entries
+            )));
+        }
+        let raw = entry.path_bytes().into_owned();
+        let raw = std::str::from_utf8(&raw)
+            .map_err(|_| {
+                refused(format!(
+                    "an entry name is not UTF-8: {}",
+                    String::from_utf8_lossy(&raw)
+                ))
+            })?
+            .to_string();
+        let path = normalize_path(&raw).map_err(|e| match e {
+            crate::bundle::BundleError::UnsafePath { path, reason } => {
+                refused(format!("hostile entry name `{path}`: {reason}"))
+            }
+            other => refused(format!("hostile entry name: {other}")),
+        })?;
+        match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Directory if path == "roots" || path == "blobs" => continue,
+            tar::EntryType::XGlobalHeader => continue,
+            other => {
+                return Err(refused(format!(
+                    "`{raw}` is a {other:?} entry; a transfer archive holds regular files only"
+                )))
+            }
+        }
+        if !paths.insert(path.clone()) {
+            return Err(refused(format!("`{path}` appears twice in the archive")));
+        }
+        let size = entry.size();
+        unpacked = unpacked.saturating_add(size);
+        if unpacked > limits.max_bytes {
+            return Err(refused(format!(
+                "the archive unpacks to more than {} bytes; raise --max-bytes if it is genuine",
+                limits.max_bytes
+            )));
+        }
+        let position = files_seen;
+        files_seen += 1;
+        if path == MANIFEST {
+            if position != 0 {
+                return Err(refused("manifest.json must be the first entry"));
+            }
+            manifest_bytes = Some(read_entry(
+                &mut entry,
+                &path,
+                size,
+                limits.max_manifest_bytes,
+                limits,
+            )?);
+        } else if path == SIGNATURE {
+            if position != 1 {
+                return Err(refused("manifest.sig must be the second entry"));
+            }
+            let limit = limits
+                .max_manifest_bytes
+                .saturating_mul(2)
+                .saturating_add(MAX_ROOT_BYTES);
+            signature = Some(read_entry(&mut entry, &path, size, limit, limits)?);
+        } else if let Some(n) = path
+            .strip_prefix("roots/")
+            .and_then(|n| n.strip_suffix(".json"))
+        {
+            let version: u64 = n
+                .parse()
+                .ok()
+                .filter(|v: &u64| *v >= 1 && v.to_string() == n)
+                .ok_or_else(|| refused(format!("`{path}` is not roots/N.json with N = 1, 2, …")))?;
+            if verified.is_some() || position < 2 {
+                return Err(refused(
+                    "roots/N.json must follow manifest.sig and precede every blob",
+                ));
+            }
+            if roots.len() as u64 >= MAX_ROOTS {
+                return Err(refused(format!(
+                    "the archive carries more than {MAX_ROOTS} roots"
+                )));
+            }
+            roots.insert(
+                version,
+                read_entry(&mut entry, &path, size, MAX_ROOT_BYTES, limits)?,
+            );
+        } else if let Some(hex) = path.strip_prefix("blobs/").filter(|h| is_sha256_hex(h)) {
+            if verified.is_none() {
+                verified = Some(verify(&manifest_bytes, &signature, &roots, &mut plans)?);
+            }
+            let hex = hex.to_string();
+            let plan = plans
+                .get_mut(&hex)
+                .ok_or_else(|| refused(format!("`{path}` is not named by the signed manifest")))?;
+            if size != plan.size {
+                return Err(refused(format!(
+                    "`{path}` is {size} bytes but the signed manifest says {}",
+                    plan.size
+                )));
+            }
+            let mut hashing = Hashing::new(&mut entry, u64::MAX);
+            let staged = staging.join(&hex);
+            // Read errors are the archive's fault; write errors are ours.
+            let mut out = match plan.stage {
+                true => Some(BufWriter::new(File::create(&staged).map_err(local)?)),
+                false => None,
+            };
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut copied = 0u64;
+            loop {
+                let n = hashing.read(&mut buf).map_err(|e| read_error(e, limits))?;
+                if n == 0 {
+                    break;
+                }
+                copied += n as u64;
+                if let Some(out) = out.as_mut() {
+                    out.write_all(&buf[..n]).map_err(|e| {
+                        local(format!("cannot stage {path} in {}: {e}", staging.display()))
+                    })?;
+                }
+            }
+            // Not fsynced: staging is scratch; the blob store's put is durable.
+            if let Some(mut out) = out {
+                out.flush().map_err(local)?;
+            }
+            let sha = hashing.hex();
+            if copied != plan.size || sha != hex {
+                let _ = fs::remove_file(&staged);
+                return Err(refused(format!(
+                    "`{path}` does not match the signed manifest: its sha256 is {sha} ({copied} bytes); the archive was changed or damaged"
+                )));
+            }
+            plan.seen = true;
+        } else {
+            return Err(refused(format!(
+                "unexpected entry `{path}`: a transfer archive holds only manifest.json, manifest.sig, roots/N.json and blobs/SHA256"
+            )));
+        }
+    }
+    let (manifest, lines, root) = match verified {
+        Some(v) => v,
+        None => verify(&manifest_bytes, &signature, &roots, &mut plans)?,
+    };
+    if let Some((hex, _)) = plans.iter().find(|(_, p)| !p.seen) {
+        return Err(refused(format!(
+            "blobs/{hex}, named by the signed manifest, is missing from the archive"
+        )));
+    }
+    // Only zero padding may follow the tar end marker, and nothing the gzip member.
+    let mut rest = tar.into_inner();
+    let mut buf = [0u8; 8192];
+    let mut padding = 0u64;
+    loop {
+        let n = rest.read(&mut buf).map_err(|e| read_error(e, limits))?;
+        if n == 0 {
+            break;
+        }
+        padding += n as u64;
+        if buf[..n].iter().any(|b| *b != 0) || padding > MAX_PADDING {
+            return Err(refused("there is data after the end of the tar archive"));
+        }
+    }
+    let mut reader = rest.inner.into_inner();
+    if !reader
+        .fill_buf()
+        .map_err(|e| read_error(e, limits))?
+        .is_empty()
+    {
+        return Err(refused(
+            "data follows the gzip stream (a second gzip member or garbage); an archive is one gzip member",
+        ));
+    }
+    let sha256 = reader.into_inner().hex();
+    Ok(Verified {
+        manifest,
+        lines,
+        root,
+        sha256,
+    })
+}
+
+/// Adds an import outcome to a run's counts.
+fn tally(run: &mut SyncRun, what: &str, outcome: &Imported) {
+    match outcome {
+        Imported::Added(status) => {
+            run.added += 1;
+            match status {
+                VersionStatus::Pending => run.pending += 1,
+                VersionStatus::Rejected => {
+                    run.rejected += 1;
+                    run.detail.push(format!("{what}: rejected by the policy"));
+                }
+                VersionStatus::Approved => {}
+            }
+        }
+        Imported::Unchanged => run.unchanged += 1,
+        Imported::AlreadyRejected => run.rejected += 1,
+        Imported::Skipped(why) => {
+            run.skipped += 1;
+            run.detail.push(why.clone());
+        }
+    }
+}
+
+/// Verifies `file` against `opts.trust`, stages its blobs and imports every
+/// version in one store transaction, adding the outcome to `run`. On error
+/// nothing was stored (a blob may have been put in the content-addressed
+/// store only when the transaction itself failed).
+pub fn import_archive(
+    sink: &dyn TransferSink,
+    file: &Path,
+    opts: &ImportOptions,
+    run: &mut SyncRun,
+) -> Result<(), TransferError> {
+    let seen_root: u64 = sink
+        .state(&opts.source, &opts.trust.state_key())
+        .map_err(local)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let staging = Staging::new(sink.data_dir()).map_err(|e| {
+        local(format!(
+            "cannot create a staging directory in {}: {e}",
+            sink.data_dir().display()
+        ))
+    })?;
+    let max_blob = sink.config().limits.max_bundle_bytes;
+    let known = |name: &str, version: &str| sink.status(name, version).ok().flatten().is_some();
+    let verified = read_archive(
+        file,
+        &opts.trust,
+        &opts.limits,
+        max_blob,
+        &staging.dir,
+        &known,
+        (seen_root, &opts.source),
+    )?;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let exporter = serde_json::json!({
+        "archive": file_name,
+        "archive_sha256": verified.sha256,
+        "created": verified.manifest.created,
+        "root_version": verified.root.version,
+        "index_keyids": verified.root.roles.get("index").map(|r| r.keyids.clone()),
+    });
+    let mut items = Vec::new();
+    let mut outcomes: Vec<(String, Option<Imported>)> = Vec::new();
+    for (v, line) in verified.manifest.versions.iter().zip(verified.lines) {
+        let what = format!("{}@{}", v.name, v.version);
+        run.discovered += 1;
+        if v.size > max_blob {
+            outcomes.push((
+                what.clone(),
+                Some(Imported::Skipped(format!(
+                    "{what}: its bundle is {} bytes, more than this registry's max_bundle_bytes ({max_blob})",
+                    v.size
+                ))),
+            ));
+            continue;
+        }
+        if line.yanked {
+            outcomes.push((
+                what.clone(),
+                Some(Imported::Skipped(format!(
+                    "{what}: yanked upstream, not imported"
+                ))),
+            ));
+            continue;
+        }
+        items.push(TransferItem {
+            kind: v.kind,
+            name: v.name.clone(),
+            version: v.version.clone(),
+            blob: staging.dir.join(&v.cksum),
+            line,
+            auto_approve: opts.auto_approve && v.status == VersionStatus::Approved,
+            upstream: serde_json::json!({
+                "transfer": exporter,
+                "signature": "verified",
+                "upstream_status": v.status,
+                "published": v.published,
+                "provenance": v.provenance,
+            }),
+        });
+        outcomes.push((what, None));
+    }
+    let imported = sink.import_batch(&opts.source, &items).map_err(|e| {
+        local(format!(
+            "storing the archive's versions failed (nothing was stored): {e}"
+        ))
+    })?;
+    let mut imported = imported.into_iter();
+    for (what, outcome) in outcomes {
+        let outcome = match outcome {
+            Some(o) => o,
+            None => imported.next().expect("one outcome per item"),
+        };
+        tally(run, &what, &outcome);
+    }
+    if verified.root.version > seen_root {
+        sink.set_state(
+            &opts.source,
+            &opts.trust.state_key(),
+            &verified.root.version.to_string(),
+        )
+        .map_err(local)?;
+    }
+    Ok(())
+}
+
+/// `skillreg import`: imports one archive and records it as a sync run of
+/// `opts.source`. Returns the run.
+pub fn import_file(
+    sink: &dyn TransferSink,
+    file: &Path,
+    opts: &ImportOptions,
+) -> Result<SyncRun, TransferError> {
+    let id = sink.begin_run(&opts.source).map_err(local)?;
+    let mut run = SyncRun {
+        status: "completed".into(),
+        ..Default::default()
+    };
+    let result = import_archive(sink, file, opts, &mut run);
+    if let Err(e) = &result {
+        run.status = "failed".into();
+        run.failed += 1;
+        run.error = Some(e.to_string());
+        run.detail.push(format!("{}: {e}", file.display()));
+    }
+    sink.end_run(id, &run).map_err(local)?;
+    result.map(|()| run)
+}
+
+// ---------------------------------------------------------------- drop sources
+
+/// One lock per source, so a scheduled run and the watcher never import
+/// the same file twice.
+fn source_lock(name: &str) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(name.to_string())
+        .or_default()
+        .clone()
+}
+
+/// True for a name a drop directory imports.
+pub fn is_archive_name(name: &str) -> bool {
+    name.len() > SUFFIX.len() && name.ends_with(SUFFIX) && !name.starts_with('.')
+}
+
+/// The archives ready in a drop directory (sorted by name), and whether
+/// some were too fresh to take.
+fn candidates(dir: &Path) -> io::Result<(Vec<PathBuf>, bool)> {
+    let mut ready = Vec::new();
+    let mut deferred = false;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_archive_name(name) {
+            continue;
+        }
+        let meta = fs::symlink_metadata(entry.path())?;
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age < SETTLE);
+        if fresh {
+            deferred = true;
+        } else {
+            ready.push(entry.path());
+        }
+    }
+    ready.sort();
+    Ok((ready, deferred))
+}
+
+/// Moves `file` into `dir/sub/`, keeping its name unless it is taken.
+fn move_into(dir: &Path, sub: &str, file: &Path) -> io::Result<PathBuf> {
+    let target_dir = dir.join(sub);
+    fs::create_dir_all(&target_dir)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(SUFFIX).unwrap_or(&name).to_string();
+    let mut target = target_dir.join(&name);
+    let mut n = 1;
+    while fs::symlink_metadata(&target).is_ok() {
+        n += 1;
+        target = target_dir.join(format!("{stem}-{n}{SUFFIX}"));
+    }
+    fs::rename(file, &target)?;
+    fsutil::sync_dir(&target_dir)?;
+    fsutil::sync_dir(dir)?;
+    Ok(target)
+}
+
+/// Imports the ready archives of a drop directory (the caller holds the
+/// source's lock): each imported one moves to `imported/`, each refused one
+/// to `rejected/`. Local trouble stops the scan, leaving the file in place.
+fn scan_locked(
+    sink: &dyn TransferSink,
+    source: &SourceConfig,
+    ready: Vec<PathBuf>,
+    run: &mut SyncRun,
+) -> Result<(), String> {
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let trust = PinnedRoot::load(&source.root_key).map_err(|e| e.to_string())?;
+    let opts = ImportOptions {
+        source: source.name.clone(),
+        trust,
+        auto_approve: source.auto_approve,
+        limits: TransferLimits::default(),
+    };
+    for file in ready {
+        let shown = file.display().to_string();
+        match import_archive(sink, &file, &opts, run) {
+            Ok(()) => {
+                let to = move_into(&source.path, IMPORTED_DIR, &file).map_err(|e| {
+                    format!("{shown} was imported, but moving it to {IMPORTED_DIR}/ failed: {e}")
+                })?;
+                tracing::info!(source = %source.name, archive = %to.display(), "transfer archive imported");
+            }
+            Err(TransferError::Refused(why)) => {
+                run.failed += 1;
+                run.detail.push(format!("{shown}: refused: {why}"));
+                tracing::warn!(source = %source.name, archive = %shown, error = %why, "transfer archive refused");
+                let to = move_into(&source.path, REJECTED_DIR, &file).map_err(|e| {
+                    format!(
+                        "{shown} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {e}"
+                    )
+                })?;
+                let note = to.with_file_name(format!(
+                    "{}.error.txt",
+                    to.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                let text = format!(
+                    "{} was refused by source `{}` at {}:\n{why}\n\nNothing from it was stored. Fix the cause and drop a new archive (see `skillreg export-transfer`).\n",
+                    file.file_name().unwrap_or_default().to_string_lossy(),
+                    source.name,
+                    rfc3339(unix_now())
+                );
+                fsutil::write_durable(&note, text.as_bytes(), 0o644)
+                    .map_err(|e| format!("cannot write {}: {e}", note.display()))?;
+            }
+            Err(TransferError::Local(why)) => {
+                return Err(format!("{shown}: {why}; it stays for the next run"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A run of a `drop` source (scheduled or `POST /admin/v1/sync`): starts
+/// the directory watcher if it is not running, then imports every ready
+/// archive in `source.path`.
+pub fn sync_drop(
+    registry: &Arc<Registry>,
+    source: &SourceConfig,
+    run: &mut SyncRun,
+) -> Result<(), String> {
+    if !source.path.is_dir() {
+        return Err(format!(
+            "the drop directory {} does not exist or is not a directory",
+            source.path.display()
+        ));
+    }
+    watch(registry, source);
+    let lock = source_lock(&source.name);
+    let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let (ready, _) = candidates(&source.path)
+        .map_err(|e| format!("cannot list {}: {e}", source.path.display()))?;
+    scan_locked(registry.as_ref(), source, ready, run)
+}
+
+/// Starts watching every `drop` source of `sources` (idempotent). The mirror
+/// also starts a source's watcher at its first run.
+pub fn watch_sources(registry: &Arc<Registry>, sources: &[SourceConfig]) {
+    for source in sources
+        .iter()
+        .filter(|s| s.kind == crate::config::SourceKind::Drop)
+    {
+        watch(registry, source);
+    }
+}
+
+/// Starts the watcher thread of a drop source unless it runs.
+fn watch(registry: &Arc<Registry>, source: &SourceConfig) {
+    static WATCHED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let watched = WATCHED.get_or_init(Default::default);
+    if !watched
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(source.name.clone())
+    {
+        return;
+    }
+    let (registry, source) = (registry.clone(), source.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("drop-{}", source.name))
+        .spawn(move || {
+            if let Err(e) = watch_loop(&registry, &source) {
+                tracing::error!(source = %source.name, error = %e, "cannot watch the drop directory; it is scanned at each scheduled run");
+            }
+            watched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&source.name);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a drop watcher");
+    }
+}
+
+fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Result<(), String> {
+    use notify::Watcher as _;
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(tx).map_err(|e| e.to_string())?;
+    watcher
+        .watch(&source.path, notify::RecursiveMode::NonRecursive)
+        .map_err(|e| format!("{}: {e}", source.path.display()))?;
+    tracing::info!(source = %source.name, path = %source.path.display(), "watching the drop directory");
+    // Files already there (or too fresh at the last scan) are looked at once.
+    let mut retry = Some(Duration::ZERO);
+    loop {
+        let got = match retry {
+            Some(wait) => rx.recv_timeout(wait),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        if let Err(RecvTimeoutError::Disconnected) = got {
+            return Err("the watcher stopped".into());
+        }
+        // Let a burst of events (create, write, rename) settle.
+        std::thread::sleep(Duration::from_millis(200));
+        while rx.try_recv().is_ok() {}
+        retry = watched_run(registry, source);
+    }
+}
+
+/// A watcher-triggered import: recorded as a sync run of the source when
+/// there was something to import. Returns when to look again.
+fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<Duration> {
+    let lock = source_lock(&source.name);
+    let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let (ready, deferred) = match candidates(&source.path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(source = %source.name, error = %e, "cannot list the drop directory");
+            return Some(Duration::from_secs(30));
+        }
+    };
+    let again = deferred.then_some(Duration::from_secs(1));
+    if ready.is_empty() {
+        return again;
+    }
+    let id = match registry.start_run(&source.name) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(source = %source.name, error = %e, "cannot record a sync run");
+            return Some(Duration::from_secs(30));
+        }
+    };
+    let mut run = SyncRun {
+        status: "completed".into(),
+        ..Default::default()
+    };
+    let retry_local = match scan_locked(registry, source, ready, &mut run) {
+        Ok(()) => false,
+        Err(e) => {
+            run.error = Some(e);
+            true
+        }
+    };
+    if run.error.is_none() && run.failed > 0 {
+        run.error = Some(format!(
+            "{} archive(s) refused; see detail and {}/",
+            run.failed, REJECTED_DIR
+        ));
+    }
+    if run.error.is_some() {
+        run.status = "failed".into();
+    }
+    tracing::info!(source = %source.name, run = id, added = run.added, pending = run.pending, failed = run.failed, "drop directory imported");
+    if let Err(e) = registry.finish_run(id, &run) {
+        tracing::error!(source = %source.name, run = id, error = %e, "cannot record the end of a sync run");
+    }
+    if retry_local {
+        Some(Duration::from_secs(30))
+    } else {
+        again
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::sign::{PublicKey, RoleKeys};
+    use ed25519_dalek::SigningKey;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    /// Root `version` naming `root` and `index` keys, signed by `signers`.
+    fn root(
+        version: u64,
+        root_key: &SigningKey,
+        index: &SigningKey,
+        signers: &[&SigningKey],
+    ) -> Vec<u8> {
+        let mut keys = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        for (role, k) in [("root", root_key), ("index", index), ("timestamp", index)] {
+            let id = key_id(&k.verifying_key());
+            keys.insert(id.clone(), PublicKey::of(&k.verifying_key()));
+            roles.insert(
+                role.to_string(),
+                RoleKeys {
+                    keyids: vec![id],
+                    threshold: 1,
+                },
+            );
+        }
+        let doc = Root {
+            _type: "root".into(),
+            spec_version: "1".into(),
+            version,
+            expires: rfc3339(unix_now() + 3600),
+            keys,
+            roles,
+        };
+        Envelope::sign(types::ROOT, &canonical(&doc), signers).to_bytes()
+    }
+
+    fn pinned(bytes: &[u8]) -> PinnedRoot {
+        let (root, payload) = self_signed_root(bytes).unwrap();
+        PinnedRoot {
+            root,
+            payload,
+            origin: "test".into(),
+        }
+    }
+
+    fn version(name: &str, vers: &str, blob: &[u8]) -> ManifestVersion {
+        let cksum = crate::blobs::Sha256Digest::of(blob).to_hex();
+        let entry = IndexEntry {
+            name: name.into(),
+            vers: vers.into(),
+            deps: Vec::new(),
+            cksum: cksum.clone(),
+            features: Default::default(),
+            features2: None,
+            yanked: false,
+            links: None,
+            v: 1,
+            rust_version: None,
+            pubtime: rfc3339(0),
+            kind: Kind::Skill,
+            description: None,
+            license: None,
+            size: Some(blob.len() as u64),
+            provenance: None,
+        };
+        ManifestVersion {
+            name: name.into(),
+            version: vers.into(),
+            kind: Kind::Skill,
+            cksum: cksum.clone(),
+            size: blob.len() as u64,
+            line: crate::index::line(&entry),
+            status: VersionStatus::Approved,
+            published: rfc3339(0),
+            provenance: None,
+            blob: format!("blobs/{cksum}"),
+        }
+    }
+
+    fn manifest(root_version: u64, versions: Vec<ManifestVersion>) -> Vec<u8> {
+        canonical(&Manifest {
+            _type: "transfer".into(),
+            format: FORMAT,
+            created: rfc3339(0),
+            registry: Exporter {
+                root_version,
+                keyids: BTreeMap::new(),
+            },
+            since: None,
+            approved_only: false,
+            versions,
+        })
+    }
+
+    fn sig(manifest: &[u8], by: &SigningKey) -> Vec<u8> {
+        Envelope::sign(types::TRANSFER, manifest, &[by]).to_bytes()
+    }
+
+    fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            tar.append_data(&mut h, path, *data).unwrap();
+        }
+        gz(&tar.into_inner().unwrap())
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        root_key: SigningKey,
+        index: SigningKey,
+        root1: Vec<u8>,
+        blob: Vec<u8>,
+        manifest: Vec<u8>,
+    }
+
+    fn fixture() -> Fixture {
+        let (root_key, index) = (key(1), key(2));
+        let root1 = root(1, &root_key, &index, &[&root_key]);
+        let blob = b"pretend this is a bundle".to_vec();
+        let manifest = manifest(1, vec![version("demo", "1.0.0", &blob)]);
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            root_key,
+            index,
+            root1,
+            blob,
+            manifest,
+        }
+    }
+
+    impl Fixture {
+        fn blob_path(&self) -> String {
+            format!(
+                "blobs/{}",
+                crate::blobs::Sha256Digest::of(&self.blob).to_hex()
+            )
+        }
+
+        fn good(&self) -> Vec<(String, Vec<u8>)> {
+            vec![
+                (MANIFEST.into(), self.manifest.clone()),
+                (SIGNATURE.into(), sig(&self.manifest, &self.index)),
+                ("roots/1.json".into(), self.root1.clone()),
+                (self.blob_path(), self.blob.clone()),
+            ]
+        }
+
+        fn read(
+            &self,
+            entries: &[(String, Vec<u8>)],
+            pin: &[u8],
+        ) -> Result<Verified, TransferError> {
+            let refs: Vec<(&str, &[u8])> = entries
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice()))
+                .collect();
+            self.read_bytes(&tar_gz(&refs), pin)
+        }
+
+        fn read_bytes(&self, archive: &[u8], pin: &[u8]) -> Result<Verified, TransferError> {
+            let file = self.dir.path().join(format!("a{SUFFIX}"));
+            fs::write(&file, archive).unwrap();
+            let staging = self.dir.path().join("staging");
+            let _ = fs::remove_dir_all(&staging);
+            fs::create_dir_all(&staging).unwrap();
+            read_archive(
+                &file,
+                &pinned(pin),
+                &TransferLimits::default(),
+                1 << 20,
+                &staging,
+                &|_, _| false,
+                (0, "test"),
+            )
+        }
+
+        fn refused(&self, entries: &[(String, Vec<u8>)], want: &str) {
+            match self.read(entries, &self.root1) {
+                Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+                Err(e) => panic!("not refused but {e:?}"),
+                Ok(_) => panic!("accepted; wanted {want}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_good_archive_is_verified_and_its_blobs_staged() {
+        let f = fixture();
+        let v = f.read(&f.good(), &f.root1).unwrap();
+        assert_eq!(v.manifest.versions.len(), 1);
+        assert_eq!(v.root.version, 1);
+        let staged = f
+            .dir
+            .path()
+            .join("staging")
+            .join(&v.manifest.versions[0].cksum);
+        assert_eq!(fs::read(staged).unwrap(), f.blob);
+        let file = fs::read(f.dir.path().join(format!("a{SUFFIX}"))).unwrap();
+        assert_eq!(v.sha256, crate::blobs::Sha256Digest::of(&file).to_hex());
+    }
+
+    #[test]
+    fn tampering_is_refused() {
+        let f = fixture();
+        let mut e = f.good();
+        let last = e[3].1.len() - 1;
+        e[3].1[last] ^= 1;
+        f.refused(&e, "does not match the signed manifest");
+
+        let mut e = f.good();
+        e[0].1 = manifest(1, vec![version("demo", "1.0.1", &f.blob)]);
+        f.refused(&e, "over other bytes than manifest.json");
+
+        let mut e = f.good();
+        e[1].1 = sig(&f.manifest, &key(9));
+        f.refused(&e, "signed by unknown key");
+
+        // The root key may not sign the manifest: only the index key.
+        let mut e = f.good();
+        e[1].1 = sig(&f.manifest, &f.root_key);
+        f.refused(&e, "the manifest signature is refused");
+
+        let mut e = f.good();
+        e[0].1 = manifest(1, vec![]);
+        e[1].1 = sig(&e[0].1, &f.index);
+        f.refused(&e, "is not named by the signed manifest");
+
+        let mut e = f.good();
+        e.pop();
+        f.refused(&e, "is missing from the archive");
+    }
+
+    #[test]
+    fn the_manifest_must_be_consistent() {
+        let f = fixture();
+        let mut v = version("demo", "1.0.0", &f.blob);
+        v.line = v.line.replace("\"demo\"", "\"other\"");
+        let m = manifest(1, vec![v]);
+        let mut e = f.good();
+        e[0].1 = m.clone();
+        e[1].1 = sig(&m, &f.index);
+        f.refused(&e, "its index line names another");
+
+        let m = manifest(
+            1,
+            vec![
+                version("demo", "1.0.0", &f.blob),
+                version("Demo", "1.0.0", &f.blob),
+            ],
+        );
+        let mut e = f.good();
+        e[0].1 = m.clone();
+        e[1].1 = sig(&m, &f.index);
+        f.refused(&e, "listed twice");
+
+        let m = manifest(2, vec![version("demo", "1.0.0", &f.blob)]);
+        let mut e = f.good();
+        e[0].1 = m.clone();
+        e[1].1 = sig(&m, &f.index);
+        f.refused(&e, "names root v2");
+    }
+
+    #[test]
+    fn the_shape_is_fixed() {
+        let f = fixture();
+        let mut e = f.good();
+        e.swap(0, 1);
+        f.refused(&e, "manifest.sig must be the second entry");
+        let mut e = f.good();
+        e.swap(1, 2);
+        f.refused(&e, "must follow manifest.sig");
+
+        let mut e = f.good();
+        e.push(("notes.txt".into(), b"hi".to_vec()));
+        f.refused(&e, "unexpected entry `notes.txt`");
+
+        let mut e = f.good();
+        e.push((f.blob_path(), f.blob.clone()));
+        f.refused(&e, "appears twice");
+
+        let mut e = f.good();
+        e.insert(3, ("roots/01.json".into(), f.root1.clone()));
+        f.refused(&e, "is not roots/N.json");
+
+        let mut e = f.good();
+        let blob = e.pop().unwrap();
+        e.insert(2, blob);
+        f.refused(&e, "carries no root document");
+        let mut e = f.good();
+        e.push(("roots/2.json".into(), f.root1.clone()));
+        f.refused(&e, "must follow manifest.sig and precede every blob");
+
+        // `..` and links, written with raw headers (tar::Builder refuses them).
+        let mut raw = Vec::new();
+        for (path, data) in f.good() {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            tar::Builder::new(&mut raw)
+                .append_data(&mut h, &path, &data[..])
+                .unwrap();
+            raw.truncate(raw.len() - 1024);
+        }
+        let mut hostile = tar::Header::new_old();
+        hostile.as_old_mut().name[..9].copy_from_slice(b"../escape");
+        hostile.set_size(0);
+        hostile.set_mode(0o644);
+        hostile.set_cksum();
+        let mut with_dotdot = raw.clone();
+        with_dotdot.extend_from_slice(hostile.as_bytes());
+        with_dotdot.extend_from_slice(&[0u8; 1024]);
+        match f.read_bytes(&gz(&with_dotdot), &f.root1) {
+            Err(TransferError::Refused(m)) => assert!(m.contains("hostile entry name"), "{m}"),
+            other => panic!("{:?}", other.err()),
+        }
+        let mut link = tar::Header::new_ustar();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_path("roots/2.json").unwrap();
+        link.set_link_name("/etc/passwd").unwrap();
+        link.set_size(0);
+        link.set_cksum();
+        let mut with_link = raw.clone();
+        with_link.extend_from_slice(link.as_bytes());
+        with_link.extend_from_slice(&[0u8; 1024]);
+        match f.read_bytes(&gz(&with_link), &f.root1) {
+            Err(TransferError::Refused(m)) => assert!(m.contains("regular files only"), "{m}"),
+            other => panic!("{:?}", other.err()),
+        }
+
+        // Truncated, trailing garbage, a second gzip member, not gzip.
+        let good = {
+            let e = f.good();
+            let refs: Vec<(&str, &[u8])> =
+                e.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+            tar_gz(&refs)
+        };
+        for (bytes, want) in [
+            (good[..good.len() - 20].to_vec(), "corrupt or truncated"),
+            (
+                [good.clone(), gz(b"more")].concat(),
+                "data follows the gzip stream",
+            ),
+            (
+                [good.clone(), b"junk".to_vec()].concat(),
+                "data follows the gzip stream",
+            ),
+            (b"PK\x03\x04".to_vec(), "not a gzip file"),
+        ] {
+            match f.read_bytes(&bytes, &f.root1) {
+                Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+                other => panic!("{want}: {:?}", other.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn limits_hold() {
+        let f = fixture();
+        let e = f.good();
+        let refs: Vec<(&str, &[u8])> = e.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+        let file = f.dir.path().join(format!("a{SUFFIX}"));
+        fs::write(&file, tar_gz(&refs)).unwrap();
+        let staging = f.dir.path().join("s");
+        fs::create_dir_all(&staging).unwrap();
+        let try_with = |limits: TransferLimits| match read_archive(
+            &file,
+            &pinned(&f.root1),
+            &limits,
+            1 << 20,
+            &staging,
+            &|_, _| false,
+            (0, "test"),
+        ) {
+            Err(TransferError::Refused(m)) => m,
+            other => panic!("{:?}", other.err()),
+        };
+        let small = TransferLimits {
+            max_entries: 3,
+            ..Default::default()
+        };
+        assert!(try_with(small).contains("more than 3 entries"));
+        let small = TransferLimits {
+            max_manifest_bytes: 10,
+            ..Default::default()
+        };
+        assert!(try_with(small).contains("more than the 10 allowed"));
+        let small = TransferLimits {
+            max_bytes: 100,
+            ..Default::default()
+        };
+        assert!(try_with(small).contains("more than the 100 allowed"));
+        // A bomb: small compressed, huge unpacked.
+        let zeros = vec![0u8; 8 << 20];
+        let bomb = tar_gz(&[(MANIFEST, &zeros)]);
+        fs::write(&file, &bomb).unwrap();
+        let limits = TransferLimits {
+            max_bytes: 1 << 20,
+            max_manifest_bytes: 64 << 20,
+            ..Default::default()
+        };
+        let m = try_with(limits);
+        assert!(m.contains("unpacks to more than 1048576 bytes"), "{m}");
+    }
+
+    #[test]
+    fn roots_chain_from_the_pinned_one() {
+        let f = fixture();
+        let (root2_key, index2) = (key(3), key(4));
+        // v2 rotates both keys, signed by the old and the new root key.
+        let root2 = root(2, &root2_key, &index2, &[&f.root_key, &root2_key]);
+        let m = f.manifest.clone();
+        let entries = |sig_by: &SigningKey, roots: Vec<(&str, Vec<u8>)>| {
+            let mut e = vec![
+                (MANIFEST.to_string(), m.clone()),
+                (SIGNATURE.to_string(), sig(&m, sig_by)),
+            ];
+            e.extend(roots.into_iter().map(|(p, b)| (p.to_string(), b)));
+            e.push((f.blob_path(), f.blob.clone()));
+            e
+        };
+        let mut m2 = manifest(2, vec![version("demo", "1.0.0", &f.blob)]);
+        let with_v2 = |by: &SigningKey, m2: &[u8]| {
+            vec![
+                (MANIFEST.to_string(), m2.to_vec()),
+                (SIGNATURE.to_string(), sig(m2, by)),
+                ("roots/1.json".to_string(), f.root1.clone()),
+                ("roots/2.json".to_string(), root2.clone()),
+                (f.blob_path(), f.blob.clone()),
+            ]
+        };
+        // Pinned v1, archive up to v2, signed by v2's index key: accepted.
+        let v = f.read(&with_v2(&index2, &m2), &f.root1).unwrap();
+        assert_eq!(v.root.version, 2);
+        // Signed by the retired index key: refused.
+        match f.read(&with_v2(&f.index, &m2), &f.root1) {
+            Err(TransferError::Refused(m)) => assert!(m.contains("newest root v2"), "{m}"),
+            other => panic!("{:?}", other.err()),
+        }
+        // Pinned v2 (a newer pin) also accepts it.
+        f.read(&with_v2(&index2, &m2), &root2).unwrap();
+        // An archive older than the pin is refused.
+        match f.read(
+            &entries(&f.index, vec![("roots/1.json", f.root1.clone())]),
+            &root2,
+        ) {
+            Err(TransferError::Refused(m)) => {
+                assert!(m.contains("older than the pinned root"), "{m}")
+            }
+            other => panic!("{:?}", other.err()),
+        }
+        // v2 signed by the new root key only does not chain.
+        let forged = root(2, &root2_key, &index2, &[&root2_key]);
+        m2 = manifest(2, vec![version("demo", "1.0.0", &f.blob)]);
+        let e = vec![
+            (MANIFEST.to_string(), m2.clone()),
+            (SIGNATURE.to_string(), sig(&m2, &index2)),
+            ("roots/1.json".to_string(), f.root1.clone()),
+            ("roots/2.json".to_string(), forged),
+            (f.blob_path(), f.blob.clone()),
+        ];
+        f.refused(&e, "does not chain from the pinned root");
+        // Another registry's root at the pinned version.
+        let foreign = root(1, &key(7), &key(8), &[&key(7)]);
+        match f.read(&entries(&key(8), vec![("roots/1.json", foreign)]), &f.root1) {
+            Err(TransferError::Refused(m)) => {
+                assert!(m.contains("differs from the pinned root"), "{m}")
+            }
+            other => panic!("{:?}", other.err()),
+        }
+        // Without the pinned version.
+        match f.read(
+            &with_v2(&index2, &m2)[..]
+                .iter()
+                .filter(|(p, _)| p != "roots/1.json")
+                .cloned()
+                .collect::<Vec<_>>(),
+            &f.root1,
+        ) {
+            Err(TransferError::Refused(m)) => assert!(m.contains("does not carry root v1"), "{m}"),
+            other => panic!("{:?}", other.err()),
+        }
+    }
+
+    fn skill(dir: &Path, name: &str, vers: &str) -> Vec<u8> {
+        let d = dir.join(format!("{name}-{vers}"));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(
+            d.join("SKILL.md"),
+            format!("---\nname: {name}\ndescription: A test skill.\nmetadata:\n  version: \"{vers}\"\n---\n# {name}\n"),
+        )
+        .unwrap();
+        crate::bundle::pack::pack_dir(&d).unwrap()
+    }
+
+    #[test]
+    fn a_batch_is_checked_like_mirrored_versions_and_stored_once() {
+        use crate::registry::OfflineRegistry;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
+        let sink = OfflineRegistry::open(&config, true).unwrap();
+        let item = |name: &str, vers: &str, bytes: &[u8], approved: bool| {
+            let blob = dir.path().join(format!("{name}-{vers}.blob"));
+            fs::write(&blob, bytes).unwrap();
+            let v = version(name, vers, bytes);
+            TransferItem {
+                kind: Kind::Skill,
+                name: name.into(),
+                version: vers.into(),
+                blob,
+                line: serde_json::from_str(&v.line).unwrap(),
+                auto_approve: approved,
+                upstream: serde_json::json!({}),
+            }
+        };
+        let items = vec![
+            item(
+                "batch-one",
+                "1.0.0",
+                &skill(dir.path(), "batch-one", "1.0.0"),
+                true,
+            ),
+            item(
+                "batch-one",
+                "1.1.0",
+                &skill(dir.path(), "batch-one", "1.1.0"),
+                false,
+            ),
+            // Differs only in build metadata from the first: clashes inside the batch.
+            item(
+                "batch-one",
+                "1.0.0+b",
+                &skill(dir.path(), "batch-one", "1.0.0+b"),
+                false,
+            ),
+            item("batch-two", "0.1.0", b"not a bundle", false),
+        ];
+        let outcomes = sink.import_batch("airgap", &items).unwrap();
+        assert_eq!(
+            outcomes[0],
+            Imported::Added(VersionStatus::Pending),
+            "the CLI never approves"
+        );
+        assert_eq!(outcomes[1], Imported::Added(VersionStatus::Pending));
+        assert!(
+            matches!(&outcomes[2], Imported::Skipped(w) if w.contains("twice")),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(&outcomes[3], Imported::Skipped(w) if w.contains("fails validation")),
+            "{outcomes:?}"
+        );
+        let store = Store::open(&config.data_dir).unwrap();
+        let published = store.published().unwrap();
+        assert_eq!(published.len(), 2);
+        // Owned by the source's mirror login; a second source may not add to it.
+        assert_eq!(store.owners_of("batch-one").unwrap(), ["mirror:airgap"]);
+        let more = vec![item(
+            "batch-one",
+            "2.0.0",
+            &skill(dir.path(), "batch-one", "2.0.0"),
+            false,
+        )];
+        let outcomes = sink.import_batch("other", &more).unwrap();
+        assert!(
+            matches!(&outcomes[0], Imported::Skipped(w) if w.contains("not by source `other`")),
+            "{outcomes:?}"
+        );
+        // Again: unchanged, and nothing is read or stored.
+        let outcomes = sink.import_batch("airgap", &items[..2]).unwrap();
+        assert_eq!(outcomes, [Imported::Unchanged, Imported::Unchanged]);
+        assert_eq!(store.published().unwrap(), published);
+    }
+
+    #[test]
+    fn since_and_names() {
+        assert_eq!(parse_since("1970-01-02T00:00:00Z", 0).unwrap(), 86400);
+        assert_eq!(parse_since("1970-01-02", 0).unwrap(), 86400);
+        assert_eq!(parse_since("7d", 10 * 86400).unwrap(), 3 * 86400);
+        assert_eq!(parse_since("12h", 86400).unwrap(), 43200);
+        assert!(parse_since("last tuesday", 0)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(is_archive_name("2025-01-31.skillreg-transfer.tar.gz"));
+        assert!(!is_archive_name(".x.skillreg-transfer.tar.gz"));
+        assert!(!is_archive_name("x.skillreg-transfer.tar.gz.part"));
+        assert!(!is_archive_name(SUFFIX));
+        assert!(!is_archive_name("bundle.tar.gz"));
+    }
+
+    #[test]
+    fn drop_directories_defer_fresh_files_and_move_what_they_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join(format!("a{SUFFIX}"));
+        fs::write(&a, b"x").unwrap();
+        fs::write(dir.path().join("b.part"), b"x").unwrap();
+        let (ready, deferred) = candidates(dir.path()).unwrap();
+        assert!(ready.is_empty() && deferred, "a fresh file waits");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let (ready, deferred) = candidates(dir.path()).unwrap();
+        assert_eq!((ready, deferred), (vec![a.clone()], false));
+        let moved = move_into(dir.path(), IMPORTED_DIR, &a).unwrap();
+        assert_eq!(
+            moved,
+            dir.path().join(IMPORTED_DIR).join(format!("a{SUFFIX}"))
+        );
+        fs::write(&a, b"y").unwrap();
+        let again = move_into(dir.path(), IMPORTED_DIR, &a).unwrap();
+        assert_eq!(
+            again,
+            dir.path().join(IMPORTED_DIR).join(format!("a-2{SUFFIX}"))
+        );
+        // Symlinks are never taken.
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join(format!("l{SUFFIX}"))).unwrap();
+        let (ready, _) = candidates(dir.path()).unwrap();
+        assert!(ready.is_empty());
+    }
+}

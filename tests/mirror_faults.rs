@@ -1,0 +1,669 @@
+//! Fault injection between an upstream daemon and a mirroring downstream
+//! daemon: a [`FaultProxy`] sits between them (the upstream's `public_url`
+//! is the proxy, so downloads pass through it too) and answers 500s, hangs,
+//! truncates, corrupts and replaces bodies, or is pointed at another
+//! registry. Every faulty run must be recorded as failed with its cause,
+//! store nothing that failed a check, and leave local data as it was; a
+//! daemon killed mid-sync must finish the work after a restart without
+//! redoing what was done.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const TIMESTAMP: &str = "/index/_skillreg/timestamp.json";
+/// Every package index file of the `skill-*` names (not their statements,
+/// which live below `/index/_skillreg/sig/`).
+const SKILL_INDEX_FILES: &str = "/index/sk/il/";
+const DOWNLOADS: &str = "/download";
+
+fn admin_json(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{}{path}", d.url);
+    let response = match method {
+        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
+        _ => agent
+            .post(&url)
+            .header("Authorization", &d.admin)
+            .send(body.as_bytes()),
+    };
+    let mut r = response.unwrap();
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn runs(d: &Daemon) -> Vec<serde_json::Value> {
+    let (status, body) = admin_json(d, "GET", "/admin/v1/sync-runs", "");
+    assert_eq!(status, 200, "{body}");
+    body["runs"].as_array().unwrap().clone()
+}
+
+fn run_by_id(d: &Daemon, id: i64) -> Option<serde_json::Value> {
+    runs(d).into_iter().find(|r| r["id"] == id)
+}
+
+/// Starts a sync of source `up`; returns the run id.
+fn start_sync(d: &Daemon) -> i64 {
+    let (status, started) = admin_json(d, "POST", "/admin/v1/sync", r#"{"source":"up"}"#);
+    assert_eq!(status, 202, "{started}");
+    started["run"].as_i64().unwrap()
+}
+
+/// Waits for run `id` to finish (at most `limit`); returns it.
+fn wait_run(d: &Daemon, id: i64, limit: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let run = run_by_id(d, id).unwrap_or_else(|| panic!("no run {id}"));
+        if run["status"] != "running" {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {id} still running after {limit:?}: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts a sync and waits for its run to finish.
+fn sync(d: &Daemon) -> serde_json::Value {
+    let id = start_sync(d);
+    wait_run(d, id, Duration::from_secs(60))
+}
+
+/// The run's error and detail as one string, for "names the cause" checks.
+fn why(run: &serde_json::Value) -> String {
+    let detail: Vec<&str> = run["detail"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|l| l.as_str()).collect())
+        .unwrap_or_default();
+    format!(
+        "{}\n{}",
+        run["error"].as_str().unwrap_or(""),
+        detail.join("\n")
+    )
+}
+
+fn assert_failed(run: &serde_json::Value, causes: &[&str]) {
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert!(
+        run["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "a failed run carries its error: {run:#}"
+    );
+    let text = why(run);
+    for cause in causes {
+        assert!(
+            text.contains(cause),
+            "the run should name `{cause}`: {run:#}"
+        );
+    }
+}
+
+fn pending(d: &Daemon) -> Vec<(String, String)> {
+    let (status, body) = admin_json(d, "GET", "/admin/v1/pending", "");
+    assert_eq!(status, 200, "{body}");
+    let mut out: Vec<(String, String)> = body["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Nothing was imported and nothing was damaged: no debris in the blob
+/// store, the same versions, blobs and index bodies as `before`, nothing
+/// pending, and the daemon still serves.
+fn assert_untouched(down: &Daemon, before: &Fingerprint) {
+    assert_eq!(blob_debris(&down.data), Vec::<PathBuf>::new());
+    assert_eq!(&down.fingerprint(), before);
+    assert_eq!(pending(down), vec![]);
+    down.assert_serving();
+}
+
+/// An upstream daemon behind a fresh proxy: its `public_url` is the proxy,
+/// so config.json's `dl` sends downloads through the proxy as well.
+fn upstream_behind_proxy(skills: &[(&str, &str)]) -> (FaultProxy, Daemon) {
+    let proxy = FaultProxy::start("");
+    let upstream = Daemon::with_config(&format!("public_url = {:?}\n", proxy.url));
+    proxy.set_upstream(&upstream.url);
+    for (name, version) in skills {
+        upstream.publish_skill(name, version);
+    }
+    (proxy, upstream)
+}
+
+fn source_config(proxy: &FaultProxy, root: &Path, extra: &str) -> String {
+    format!(
+        "[[sources]]\nname = \"up\"\nkind = \"registry\"\nurl = {:?}\nroot_key = {:?}\ninterval = \"0\"\n{extra}",
+        proxy.url, root
+    )
+}
+
+/// Upstream (with `skills`) → proxy → downstream mirroring it.
+struct Pair {
+    proxy: FaultProxy,
+    upstream: Daemon,
+    down: Daemon,
+    dir: tempfile::TempDir,
+    config: String,
+}
+
+fn pair(skills: &[(&str, &str)]) -> Pair {
+    let (proxy, upstream) = upstream_behind_proxy(skills);
+    let dir = tempfile::tempdir().unwrap();
+    let root = export_root(&upstream.data, dir.path(), "upstream-root.json");
+    let config = source_config(&proxy, &root, "");
+    let down = Daemon::with_config(&config);
+    Pair {
+        proxy,
+        upstream,
+        down,
+        dir,
+        config,
+    }
+}
+
+fn all_versions(skills: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = skills
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+const TWO: [(&str, &str); 2] = [("skill-alpha", "1.0.0"), ("skill-beta", "2.1.0")];
+
+#[test]
+fn upstream_500s_fail_the_run_and_retries_with_backoff_recover() {
+    let skills = [
+        ("skill-alpha", "1.0.0"),
+        ("skill-beta", "1.0.0"),
+        ("skill-gamma", "0.3.0"),
+    ];
+    let p = pair(&skills);
+    let before = p.down.fingerprint();
+
+    // Always 500: every attempt (the first and three retries) fails.
+    p.proxy.fault(TIMESTAMP, Fault::Status(500), None);
+    let run = sync(&p.down);
+    assert_failed(&run, &["HTTP 500", "timestamp.json", "injected fault"]);
+    assert_eq!(p.proxy.count(TIMESTAMP), 4, "{:#?}", p.proxy.requests());
+    assert_eq!(
+        p.proxy.count(SKILL_INDEX_FILES) + p.proxy.count(DOWNLOADS),
+        0,
+        "nothing is fetched before the metadata verifies"
+    );
+    assert_untouched(&p.down, &before);
+
+    // Twice 500, then the real answer: the third attempt succeeds, after
+    // waits that grow (200 ms, then 400 ms).
+    p.proxy.clear_faults();
+    p.proxy.reset_counts();
+    p.proxy.fault(TIMESTAMP, Fault::Status(500), Some(2));
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(run["error"], serde_json::Value::Null, "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["pending"].as_i64()),
+        (Some(3), Some(3)),
+        "{run:#}"
+    );
+    let at = p.proxy.times(TIMESTAMP);
+    assert_eq!(at.len(), 3, "{:#?}", p.proxy.requests());
+    let (first, second) = (at[1] - at[0], at[2] - at[1]);
+    assert!(
+        first >= Duration::from_millis(190) && second >= Duration::from_millis(390),
+        "backoff between attempts: {first:?}, then {second:?}"
+    );
+    assert_eq!(pending(&p.down), all_versions(&skills));
+
+    // A download answering 500 every time fails only that version, after
+    // the same retries; the run is failed and names it.
+    p.upstream.publish_skill("skill-delta", "1.0.0");
+    p.proxy.clear_faults();
+    p.proxy.reset_counts();
+    p.proxy
+        .fault("skill-delta/1.0.0/download", Fault::Status(503), None);
+    let before = p.down.fingerprint();
+    let run = sync(&p.down);
+    assert_failed(&run, &["skill-delta@1.0.0", "HTTP 503"]);
+    assert_eq!(run["failed"].as_i64(), Some(1), "{run:#}");
+    assert_eq!(p.proxy.count("skill-delta/1.0.0/download"), 4);
+    assert_eq!(blob_debris(&p.down.data), Vec::<PathBuf>::new());
+    assert_eq!(p.down.fingerprint(), before);
+    // The three earlier versions stay pending; skill-delta is not among them.
+    assert_eq!(pending(&p.down), all_versions(&skills));
+    p.down.assert_serving();
+}
+
+#[test]
+fn a_hanging_upstream_fails_the_run_in_bounded_time() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+
+    // The timestamp never comes: each attempt must give up on its own.
+    p.proxy.fault(TIMESTAMP, Fault::Hang, None);
+    let started = Instant::now();
+    let id = start_sync(&p.down);
+    std::thread::sleep(Duration::from_secs(2));
+    // While the upstream hangs, the downstream serves and reports the run.
+    p.down.assert_serving();
+    assert_eq!(run_by_id(&p.down, id).unwrap()["status"], "running");
+    let run = wait_run(&p.down, id, Duration::from_secs(90));
+    let took = started.elapsed();
+    assert_failed(&run, &["timestamp.json", "timeout"]);
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+    assert_eq!(p.proxy.count(TIMESTAMP), 4, "{:#?}", p.proxy.requests());
+    assert_untouched(&p.down, &before);
+
+    // A download that stalls once is retried and the run completes.
+    p.proxy.clear_faults();
+    p.proxy
+        .fault("skill-alpha/1.0.0/download", Fault::Hang, Some(1));
+    let run = wait_run(&p.down, start_sync(&p.down), Duration::from_secs(90));
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(p.proxy.count("skill-alpha/1.0.0/download"), 2);
+    assert_eq!(pending(&p.down), all_versions(&TWO));
+}
+
+#[test]
+fn truncated_bodies_fail_the_run_and_store_nothing() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+
+    // Index files cut short (first, while no verified copy is cached).
+    p.proxy.fault(SKILL_INDEX_FILES, Fault::Truncate(25), None);
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &["sk/il/skill-alpha", "sk/il/skill-beta", "broke off"],
+    );
+    assert_eq!(p.proxy.count(DOWNLOADS), 0, "{:#?}", p.proxy.requests());
+    assert_untouched(&p.down, &before);
+
+    // Bundles cut short (the original Content-Length, then the connection
+    // closes): a transport failure, retried, then failed per version.
+    p.proxy.clear_faults();
+    p.proxy.fault(DOWNLOADS, Fault::Truncate(40), None);
+    p.proxy.reset_counts();
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &["skill-alpha@1.0.0", "skill-beta@2.1.0", "broke off"],
+    );
+    assert_eq!(run["failed"].as_i64(), Some(2), "{run:#}");
+    assert_eq!(p.proxy.count("skill-alpha/1.0.0/download"), 4);
+    assert_untouched(&p.down, &before);
+
+    // The metadata cut short (the timestamp): the whole run fails.
+    p.proxy.clear_faults();
+    p.proxy.fault(TIMESTAMP, Fault::Truncate(30), None);
+    let run = sync(&p.down);
+    assert_failed(&run, &["upstream refused", "timestamp.json"]);
+    assert_untouched(&p.down, &before);
+
+    // Without faults the same source syncs: the failures left nothing behind.
+    p.proxy.clear_faults();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(pending(&p.down), all_versions(&TWO));
+}
+
+#[test]
+fn a_corrupted_bundle_is_not_stored_and_a_clean_resync_stores_it() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+
+    p.proxy.fault(DOWNLOADS, Fault::FlipByte, None);
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &[
+            "skill-alpha@1.0.0: the bundle's sha256 is",
+            "the signed index says",
+            "not stored",
+            "skill-beta@2.1.0",
+            "2 item(s) failed and were not stored",
+        ],
+    );
+    // A checksum failure is not transient: no retries.
+    assert_eq!(p.proxy.count("skill-alpha/1.0.0/download"), 1);
+    assert_untouched(&p.down, &before);
+    // The files were not recorded as done, so the next run tries again.
+    {
+        let store = skillreg::store::Store::open(&p.down.data).unwrap();
+        for path in ["sk/il/skill-alpha", "sk/il/skill-beta"] {
+            assert_eq!(
+                store.mirror_state("up", &format!("file:{path}")).unwrap(),
+                None,
+                "{path}"
+            );
+        }
+    }
+
+    p.proxy.clear_faults();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["pending"].as_i64()),
+        (Some(2), Some(2)),
+        "{run:#}"
+    );
+    // The file is processed again; its bytes come from the client's cache
+    // of verified index files (the snapshot still lists that hash).
+    assert_eq!(
+        p.proxy.count("/index/sk/il/skill-alpha"),
+        1,
+        "verified once, reused from the cache"
+    );
+    assert_eq!(pending(&p.down), all_versions(&TWO));
+    assert_eq!(blob_debris(&p.down.data), Vec::<PathBuf>::new());
+    // What is stored is exactly what the upstream published.
+    let after = p.down.fingerprint();
+    let upstream = p.upstream.fingerprint();
+    assert_eq!(after.blobs, upstream.blobs);
+    assert_eq!(
+        after
+            .published
+            .iter()
+            .map(|(n, v, c, _)| (n, v, c))
+            .collect::<Vec<_>>(),
+        upstream
+            .published
+            .iter()
+            .map(|(n, v, c, _)| (n, v, c))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_tampered_index_file_fails_on_the_snapshot_hash() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+
+    // One byte changed in every package index file.
+    p.proxy.fault(SKILL_INDEX_FILES, Fault::FlipByte, None);
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &[
+            "sk/il/skill-alpha",
+            "mix-and-match",
+            "the signed snapshot lists",
+        ],
+    );
+    assert_eq!(run["failed"].as_i64(), Some(2), "{run:#}");
+    // A verification failure is not retried, and nothing is downloaded.
+    assert_eq!(p.proxy.count("/index/sk/il/skill-alpha"), 1);
+    assert_eq!(p.proxy.count(DOWNLOADS), 0);
+    assert_untouched(&p.down, &before);
+
+    // A well-formed line pointing elsewhere (another checksum) is refused
+    // the same way: it is not the file the snapshot lists.
+    let (_, real) = get(&format!("{}/index/sk/il/skill-alpha", p.upstream.url));
+    let forged = {
+        let mut line: serde_json::Value = serde_json::from_str(real.trim()).unwrap();
+        line["cksum"] = serde_json::json!("0".repeat(64));
+        format!("{line}\n").into_bytes()
+    };
+    p.proxy.clear_faults();
+    p.proxy
+        .fault("/index/sk/il/skill-alpha", Fault::Replace(forged), None);
+    p.proxy
+        .fault("/index/sk/il/skill-beta", Fault::FlipByte, None);
+    let run = sync(&p.down);
+    assert_failed(&run, &["sk/il/skill-alpha", "mix-and-match"]);
+    assert_untouched(&p.down, &before);
+}
+
+#[test]
+fn a_changed_upstream_key_is_refused_and_local_data_survives() {
+    let p = pair(&TWO);
+    // A good sync, approved: local, served data.
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    for (name, version) in TWO {
+        let (status, body) = admin_json(
+            &p.down,
+            "POST",
+            &format!("/admin/v1/packages/{name}/{version}/approve"),
+            r#"{"note":"ok"}"#,
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let index_url = format!("{}/index/sk/il/skill-alpha", p.down.url);
+    let download = format!("{}/api/v1/crates/skill-alpha/1.0.0/download", p.down.url);
+    let (status, served_index) = get(&index_url);
+    assert_eq!(status, 200);
+    let (status, served_bundle) = get_bytes(&download);
+    assert_eq!(status, 200);
+    let before = p.down.fingerprint();
+
+    // Another registry (other keys) now answers at the upstream's URL, with
+    // the same names and more.
+    let impostor = Daemon::with_config(&format!("public_url = {:?}\n", p.proxy.url));
+    impostor.publish_skill("skill-alpha", "1.0.0");
+    impostor.publish_skill("skill-alpha", "9.0.0");
+    impostor.publish_skill("skill-omega", "1.0.0");
+    p.proxy.set_upstream(&impostor.url);
+    p.proxy.reset_counts();
+    for _ in 0..2 {
+        let run = sync(&p.down);
+        assert_failed(&run, &["foreign root"]);
+        assert_untouched(&p.down, &before);
+    }
+    assert_eq!(
+        p.proxy.count(SKILL_INDEX_FILES) + p.proxy.count(DOWNLOADS),
+        0,
+        "{:#?}",
+        p.proxy.requests()
+    );
+    // Still served exactly as before.
+    assert_eq!(get(&index_url), (200, served_index));
+    assert_eq!(get_bytes(&download), (200, served_bundle));
+
+    // The real upstream back: nothing to do, nothing lost.
+    p.proxy.set_upstream(&p.upstream.url);
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["unchanged"].as_i64()),
+        (Some(0), Some(2)),
+        "{run:#}"
+    );
+    assert_eq!(p.down.fingerprint(), before);
+}
+
+#[test]
+fn killed_mid_sync_the_restart_resumes_and_finishes() {
+    const N: usize = 40;
+    let names: Vec<String> = (0..N).map(|i| format!("skill-{i:02}")).collect();
+    let skills: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1.0.0")).collect();
+    let Pair {
+        proxy,
+        upstream: _upstream,
+        down,
+        dir: _dir,
+        config,
+    } = pair(&skills);
+    proxy.fault(DOWNLOADS, Fault::Delay(Duration::from_millis(100)), None);
+
+    let first = start_sync(&down);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending(&down).len() < 8 {
+        assert!(Instant::now() < deadline, "no progress: {:#?}", runs(&down));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(run_by_id(&down, first).unwrap()["status"], "running");
+    // SIGKILL (Daemon::stop kills the child), keeping the data.
+    let (dir, data) = down.stop();
+
+    // What the killed daemon had finished: index files recorded as done,
+    // and versions stored.
+    let (done, stored) = {
+        let store = skillreg::store::Store::open(&data).unwrap();
+        let done: Vec<String> = names
+            .iter()
+            .map(|n| skillreg::index::path_for(n))
+            .filter(|path| {
+                store
+                    .mirror_state("up", &format!("file:{path}"))
+                    .unwrap()
+                    .is_some()
+            })
+            .collect();
+        (done, store.published().unwrap().len())
+    };
+    assert!(
+        !done.is_empty() && done.len() < N,
+        "the kill should land mid-run: {} of {N} files done",
+        done.len()
+    );
+    assert!(
+        stored >= done.len() && stored <= done.len() + 1,
+        "{stored} stored, {} done",
+        done.len()
+    );
+    for path in &done {
+        assert_eq!(proxy.count(&format!("/index/{path}")), 1, "{path}");
+    }
+
+    // Restart on the same data and config.
+    let down = Daemon::start_in(dir, data, &config);
+    let interrupted = run_by_id(&down, first).unwrap();
+    assert_failed(&interrupted, &["interrupted"]);
+
+    // The restart resumes on its own (no POST /admin/v1/sync).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let resumed = loop {
+        if let Some(run) = runs(&down)
+            .into_iter()
+            .find(|r| r["id"].as_i64() > Some(first))
+        {
+            break run["id"].as_i64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run started after the restart: {:#?}\nlog:\n{}",
+            runs(&down),
+            down.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let run = wait_run(&down, resumed, Duration::from_secs(120));
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(run["added"].as_i64(), Some((N - stored) as i64), "{run:#}");
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "1.0.0".to_string()))
+        .collect();
+    assert_eq!(pending(&down), expected, "every version exactly once");
+
+    // Finished work was not redone: the done files were not fetched again,
+    // nor their bundles; every other file was fetched.
+    for path in &done {
+        assert_eq!(proxy.count(&format!("/index/{path}")), 1, "{path}");
+        let name = path.rsplit('/').next().unwrap();
+        assert_eq!(proxy.count(&format!("/{name}/1.0.0/download")), 1, "{name}");
+    }
+    for name in &names {
+        let path = skillreg::index::path_for(name);
+        assert!(proxy.count(&format!("/index/{path}")) >= 1, "{path}");
+    }
+    assert_eq!(blob_debris(&down.data), Vec::<PathBuf>::new());
+
+    // And a later run finds nothing to do.
+    let run = sync(&down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["unchanged"].as_i64()),
+        (Some(0), Some(N as i64)),
+        "{run:#}"
+    );
+}
+
+/// A mirrored upstream synced once, then synced again with nothing changed
+/// upstream; returns the proxy's requests during the second run.
+fn no_change_resync() -> Vec<String> {
+    let skills = [
+        ("skill-alpha", "1.0.0"),
+        ("skill-beta", "1.0.0"),
+        ("skill-gamma", "1.0.0"),
+    ];
+    let p = pair(&skills);
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    let before = p.down.fingerprint();
+
+    p.proxy.reset_counts();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (
+            run["discovered"].as_i64(),
+            run["added"].as_i64(),
+            run["updated"].as_i64(),
+            run["unchanged"].as_i64(),
+            run["failed"].as_i64(),
+        ),
+        (Some(3), Some(0), Some(0), Some(3), Some(0)),
+        "{run:#}"
+    );
+    assert_eq!(p.down.fingerprint(), before);
+    p.proxy.requests()
+}
+
+#[test]
+fn a_no_change_resync_fetches_only_signed_metadata() {
+    let requests = no_change_resync();
+    // No package index file, statement of one, or bundle: only the root
+    // check, the chain walk's next root, the timestamp, the snapshot and
+    // config.json with its statement (for `dl`).
+    let allowed = [
+        "/index/_skillreg/root/1.json",
+        "/index/_skillreg/root/2.json",
+        TIMESTAMP,
+        "/index/_skillreg/snapshot/",
+        "/index/config.json",
+        "/index/_skillreg/sig/config.json",
+    ];
+    for r in &requests {
+        assert!(
+            allowed.iter().any(|a| r.starts_with(a)),
+            "{r} fetched: {requests:#?}"
+        );
+    }
+    assert!(requests.len() <= 6, "{requests:#?}");
+}
+
+/// The budget the issue sets. Today a quiet re-sync makes 6 requests: the
+/// snapshot is fetched again although the timestamp names the saved one,
+/// and config.json and its statement are fetched again although the
+/// snapshot lists the same hash. See the report of this test's author.
+#[test]
+fn a_no_change_resync_costs_at_most_three_requests() {
+    let requests = no_change_resync();
+    assert!(
+        requests.len() <= 3,
+        "{} requests: {requests:#?}",
+        requests.len()
+    );
+}
