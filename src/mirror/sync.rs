@@ -112,6 +112,8 @@ impl Mirror {
 
     /// Starts the scheduler; it checks once a second which sources are due.
     pub fn spawn_scheduler(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        // Drop directories are watched from the start, not from their first run.
+        super::transfer::watch_sources(&self.registry, &self.sources);
         let mirror = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

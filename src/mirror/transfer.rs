@@ -657,7 +657,7 @@ fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Roo
         })?;
     if payload != pinned.payload {
         return Err(refused(format!(
-            "the archive's root v{} differs from the pinned root {}: it was made by another registry (or for another trust root); refused",
+            "the archive's root v{} differs from the pinned root {}: it was made by another registry or for another trust root (or the archive is damaged); refused",
             pinned.root.version, pinned.origin
         )));
     }
