@@ -5,58 +5,12 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
 
 fn source_config(upstream: &Daemon, root: &std::path::Path, extra: &str) -> String {
     format!(
         "[[sources]]\nname = \"up\"\nkind = \"registry\"\nurl = {:?}\nroot_key = {:?}\ninterval = \"0\"\n{extra}",
         upstream.url, root
     )
-}
-
-fn admin_json(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("{}{path}", d.url);
-    let response = match method {
-        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", &d.admin)
-            .send(body.as_bytes()),
-    };
-    let mut r = response.unwrap();
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-/// Starts a sync and waits for its run to finish; returns the run.
-pub fn sync(d: &Daemon) -> serde_json::Value {
-    let (status, started) = admin_json(d, "POST", "/admin/v1/sync", r#"{"source":"up"}"#);
-    assert_eq!(status, 202, "{started}");
-    let id = started["run"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, runs) = admin_json(d, "GET", "/admin/v1/sync-runs", "");
-        let run = runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap();
-        if run["status"] != "running" {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "run {id} did not finish");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -87,7 +41,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
     let down = Daemon::with_config(&source_config(&upstream, &upstream_root, ""));
 
     // Sync: both versions arrive, pending and invisible.
-    let run = sync(&down);
+    let run = down.sync_source("up");
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(
         (run["added"].as_i64(), run["pending"].as_i64()),
@@ -117,7 +71,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
     );
 
     // The pending list tells the admin what they are approving.
-    let (status, pending) = admin_json(&down, "GET", "/admin/v1/pending", "");
+    let (status, pending) = down.admin_json("GET", "/admin/v1/pending", "");
     assert_eq!(status, 200);
     let skill = pending["pending"]
         .as_array()
@@ -150,7 +104,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
     // Approve both (one by one, then check the bulk form on the next round).
     for (name, version) in [("mirrored-skill", "1.0.0"), ("mirrored-crate", "0.1.0")] {
         let path = format!("/admin/v1/packages/{name}/{version}/approve");
-        let (status, body) = admin_json(&down, "POST", &path, r#"{"note":"reviewed"}"#);
+        let (status, body) = down.admin_json("POST", &path, r#"{"note":"reviewed"}"#);
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(
@@ -224,37 +178,34 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
 
     // A new upstream version is pending again; rejected, it stays rejected.
     upstream.publish_skill("mirrored-skill", "1.1.0");
-    let run = sync(&down);
+    let run = down.sync_source("up");
     assert_eq!(
         (run["added"].as_i64(), run["pending"].as_i64()),
         (Some(1), Some(1)),
         "{run}"
     );
-    let (_, pending) = admin_json(&down, "GET", "/admin/v1/pending", "");
+    let (_, pending) = down.admin_json("GET", "/admin/v1/pending", "");
     let next = &pending["pending"][0];
     assert_eq!(
         (next["name"].as_str(), next["version"].as_str()),
         (Some("mirrored-skill"), Some("1.1.0"))
     );
     assert_eq!(next["diff"]["against"], "1.0.0", "{next}");
-    let (status, body) = admin_json(
-        &down,
+    let (status, body) = down.admin_json(
         "POST",
         "/admin/v1/packages/mirrored-skill/1.1.0/reject",
         "{}",
     );
     assert_eq!(status, 400, "a rejection needs a reason: {body}");
-    let (status, _) = admin_json(
-        &down,
-        "POST",
+    let (status, _) = down.admin_json("POST",
         "/admin/v1/bulk",
         r#"{"action":"reject","reason":"not reviewed yet","versions":[{"name":"mirrored-skill","version":"1.1.0"}]}"#,
     );
     assert_eq!(status, 200);
-    let run = sync(&down);
+    let run = down.sync_source("up");
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["added"].as_i64(), Some(0), "{run}");
-    let (_, pending) = admin_json(&down, "GET", "/admin/v1/pending", "");
+    let (_, pending) = down.admin_json("GET", "/admin/v1/pending", "");
     assert!(
         pending["pending"].as_array().unwrap().is_empty(),
         "{pending}"
@@ -266,7 +217,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
     );
 
     // Every decision is audited with who and why.
-    let (_, audit) = admin_json(&down, "GET", "/admin/v1/audit", "");
+    let (_, audit) = down.admin_json("GET", "/admin/v1/audit", "");
     let lines: Vec<String> = audit["audit"]
         .as_array()
         .unwrap()
@@ -329,7 +280,7 @@ fn auto_approve_sources_publish_at_once_and_quiet_resyncs_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let root = export_root(&upstream.data, dir.path(), "root.json");
     let down = Daemon::with_config(&source_config(&upstream, &root, "auto_approve = true\n"));
-    let run = sync(&down);
+    let run = down.sync_source("up");
     assert_eq!(
         (run["added"].as_i64(), run["pending"].as_i64()),
         (Some(1), Some(0)),
@@ -337,7 +288,7 @@ fn auto_approve_sources_publish_at_once_and_quiet_resyncs_change_nothing() {
     );
     assert_eq!(get(&format!("{}/index/au/to/auto-skill", down.url)).0, 200);
     let before = down.fingerprint();
-    let run = sync(&down);
+    let run = down.sync_source("up");
     assert_eq!(run["status"], "completed");
     assert_eq!(
         (

@@ -19,31 +19,8 @@ const TIMESTAMP: &str = "/index/_skillreg/timestamp.json";
 const SKILL_INDEX_FILES: &str = "/index/sk/il/";
 const DOWNLOADS: &str = "/download";
 
-fn admin_json(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let url = format!("{}{path}", d.url);
-    let response = match method {
-        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", &d.admin)
-            .send(body.as_bytes()),
-    };
-    let mut r = response.unwrap();
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 fn runs(d: &Daemon) -> Vec<serde_json::Value> {
-    let (status, body) = admin_json(d, "GET", "/admin/v1/sync-runs", "");
+    let (status, body) = d.admin_json("GET", "/admin/v1/sync-runs", "");
     assert_eq!(status, 200, "{body}");
     body["runs"].as_array().unwrap().clone()
 }
@@ -54,7 +31,7 @@ fn run_by_id(d: &Daemon, id: i64) -> Option<serde_json::Value> {
 
 /// Starts a sync of source `up`; returns the run id.
 fn start_sync(d: &Daemon) -> i64 {
-    let (status, started) = admin_json(d, "POST", "/admin/v1/sync", r#"{"source":"up"}"#);
+    let (status, started) = d.admin_json("POST", "/admin/v1/sync", r#"{"source":"up"}"#);
     assert_eq!(status, 202, "{started}");
     started["run"].as_i64().unwrap()
 }
@@ -110,7 +87,7 @@ fn assert_failed(run: &serde_json::Value, causes: &[&str]) {
 }
 
 fn pending(d: &Daemon) -> Vec<(String, String)> {
-    let (status, body) = admin_json(d, "GET", "/admin/v1/pending", "");
+    let (status, body) = d.admin_json("GET", "/admin/v1/pending", "");
     assert_eq!(status, 200, "{body}");
     let mut out: Vec<(String, String)> = body["pending"]
         .as_array()
@@ -441,8 +418,7 @@ fn a_changed_upstream_key_is_refused_and_local_data_survives() {
     let run = sync(&p.down);
     assert_eq!(run["status"], "completed", "{run:#}");
     for (name, version) in TWO {
-        let (status, body) = admin_json(
-            &p.down,
+        let (status, body) = p.down.admin_json(
             "POST",
             &format!("/admin/v1/packages/{name}/{version}/approve"),
             r#"{"note":"ok"}"#,

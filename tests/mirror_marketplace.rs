@@ -4,59 +4,23 @@
 
 mod common;
 
+trait AdminValue {
+    fn admin_value(&self, method: &str, path: &str, body: &str) -> serde_json::Value;
+}
+
+impl AdminValue for Daemon {
+    fn admin_value(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        self.admin_json(method, path, body).1
+    }
+}
+
 use common::*;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const FIXTURE: &str = "../shared/fixtures/marketplaces/superpowers";
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)
-}
-
-fn admin(d: &Daemon, method: &str, path: &str, body: &str) -> serde_json::Value {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("{}{path}", d.url);
-    let mut r = match method {
-        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", &d.admin)
-            .send(body.as_bytes()),
-    }
-    .unwrap();
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(serde_json::Value::Null)
-}
-
-fn sync(d: &Daemon, source: &str) -> serde_json::Value {
-    let started = admin(
-        d,
-        "POST",
-        "/admin/v1/sync",
-        &format!("{{\"source\":\"{source}\"}}"),
-    );
-    let id = started["run"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("{started}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let runs = admin(d, "GET", "/admin/v1/sync-runs", "");
-        let run = runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap();
-        if run["status"] != "running" {
-            return run;
-        }
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn skill_count() -> i64 {
@@ -75,13 +39,13 @@ fn the_superpowers_catalog_mirrors_completely_behind_approval() {
         "[[sources]]\nname = \"sp\"\nkind = \"marketplace\"\npath = {:?}\ninterval = \"0\"\n",
         checkout
     ));
-    let run = sync(&d, "sp");
+    let run = d.sync_source("sp");
     let expected = 1 + skill_count();
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["added"].as_i64(), Some(expected), "{run}");
     assert_eq!(run["pending"].as_i64(), Some(expected), "{run}");
     assert_eq!(run["skipped"].as_i64(), Some(0), "{run}");
-    let pending = admin(&d, "GET", "/admin/v1/pending", "");
+    let pending = d.admin_value("GET", "/admin/v1/pending", "");
     let list = pending["pending"].as_array().unwrap();
     let plugin = list.iter().find(|p| p["kind"] == "plugin").unwrap();
     assert_eq!(
@@ -99,8 +63,7 @@ fn the_superpowers_catalog_mirrors_completely_behind_approval() {
     );
     // Nothing is public until approved.
     assert_eq!(get(&format!("{}/index/su/pe/superpowers", d.url)).0, 404);
-    let approved = admin(
-        &d,
+    let approved = d.admin_value(
         "POST",
         "/admin/v1/packages/superpowers/6.2.0/approve",
         r#"{"note":"hooks reviewed"}"#,
@@ -110,7 +73,7 @@ fn the_superpowers_catalog_mirrors_completely_behind_approval() {
 
     // A re-sync of an unchanged checkout changes nothing.
     let before = d.fingerprint();
-    let run = sync(&d, "sp");
+    let run = d.sync_source("sp");
     assert_eq!(
         (run["added"].as_i64(), run["unchanged"].as_i64()),
         (Some(0), Some(expected)),
@@ -129,7 +92,7 @@ fn the_superpowers_catalog_mirrors_completely_behind_approval() {
     let mut text = std::fs::read_to_string(&skill_md).unwrap();
     text.push_str("\nAn upstream edit.\n");
     std::fs::write(&skill_md, text).unwrap();
-    let run = sync(&d, "sp");
+    let run = d.sync_source("sp");
     assert!(
         run["detail"]
             .as_array()
@@ -183,11 +146,11 @@ fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
         "[[sources]]\nname = \"team\"\nkind = \"marketplace\"\ngit = \"file://{}\"\ninterval = \"0\"\nauto_approve = true\n",
         repo.display()
     ));
-    let run = sync(&d, "team");
+    let run = d.sync_source("team");
     assert_eq!(run["status"], "completed", "{run}");
     let (_, index) = get(&format!("{}/index/un/ve/unversioned", d.url));
     assert!(index.contains("\"vers\":\"0.0.1\""), "{index}");
-    let upstream = &admin(&d, "GET", "/admin/v1/audit", "")["audit"];
+    let upstream = &d.admin_value("GET", "/admin/v1/audit", "")["audit"];
     assert!(upstream
         .as_array()
         .unwrap()
@@ -195,11 +158,11 @@ fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
         .any(|r| r["subject"] == "unversioned@0.0.1"));
 
     // Same content: same version. Changed content: the next number.
-    let run = sync(&d, "team");
+    let run = d.sync_source("team");
     assert_eq!(run["added"].as_i64(), Some(0), "{run}");
     std::fs::write(plugin.join("README.md"), "second\n").unwrap();
     git(&["commit", "-qam", "second"]);
-    let run = sync(&d, "team");
+    let run = d.sync_source("team");
     assert_eq!(run["added"].as_i64(), Some(1), "{run}");
     let (_, index) = get(&format!("{}/index/un/ve/unversioned", d.url));
     assert!(index.contains("\"vers\":\"0.0.2\""), "{index}");

@@ -114,30 +114,8 @@ fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     gzip(&tar.into_inner().unwrap())
 }
 
-fn admin_json(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("{}{path}", d.url);
-    let response = match method {
-        "GET" => agent.get(&url).header("Authorization", &d.admin).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", &d.admin)
-            .send(body.as_bytes()),
-    };
-    let mut r = response.unwrap();
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 fn pending(d: &Daemon) -> Vec<serde_json::Value> {
-    let (status, body) = admin_json(d, "GET", "/admin/v1/pending", "");
+    let (status, body) = d.admin_json("GET", "/admin/v1/pending", "");
     assert_eq!(status, 200, "{body}");
     body["pending"].as_array().unwrap().clone()
 }
@@ -269,8 +247,7 @@ fn export_import_review_and_import_again_changes_nothing() {
     );
     assert_eq!(alpha["diff"]["against"], serde_json::Value::Null);
     assert_eq!(get(&format!("{}/index/ai/r-/air-alpha", down.url)).0, 404);
-    let (status, body) = admin_json(
-        &down,
+    let (status, body) = down.admin_json(
         "POST",
         "/admin/v1/packages/air-alpha/1.1.0/approve",
         r#"{"note":"reviewed offline"}"#,
@@ -322,7 +299,7 @@ fn export_import_review_and_import_again_changes_nothing() {
     assert_eq!(decision["payloadType"], sign::types::DECISION, "{decision}");
 
     // Runs are recorded under the source name.
-    let (_, runs) = admin_json(&down, "GET", "/admin/v1/sync-runs", "");
+    let (_, runs) = down.admin_json("GET", "/admin/v1/sync-runs", "");
     let runs = runs["runs"].as_array().unwrap();
     assert!(
         runs.iter().filter(|r| r["source"] == "import").count() >= 4,
@@ -579,7 +556,7 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
         waiting.iter().all(|p| p["source"] == "airgap"),
         "{waiting:?}"
     );
-    let (_, runs) = admin_json(&down, "GET", "/admin/v1/sync-runs", "");
+    let (_, runs) = down.admin_json("GET", "/admin/v1/sync-runs", "");
     let run = runs["runs"]
         .as_array()
         .unwrap()
@@ -625,11 +602,11 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
     // Files with other names are never touched, also by a requested sync.
     let other = drop_dir.join("notes.tar.gz");
     std::fs::write(&other, b"x").unwrap();
-    let (status, started) = admin_json(&down, "POST", "/admin/v1/sync", r#"{"source":"airgap"}"#);
+    let (status, started) = down.admin_json("POST", "/admin/v1/sync", r#"{"source":"airgap"}"#);
     assert_eq!(status, 202, "{started}");
     let id = started["run"].as_i64().unwrap();
     wait_for("the requested run", || {
-        let (_, runs) = admin_json(&down, "GET", "/admin/v1/sync-runs", "");
+        let (_, runs) = down.admin_json("GET", "/admin/v1/sync-runs", "");
         runs["runs"]
             .as_array()
             .unwrap()

@@ -370,32 +370,11 @@ impl Mirror {
                         "provenance": entry.provenance,
                     }),
                 };
-                match self
+                let outcome = self
                     .registry
                     .import_mirrored(&offer)
-                    .map_err(|e| e.to_string())?
-                {
-                    Imported::Added(status) => {
-                        run.added += 1;
-                        match status {
-                            VersionStatus::Pending => run.pending += 1,
-                            VersionStatus::Rejected => {
-                                run.rejected += 1;
-                                run.detail.push(format!(
-                                    "{}@{}: rejected by the policy",
-                                    entry.name, entry.vers
-                                ));
-                            }
-                            VersionStatus::Approved => {}
-                        }
-                    }
-                    Imported::Unchanged => run.unchanged += 1,
-                    Imported::AlreadyRejected => run.rejected += 1,
-                    Imported::Skipped(why) => {
-                        run.skipped += 1;
-                        run.detail.push(why);
-                    }
-                }
+                    .map_err(|e| e.to_string())?;
+                count(run, &format!("{}@{}", entry.name, entry.vers), outcome);
             }
             if all_done {
                 self.registry
@@ -479,28 +458,40 @@ impl Mirror {
                     "signature": "none (marketplace)",
                 }),
             };
-            match self
+            let outcome = self
                 .registry
                 .import_mirrored(&offer)
-                .map_err(|e| e.to_string())?
-            {
-                Imported::Added(status) => {
-                    run.added += 1;
-                    match status {
-                        VersionStatus::Pending => run.pending += 1,
-                        VersionStatus::Rejected => run.rejected += 1,
-                        VersionStatus::Approved => {}
-                    }
-                }
-                Imported::Unchanged => run.unchanged += 1,
-                Imported::AlreadyRejected => run.rejected += 1,
-                Imported::Skipped(why) => {
-                    run.skipped += 1;
-                    run.detail.push(why);
-                }
-            }
+                .map_err(|e| e.to_string())?;
+            count(
+                run,
+                &format!("{} {}@{}", item.kind, item.name, item.version),
+                outcome,
+            );
         }
         Ok(())
+    }
+}
+
+/// Adds what became of one offered version to a run's counts.
+fn count(run: &mut SyncRun, label: &str, outcome: Imported) {
+    match outcome {
+        Imported::Added(status) => {
+            run.added += 1;
+            match status {
+                VersionStatus::Pending => run.pending += 1,
+                VersionStatus::Rejected => {
+                    run.rejected += 1;
+                    run.detail.push(format!("{label}: rejected by the policy"));
+                }
+                VersionStatus::Approved => {}
+            }
+        }
+        Imported::Unchanged => run.unchanged += 1,
+        Imported::AlreadyRejected => run.rejected += 1,
+        Imported::Skipped(why) => {
+            run.skipped += 1;
+            run.detail.push(why);
+        }
     }
 }
 

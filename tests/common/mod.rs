@@ -158,6 +158,60 @@ impl Daemon {
         assert_eq!(r.status(), 200);
     }
 
+    /// Calls the admin API with the admin token: (status, JSON body or null).
+    pub fn admin_json(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.url);
+        let response = match method {
+            "GET" => agent.get(&url).header("Authorization", &self.admin).call(),
+            _ => agent
+                .post(&url)
+                .header("Authorization", &self.admin)
+                .send(body.as_bytes()),
+        };
+        let mut r = response.unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Starts a sync of `source` and waits (up to 60 s) for its run to end.
+    pub fn sync_source(&self, source: &str) -> serde_json::Value {
+        let (status, started) = self.admin_json(
+            "POST",
+            "/admin/v1/sync",
+            &format!("{{\"source\":\"{source}\"}}"),
+        );
+        assert_eq!(status, 202, "{started}");
+        let id = started["run"].as_i64().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, runs) = self.admin_json("GET", "/admin/v1/sync-runs", "");
+            let run = runs["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id)
+                .cloned()
+                .unwrap();
+            if run["status"] != "running" {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {id} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
