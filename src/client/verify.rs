@@ -1345,11 +1345,14 @@ impl TrustedRegistry {
             &url,
             "statement",
         )?;
-        write_state_file(
-            &self.state_dir,
-            &format!("{INDEX_CACHE_DIR}/{path}"),
-            &bytes,
-        )?;
+        // A cache: every use checks it against the signed snapshot again,
+        // so it is replaced atomically but not fsynced.
+        let cache_file = self.state_dir.join(INDEX_CACHE_DIR).join(path);
+        if let Some(parent) = cache_file.parent() {
+            crate::fsutil::create_private_dir(parent).map_err(local("create", parent))?;
+        }
+        crate::fsutil::write_replace(&cache_file, &bytes, 0o600)
+            .map_err(local("write", &cache_file))?;
         Ok(bytes)
     }
 

@@ -238,6 +238,24 @@ impl Finding {
     }
 }
 
+/// A content pattern, compiled once per process: a mirror evaluates the
+/// same few patterns for every version it sees.
+fn compiled(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::bytes::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)?;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
 /// True when any finding has severity [`Severity::Reject`].
 pub fn rejects(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Reject)
@@ -537,7 +555,7 @@ impl<'a> Eval<'a> {
     fn contents(&mut self) {
         let mut patterns = Vec::new();
         for p in &self.policy.content_patterns {
-            match regex::bytes::Regex::new(p) {
+            match compiled(p) {
                 Ok(re) if !p.is_empty() => patterns.push((p.as_str(), re)),
                 // PolicyConfig::check refuses these at load; should one get
                 // here anyway, say so rather than skip it silently.

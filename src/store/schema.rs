@@ -113,4 +113,7 @@ pub const MIGRATIONS: &[&str] = &[
         value  TEXT NOT NULL,
         PRIMARY KEY (source, key)
     );",
+    // 5: index files render a package's approved versions; without this
+    // index SQLite scans every approved version of every package.
+    "CREATE INDEX versions_by_package_status ON versions (package_id, status, id);",
 ];
