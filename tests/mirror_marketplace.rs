@@ -167,3 +167,115 @@ fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
     let (_, index) = get(&format!("{}/index/un/ve/unversioned", d.url));
     assert!(index.contains("\"vers\":\"0.0.2\""), "{index}");
 }
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn remote_plugin_sources_are_fetched_at_their_pinned_commit_or_skipped_with_the_reason() {
+    let work = tempfile::tempdir().unwrap();
+    // A plugin in its own repository, at 1.0.0 and then 2.0.0.
+    let plugin = work.path().join("plugin-repo");
+    std::fs::create_dir_all(plugin.join(".claude-plugin")).unwrap();
+    std::fs::create_dir_all(plugin.join("skills/remote-helper")).unwrap();
+    std::fs::write(
+        plugin.join("skills/remote-helper/SKILL.md"),
+        "---\nname: remote-helper\ndescription: Helps from afar.\n---\nbody\n",
+    )
+    .unwrap();
+    std::fs::write(
+        plugin.join(".claude-plugin/plugin.json"),
+        r#"{"name":"remote-pinned","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    git_in(&plugin, &["init", "-q"]);
+    git_in(&plugin, &["add", "."]);
+    git_in(&plugin, &["commit", "-qm", "one"]);
+    let first = git_in(&plugin, &["rev-parse", "HEAD"]);
+    std::fs::write(
+        plugin.join(".claude-plugin/plugin.json"),
+        r#"{"name":"remote-pinned","version":"2.0.0"}"#,
+    )
+    .unwrap();
+    git_in(&plugin, &["commit", "-qam", "two"]);
+
+    // A marketplace (a plain directory) pinning the first commit, plus a
+    // source that cannot be reached.
+    let market = work.path().join("market");
+    std::fs::create_dir_all(market.join(".claude-plugin")).unwrap();
+    let catalog = serde_json::json!({
+        "name": "remote-team",
+        "owner": {"name": "t"},
+        "plugins": [
+            {"name": "remote-pinned", "source": {"source": "url", "url": format!("file://{}", plugin.display()), "sha": first}},
+            {"name": "remote-down", "source": {"source": "url", "url": "http://127.0.0.1:9/none.git", "sha": "0123456"}},
+        ]
+    });
+    std::fs::write(
+        market.join(".claude-plugin/marketplace.json"),
+        serde_json::to_vec_pretty(&catalog).unwrap(),
+    )
+    .unwrap();
+    let before = tree(&market);
+
+    let d = Daemon::with_config(&format!(
+        "[[sources]]\nname = \"remote\"\nkind = \"marketplace\"\npath = {:?}\ninterval = \"0\"\n",
+        market
+    ));
+    let run = d.sync_source("remote");
+    assert_eq!(run["status"], "completed", "{run}");
+    let pending = d.admin_value("GET", "/admin/v1/pending", "");
+    let names: Vec<(String, String)> = pending["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&("remote-pinned".into(), "1.0.0".into())),
+        "the pinned commit, not the newest: {names:?}"
+    );
+    assert!(
+        names.contains(&("remote-helper".into(), "1.0.0".into())),
+        "{names:?}"
+    );
+    let detail: Vec<&str> = run["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        detail.iter().any(|l| l.starts_with(
+            "plugin remote-down: remote source http://127.0.0.1:9/none.git@0123456 not fetched"
+        )),
+        "{detail:?}"
+    );
+    assert_eq!(run["skipped"].as_i64(), Some(1), "{run}");
+    assert_eq!(
+        tree(&market),
+        before,
+        "the source checkout is never written to"
+    );
+}

@@ -411,6 +411,13 @@ impl Mirror {
             registry: &self.registry,
             source: &source.name,
         };
+        let staging = self.state_home.join(&source.name).join("staging");
+        let checkout = stage_remote_plugins(
+            &checkout,
+            &staging,
+            &self.state_home.join(&source.name).join("remotes"),
+            run,
+        )?;
         let catalog = marketplace::read_catalog(&checkout, commit.as_deref(), &history)
             .map_err(|e| format!("cannot read the marketplace at {origin}: {e}"))?;
         for note in &catalog.notes {
@@ -525,6 +532,172 @@ impl marketplace::VersionHistory for FallbackVersions<'_> {
         }
         format!("0.0.{next}")
     }
+}
+
+/// Where fetched remote plugins are placed inside a staged checkout.
+const REMOTE_DIR: &str = ".skillreg-remote";
+
+/// Plugin entries whose source is a git repository (`github`, `url`,
+/// `git-subdir`) are fetched at their pinned commit (or ref) when reachable:
+/// the checkout is copied to `staging` with each fetched plugin under
+/// `.skillreg-remote/<name>/` and its entry pointed there. An entry that
+/// cannot be fetched is removed, counted as skipped with the git error.
+/// Without such entries the checkout is returned unchanged.
+fn stage_remote_plugins(
+    checkout: &std::path::Path,
+    staging: &std::path::Path,
+    remotes: &std::path::Path,
+    run: &mut SyncRun,
+) -> Result<std::path::PathBuf, String> {
+    let catalog_path = checkout.join(marketplace::MARKETPLACE_JSON);
+    let Ok(bytes) = std::fs::read(&catalog_path) else {
+        return Ok(checkout.to_path_buf());
+    };
+    let Ok(serde_json::Value::Object(mut top)) =
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+    else {
+        return Ok(checkout.to_path_buf());
+    };
+    let Some(serde_json::Value::Array(plugins)) = top.get_mut("plugins") else {
+        return Ok(checkout.to_path_buf());
+    };
+    let remote = |entry: &serde_json::Value| -> Option<(String, Option<String>, Option<String>)> {
+        let src = entry.get("source")?.as_object()?;
+        let field = |k: &str| src.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let pin = field("sha").or_else(|| field("ref"));
+        match src.get("source")?.as_str()? {
+            "github" => Some((
+                format!("https://github.com/{}.git", field("repo")?),
+                pin,
+                None,
+            )),
+            "url" => Some((field("url")?, pin, None)),
+            "git-subdir" => Some((
+                field("url")
+                    .or_else(|| field("repo").map(|r| format!("https://github.com/{r}.git")))?,
+                pin,
+                field("path"),
+            )),
+            _ => None,
+        }
+    };
+    if !plugins.iter().any(|e| remote(e).is_some()) {
+        return Ok(checkout.to_path_buf());
+    }
+    if staging.exists() {
+        std::fs::remove_dir_all(staging)
+            .map_err(|e| format!("cannot clear {}: {e}", staging.display()))?;
+    }
+    copy_dir(checkout, staging).map_err(|e| format!("cannot stage the marketplace: {e}"))?;
+    let mut kept = Vec::new();
+    for entry in plugins.drain(..) {
+        let Some((url, pin, subdir)) = remote(&entry) else {
+            kept.push(entry);
+            continue;
+        };
+        let name = entry
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("?")
+            .to_string();
+        if crate::package::PackageName::parse(Kind::Plugin, &name).is_err() {
+            kept.push(entry); // the reader skips it with the name's reason
+            continue;
+        }
+        let clone = remotes.join(&name);
+        let fetched = git_fetch_pinned(&url, pin.as_deref(), &clone).and_then(|()| {
+            let from = match &subdir {
+                Some(sub) if sub.split('/').any(|c| c == "..") || sub.starts_with('/') => {
+                    return Err(format!("the git-subdir path `{sub}` leaves the repository"))
+                }
+                Some(sub) => clone.join(sub),
+                None => clone.clone(),
+            };
+            let to = staging.join(REMOTE_DIR).join(&name);
+            copy_dir(&from, &to).map_err(|e| format!("cannot stage the fetched plugin: {e}"))
+        });
+        match fetched {
+            Ok(()) => {
+                let mut entry = entry;
+                entry["source"] = serde_json::Value::String(format!("./{REMOTE_DIR}/{name}"));
+                kept.push(entry);
+            }
+            Err(e) => {
+                run.discovered += 1;
+                run.skipped += 1;
+                run.detail.push(format!(
+                    "plugin {name}: remote source {url}@{} not fetched: {e}",
+                    pin.as_deref().unwrap_or("HEAD")
+                ));
+            }
+        }
+    }
+    *plugins = kept;
+    let json = serde_json::to_vec_pretty(&top).expect("JSON values serialize");
+    std::fs::write(staging.join(marketplace::MARKETPLACE_JSON), json).map_err(|e| e.to_string())?;
+    Ok(staging.to_path_buf())
+}
+
+/// Copies a directory tree (files, directories, symlinks), skipping `.git`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Clones `url` into `dir` (or fetches into an existing clone) and checks
+/// out `pin` (a commit or ref; the default branch without one).
+fn git_fetch_pinned(url: &str, pin: Option<&str>, dir: &std::path::Path) -> Result<(), String> {
+    let git = |args: &[&str]| -> Result<(), String> {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "http.lowSpeedLimit=1000",
+                "-c",
+                "http.lowSpeedTime=20",
+            ])
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("git failed")
+                .to_string())
+        }
+    };
+    let path = dir.to_str().ok_or("the clone path is not UTF-8")?;
+    if dir.join(".git").exists() {
+        git(&["-C", path, "fetch", "--quiet", "origin"])?;
+    } else {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        git(&["clone", "--quiet", "--no-checkout", url, path])?;
+    }
+    let target = pin.unwrap_or("origin/HEAD");
+    git(&[
+        "-C", path, "checkout", "--quiet", "--force", "--detach", target,
+    ])
 }
 
 /// The commit a checkout is at, if it is a git work tree.
