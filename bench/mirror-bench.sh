@@ -450,7 +450,7 @@ ENV_PREFIX=""
     echo
     echo "Seed detail: \`$SEED_LINE\`"
     echo
-    echo "How to reproduce: \`bash bench/mirror-bench.sh\` (\`PACKAGES=200 bash bench/mirror-bench.sh\`"
+    echo "How to reproduce: \`${ENV_PREFIX}bash bench/mirror-bench.sh\` (\`PACKAGES=200 bash bench/mirror-bench.sh\`"
     echo "for a quick try; \`KEEP_TMP=1\` keeps both data dirs and logs)."
     echo
     echo "<details><summary>Requests of the no-change re-sync</summary>"
