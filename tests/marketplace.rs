@@ -15,11 +15,13 @@ use skillreg::package::Kind;
 
 const SUPERPOWERS_COMMIT: &str = "44c9b2d6e889982ac18c27d05a19fefe335194e1";
 
-/// The read-only superpowers checkout (`SKILLREG_FIXTURES` overrides the
-/// fixtures directory).
+/// The read-only superpowers checkout: `$SKILLREG_FIXTURES`, else `shared/`
+/// beside the repository (as CI lays it out), else `/work/shared`.
 fn superpowers() -> PathBuf {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
     let base = std::env::var_os("SKILLREG_FIXTURES")
         .map(PathBuf::from)
+        .or_else(|| beside.is_dir().then_some(beside))
         .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures"));
     base.join("marketplaces/superpowers")
 }

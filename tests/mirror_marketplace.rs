@@ -17,10 +17,8 @@ impl AdminValue for Daemon {
 use common::*;
 use std::path::Path;
 
-const FIXTURE: &str = "../shared/fixtures/marketplaces/superpowers";
-
 fn fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)
+    fixtures_dir().join("marketplaces/superpowers")
 }
 
 fn skill_count() -> i64 {

@@ -1196,3 +1196,16 @@ pub fn blob_debris(data: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The read-only fixtures directory: `$SKILLREG_FIXTURES`, else `shared/`
+/// beside the repository (as CI lays it out), else `/work/shared`.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SKILLREG_FIXTURES") {
+        return PathBuf::from(dir);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    if beside.is_dir() {
+        return beside;
+    }
+    PathBuf::from("/work/shared/fixtures")
+}
