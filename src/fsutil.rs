@@ -18,6 +18,18 @@ pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// Like [`write_durable`], with the temp file in `tmp_dir` (same file system
 /// as `path`), so a crash leaves debris only where it is swept.
 pub fn write_durable_via(tmp_dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_atomic(tmp_dir, path, bytes, mode, true)
+}
+
+/// Temp file in `tmp_dir`, then rename over `path`; with `durable`, the file
+/// and then the directory are fsynced so the new content survives a crash.
+fn write_atomic(
+    tmp_dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durable: bool,
+) -> io::Result<()> {
     let dir = parent_dir(path);
     let file_name = path
         .file_name()
@@ -35,10 +47,15 @@ pub fn write_durable_via(tmp_dir: &Path, path: &Path, bytes: &[u8], mode: u32) -
             .mode(mode)
             .open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -56,30 +73,7 @@ fn parent_dir(path: &Path) -> &Path {
 /// caches whose content is verified again on every use, where losing the
 /// newest copy in a crash only means fetching it again.
 pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        unique_suffix()
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    write_atomic(parent_dir(path), path, bytes, mode, false)
 }
 
 /// Fsyncs a directory so that a rename or create inside it survives a crash.

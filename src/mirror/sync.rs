@@ -480,7 +480,7 @@ impl Mirror {
 }
 
 /// Adds what became of one offered version to a run's counts.
-fn count(run: &mut SyncRun, label: &str, outcome: Imported) {
+pub(crate) fn count(run: &mut SyncRun, label: &str, outcome: Imported) {
     match outcome {
         Imported::Added(status) => {
             run.added += 1;

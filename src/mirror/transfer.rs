@@ -1204,25 +1204,7 @@ fn read_archive(
 
 /// Adds an import outcome to a run's counts.
 fn tally(run: &mut SyncRun, what: &str, outcome: &Imported) {
-    match outcome {
-        Imported::Added(status) => {
-            run.added += 1;
-            match status {
-                VersionStatus::Pending => run.pending += 1,
-                VersionStatus::Rejected => {
-                    run.rejected += 1;
-                    run.detail.push(format!("{what}: rejected by the policy"));
-                }
-                VersionStatus::Approved => {}
-            }
-        }
-        Imported::Unchanged => run.unchanged += 1,
-        Imported::AlreadyRejected => run.rejected += 1,
-        Imported::Skipped(why) => {
-            run.skipped += 1;
-            run.detail.push(why.clone());
-        }
-    }
+    super::sync::count(run, what, outcome.clone());
 }
 
 /// Verifies `file` against `opts.trust`, stages its blobs and imports every
