@@ -220,6 +220,9 @@ pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
                 );
                 return Ok(());
             }
+            if sources.sources.is_empty() {
+                println!("no sources are configured (see [[sources]] in config/skillreg.toml)");
+            }
             for s in &sources.sources {
                 let next = s.next_run.map_or("manual only".to_string(), rfc3339);
                 let last = s
