@@ -406,32 +406,13 @@ pub struct SyncRunInfo {
     pub id: i64,
     /// Source name.
     pub source: String,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
     /// RFC 3339.
     pub started_at: String,
     /// RFC 3339, when finished.
     pub finished_at: Option<String>,
-    /// Versions seen upstream.
-    pub discovered: i64,
-    /// Versions stored.
-    pub added: i64,
-    /// Index files re-read.
-    pub updated: i64,
-    /// Versions already here.
-    pub unchanged: i64,
-    /// New versions waiting for review.
-    pub pending: i64,
-    /// Versions rejected.
-    pub rejected: i64,
-    /// Versions skipped (reasons in `detail`).
-    pub skipped: i64,
-    /// Versions that failed (reasons in `detail`).
-    pub failed: i64,
-    /// Why the run failed.
-    pub error: Option<String>,
-    /// One line per skipped or failed item.
-    pub detail: Vec<String>,
+    /// Status, counts, error and detail (flattened into this object).
+    #[serde(flatten)]
+    pub run: crate::store::SyncRun,
 }
 
 /// `{"runs": […]}`, newest first.

@@ -112,21 +112,7 @@ fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
     d.stop();
     let user = ClientEnv::new();
     let project = user.project("p");
-    let out = user.run(&[
-        "install",
-        "exported-skill",
-        "--registry",
-        &nginx.url,
-        "--trust-root",
-        trust.to_str().unwrap(),
-        "--dir",
-        project.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    user.install(&nginx.url, &trust, &project, &["exported-skill"]);
     assert!(project
         .join(".claude/skills/exported-skill/SKILL.md")
         .is_file());

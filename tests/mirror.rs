@@ -147,21 +147,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
     let down_root = export_root(&down.data, dir.path(), "down-root.json");
     let user = ClientEnv::new();
     let project = user.project("p");
-    let out = user.run(&[
-        "install",
-        "mirrored-skill",
-        "--registry",
-        &down.url,
-        "--trust-root",
-        down_root.to_str().unwrap(),
-        "--dir",
-        project.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    user.install(&down.url, &down_root, &project, &["mirrored-skill"]);
     assert!(project
         .join(".claude/skills/mirrored-skill/SKILL.md")
         .is_file());

@@ -77,12 +77,12 @@ pub(crate) enum AdminCommand {
 fn print_run(r: &crate::api::SyncRunInfo) {
     println!(
         "run {} {} {}: discovered {}, added {}, updated {}, unchanged {}, pending {}, rejected {}, skipped {}, failed {}",
-        r.id, r.source, r.status, r.discovered, r.added, r.updated, r.unchanged, r.pending, r.rejected, r.skipped, r.failed
+        r.id, r.source, r.run.status, r.run.discovered, r.run.added, r.run.updated, r.run.unchanged, r.run.pending, r.run.rejected, r.run.skipped, r.run.failed
     );
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.run.error {
         println!("  error: {e}");
     }
-    for d in &r.detail {
+    for d in &r.run.detail {
         println!("  {d}");
     }
 }
@@ -182,10 +182,10 @@ pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
             loop {
                 let runs = client.admin_runs().map_err(|e| e.to_string())?;
                 let mine: Vec<_> = runs.runs.iter().filter(|r| ids.contains(&r.id)).collect();
-                if mine.iter().all(|r| r.status != "running") {
+                if mine.iter().all(|r| r.run.status != "running") {
                     for r in mine {
                         print_run(r);
-                        failed |= r.status == "failed";
+                        failed |= r.run.status == "failed";
                     }
                     break;
                 }

@@ -164,19 +164,9 @@ pub(super) async fn handle(
                 .map(|r| crate::api::SyncRunInfo {
                     id: r.id,
                     source: r.source,
-                    status: r.run.status,
                     started_at: crate::fsutil::rfc3339(r.started_at),
                     finished_at: r.finished_at.map(crate::fsutil::rfc3339),
-                    discovered: r.run.discovered,
-                    added: r.run.added,
-                    updated: r.run.updated,
-                    unchanged: r.run.unchanged,
-                    pending: r.run.pending,
-                    rejected: r.run.rejected,
-                    skipped: r.run.skipped,
-                    failed: r.run.failed,
-                    error: r.run.error,
-                    detail: r.run.detail,
+                    run: r.run,
                 })
                 .collect();
             Ok(json(StatusCode::OK, &crate::api::SyncRunsResponse { runs }))

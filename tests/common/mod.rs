@@ -696,6 +696,34 @@ impl ClientEnv {
         p
     }
 
+    /// `skillreg install NAMES --registry URL --trust-root ROOT --dir PROJECT`
+    /// as this user, asserting success.
+    pub fn install(
+        &self,
+        registry: &str,
+        trust_root: &Path,
+        project: &Path,
+        names: &[&str],
+    ) -> Output {
+        let mut args = vec!["install"];
+        args.extend_from_slice(names);
+        args.extend_from_slice(&[
+            "--registry",
+            registry,
+            "--trust-root",
+            trust_root.to_str().unwrap(),
+            "--dir",
+            project.to_str().unwrap(),
+        ]);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "install {names:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Runs the skillreg CLI as this user.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
