@@ -646,3 +646,218 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
         .join(".claude/skills/air-trusted/SKILL.md")
         .is_file());
 }
+
+/// Moves `from` into `dir` under its own name by a copy elsewhere and a
+/// rename, as the drop directory documents.
+fn drop_in(work: &Path, from: &Path, dir: &Path) -> PathBuf {
+    let name = from.file_name().unwrap();
+    let tmp = work.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::copy(from, &tmp).unwrap();
+    let to = dir.join(name);
+    std::fs::rename(&tmp, &to).unwrap();
+    to
+}
+
+#[test]
+fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
+    let up = upstream();
+    let work = tempfile::tempdir().unwrap();
+    let root = export_root(&up.data, work.path(), "up-root.json");
+    let out_dir = work.path().join("bundles");
+    std::fs::create_dir_all(&out_dir).unwrap();
+
+    // Only what is asked for is written; a name that selects nothing is an
+    // error before anything is written.
+    let err = failed(&export(
+        &up.data,
+        &out_dir,
+        &[
+            "--bundles",
+            "--package",
+            "air-alpha",
+            "--package",
+            "air-nope",
+        ],
+    ));
+    assert!(
+        err.contains("`air-nope` matches no exportable version"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
+    let said = ok(&export(
+        &up.data,
+        &out_dir,
+        &[
+            "--bundles",
+            "--package",
+            "air-alpha@1.1.0",
+            "--package",
+            "air-beta",
+        ],
+    ));
+    assert!(said.contains("2 bundle(s)"), "{said}");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "air-alpha-1.1.0.tar.gz",
+            "air-alpha-1.1.0.tar.gz.sig",
+            "air-beta-0.1.0.tar.gz",
+            "air-beta-0.1.0.tar.gz.sig"
+        ]
+    );
+    let alpha = out_dir.join("air-alpha-1.1.0.tar.gz");
+    let beta = out_dir.join("air-beta-0.1.0.tar.gz");
+    // The bundle is the registry's blob, byte for byte.
+    let (status, blob) = get_bytes(&format!("{}/api/v1/crates/air-beta/0.1.0/download", up.url));
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read(&beta).unwrap(), blob);
+
+    // `skillreg import BUNDLE` (its .sig beside it) into an air-gapped data dir.
+    let down = work.path().join("down");
+    let said = ok(&import(&down, &beta, &root, &["--create"]));
+    assert!(said.contains("1 added (1 pending)"), "{said}");
+    let after_one = store_state(&down);
+    assert_eq!(after_one.1, ["air-beta@0.1.0=pending"]);
+    let said = ok(&import(&down, &beta, &root, &[]));
+    assert!(said.contains("1 unchanged"), "{said}");
+    assert_eq!(store_state(&down), after_one);
+
+    // Refusals leave the store as it was: a changed bundle, a bundle without
+    // its signature, a signature from another registry.
+    let evil = work.path().join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    let evil_alpha = evil.join("air-alpha-1.1.0.tar.gz");
+    let mut bytes = std::fs::read(&alpha).unwrap();
+    let n = bytes.len() - 20;
+    bytes[n] ^= 1;
+    std::fs::write(&evil_alpha, &bytes).unwrap();
+    std::fs::copy(
+        out_dir.join("air-alpha-1.1.0.tar.gz.sig"),
+        evil.join("air-alpha-1.1.0.tar.gz.sig"),
+    )
+    .unwrap();
+    let err = failed(&import(&down, &evil_alpha, &root, &[]));
+    assert!(err.contains("does not match its signature"), "{err}");
+    let unsigned = work.path().join("air-alpha-1.1.0.tar.gz");
+    std::fs::copy(&alpha, &unsigned).unwrap();
+    let err = failed(&import(&down, &unsigned, &root, &[]));
+    assert!(
+        err.contains("put its signature air-alpha-1.1.0.tar.gz.sig"),
+        "{err}"
+    );
+    let stranger = Daemon::start();
+    let stranger_root = export_root(&stranger.data, work.path(), "stranger-root.json");
+    let err = failed(&import(&down, &alpha, &stranger_root, &[]));
+    assert!(err.contains("differs from the pinned root"), "{err}");
+    assert_eq!(store_state(&down), after_one);
+
+    // A running daemon's drop directory takes pairs; halves wait.
+    let drop_dir = work.path().join("drop");
+    std::fs::create_dir_all(&drop_dir).unwrap();
+    let d = Daemon::with_config(&format!(
+        "[[sources]]\nname = \"airgap\"\nkind = \"drop\"\npath = {drop_dir:?}\nroot_key = {root:?}\n"
+    ));
+    wait_for("the watcher", || {
+        d.log().contains("watching the drop directory")
+    });
+    // The bundle alone waits (its signature may still be on its way).
+    let lone = drop_in(work.path(), &alpha, &drop_dir);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(lone.exists() && pending(&d).is_empty());
+    let (status, started) = d.admin_json("POST", "/admin/v1/sync", r#"{"source":"airgap"}"#);
+    assert_eq!(status, 202, "{started}");
+    let id = started["run"].clone();
+    let mut run = serde_json::Value::Null;
+    wait_for("the requested run", || {
+        let (_, runs) = d.admin_json("GET", "/admin/v1/sync-runs", "");
+        run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id && r["status"] != "running")
+            .cloned()
+            .unwrap_or_default();
+        !run.is_null()
+    });
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(
+        run["detail"]
+            .to_string()
+            .contains("waiting for its signature"),
+        "{run}"
+    );
+    // Its signature arrives: the pair is imported and moved together.
+    drop_in(
+        work.path(),
+        &out_dir.join("air-alpha-1.1.0.tar.gz.sig"),
+        &drop_dir,
+    );
+    let imported = drop_dir.join("imported").join("air-alpha-1.1.0.tar.gz");
+    wait_for("the pair to be imported", || {
+        imported.exists() && signature_of(&imported).exists()
+    });
+    assert!(!lone.exists());
+    let waiting = pending(&d);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (
+            &waiting[0]["name"],
+            &waiting[0]["version"],
+            &waiting[0]["source"]
+        ),
+        (&"air-alpha".into(), &"1.1.0".into(), &"airgap".into())
+    );
+    assert_eq!(
+        waiting[0]["upstream"]["transfer"]["bundle"], "air-alpha-1.1.0.tar.gz",
+        "{}",
+        waiting[0]
+    );
+
+    // A tampered pair goes to rejected/ with the reason, and changes nothing.
+    let before = d.fingerprint();
+    // (`evil` holds air-alpha 1.1.0 with one byte changed, and its good signature.)
+    let tampered = evil.join("air-alpha-1.1.0.tar.gz");
+    drop_in(work.path(), &signature_of(&tampered), &drop_dir);
+    drop_in(work.path(), &tampered, &drop_dir);
+    let rejected = drop_dir.join("rejected").join("air-alpha-1.1.0.tar.gz");
+    let note = drop_dir
+        .join("rejected")
+        .join("air-alpha-1.1.0.tar.gz.error.txt");
+    wait_for("the refusal", || note.exists());
+    let why = std::fs::read_to_string(&note).unwrap();
+    assert!(why.contains("does not match its signature"), "{why}");
+    assert!(rejected.exists() && signature_of(&rejected).exists());
+    assert_eq!(d.fingerprint(), before);
+    d.assert_serving();
+
+    // Approved, the loose bundle installs with the verifying client.
+    let (status, body) = d.admin_json(
+        "POST",
+        "/admin/v1/packages/air-alpha/1.1.0/approve",
+        r#"{"note":"carried by hand"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let user = ClientEnv::new();
+    let d_root = export_root(&d.data, work.path(), "d-root.json");
+    let project = user.project("p");
+    ok(&user.run(&[
+        "install",
+        "air-alpha@1.1.0",
+        "--registry",
+        &d.url,
+        "--trust-root",
+        d_root.to_str().unwrap(),
+        "--dir",
+        project.to_str().unwrap(),
+    ]));
+    assert!(project.join(".claude/skills/air-alpha/SKILL.md").is_file());
+}
+
+fn signature_of(bundle: &Path) -> PathBuf {
+    skillreg::mirror::transfer::signature_path(bundle)
+}

@@ -108,10 +108,11 @@ enum Command {
     Verify(install::VerifyArgs),
     /// Write an air-gap transfer archive: the signed index lines, bundles
     /// and provenance of approved (and pending) versions, for `skillreg
-    /// import` or a `drop` source on an air-gapped registry.
+    /// import` or a `drop` source on an air-gapped registry (or, with
+    /// --bundles, each version as a loose bundle and its signature).
     ExportTransfer(transfer::ExportTransferArgs),
-    /// Verify a transfer archive against the exporter's pinned root and
-    /// import its versions (pending review) in one transaction; works with
+    /// Verify a transfer archive (or a loose bundle and its .sig) against
+    /// the exporter's pinned root and import its versions (pending review) in one transaction; works with
     /// the daemon stopped or running. Importing it twice changes nothing.
     Import(transfer::ImportArgs),
 }

@@ -15,6 +15,7 @@ pub(super) struct ExportTransferArgs {
     /// The archive to write. For a `drop` directory name it
     /// NAME.skillreg-transfer.tar.gz and write it elsewhere on that file
     /// system (or under a name without that ending), then rename it in.
+    /// With --bundles: an existing directory to write loose bundles into.
     out: PathBuf,
     #[command(flatten)]
     data: DataDir,
@@ -26,12 +27,21 @@ pub(super) struct ExportTransferArgs {
     /// approved and pending versions are exported (they arrive pending anyway).
     #[arg(long)]
     approved_only: bool,
+    /// Only this package (NAME) or version (NAME@VERSION); repeatable.
+    #[arg(long = "package", value_name = "NAME[@VERSION]")]
+    packages: Vec<String>,
+    /// Write each version as a loose bundle (NAME-VERSION.crate or
+    /// NAME-VERSION.tar.gz) with its detached signature (BUNDLE.sig) into
+    /// the directory OUT, instead of one archive.
+    #[arg(long)]
+    bundles: bool,
 }
 
 /// Flags for `import`.
 #[derive(Debug, Args)]
 pub(super) struct ImportArgs {
-    /// The transfer archive (made by `skillreg export-transfer`).
+    /// The transfer archive (made by `skillreg export-transfer`), or a
+    /// loose bundle with its BUNDLE.sig beside it (`export-transfer --bundles`).
     file: PathBuf,
     #[command(flatten)]
     data: DataDir,
@@ -69,14 +79,33 @@ pub(super) fn export_transfer(args: ExportTransferArgs) -> Result<(), String> {
         .as_deref()
         .map(|s| transfer::parse_since(s, now))
         .transpose()?;
-    let summary = transfer::export(
-        &args.data.dir,
-        &args.out,
-        &ExportOptions {
-            since,
-            approved_only: args.approved_only,
-        },
-    )?;
+    let opts = ExportOptions {
+        since,
+        approved_only: args.approved_only,
+        packages: args.packages,
+    };
+    if args.bundles {
+        let written = transfer::export_bundles(&args.data.dir, &args.out, &opts)?;
+        for w in &written {
+            println!(
+                "wrote {} and {} ({}{})",
+                w.bundle.display(),
+                w.signature
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy(),
+                w.what,
+                if w.pending { ", pending" } else { "" }
+            );
+        }
+        println!(
+            "{} bundle(s) in {}; carry each with its .sig (a drop directory waits for both)",
+            written.len(),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let summary = transfer::export(&args.data.dir, &args.out, &opts)?;
     println!(
         "wrote {}: {} version(s) ({} pending), {} bytes of bundles, signed under root v{}, sha256:{}",
         args.out.display(),

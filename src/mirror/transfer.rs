@@ -29,15 +29,24 @@
 //! else in the archive (other names, links, `..`, duplicates, data after the
 //! end) refuses the whole archive before anything is stored.
 //!
+//! # Loose bundles
+//!
+//! [`export_bundles`] (`export-transfer --bundles`) writes each version as
+//! its bundle file and a detached [`BundleSignature`] (`BUNDLE.sig`): a
+//! one-version manifest signed as an archive's is, with the exporter's
+//! roots. [`import_bundle`] checks it exactly as an archive is checked, then
+//! the bundle's size and sha256 against it.
+//!
 //! # Drop directories
 //!
 //! A `drop` source imports files named `*.skillreg-transfer.tar.gz` (see
-//! [`SUFFIX`]) that appear directly in its `path`. A writer must write under
-//! another name (e.g. a leading `.` or a `.part` suffix) in the same
-//! directory and rename when complete; as a second guard, a file modified in
-//! the last [`SETTLE`] is left for later. An imported file moves to
-//! `path/imported/`, a refused one to `path/rejected/` beside a
-//! `NAME.error.txt` saying why. Local trouble (disk, database) leaves the
+//! [`SUFFIX`]) and bundle pairs (`BUNDLE` + `BUNDLE.sig`) that appear
+//! directly in its `path`. A writer must write under another name (e.g. a
+//! leading `.` or a `.part` suffix) in the same directory and rename when
+//! complete; as a second guard, a file modified in the last [`SETTLE`] is
+//! left for later. Half a pair waits, named in the run's detail. An imported
+//! file moves to `path/imported/`, a refused one to `path/rejected/` beside
+//! a `NAME.error.txt` saying why. Local trouble (disk, database) leaves the
 //! file where it is for the next run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -68,6 +77,15 @@ pub const FORMAT: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's signature entry.
 pub const SIGNATURE: &str = "manifest.sig";
+/// The ending of a loose bundle's detached signature: `BUNDLE.sig`.
+pub const SIGNATURE_SUFFIX: &str = ".sig";
+/// The `_type` of a [`BundleSignature`].
+pub const BUNDLE_SIGNATURE_TYPE: &str = "transfer-signature";
+/// File-name endings a drop directory treats as loose bundles (with or
+/// without their signature yet).
+pub const BUNDLE_SUFFIXES: [&str; 3] = [".crate", ".tar.gz", ".tgz"];
+/// Largest `BUNDLE.sig`.
+const MAX_SIGNATURE_BYTES: u64 = 16 * 1024 * 1024;
 /// Where a `drop` source moves imported archives (below its `path`).
 pub const IMPORTED_DIR: &str = "imported";
 /// Where a `drop` source moves refused archives (below its `path`).
@@ -198,6 +216,9 @@ pub struct ExportOptions {
     pub since: Option<i64>,
     /// Leave pending versions out.
     pub approved_only: bool,
+    /// Only these packages (`NAME`, or `NAME@VERSION`); empty = all. Each
+    /// must select at least one version.
+    pub packages: Vec<String>,
 }
 
 /// What an export wrote.
@@ -348,10 +369,51 @@ fn is_too_large(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<TooLarge>())
 }
 
-/// Writes a transfer archive of `data_dir` to `out` (through a temp file in
-/// the same directory, renamed when complete, so a drop directory never sees
-/// half an archive). Works while the daemon runs.
-pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSummary, String> {
+/// What an export carries: the exporter's roots and index key, and the
+/// versions chosen by the [`ExportOptions`].
+struct Gathered {
+    roots: Vec<(u64, Vec<u8>)>,
+    root: Root,
+    key: ed25519_dalek::SigningKey,
+    created: i64,
+    versions: Vec<ManifestVersion>,
+}
+
+impl Gathered {
+    /// The manifest of `versions` (all of them, or one for a loose bundle).
+    fn manifest(&self, opts: &ExportOptions, versions: Vec<ManifestVersion>) -> Manifest {
+        Manifest {
+            _type: "transfer".into(),
+            format: FORMAT,
+            created: rfc3339(self.created),
+            registry: Exporter {
+                root_version: self.root.version,
+                keyids: self
+                    .root
+                    .roles
+                    .iter()
+                    .map(|(role, keys)| (role.clone(), keys.keyids.clone()))
+                    .collect(),
+            },
+            since: opts.since.map(rfc3339),
+            approved_only: opts.approved_only,
+            versions,
+        }
+    }
+}
+
+/// True when `spec` (`NAME` or `NAME@VERSION`) selects `v`.
+fn selects(spec: &str, v: &ManifestVersion) -> bool {
+    let (name, version) = match spec.rsplit_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (spec, None),
+    };
+    package::normalize(name) == package::normalize(&v.name)
+        && version.is_none_or(|want| want == v.version)
+}
+
+/// Reads what to export from a data directory (works while the daemon runs).
+fn gather(data_dir: &Path, opts: &ExportOptions) -> Result<Gathered, String> {
     if !data_dir.join(crate::store::DB_FILE).exists() {
         return Err(format!(
             "{} holds no skillreg database; pass the daemon's --data directory",
@@ -360,7 +422,7 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
     }
     let store = Store::open(data_dir).map_err(|e| e.to_string())?;
     let roots = store.roots().map_err(|e| e.to_string())?;
-    let Some((root_version, newest)) = roots.last() else {
+    let Some((_, newest)) = roots.last() else {
         return Err("no root document yet: start the daemon once to create the keys".into());
     };
     let root = parse_root(newest).map_err(|e| format!("the stored root is unreadable: {e}"))?;
@@ -370,7 +432,6 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
         .map_err(|e| e.to_string())?;
     drop(store);
 
-    let created = unix_now();
     let mut versions = Vec::with_capacity(rows.len());
     for row in &rows {
         if !is_sha256_hex(&row.cksum) {
@@ -408,24 +469,64 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
             blob: format!("blobs/{}", row.cksum),
         });
     }
-    let manifest = Manifest {
-        _type: "transfer".into(),
-        format: FORMAT,
-        created: rfc3339(created),
-        registry: Exporter {
-            root_version: *root_version,
-            keyids: root
-                .roles
-                .iter()
-                .map(|(role, keys)| (role.clone(), keys.keyids.clone()))
-                .collect(),
-        },
-        since: opts.since.map(rfc3339),
-        approved_only: opts.approved_only,
+    if !opts.packages.is_empty() {
+        for spec in &opts.packages {
+            if !versions.iter().any(|v| selects(spec, v)) {
+                return Err(format!(
+                    "`{spec}` matches no exportable version in {}: it is not there, or it is yanked, rejected, pending (with --approved-only) or older than --since",
+                    data_dir.display()
+                ));
+            }
+        }
+        versions.retain(|v| opts.packages.iter().any(|spec| selects(spec, v)));
+    }
+    Ok(Gathered {
+        roots,
+        root,
+        key,
+        created: unix_now(),
         versions,
-    };
+    })
+}
+
+/// Reads the blob of `v` from a data directory, checking it against the store.
+fn read_blob(data_dir: &Path, v: &ManifestVersion) -> Result<Vec<u8>, String> {
+    let path = blob_path(data_dir, &v.cksum);
+    let mut bytes = Vec::with_capacity(v.size as usize);
+    File::open(&path)
+        .and_then(|f| f.take(v.size + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            format!(
+                "the blob of {}@{} ({}) cannot be read: {e}",
+                v.name,
+                v.version,
+                path.display()
+            )
+        })?;
+    let sha = crate::blobs::Sha256Digest::of(&bytes).to_hex();
+    if bytes.len() as u64 != v.size || sha != v.cksum {
+        return Err(format!(
+            "the blob of {}@{} ({}) is damaged: {} bytes with sha256 {sha}, the store says {} bytes with {}",
+            v.name,
+            v.version,
+            path.display(),
+            bytes.len(),
+            v.size,
+            v.cksum
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Writes a transfer archive of `data_dir` to `out` (through a temp file in
+/// the same directory, renamed when complete, so a drop directory never sees
+/// half an archive). Works while the daemon runs.
+pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSummary, String> {
+    let gathered = gather(data_dir, opts)?;
+    let (roots, created) = (&gathered.roots, gathered.created);
+    let manifest = gathered.manifest(opts, gathered.versions.clone());
     let manifest_bytes = canonical(&manifest);
-    let signature = Envelope::sign(types::TRANSFER, &manifest_bytes, &[&key]).to_bytes();
+    let signature = Envelope::sign(types::TRANSFER, &manifest_bytes, &[&gathered.key]).to_bytes();
 
     let dir = out
         .parent()
@@ -482,7 +583,7 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
             &mut &signature[..],
         )
         .map_err(io)?;
-        for (version, bytes) in &roots {
+        for (version, bytes) in roots {
             let path = format!("roots/{version}.json");
             add(&mut tar, &path, len(bytes), created, &mut &bytes[..]).map_err(io)?;
         }
@@ -544,9 +645,100 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
             .filter(|v| v.status == VersionStatus::Pending)
             .count(),
         blob_bytes,
-        root_version: *root_version,
+        root_version: gathered.root.version,
         sha256,
     })
+}
+
+/// The detached signature of a loose bundle (`BUNDLE.sig`): a one-version
+/// transfer manifest, signed as an archive's is, and the exporter's roots.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSignature {
+    /// Always [`BUNDLE_SIGNATURE_TYPE`].
+    pub _type: String,
+    /// An envelope of type [`types::TRANSFER`] over a manifest naming
+    /// exactly one version: the bundle beside this file.
+    pub manifest: Envelope,
+    /// Every root of the exporter, by version (`"1"`, `"2"`, …), as served.
+    pub roots: BTreeMap<String, Envelope>,
+}
+
+/// One loose bundle [`export_bundles`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleWritten {
+    /// `NAME@VERSION`.
+    pub what: String,
+    /// The bundle file.
+    pub bundle: PathBuf,
+    /// Its signature, `BUNDLE.sig`.
+    pub signature: PathBuf,
+    /// Whether it is pending on the exporting side.
+    pub pending: bool,
+}
+
+/// The file name of a loose bundle: `NAME-VERSION.crate` for crates,
+/// `NAME-VERSION.tar.gz` for skills and plugins.
+pub fn bundle_file_name(kind: Kind, name: &str, version: &str) -> String {
+    match kind {
+        Kind::Crate => format!("{name}-{version}.crate"),
+        _ => format!("{name}-{version}.tar.gz"),
+    }
+}
+
+/// Writes each chosen version as a loose bundle and its signature
+/// (`BUNDLE.sig`) into `out_dir`: the bundle first, the signature last, each
+/// through a hidden temp file renamed into place. Works while the daemon runs.
+pub fn export_bundles(
+    data_dir: &Path,
+    out_dir: &Path,
+    opts: &ExportOptions,
+) -> Result<Vec<BundleWritten>, String> {
+    let gathered = gather(data_dir, opts)?;
+    if !out_dir.is_dir() {
+        return Err(format!(
+            "{} is not a directory; create it first (loose bundles are written into it)",
+            out_dir.display()
+        ));
+    }
+    let mut roots = BTreeMap::new();
+    for (version, bytes) in &gathered.roots {
+        let envelope = Envelope::from_bytes(bytes)
+            .map_err(|e| format!("the stored root v{version} is unreadable: {e}"))?;
+        roots.insert(version.to_string(), envelope);
+    }
+    let mut written = Vec::with_capacity(gathered.versions.len());
+    for v in &gathered.versions {
+        let bytes = read_blob(data_dir, v)?;
+        let manifest = gathered.manifest(opts, vec![v.clone()]);
+        let signature = BundleSignature {
+            _type: BUNDLE_SIGNATURE_TYPE.into(),
+            manifest: Envelope::sign(types::TRANSFER, &canonical(&manifest), &[&gathered.key]),
+            roots: roots.clone(),
+        };
+        let bundle = out_dir.join(bundle_file_name(v.kind, &v.name, &v.version));
+        let signature_path = signature_path(&bundle);
+        let write = |path: &Path, bytes: &[u8]| {
+            fsutil::write_durable(path, bytes, 0o644)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        write(&bundle, &bytes)?;
+        write(&signature_path, &canonical(&signature))?;
+        written.push(BundleWritten {
+            what: format!("{}@{}", v.name, v.version),
+            bundle,
+            signature: signature_path,
+            pending: v.status == VersionStatus::Pending,
+        });
+    }
+    Ok(written)
+}
+
+/// `BUNDLE.sig`.
+pub fn signature_path(bundle: &Path) -> PathBuf {
+    let mut name = bundle.as_os_str().to_os_string();
+    name.push(SIGNATURE_SUFFIX);
+    PathBuf::from(name)
 }
 
 // ---------------------------------------------------------------- trust
@@ -932,22 +1124,11 @@ fn read_archive(
     known: &dyn Fn(&str, &str) -> bool,
     seen: (u64, &str),
 ) -> Result<Verified, TransferError> {
-    let handle = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(file)
-        .map_err(|e| local(format!("cannot open {}: {e}", file.display())))?;
-    let meta = handle.metadata().map_err(local)?;
-    if !meta.is_file() {
-        return Err(refused(format!("{} is not a regular file", file.display())));
-    }
-    if meta.len() > limits.max_bytes {
-        return Err(refused(format!(
-            "the archive is {} bytes, more than the {} allowed; raise --max-bytes if it is genuine",
-            meta.len(),
-            limits.max_bytes
-        )));
-    }
+    let (handle, _) = open_regular(
+        file,
+        "a transfer archive (raise --max-bytes if it is genuine)",
+        limits.max_bytes,
+    )?;
     let mut head = [0u8; 2];
     {
         let mut h = &handle;
@@ -1207,6 +1388,30 @@ fn tally(run: &mut SyncRun, what: &str, outcome: &Imported) {
     super::sync::count(run, what, outcome.clone());
 }
 
+/// The newest exporter root imported under `opts.trust` from `opts.source`.
+fn seen_root(sink: &dyn TransferSink, opts: &ImportOptions) -> Result<u64, TransferError> {
+    Ok(sink
+        .state(&opts.source, &opts.trust.state_key())
+        .map_err(local)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+fn staging(sink: &dyn TransferSink) -> Result<Staging, TransferError> {
+    Staging::new(sink.data_dir()).map_err(|e| {
+        local(format!(
+            "cannot create a staging directory in {}: {e}",
+            sink.data_dir().display()
+        ))
+    })
+}
+
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Verifies `file` against `opts.trust`, stages its blobs and imports every
 /// version in one store transaction, adding the outcome to `run`. On error
 /// nothing was stored (a blob may have been put in the content-addressed
@@ -1217,39 +1422,212 @@ pub fn import_archive(
     opts: &ImportOptions,
     run: &mut SyncRun,
 ) -> Result<(), TransferError> {
-    let seen_root: u64 = sink
-        .state(&opts.source, &opts.trust.state_key())
-        .map_err(local)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let staging = Staging::new(sink.data_dir()).map_err(|e| {
-        local(format!(
-            "cannot create a staging directory in {}: {e}",
-            sink.data_dir().display()
-        ))
-    })?;
-    let max_blob = sink.config().limits.max_bundle_bytes;
+    let seen = seen_root(sink, opts)?;
+    let staging = staging(sink)?;
     let known = |name: &str, version: &str| sink.status(name, version).ok().flatten().is_some();
     let verified = read_archive(
         file,
         &opts.trust,
         &opts.limits,
-        max_blob,
+        sink.config().limits.max_bundle_bytes,
         &staging.dir,
         &known,
-        (seen_root, &opts.source),
+        (seen, &opts.source),
     )?;
-    let file_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let exporter = serde_json::json!({
-        "archive": file_name,
+    let carrier = serde_json::json!({
+        "archive": file_name_of(file),
         "archive_sha256": verified.sha256,
+    });
+    store_verified(sink, opts, &staging, verified, carrier, seen, run)
+}
+
+/// Verifies a loose bundle and its signature (`BUNDLE.sig`) against
+/// `opts.trust`, then imports the version as [`import_archive`] does.
+pub fn import_bundle(
+    sink: &dyn TransferSink,
+    bundle: &Path,
+    opts: &ImportOptions,
+    run: &mut SyncRun,
+) -> Result<(), TransferError> {
+    let seen = seen_root(sink, opts)?;
+    let staging = staging(sink)?;
+    let signature = signature_path(bundle);
+    let verified = read_bundle(
+        bundle,
+        &signature,
+        &opts.trust,
+        sink.config().limits.max_bundle_bytes,
+        &staging.dir,
+        (seen, &opts.source),
+    )?;
+    let carrier = serde_json::json!({
+        "bundle": file_name_of(bundle),
+        "signature": file_name_of(&signature),
+        "signature_sha256": verified.sha256,
+    });
+    store_verified(sink, opts, &staging, verified, carrier, seen, run)
+}
+
+/// Opens a file of a drop directory or the command line: never through a
+/// symlink, and only a regular file of at most `limit` bytes (else refused).
+fn open_regular(path: &Path, what: &str, limit: u64) -> Result<(File, u64), TransferError> {
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refused(format!(
+                "{} is a symbolic link; {what} must be a regular file",
+                path.display()
+            )),
+            _ => local(format!("cannot open {}: {e}", path.display())),
+        })?;
+    let meta = handle.metadata().map_err(local)?;
+    if !meta.is_file() {
+        return Err(refused(format!(
+            "{} is not a regular file; {what} must be one",
+            path.display()
+        )));
+    }
+    if meta.len() > limit {
+        return Err(refused(format!(
+            "{} is {} bytes, more than the {limit} allowed for {what}",
+            path.display(),
+            meta.len()
+        )));
+    }
+    Ok((handle, meta.len()))
+}
+
+/// Reads and verifies a loose bundle's signature, then stages the bundle
+/// (hashing the bytes it copies, so a file changed meanwhile cannot slip
+/// through).
+fn read_bundle(
+    bundle: &Path,
+    signature: &Path,
+    pinned: &PinnedRoot,
+    max_blob: u64,
+    staging: &Path,
+    seen: (u64, &str),
+) -> Result<Verified, TransferError> {
+    let sig_name = file_name_of(signature);
+    let (handle, len) = open_regular(signature, "a bundle signature", MAX_SIGNATURE_BYTES)?;
+    let mut sig_bytes = Vec::with_capacity(len as usize);
+    handle
+        .take(MAX_SIGNATURE_BYTES)
+        .read_to_end(&mut sig_bytes)
+        .map_err(|e| local(format!("cannot read {}: {e}", signature.display())))?;
+    let detached: BundleSignature = serde_json::from_slice(&sig_bytes).map_err(|e| {
+        refused(format!(
+            "{sig_name} is not a bundle signature ({e}); make one with `skillreg export-transfer --bundles`"
+        ))
+    })?;
+    if detached._type != BUNDLE_SIGNATURE_TYPE {
+        return Err(refused(format!(
+            "{sig_name} is a `{}` document, not a `{BUNDLE_SIGNATURE_TYPE}`",
+            detached._type
+        )));
+    }
+    if detached.roots.len() as u64 > MAX_ROOTS {
+        return Err(refused(format!(
+            "{sig_name} carries more than {MAX_ROOTS} roots"
+        )));
+    }
+    let mut roots = BTreeMap::new();
+    for (n, envelope) in &detached.roots {
+        let version: u64 = n
+            .parse()
+            .ok()
+            .filter(|v: &u64| *v >= 1 && v.to_string() == *n)
+            .ok_or_else(|| {
+                refused(format!(
+                    "{sig_name}: root key `{n}` is not a version 1, 2, …"
+                ))
+            })?;
+        roots.insert(version, envelope.to_bytes());
+    }
+    let root = walk_roots(pinned, &roots)?;
+    if root.version < seen.0 {
+        return Err(refused(format!(
+            "{sig_name} was signed under the exporter's root v{}, but an import under root v{} was already made from source `{}`: a retired key may have signed it; export it again",
+            root.version, seen.0, seen.1
+        )));
+    }
+    let payload = detached
+        .manifest
+        .payload_bytes()
+        .map_err(|e| refused(format!("{sig_name}: the manifest is malformed: {e}")))?;
+    let (manifest, lines) = verify_manifest(&payload, &detached.manifest.to_bytes(), &root)?;
+    let [v] = manifest.versions.as_slice() else {
+        return Err(refused(format!(
+            "{sig_name} names {} versions; a bundle signature names exactly one",
+            manifest.versions.len()
+        )));
+    };
+    let what = format!("{}@{}", v.name, v.version);
+    // A bundle too large for this registry is not read: the import skips it.
+    if v.size <= max_blob {
+        let (handle, len) = open_regular(bundle, "a bundle", u64::MAX)?;
+        if len != v.size {
+            return Err(refused(format!(
+                "{} is {len} bytes but its signature says {what} is {} bytes; the file was changed or truncated",
+                bundle.display(),
+                v.size
+            )));
+        }
+        let staged = staging.join(&v.cksum);
+        let mut out = BufWriter::new(File::create(&staged).map_err(local)?);
+        let mut hashing = Hashing::new(handle.take(v.size + 1), u64::MAX);
+        io::copy(&mut hashing, &mut out).map_err(|e| {
+            local(format!(
+                "cannot stage {} in {}: {e}",
+                bundle.display(),
+                staging.display()
+            ))
+        })?;
+        out.flush().map_err(local)?;
+        let count = hashing.count;
+        let sha = hashing.hex();
+        if count != v.size || sha != v.cksum {
+            let _ = fs::remove_file(&staged);
+            return Err(refused(format!(
+                "{} does not match its signature: its sha256 is {sha} ({count} bytes), {what} is signed as {} ({} bytes); the file was changed or damaged",
+                bundle.display(),
+                v.cksum,
+                v.size
+            )));
+        }
+    }
+    Ok(Verified {
+        manifest,
+        lines,
+        root,
+        sha256: crate::blobs::Sha256Digest::of(&sig_bytes).to_hex(),
+    })
+}
+
+/// Imports the versions of a verified archive or bundle whose blobs are in
+/// `staging`, in one store transaction, and remembers the exporter root.
+fn store_verified(
+    sink: &dyn TransferSink,
+    opts: &ImportOptions,
+    staging: &Staging,
+    verified: Verified,
+    carrier: serde_json::Value,
+    seen_root: u64,
+    run: &mut SyncRun,
+) -> Result<(), TransferError> {
+    let max_blob = sink.config().limits.max_bundle_bytes;
+    let mut exporter = serde_json::json!({
         "created": verified.manifest.created,
         "root_version": verified.root.version,
         "index_keyids": verified.root.roles.get("index").map(|r| r.keyids.clone()),
     });
+    if let (Some(exporter), serde_json::Value::Object(carrier)) =
+        (exporter.as_object_mut(), carrier)
+    {
+        exporter.extend(carrier);
+    }
     let mut items = Vec::new();
     let mut outcomes: Vec<(String, Option<Imported>)> = Vec::new();
     for (v, line) in verified.manifest.versions.iter().zip(verified.lines) {
@@ -1315,8 +1693,9 @@ pub fn import_archive(
     Ok(())
 }
 
-/// `skillreg import`: imports one archive and records it as a sync run of
-/// `opts.source`. Returns the run.
+/// `skillreg import`: imports one archive, or one loose bundle (`file` is
+/// `BUNDLE` with `BUNDLE.sig` beside it, or `BUNDLE.sig`), and records it as
+/// a sync run of `opts.source`. Returns the run.
 pub fn import_file(
     sink: &dyn TransferSink,
     file: &Path,
@@ -1327,7 +1706,22 @@ pub fn import_file(
         status: "completed".into(),
         ..Default::default()
     };
-    let result = import_archive(sink, file, opts, &mut run);
+    let bundle = match file_name_of(file).strip_suffix(SIGNATURE_SUFFIX) {
+        Some(bundle) if !bundle.is_empty() => Some(file.with_file_name(bundle)),
+        _ => fs::symlink_metadata(signature_path(file))
+            .is_ok()
+            .then(|| file.to_path_buf()),
+    };
+    let result = match &bundle {
+        Some(bundle) => import_bundle(sink, bundle, opts, &mut run),
+        None => import_archive(sink, file, opts, &mut run).map_err(|e| match e {
+            TransferError::Refused(why) if is_bundle_name(&file_name_of(file)) => refused(format!(
+                "{why} (if it is a loose bundle, put its signature {} beside it)",
+                file_name_of(&signature_path(file))
+            )),
+            other => other,
+        }),
+    };
     if let Err(e) = &result {
         run.status = "failed".into();
         run.failed += 1;
@@ -1353,56 +1747,137 @@ fn source_lock(name: &str) -> Arc<Mutex<()>> {
         .clone()
 }
 
-/// True for a name a drop directory imports.
+/// True for a name a drop directory imports as a transfer archive.
 pub fn is_archive_name(name: &str) -> bool {
     name.len() > SUFFIX.len() && name.ends_with(SUFFIX) && !name.starts_with('.')
 }
 
-/// The archives ready in a drop directory (sorted by name), and whether
-/// some were too fresh to take.
-fn candidates(dir: &Path) -> io::Result<(Vec<PathBuf>, bool)> {
-    let mut ready = Vec::new();
-    let mut deferred = false;
+/// True for a name a drop directory treats as a loose bundle.
+pub fn is_bundle_name(name: &str) -> bool {
+    !name.starts_with('.')
+        && !is_archive_name(name)
+        && BUNDLE_SUFFIXES
+            .iter()
+            .any(|s| name.len() > s.len() && name.ends_with(s))
+}
+
+/// Something in a drop directory ready to import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Candidate {
+    /// A transfer archive.
+    Archive(PathBuf),
+    /// A loose bundle; its signature is `BUNDLE.sig` beside it.
+    Bundle(PathBuf),
+}
+
+impl Candidate {
+    fn path(&self) -> &Path {
+        match self {
+            Candidate::Archive(p) | Candidate::Bundle(p) => p,
+        }
+    }
+}
+
+/// What a look at a drop directory found.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Scan {
+    /// Ready to import, sorted by name.
+    ready: Vec<Candidate>,
+    /// Some files were too fresh to take.
+    deferred: bool,
+    /// Half of a bundle pair (a bundle without its signature, or a signature
+    /// without its bundle), left in place, with what it waits for.
+    waiting: Vec<String>,
+}
+
+/// Looks at a drop directory: the archives and bundle pairs ready there,
+/// whether some were too fresh, and the halves of pairs still waiting.
+fn candidates(dir: &Path) -> io::Result<Scan> {
+    // Regular files only (never symlinks), by name, with whether they settled.
+    let mut files: BTreeMap<String, bool> = BTreeMap::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if !is_archive_name(name) {
+        if name.starts_with('.') {
             continue;
         }
         let meta = fs::symlink_metadata(entry.path())?;
         if !meta.file_type().is_file() {
             continue;
         }
-        let fresh = meta
+        let settled = meta
             .modified()
             .ok()
             .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age < SETTLE);
-        if fresh {
-            deferred = true;
+            .is_none_or(|age| age >= SETTLE);
+        files.insert(name.to_string(), settled);
+    }
+    let mut scan = Scan::default();
+    let take = |scan: &mut Scan, settled: bool, candidate: Candidate| {
+        if settled {
+            scan.ready.push(candidate);
         } else {
-            ready.push(entry.path());
+            scan.deferred = true;
+        }
+    };
+    for (name, settled) in &files {
+        let path = dir.join(name);
+        if is_archive_name(name) {
+            take(&mut scan, *settled, Candidate::Archive(path));
+        } else if let Some(bundle) = name.strip_suffix(SIGNATURE_SUFFIX) {
+            match files.get(bundle) {
+                Some(bundle_settled) => take(
+                    &mut scan,
+                    *settled && *bundle_settled,
+                    Candidate::Bundle(dir.join(bundle)),
+                ),
+                None if is_bundle_name(bundle) => scan
+                    .waiting
+                    .push(format!("{name}: waiting for its bundle {bundle}")),
+                None => {}
+            }
+        } else if is_bundle_name(name) && !files.contains_key(&format!("{name}{SIGNATURE_SUFFIX}"))
+        {
+            scan.waiting.push(format!(
+                "{name}: waiting for its signature {name}{SIGNATURE_SUFFIX} (`skillreg export-transfer --bundles` writes both); an unsigned bundle is never imported"
+            ));
         }
     }
-    ready.sort();
-    Ok((ready, deferred))
+    scan.ready.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(scan)
 }
 
-/// Moves `file` into `dir/sub/`, keeping its name unless it is taken.
-fn move_into(dir: &Path, sub: &str, file: &Path) -> io::Result<PathBuf> {
+/// Splits a file name into a stem and the ending a drop directory knows it by.
+fn split_known_suffix(name: &str) -> (&str, &str) {
+    for suffix in std::iter::once(SUFFIX).chain(BUNDLE_SUFFIXES) {
+        if let Some(stem) = name.strip_suffix(suffix).filter(|s| !s.is_empty()) {
+            return (stem, suffix);
+        }
+    }
+    (name, "")
+}
+
+/// Moves `file` (and, for a bundle, its signature) into `dir/sub/`,
+/// keeping its name unless it is taken.
+fn move_into(dir: &Path, sub: &str, candidate: &Candidate) -> io::Result<PathBuf> {
+    let file = candidate.path();
     let target_dir = dir.join(sub);
     fs::create_dir_all(&target_dir)?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(SUFFIX).unwrap_or(&name).to_string();
+    let name = file_name_of(file);
+    let (stem, suffix) = split_known_suffix(&name);
+    let taken = |p: &Path| {
+        fs::symlink_metadata(p).is_ok() || fs::symlink_metadata(signature_path(p)).is_ok()
+    };
     let mut target = target_dir.join(&name);
     let mut n = 1;
-    while fs::symlink_metadata(&target).is_ok() {
+    while taken(&target) {
         n += 1;
-        target = target_dir.join(format!("{stem}-{n}{SUFFIX}"));
+        target = target_dir.join(format!("{stem}-{n}{suffix}"));
+    }
+    if let Candidate::Bundle(bundle) = candidate {
+        // The signature first: a bundle is never left without its signature.
+        fs::rename(signature_path(bundle), signature_path(&target))?;
     }
     fs::rename(file, &target)?;
     fsutil::sync_dir(&target_dir)?;
@@ -1410,13 +1885,14 @@ fn move_into(dir: &Path, sub: &str, file: &Path) -> io::Result<PathBuf> {
     Ok(target)
 }
 
-/// Imports the ready archives of a drop directory (the caller holds the
-/// source's lock): each imported one moves to `imported/`, each refused one
-/// to `rejected/`. Local trouble stops the scan, leaving the file in place.
+/// Imports what is ready in a drop directory (the caller holds the source's
+/// lock): each imported archive or bundle pair moves to `imported/`, each
+/// refused one to `rejected/`. Local trouble stops the scan, leaving the
+/// file in place.
 fn scan_locked(
     sink: &dyn TransferSink,
     source: &SourceConfig,
-    ready: Vec<PathBuf>,
+    ready: Vec<Candidate>,
     run: &mut SyncRun,
 ) -> Result<(), String> {
     if ready.is_empty() {
@@ -1429,31 +1905,39 @@ fn scan_locked(
         auto_approve: source.auto_approve,
         limits: TransferLimits::default(),
     };
-    for file in ready {
+    for candidate in ready {
+        let file = candidate.path();
         let shown = file.display().to_string();
-        match import_archive(sink, &file, &opts, run) {
+        let (what, result) = match &candidate {
+            Candidate::Archive(_) => ("transfer archive", import_archive(sink, file, &opts, run)),
+            Candidate::Bundle(_) => ("bundle", import_bundle(sink, file, &opts, run)),
+        };
+        match result {
             Ok(()) => {
-                let to = move_into(&source.path, IMPORTED_DIR, &file).map_err(|e| {
+                let to = move_into(&source.path, IMPORTED_DIR, &candidate).map_err(|e| {
                     format!("{shown} was imported, but moving it to {IMPORTED_DIR}/ failed: {e}")
                 })?;
-                tracing::info!(source = %source.name, archive = %to.display(), "transfer archive imported");
+                tracing::info!(source = %source.name, file = %to.display(), "{what} imported");
             }
             Err(TransferError::Refused(why)) => {
                 run.failed += 1;
                 run.detail.push(format!("{shown}: refused: {why}"));
-                tracing::warn!(source = %source.name, archive = %shown, error = %why, "transfer archive refused");
-                let to = move_into(&source.path, REJECTED_DIR, &file).map_err(|e| {
+                tracing::warn!(source = %source.name, file = %shown, error = %why, "{what} refused");
+                let to = move_into(&source.path, REJECTED_DIR, &candidate).map_err(|e| {
                     format!(
                         "{shown} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {e}"
                     )
                 })?;
-                let note = to.with_file_name(format!(
-                    "{}.error.txt",
-                    to.file_name().unwrap_or_default().to_string_lossy()
-                ));
+                let note = to.with_file_name(format!("{}.error.txt", file_name_of(&to)));
+                let fix = match candidate {
+                    Candidate::Archive(_) => "drop a new archive (see `skillreg export-transfer`)",
+                    Candidate::Bundle(_) => {
+                        "drop the bundle and its .sig again (see `skillreg export-transfer --bundles`)"
+                    }
+                };
                 let text = format!(
-                    "{} was refused by source `{}` at {}:\n{why}\n\nNothing from it was stored. Fix the cause and drop a new archive (see `skillreg export-transfer`).\n",
-                    file.file_name().unwrap_or_default().to_string_lossy(),
+                    "{} was refused by source `{}` at {}:\n{why}\n\nNothing from it was stored. Fix the cause and {fix}.\n",
+                    file_name_of(file),
                     source.name,
                     rfc3339(unix_now())
                 );
@@ -1485,9 +1969,10 @@ pub fn sync_drop(
     watch(registry, source);
     let lock = source_lock(&source.name);
     let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let (ready, _) = candidates(&source.path)
+    let scan = candidates(&source.path)
         .map_err(|e| format!("cannot list {}: {e}", source.path.display()))?;
-    scan_locked(registry.as_ref(), source, ready, run)
+    run.detail.extend(scan.waiting);
+    scan_locked(registry.as_ref(), source, scan.ready, run)
 }
 
 /// Starts watching every `drop` source of `sources` (idempotent). The mirror
@@ -1560,7 +2045,11 @@ fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Result<(), Str
 fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<Duration> {
     let lock = source_lock(&source.name);
     let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let (ready, deferred) = match candidates(&source.path) {
+    let Scan {
+        ready,
+        deferred,
+        waiting,
+    } = match candidates(&source.path) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(source = %source.name, error = %e, "cannot list the drop directory");
@@ -1580,6 +2069,7 @@ fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<Duration> {
     };
     let mut run = SyncRun {
         status: "completed".into(),
+        detail: waiting,
         ..Default::default()
     };
     let retry_local = match scan_locked(registry, source, ready, &mut run) {
@@ -1591,7 +2081,7 @@ fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<Duration> {
     };
     if run.error.is_none() && run.failed > 0 {
         run.error = Some(format!(
-            "{} archive(s) refused; see detail and {}/",
+            "{} file(s) refused; see detail and {}/",
             run.failed, REJECTED_DIR
         ));
     }
@@ -2215,37 +2705,211 @@ mod tests {
         assert!(!is_archive_name("bundle.tar.gz"));
     }
 
+    fn age(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
     #[test]
     fn drop_directories_defer_fresh_files_and_move_what_they_handle() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join(format!("a{SUFFIX}"));
         fs::write(&a, b"x").unwrap();
         fs::write(dir.path().join("b.part"), b"x").unwrap();
-        let (ready, deferred) = candidates(dir.path()).unwrap();
-        assert!(ready.is_empty() && deferred, "a fresh file waits");
-        let old = SystemTime::now() - Duration::from_secs(60);
-        File::options()
-            .write(true)
-            .open(&a)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let (ready, deferred) = candidates(dir.path()).unwrap();
-        assert_eq!((ready, deferred), (vec![a.clone()], false));
-        let moved = move_into(dir.path(), IMPORTED_DIR, &a).unwrap();
+        let scan = candidates(dir.path()).unwrap();
+        assert!(scan.ready.is_empty() && scan.deferred, "a fresh file waits");
+        age(&a);
+        let scan = candidates(dir.path()).unwrap();
+        assert_eq!(
+            scan,
+            Scan {
+                ready: vec![Candidate::Archive(a.clone())],
+                ..Default::default()
+            }
+        );
+        let moved = move_into(dir.path(), IMPORTED_DIR, &Candidate::Archive(a.clone())).unwrap();
         assert_eq!(
             moved,
             dir.path().join(IMPORTED_DIR).join(format!("a{SUFFIX}"))
         );
         fs::write(&a, b"y").unwrap();
-        let again = move_into(dir.path(), IMPORTED_DIR, &a).unwrap();
+        let again = move_into(dir.path(), IMPORTED_DIR, &Candidate::Archive(a.clone())).unwrap();
         assert_eq!(
             again,
             dir.path().join(IMPORTED_DIR).join(format!("a-2{SUFFIX}"))
         );
         // Symlinks are never taken.
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join(format!("l{SUFFIX}"))).unwrap();
-        let (ready, _) = candidates(dir.path()).unwrap();
-        assert!(ready.is_empty());
+        assert!(candidates(dir.path()).unwrap().ready.is_empty());
+    }
+
+    #[test]
+    fn drop_directories_pair_bundles_with_their_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("demo-1.0.0.tar.gz");
+        let sig = signature_path(&bundle);
+        fs::write(&bundle, b"b").unwrap();
+        age(&bundle);
+        let scan = candidates(dir.path()).unwrap();
+        assert!(scan.ready.is_empty() && !scan.deferred);
+        assert!(scan.waiting[0].contains("waiting for its signature demo-1.0.0.tar.gz.sig"));
+        fs::write(&sig, b"s").unwrap();
+        let scan = candidates(dir.path()).unwrap();
+        assert!(
+            scan.ready.is_empty() && scan.deferred,
+            "a fresh signature waits"
+        );
+        age(&sig);
+        let scan = candidates(dir.path()).unwrap();
+        assert_eq!(scan.ready, vec![Candidate::Bundle(bundle.clone())]);
+        assert!(scan.waiting.is_empty());
+        // A signature alone waits for its bundle; other files are left alone.
+        let lone = dir.path().join("other-2.0.0.crate.sig");
+        fs::write(&lone, b"s").unwrap();
+        fs::write(dir.path().join("README.txt"), b"r").unwrap();
+        let scan = candidates(dir.path()).unwrap();
+        assert_eq!(scan.ready.len(), 1);
+        assert_eq!(
+            scan.waiting,
+            vec!["other-2.0.0.crate.sig: waiting for its bundle other-2.0.0.crate".to_string()]
+        );
+        // The pair moves together, and a taken name gets a number.
+        let first =
+            move_into(dir.path(), REJECTED_DIR, &Candidate::Bundle(bundle.clone())).unwrap();
+        assert_eq!(
+            first,
+            dir.path().join(REJECTED_DIR).join("demo-1.0.0.tar.gz")
+        );
+        assert!(signature_path(&first).is_file() && !sig.exists() && !bundle.exists());
+        fs::write(&bundle, b"b").unwrap();
+        fs::write(&sig, b"s").unwrap();
+        let second = move_into(dir.path(), REJECTED_DIR, &Candidate::Bundle(bundle)).unwrap();
+        assert_eq!(
+            second,
+            dir.path().join(REJECTED_DIR).join("demo-1.0.0-2.tar.gz")
+        );
+        assert_eq!(fs::read(signature_path(&second)).unwrap(), b"s");
+        assert!(is_bundle_name("x-1.0.0.crate") && is_bundle_name("x.tgz"));
+        assert!(!is_bundle_name(&format!("x{SUFFIX}")) && !is_bundle_name(".x.tar.gz"));
+    }
+
+    /// A bundle and its signature by `by` under `roots`, in the fixture's dir.
+    fn signed_bundle(
+        f: &Fixture,
+        roots: &[(u64, &[u8])],
+        manifest: &[u8],
+        by: &SigningKey,
+    ) -> (PathBuf, PathBuf) {
+        let bundle = f.dir.path().join("demo-1.0.0.tar.gz");
+        fs::write(&bundle, &f.blob).unwrap();
+        let signature = BundleSignature {
+            _type: BUNDLE_SIGNATURE_TYPE.into(),
+            manifest: Envelope::sign(types::TRANSFER, manifest, &[by]),
+            roots: roots
+                .iter()
+                .map(|(n, bytes)| (n.to_string(), Envelope::from_bytes(bytes).unwrap()))
+                .collect(),
+        };
+        let sig = signature_path(&bundle);
+        fs::write(&sig, canonical(&signature)).unwrap();
+        (bundle, sig)
+    }
+
+    fn read_signed(
+        f: &Fixture,
+        bundle: &Path,
+        sig: &Path,
+        seen: u64,
+    ) -> Result<Verified, TransferError> {
+        let staging = f.dir.path().join("staging");
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).unwrap();
+        read_bundle(
+            bundle,
+            sig,
+            &pinned(&f.root1),
+            1 << 20,
+            &staging,
+            (seen, "test"),
+        )
+    }
+
+    #[test]
+    fn loose_bundles_are_verified_like_archives() {
+        let f = fixture();
+        let refused_with = |r: Result<Verified, TransferError>, want: &str| match r {
+            Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+            other => panic!(
+                "wanted a refusal with {want:?}, got {:?}",
+                other.map(|v| v.manifest)
+            ),
+        };
+        let roots = [(1, f.root1.as_slice())];
+        let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);
+        let v = read_signed(&f, &bundle, &sig, 0).unwrap();
+        assert_eq!(v.manifest.versions[0].name, "demo");
+        let staged = f
+            .dir
+            .path()
+            .join("staging")
+            .join(&v.manifest.versions[0].cksum);
+        assert_eq!(fs::read(staged).unwrap(), f.blob);
+
+        // The bundle changed after signing (same length, then another length).
+        let mut changed = f.blob.clone();
+        changed[0] ^= 1;
+        fs::write(&bundle, &changed).unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "does not match its signature",
+        );
+        fs::write(&bundle, b"short").unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "was changed or truncated",
+        );
+        // Signed by a key the pinned root does not name for `index`.
+        let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.root_key);
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "manifest signature is refused",
+        );
+        // Another registry's roots.
+        let other = root(1, &key(7), &key(8), &[&key(7)]);
+        let (bundle, sig) = signed_bundle(&f, &[(1, other.as_slice())], &f.manifest, &key(8));
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "differs from the pinned root",
+        );
+        // Two versions in one bundle signature.
+        let two = manifest(
+            1,
+            vec![
+                version("demo", "1.0.0", &f.blob),
+                version("demo", "1.0.1", &f.blob),
+            ],
+        );
+        let (bundle, sig) = signed_bundle(&f, &roots, &two, &f.index);
+        refused_with(read_signed(&f, &bundle, &sig, 0), "names exactly one");
+        // Rollback: an import under a newer root was made before.
+        let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);
+        refused_with(
+            read_signed(&f, &bundle, &sig, 2),
+            "a retired key may have signed it",
+        );
+        // Not a signature, and a signature that is a symlink.
+        fs::write(&sig, b"{}").unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "is not a bundle signature",
+        );
+        fs::remove_file(&sig).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &sig).unwrap();
+        refused_with(read_signed(&f, &bundle, &sig, 0), "symbolic link");
     }
 }
