@@ -287,3 +287,93 @@ fn auto_approve_sources_publish_at_once_and_quiet_resyncs_change_nothing() {
     );
     assert_eq!(down.fingerprint(), before);
 }
+
+#[test]
+fn upstream_yanks_reach_mirrored_versions_and_nothing_else() {
+    let upstream = Daemon::start();
+    upstream.publish_skill("yank-me", "1.0.0");
+    upstream.publish_skill("yank-me", "1.1.0");
+    upstream.publish_skill("pending-yank", "0.1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let root = export_root(&upstream.data, dir.path(), "root.json");
+    let down = Daemon::with_config(&source_config(&upstream, &root, ""));
+    let run = down.sync_source("up");
+    assert_eq!(run["added"].as_i64(), Some(3), "{run}");
+    for v in ["1.0.0", "1.1.0"] {
+        let path = format!("/admin/v1/packages/yank-me/{v}/approve");
+        assert_eq!(down.admin_json("POST", &path, "{}").0, 200);
+    }
+    let index = format!("{}/index/ya/nk/yank-me", down.url);
+    let (_, lines) = get(&index);
+    assert!(!lines.contains("\"yanked\":true"), "{lines}");
+
+    // Upstream yanks 1.0.0 (public here) and 0.1.0 (still pending here).
+    for (name, v) in [("yank-me", "1.0.0"), ("pending-yank", "0.1.0")] {
+        let (status, body) = delete(
+            &format!("{}/api/v1/crates/{name}/{v}/yank", upstream.url),
+            Some(&upstream.admin),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let run = down.sync_source("up");
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["added"].as_i64(), Some(0), "{run}");
+    let detail = run["detail"].to_string();
+    assert!(
+        detail.contains("yank-me@1.0.0: yanked upstream, so yanked here too")
+            && detail.contains("pending-yank@0.1.0: yanked upstream, so yanked here too"),
+        "{run}"
+    );
+    let (_, lines) = get(&index);
+    let yanked: Vec<(String, bool)> = lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["vers"].as_str().unwrap().to_string(),
+                v["yanked"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        yanked,
+        [("1.0.0".to_string(), true), ("1.1.0".to_string(), false)],
+        "{lines}"
+    );
+    let (_, audit) = down.admin_json("GET", "/admin/v1/audit", "");
+    let yanks: Vec<_> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "yank")
+        .collect();
+    assert_eq!(yanks.len(), 2, "{audit}");
+    assert!(
+        yanks
+            .iter()
+            .all(|e| e["actor"] == "mirror:up" && e["detail"] == "yanked upstream"),
+        "{audit}"
+    );
+
+    // An admin's unyank here stands, also when the upstream file changes.
+    let (status, body) = put(
+        &format!("{}/api/v1/crates/yank-me/1.0.0/unyank", down.url),
+        Some(&down.admin),
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    upstream.publish_skill("yank-me", "1.2.0");
+    let run = down.sync_source("up");
+    assert_eq!(
+        (run["status"].as_str(), run["added"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{run}"
+    );
+    assert!(
+        !run["detail"].to_string().contains("yanked here too"),
+        "{run}"
+    );
+    let (_, lines) = get(&index);
+    assert!(!lines.contains("\"yanked\":true"), "{lines}");
+    down.assert_serving();
+}

@@ -317,6 +317,9 @@ impl Mirror {
                     }
                     Some(_) => {
                         run.unchanged += 1;
+                        if entry.yanked {
+                            self.follow_yank(source, &entry.name, &entry.vers, run)?;
+                        }
                         continue;
                     }
                     None => {}
@@ -391,6 +394,37 @@ impl Mirror {
 }
 
 impl Mirror {
+    /// Yanks here a version this source mirrored and its upstream yanked,
+    /// once: an admin's later unyank here stands.
+    fn follow_yank(
+        &self,
+        source: &SourceConfig,
+        name: &str,
+        version: &str,
+        run: &mut SyncRun,
+    ) -> Result<(), String> {
+        let key = format!("yanked:{}@{version}", crate::package::normalize(name));
+        let registry = &self.registry;
+        if registry
+            .mirror_state(&source.name, &key)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if registry
+            .yank_mirrored(&source.name, name, version)
+            .map_err(|e| e.to_string())?
+        {
+            run.detail.push(format!(
+                "{name}@{version}: yanked upstream, so yanked here too"
+            ));
+        }
+        registry
+            .set_mirror_state(&source.name, &key, "1")
+            .map_err(|e| e.to_string())
+    }
+
     /// A marketplace source: read the checkout (cloned or fetched with the
     /// system git when `git` is set), pack every plugin and skill
     /// deterministically, and offer each; unchanged bundles are unchanged.

@@ -98,6 +98,27 @@ impl Registry {
         Ok(self.reader().review_row(name, version)?.map(|r| r.status))
     }
 
+    /// Yanks a version source `source` mirrored, because the upstream yanked
+    /// it (re-rendering the index if it was public). Returns whether it
+    /// changed: a version another source or a publisher owns, or one already
+    /// yanked here, is left alone.
+    pub fn yank_mirrored(
+        &self,
+        source: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<bool, RegistryError> {
+        let mut store = self.writer();
+        let Some(package) =
+            store.yank_mirrored(&mirror_login(source), name, version, "yanked upstream")?
+        else {
+            return Ok(false);
+        };
+        self.render_and_sign(&mut store, &package)?;
+        tracing::info!(%source, package = %package.name, %version, "yanked here because yanked upstream");
+        Ok(true)
+    }
+
     /// Offers a mirrored version. Errors are storage failures only; every
     /// problem with the offer itself is an [`Imported::Skipped`] reason.
     pub fn import_mirrored(&self, offer: &Offer<'_>) -> Result<Imported, RegistryError> {

@@ -1008,6 +1008,54 @@ impl Store {
         Ok(row)
     }
 
+    /// Yanks `name@version` because its upstream yanked it, if `owner` (a
+    /// source's mirror login) owns the package and the version is not yanked
+    /// yet; audited as `owner yank name@version` with `reason`. Returns the
+    /// package when something changed.
+    pub fn yank_mirrored(
+        &mut self,
+        owner: &str,
+        name: &str,
+        version: &str,
+        reason: &str,
+    ) -> Result<Option<PackageRow>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let package = tx
+            .query_row(
+                "SELECT p.id, p.name, p.kind, p.updated_at FROM packages p
+                 JOIN owners o ON o.package_id = p.id AND o.login = ?2
+                 WHERE p.normalized = ?1",
+                params![crate::package::normalize(name), owner],
+                package_row,
+            )
+            .optional()?;
+        let Some(package) = package else {
+            return Ok(None);
+        };
+        let changed = tx.execute(
+            "UPDATE versions SET yanked = 1 WHERE package_id = ?1 AND version = ?2 AND yanked = 0",
+            params![package.id, version],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
+            params![package.id, unix_now()],
+        )?;
+        audit(
+            &tx,
+            owner,
+            "yank",
+            &format!("{}@{version}", package.name),
+            reason,
+        )?;
+        tx.commit()?;
+        Ok(Some(package))
+    }
+
     /// Packages whose name, description or keywords contain `query`
     /// (case-insensitive), each with its highest non-yanked version.
     /// Returns one page and the total count.
