@@ -484,11 +484,17 @@ fn killed_mid_sync_the_restart_resumes_and_finishes() {
 
     let first = start_sync(&down);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while pending(&down).len() < 8 {
+    // A running run shows its counts so far.
+    let shown = loop {
+        let run = run_by_id(&down, first).unwrap();
+        let added = run["added"].as_i64().unwrap();
+        if pending(&down).len() >= 8 && added > 0 {
+            assert_eq!(run["status"], "running", "{run:#}");
+            break added;
+        }
         assert!(Instant::now() < deadline, "no progress: {:#?}", runs(&down));
         std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(run_by_id(&down, first).unwrap()["status"], "running");
+    };
     // SIGKILL (Daemon::stop kills the child), keeping the data.
     let (dir, data) = down.stop();
 
@@ -526,6 +532,12 @@ fn killed_mid_sync_the_restart_resumes_and_finishes() {
     let down = Daemon::start_in(dir, data, &config);
     let interrupted = run_by_id(&down, first).unwrap();
     assert_failed(&interrupted, &["interrupted"]);
+    // It keeps the counts it had recorded (at most a second behind).
+    let added = interrupted["added"].as_i64().unwrap();
+    assert!(
+        added >= shown && added <= stored as i64,
+        "{interrupted:#}: {shown} shown before the kill, {stored} stored"
+    );
 
     // The restart resumes on its own (no POST /admin/v1/sync).
     let deadline = Instant::now() + Duration::from_secs(20);

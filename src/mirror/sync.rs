@@ -181,7 +181,7 @@ impl Mirror {
         }
         let mirror = self.clone();
         tokio::task::spawn_blocking(move || {
-            let run = mirror.run_source(&source);
+            let run = mirror.run_source(&source, id);
             if let Some(e) = &run.error {
                 tracing::warn!(source = %source.name, run = id, error = %e, "sync run failed");
             } else {
@@ -228,14 +228,15 @@ impl Mirror {
             .collect())
     }
 
-    fn run_source(&self, source: &SourceConfig) -> SyncRun {
+    fn run_source(&self, source: &SourceConfig, id: i64) -> SyncRun {
         let mut run = SyncRun {
             status: "completed".into(),
             ..Default::default()
         };
+        let mut progress = Progress::new(&self.registry, id);
         let outcome = match source.kind {
-            SourceKind::Registry => self.sync_registry(source, &mut run),
-            SourceKind::Marketplace => self.sync_marketplace(source, &mut run),
+            SourceKind::Registry => self.sync_registry(source, &mut run, &mut progress),
+            SourceKind::Marketplace => self.sync_marketplace(source, &mut run, &mut progress),
             SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run),
         };
         if let Err(e) = outcome {
@@ -252,7 +253,12 @@ impl Mirror {
         run
     }
 
-    fn sync_registry(&self, source: &SourceConfig, run: &mut SyncRun) -> Result<(), String> {
+    fn sync_registry(
+        &self,
+        source: &SourceConfig,
+        run: &mut SyncRun,
+        progress: &mut Progress<'_>,
+    ) -> Result<(), String> {
         let opts = RegistryOptions {
             url: source.url.clone(),
             trust_root: Some(source.root_key.clone()),
@@ -388,8 +394,39 @@ impl Mirror {
                     )
                     .map_err(|e| e.to_string())?;
             }
+            progress.tick(run);
         }
         Ok(())
+    }
+}
+
+/// Writes a run's counts while it goes, at most once per [`Progress::EVERY`],
+/// so a run a crash interrupts still shows what it did.
+struct Progress<'a> {
+    registry: &'a Registry,
+    id: i64,
+    last: std::time::Instant,
+}
+
+impl<'a> Progress<'a> {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn new(registry: &'a Registry, id: i64) -> Progress<'a> {
+        Progress {
+            registry,
+            id,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, run: &SyncRun) {
+        if self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        if let Err(e) = self.registry.record_progress(self.id, run) {
+            tracing::warn!(run = self.id, error = %e, "cannot record a sync run's progress");
+        }
     }
 }
 
@@ -428,7 +465,12 @@ impl Mirror {
     /// A marketplace source: read the checkout (cloned or fetched with the
     /// system git when `git` is set), pack every plugin and skill
     /// deterministically, and offer each; unchanged bundles are unchanged.
-    fn sync_marketplace(&self, source: &SourceConfig, run: &mut SyncRun) -> Result<(), String> {
+    fn sync_marketplace(
+        &self,
+        source: &SourceConfig,
+        run: &mut SyncRun,
+        progress: &mut Progress<'_>,
+    ) -> Result<(), String> {
         let (checkout, commit, origin) = if source.git.is_empty() {
             (
                 source.path.clone(),
@@ -508,6 +550,7 @@ impl Mirror {
                 &format!("{} {}@{}", item.kind, item.name, item.version),
                 outcome,
             );
+            progress.tick(run);
         }
         Ok(())
     }

@@ -64,6 +64,15 @@ impl Registry {
         Ok(self.writer().finish_run(id, run)?)
     }
 
+    /// Records the counts of a run still going (see [`Store::record_progress`]).
+    pub fn record_progress(
+        &self,
+        id: i64,
+        run: &crate::store::SyncRun,
+    ) -> Result<(), RegistryError> {
+        Ok(self.writer().record_progress(id, run)?)
+    }
+
     /// Marks runs a crash left running as failed; returns their sources.
     pub fn fail_interrupted_runs(&self) -> Result<Vec<String>, RegistryError> {
         Ok(self.writer().fail_interrupted_runs()?)

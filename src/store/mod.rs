@@ -611,10 +611,22 @@ impl Store {
 
     /// Records the end of a run.
     pub fn finish_run(&mut self, id: i64, run: &SyncRun) -> Result<(), StoreError> {
+        self.update_run(id, run, true)
+    }
+
+    /// Records the counts and detail of a run still going (its status stays
+    /// `running`), so a run a crash interrupts shows what it had done.
+    pub fn record_progress(&mut self, id: i64, run: &SyncRun) -> Result<(), StoreError> {
+        self.update_run(id, run, false)
+    }
+
+    fn update_run(&mut self, id: i64, run: &SyncRun, finished: bool) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE sync_runs SET status = ?2, finished_at = ?3, discovered = ?4, added = ?5, updated = ?6,
+            "UPDATE sync_runs SET status = CASE WHEN ?14 THEN ?2 ELSE status END,
+                 finished_at = CASE WHEN ?14 THEN ?3 ELSE finished_at END,
+                 discovered = ?4, added = ?5, updated = ?6,
                  unchanged = ?7, pending = ?8, rejected = ?9, skipped = ?10, failed = ?11, error = ?12, detail = ?13
-             WHERE id = ?1",
+             WHERE id = ?1 AND (?14 OR status = 'running')",
             params![
                 id,
                 run.status,
@@ -629,6 +641,7 @@ impl Store {
                 run.failed,
                 run.error,
                 serde_json::to_string(&run.detail).expect("strings serialize"),
+                finished,
             ],
         )?;
         Ok(())
