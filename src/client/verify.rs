@@ -87,7 +87,7 @@ pub enum TrustError {
         message: String,
     },
     /// An unexpected HTTP status.
-    #[error("{url} answered HTTP {status}{detail}")]
+    #[error("{url} answered HTTP {status}{detail}{}", status_advice(*status))]
     Status {
         /// The URL.
         url: String,
@@ -250,7 +250,84 @@ pub enum TrustError {
     },
 }
 
+/// What the install client tells its user to do about an HTTP status.
+fn status_advice(status: u16) -> &'static str {
+    match status {
+        401 | 403 => {
+            " (this registry needs a token with read access: pass --token or set SKILLREG_TOKEN)"
+        }
+        _ => "",
+    }
+}
+
 impl TrustError {
+    /// The message for a mirror run reading this registry as an upstream:
+    /// the same facts, with advice for the admin of the mirroring registry
+    /// (the source's `url`, `root_key`, `token`; nothing was stored) instead
+    /// of the install client's flags.
+    pub fn for_mirror(&self) -> String {
+        match self {
+            TrustError::Transport { url, message } => format!(
+                "cannot reach {url}: {message}; check the source's `url` and that the upstream is running. Nothing was stored; the next run tries again"
+            ),
+            TrustError::Status {
+                url,
+                status: status @ (401 | 403),
+                detail,
+            } => format!(
+                "{url} answered HTTP {status}{detail} (the upstream needs a token with read access: set `token` in the source)"
+            ),
+            TrustError::ForeignRoot {
+                url,
+                pinned,
+                detail,
+                state_dir,
+            } => format!(
+                "foreign root: {detail}. The upstream at {url} is not the registry the source's `root_key` ({pinned}) belongs to, or its keys were replaced without a rotation. Nothing was stored. If the upstream was deliberately re-created, set `root_key` to its new root (`skillreg key export-root` there) and delete {state_dir}"
+            ),
+            TrustError::RootChain {
+                url,
+                version,
+                detail,
+            } => format!(
+                "root v{version} from {url} does not continue the chain of trust: {detail}. Its keys cannot be trusted; nothing was stored. Ask the upstream's operator whether the keys were rotated with `skillreg key rotate`"
+            ),
+            TrustError::Signature {
+                document,
+                url,
+                source,
+            } => format!(
+                "the {document} from {url} failed verification: {source}. The upstream's metadata may have been tampered with; nothing from it was stored"
+            ),
+            TrustError::Rollback {
+                document,
+                url,
+                got,
+                seen,
+                state_dir,
+            } => format!(
+                "rollback: {url} served {document} version {got}, older than version {seen} already verified from this upstream. Someone may be replaying old metadata to hide updates; nothing was stored. If the upstream was deliberately restored from a backup, delete {state_dir} to forget what was seen"
+            ),
+            TrustError::Expired {
+                document,
+                url,
+                expires,
+                now,
+            } => format!(
+                "freeze: the {document} from {url} expired at {expires} (it is now {now}). The upstream is serving stale metadata (a freeze attack, or its daemon stopped re-signing); nothing was stored. Ask the upstream's operator"
+            ),
+            TrustError::Mismatch {
+                what,
+                by,
+                got,
+                want,
+            } => format!(
+                "mix-and-match: {what} is {got}, but the signed {by} lists {want}. The upstream is serving files that do not belong together; not stored. If it published just now, the next run tries again"
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// True for failures that may pass on retry: the connection, or a 5xx
     /// or 429 from the server. Verification failures are never transient.
     pub fn is_transient(&self) -> bool {
@@ -560,14 +637,10 @@ impl Http {
                 .ok()
                 .and_then(|b| b.errors.into_iter().next().map(|e| e.detail))
                 .unwrap_or_else(|| text.chars().take(300).collect());
-            let advice = match status {
-                401 | 403 => " (this registry needs a token with read access: pass --token or set SKILLREG_TOKEN)",
-                _ => "",
-            };
             return Err(TrustError::Status {
                 url: url.into(),
                 status,
-                detail: format!(": {}{advice}", detail.trim()),
+                detail: format!(": {}", detail.trim()),
             });
         }
         read_limited(&mut reader, limit, url).map(Some)
@@ -1426,6 +1499,30 @@ fn check_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_messages_advise_the_mirroring_admin() {
+        let status = TrustError::Status {
+            url: "http://up/index/config.json".into(),
+            status: 401,
+            detail: ": a token is required".into(),
+        };
+        assert!(status.to_string().contains("pass --token"));
+        let mirrored = status.for_mirror();
+        assert!(
+            mirrored.contains("a token is required")
+                && mirrored.contains("set `token` in the source")
+        );
+        assert!(!mirrored.contains("--token"), "{mirrored}");
+        let transport = TrustError::Transport {
+            url: "http://up".into(),
+            message: "connection refused".into(),
+        };
+        assert!(transport.to_string().contains("--offline"));
+        let mirrored = transport.for_mirror();
+        assert!(mirrored.contains("connection refused") && mirrored.contains("the source's `url`"));
+        assert!(!mirrored.contains("--registry") && !mirrored.contains("--offline"));
+    }
 
     #[test]
     fn dl_without_markers_appends_the_cargo_path() {

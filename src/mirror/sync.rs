@@ -271,8 +271,8 @@ impl Mirror {
         let upstream = with_retries(|| {
             TrustedRegistry::open_with_stall_timeout(&opts, Some(UPSTREAM_STALL_TIMEOUT))
         })
-        .map_err(|e| format!("upstream refused: {e}"))?;
-        let dl = upstream.dl().map_err(|e| e.to_string())?;
+        .map_err(|e| format!("upstream refused: {}", e.for_mirror()))?;
+        let dl = upstream.dl().map_err(|e| e.for_mirror())?;
         let files: Vec<(String, String)> = upstream
             .snapshot()
             .files
@@ -302,7 +302,7 @@ impl Mirror {
                 Ok(b) => b,
                 Err(e) => {
                     run.failed += 1;
-                    run.detail.push(format!("{path}: {e}"));
+                    run.detail.push(format!("{path}: {}", e.for_mirror()));
                     continue;
                 }
             };
@@ -346,8 +346,12 @@ impl Mirror {
                     Err(e) => {
                         run.failed += 1;
                         all_done = false;
-                        run.detail
-                            .push(format!("{}@{}: {e}", entry.name, entry.vers));
+                        run.detail.push(format!(
+                            "{}@{}: {}",
+                            entry.name,
+                            entry.vers,
+                            e.for_mirror()
+                        ));
                         continue;
                     }
                 };
