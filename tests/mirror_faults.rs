@@ -667,3 +667,37 @@ fn a_no_change_resync_costs_at_most_three_requests() {
         requests.len()
     );
 }
+
+#[test]
+fn a_publish_upstream_during_a_sync_is_taken_not_failed() {
+    let p = pair(&[("skill-alpha", "1.0.0"), ("skill-beta", "1.0.0")]);
+    // Hold the index file long enough to publish upstream meanwhile: the
+    // file then no longer matches the snapshot the run started from.
+    p.proxy.fault(
+        "/index/sk/il/skill-alpha",
+        Fault::Delay(Duration::from_millis(1500)),
+        Some(1),
+    );
+    let id = start_sync(&p.down);
+    std::thread::sleep(Duration::from_millis(500));
+    p.upstream.publish_skill("skill-alpha", "1.1.0");
+    let run = wait_run(&p.down, id, Duration::from_secs(60));
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["failed"].as_i64()),
+        (Some(3), Some(0)),
+        "{run:#}"
+    );
+    assert!(
+        why(&run).contains("sk/il/skill-alpha: changed upstream during the run"),
+        "{run:#}"
+    );
+    assert_eq!(
+        pending(&p.down),
+        [
+            ("skill-alpha".to_string(), "1.0.0".to_string()),
+            ("skill-alpha".to_string(), "1.1.0".to_string()),
+            ("skill-beta".to_string(), "1.0.0".to_string())
+        ]
+    );
+}

@@ -268,10 +268,14 @@ impl Mirror {
             ca_cert: None,
             state_home: self.state_home.join(&source.name),
         };
-        let upstream = with_retries(|| {
-            TrustedRegistry::open_with_stall_timeout(&opts, Some(UPSTREAM_STALL_TIMEOUT))
-        })
-        .map_err(|e| format!("upstream refused: {}", e.for_mirror()))?;
+        let open = || {
+            with_retries(|| {
+                TrustedRegistry::open_with_stall_timeout(&opts, Some(UPSTREAM_STALL_TIMEOUT))
+            })
+            .map_err(|e| format!("upstream refused: {}", e.for_mirror()))
+        };
+        let mut upstream = open()?;
+        let mut refreshes = 0;
         let dl = upstream.dl().map_err(|e| e.for_mirror())?;
         let files: Vec<(String, String)> = upstream
             .snapshot()
@@ -280,7 +284,7 @@ impl Mirror {
             .filter(|(path, _)| *path != "config.json" && !path.starts_with('_'))
             .map(|(p, m)| (p.clone(), m.sha256.clone()))
             .collect();
-        for (path, sha256) in files {
+        for (path, mut sha256) in files {
             let name = path.rsplit('/').next().unwrap_or(&path).to_string();
             if !wanted(source, &name) {
                 continue;
@@ -298,14 +302,43 @@ impl Mirror {
                     continue;
                 }
             }
-            let bytes = match with_retries(|| upstream.fetch_index_file(&path)) {
-                Ok(b) => b,
-                Err(e) => {
-                    run.failed += 1;
-                    run.detail.push(format!("{path}: {}", e.for_mirror()));
-                    continue;
+            let bytes = loop {
+                match with_retries(|| upstream.fetch_index_file(&path)) {
+                    Ok(b) => break Some(b),
+                    // The upstream published after its snapshot was read:
+                    // read its newly signed metadata and take the file again.
+                    // If its snapshot still lists the same hash, nothing was
+                    // published: the file is not what was signed.
+                    Err(
+                        e @ (verify::TrustError::Mismatch { .. }
+                        | verify::TrustError::EndlessData { .. }),
+                    ) if refreshes < MAX_REFRESHES => {
+                        refreshes += 1;
+                        upstream = open()?;
+                        match upstream.snapshot().files.get(&path) {
+                            Some(meta) if meta.sha256 != sha256 => {
+                                run.detail.push(format!(
+                                    "{path}: changed upstream during the run; took it again under snapshot v{}",
+                                    upstream.snapshot().version
+                                ));
+                                sha256 = meta.sha256.clone();
+                            }
+                            Some(_) => {
+                                run.failed += 1;
+                                run.detail.push(format!("{path}: {}", e.for_mirror()));
+                                break None;
+                            }
+                            None => break None,
+                        }
+                    }
+                    Err(e) => {
+                        run.failed += 1;
+                        run.detail.push(format!("{path}: {}", e.for_mirror()));
+                        break None;
+                    }
                 }
             };
+            let Some(bytes) = bytes else { continue };
             run.updated += 1;
             let lines = verify::parse_index_lines(&name, &bytes);
             let mut all_done = true;
@@ -847,6 +880,10 @@ fn glob(pattern: &str, name: &str) -> bool {
 
 /// Retries transient failures (transport errors, 5xx) three times with
 /// exponential backoff; verification failures are never retried.
+/// How often one run re-reads an upstream's signed metadata after finding
+/// an index file newer than its snapshot (the upstream published meanwhile).
+const MAX_REFRESHES: u32 = 3;
+
 fn with_retries<T>(
     mut f: impl FnMut() -> Result<T, verify::TrustError>,
 ) -> Result<T, verify::TrustError> {
