@@ -119,14 +119,14 @@ pub struct PolicyConfig {
 
 /// Default `content_patterns`.
 pub const DEFAULT_CONTENT_PATTERNS: &[&str] = &[
-    r"eval\(",
+    r"\beval\(",
     r"\bexec\(",
-    r"subprocess",
+    r"\bsubprocess\b",
     r"os\.system",
     r"curl[^\n|]*\|\s*(ba)?sh",
     r"wget[^\n|]*\|\s*(ba)?sh",
     r"base64\s+(-d|--decode)",
-    r"rm\s+-rf\s+/",
+    r"(?m)rm\s+-rf\s+(/|~/?)(\*|\s|;|&|$)",
 ];
 
 /// Default `reserved_names` (protocols.md §5).
@@ -1989,6 +1989,8 @@ mod tests {
             &[
                 ("scripts/install.sh", script, false),
                 ("a.py", b"import subprocess\nsubprocess.run(x)\n", false),
+                // Words that merely contain a pattern are not flagged.
+                ("b.py", b"docs = retrieval(q)\nmedieval(x)\nsubprocesses = 2\n", false),
             ],
         );
         let hits = of(&f, "content-pattern");
@@ -2001,7 +2003,7 @@ mod tests {
             .find(|h| h.detail.contains(r"rm\s+-rf"))
             .unwrap();
         assert!(
-            rm.detail.contains("line 4") && rm.detail.contains("2 matches"),
+            rm.detail.contains("line 4") && !rm.detail.contains("2 matches"),
             "{}",
             rm.detail
         );
