@@ -375,5 +375,26 @@ fn upstream_yanks_reach_mirrored_versions_and_nothing_else() {
     );
     let (_, lines) = get(&index);
     assert!(!lines.contains("\"yanked\":true"), "{lines}");
+
+    // A version published here (by an admin, into the mirrored package) is
+    // not the source's to yank, even when the upstream yanks its namesake.
+    down.publish_skill("yank-me", "3.0.0");
+    upstream.publish_skill("yank-me", "3.0.0");
+    let (status, body) = delete(
+        &format!("{}/api/v1/crates/yank-me/3.0.0/yank", upstream.url),
+        Some(&upstream.admin),
+    );
+    assert_eq!(status, 200, "{body}");
+    let run = down.sync_source("up");
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(
+        !run["detail"].to_string().contains("yanked here too"),
+        "{run}"
+    );
+    let (_, lines) = get(&index);
+    assert!(
+        lines.contains("\"3.0.0\"") && !lines.contains("\"yanked\":true"),
+        "{lines}"
+    );
     down.assert_serving();
 }

@@ -306,7 +306,7 @@ fn truncated_bodies_fail_the_run_and_store_nothing() {
     p.proxy.clear_faults();
     p.proxy.fault(TIMESTAMP, Fault::Truncate(30), None);
     let run = sync(&p.down);
-    assert_failed(&run, &["upstream refused", "timestamp.json"]);
+    assert_failed(&run, &["cannot use the upstream", "timestamp.json"]);
     assert_untouched(&p.down, &before);
 
     // Without faults the same source syncs: the failures left nothing behind.
@@ -397,6 +397,7 @@ fn a_tampered_index_file_fails_on_the_snapshot_hash() {
             "sk/il/skill-alpha",
             "mix-and-match",
             "the signed snapshot lists",
+            "still lists the same hash, so nothing was published meanwhile",
         ],
     );
     assert_eq!(run["failed"].as_i64(), Some(2), "{run:#}");

@@ -268,7 +268,7 @@ impl TrustError {
     pub fn for_mirror(&self) -> String {
         match self {
             TrustError::Transport { url, message } => format!(
-                "cannot reach {url}: {message}; check the source's `url` and that the upstream is running. Nothing was stored; the next run tries again"
+                "cannot reach {url}: {message}; check the source's `url` and that the upstream is running; the next run tries again"
             ),
             TrustError::Status {
                 url,

@@ -272,23 +272,36 @@ impl Mirror {
             with_retries(|| {
                 TrustedRegistry::open_with_stall_timeout(&opts, Some(UPSTREAM_STALL_TIMEOUT))
             })
-            .map_err(|e| format!("upstream refused: {}", e.for_mirror()))
         };
-        let mut upstream = open()?;
+        let mut upstream =
+            open().map_err(|e| format!("cannot use the upstream: {}", e.for_mirror()))?;
         let mut refreshes = 0;
         let dl = upstream.dl().map_err(|e| e.for_mirror())?;
-        let files: Vec<(String, String)> = upstream
+        let files: Vec<String> = upstream
             .snapshot()
             .files
-            .iter()
-            .filter(|(path, _)| *path != "config.json" && !path.starts_with('_'))
-            .map(|(p, m)| (p.clone(), m.sha256.clone()))
+            .keys()
+            .filter(|path| *path != "config.json" && !path.starts_with('_'))
+            .cloned()
             .collect();
-        for (path, mut sha256) in files {
+        for path in files {
             let name = path.rsplit('/').next().unwrap_or(&path).to_string();
             if !wanted(source, &name) {
                 continue;
             }
+            // From the snapshot in use, which a refresh below may replace.
+            let Some(mut sha256) = upstream
+                .snapshot()
+                .files
+                .get(&path)
+                .map(|m| m.sha256.clone())
+            else {
+                run.detail.push(format!(
+                    "{path}: no longer listed by the upstream's snapshot v{}; skipped",
+                    upstream.snapshot().version
+                ));
+                continue;
+            };
             let state_key = format!("file:{path}");
             let done = self
                 .registry
@@ -314,21 +327,34 @@ impl Mirror {
                         | verify::TrustError::EndlessData { .. }),
                     ) if refreshes < MAX_REFRESHES => {
                         refreshes += 1;
-                        upstream = open()?;
+                        upstream = open().map_err(|e| {
+                            format!(
+                                "{path} changed upstream during the run, and re-reading the upstream's signed metadata failed (versions stored earlier in this run stay): {}",
+                                e.for_mirror()
+                            )
+                        })?;
+                        let version = upstream.snapshot().version;
                         match upstream.snapshot().files.get(&path) {
                             Some(meta) if meta.sha256 != sha256 => {
                                 run.detail.push(format!(
-                                    "{path}: changed upstream during the run; took it again under snapshot v{}",
-                                    upstream.snapshot().version
+                                    "{path}: changed upstream during the run; took it again under snapshot v{version}"
                                 ));
                                 sha256 = meta.sha256.clone();
                             }
                             Some(_) => {
                                 run.failed += 1;
-                                run.detail.push(format!("{path}: {}", e.for_mirror()));
+                                run.detail.push(format!(
+                                    "{path}: not the file the upstream signed ({}), and its newly verified snapshot v{version} still lists the same hash, so nothing was published meanwhile. The file was tampered with on the way or on the upstream; not stored",
+                                    tamper_facts(&e)
+                                ));
                                 break None;
                             }
-                            None => break None,
+                            None => {
+                                run.detail.push(format!(
+                                    "{path}: removed upstream during the run (snapshot v{version} no longer lists it); skipped"
+                                ));
+                                break None;
+                            }
                         }
                     }
                     Err(e) => {
@@ -878,12 +904,29 @@ fn glob(pattern: &str, name: &str) -> bool {
     go(pattern.as_bytes(), name.as_bytes())
 }
 
-/// Retries transient failures (transport errors, 5xx) three times with
-/// exponential backoff; verification failures are never retried.
+/// What a file that does not match its signed length and hash looked like,
+/// without the advice the error carries for other cases.
+fn tamper_facts(e: &verify::TrustError) -> String {
+    match e {
+        verify::TrustError::Mismatch {
+            what,
+            by,
+            got,
+            want,
+        } => format!("mix-and-match: {what} is {got}, but the signed {by} lists {want}"),
+        verify::TrustError::EndlessData { url, limit } => {
+            format!("{url} sent more than the {limit} bytes its signed length allows")
+        }
+        other => other.for_mirror(),
+    }
+}
+
 /// How often one run re-reads an upstream's signed metadata after finding
 /// an index file newer than its snapshot (the upstream published meanwhile).
 const MAX_REFRESHES: u32 = 3;
 
+/// Retries transient failures (transport errors, 5xx) three times with
+/// exponential backoff; verification failures are never retried.
 fn with_retries<T>(
     mut f: impl FnMut() -> Result<T, verify::TrustError>,
 ) -> Result<T, verify::TrustError> {

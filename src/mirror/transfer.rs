@@ -84,6 +84,8 @@ pub const BUNDLE_SIGNATURE_TYPE: &str = "transfer-signature";
 /// File-name endings a drop directory treats as loose bundles (with or
 /// without their signature yet).
 pub const BUNDLE_SUFFIXES: [&str; 3] = [".crate", ".tar.gz", ".tgz"];
+/// Most half pairs one run names in its detail.
+const MAX_WAITING_SHOWN: usize = 50;
 /// Largest `BUNDLE.sig`.
 const MAX_SIGNATURE_BYTES: u64 = 16 * 1024 * 1024;
 /// Where a `drop` source moves imported archives (below its `path`).
@@ -1473,7 +1475,8 @@ pub fn import_bundle(
 fn open_regular(path: &Path, what: &str, limit: u64) -> Result<(File, u64), TransferError> {
     let handle = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        // O_NONBLOCK: a FIFO swapped in must not hang the open.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => refused(format!(
@@ -1802,7 +1805,12 @@ fn candidates(dir: &Path) -> io::Result<Scan> {
         if name.starts_with('.') {
             continue;
         }
-        let meta = fs::symlink_metadata(entry.path())?;
+        // Renamed or removed since the listing (a writer's `.part` rename).
+        let meta = match fs::symlink_metadata(entry.path()) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if !meta.file_type().is_file() {
             continue;
         }
@@ -1825,17 +1833,19 @@ fn candidates(dir: &Path) -> io::Result<Scan> {
         let path = dir.join(name);
         if is_archive_name(name) {
             take(&mut scan, *settled, Candidate::Archive(path));
-        } else if let Some(bundle) = name.strip_suffix(SIGNATURE_SUFFIX) {
+        } else if let Some(bundle) = name
+            .strip_suffix(SIGNATURE_SUFFIX)
+            .filter(|b| is_bundle_name(b))
+        {
             match files.get(bundle) {
                 Some(bundle_settled) => take(
                     &mut scan,
                     *settled && *bundle_settled,
                     Candidate::Bundle(dir.join(bundle)),
                 ),
-                None if is_bundle_name(bundle) => scan
+                None => scan
                     .waiting
                     .push(format!("{name}: waiting for its bundle {bundle}")),
-                None => {}
             }
         } else if is_bundle_name(name) && !files.contains_key(&format!("{name}{SIGNATURE_SUFFIX}"))
         {
@@ -1845,6 +1855,14 @@ fn candidates(dir: &Path) -> io::Result<Scan> {
         }
     }
     scan.ready.sort_by(|a, b| a.path().cmp(b.path()));
+    if scan.waiting.len() > MAX_WAITING_SHOWN {
+        let more = scan.waiting.len() - MAX_WAITING_SHOWN;
+        scan.waiting.truncate(MAX_WAITING_SHOWN);
+        scan.waiting.push(format!(
+            "… and {more} more half pairs waiting in {}",
+            dir.display()
+        ));
+    }
     Ok(scan)
 }
 
@@ -1858,12 +1876,31 @@ fn split_known_suffix(name: &str) -> (&str, &str) {
     (name, "")
 }
 
+/// `dir/sub`, created if missing; refused unless it is a real directory
+/// (a symlink planted there must not send files elsewhere).
+fn own_subdir(dir: &Path, sub: &str) -> io::Result<PathBuf> {
+    let target_dir = dir.join(sub);
+    match fs::create_dir(&target_dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    if !fs::symlink_metadata(&target_dir)?.file_type().is_dir() {
+        return Err(io::Error::other(format!(
+            "{} is not a directory (a symlink?); remove it, skillreg creates it",
+            target_dir.display()
+        )));
+    }
+    Ok(target_dir)
+}
+
 /// Moves `file` (and, for a bundle, its signature) into `dir/sub/`,
-/// keeping its name unless it is taken.
+/// keeping its name unless it is taken. A pair is linked into place, made
+/// durable, then unlinked from the drop directory (the signature last), so a
+/// crash leaves at worst a duplicate or a lone signature, never a bundle
+/// that lost its signature.
 fn move_into(dir: &Path, sub: &str, candidate: &Candidate) -> io::Result<PathBuf> {
     let file = candidate.path();
-    let target_dir = dir.join(sub);
-    fs::create_dir_all(&target_dir)?;
+    let target_dir = own_subdir(dir, sub)?;
     let name = file_name_of(file);
     let (stem, suffix) = split_known_suffix(&name);
     let taken = |p: &Path| {
@@ -1875,12 +1912,22 @@ fn move_into(dir: &Path, sub: &str, candidate: &Candidate) -> io::Result<PathBuf
         n += 1;
         target = target_dir.join(format!("{stem}-{n}{suffix}"));
     }
-    if let Candidate::Bundle(bundle) = candidate {
-        // The signature first: a bundle is never left without its signature.
-        fs::rename(signature_path(bundle), signature_path(&target))?;
+    match candidate {
+        Candidate::Archive(_) => {
+            fs::rename(file, &target)?;
+            fsutil::sync_dir(&target_dir)?;
+        }
+        Candidate::Bundle(bundle) => {
+            fs::hard_link(bundle, &target)?;
+            if let Err(e) = fs::hard_link(signature_path(bundle), signature_path(&target)) {
+                let _ = fs::remove_file(&target);
+                return Err(e);
+            }
+            fsutil::sync_dir(&target_dir)?;
+            fs::remove_file(bundle)?;
+            fs::remove_file(signature_path(bundle))?;
+        }
     }
-    fs::rename(file, &target)?;
-    fsutil::sync_dir(&target_dir)?;
     fsutil::sync_dir(dir)?;
     Ok(target)
 }
@@ -2794,6 +2841,32 @@ mod tests {
             dir.path().join(REJECTED_DIR).join("demo-1.0.0-2.tar.gz")
         );
         assert_eq!(fs::read(signature_path(&second)).unwrap(), b"s");
+        // Only bundle-like names pair: no other file is ever moved.
+        let other = dir.path().join("authorized_keys");
+        fs::write(&other, b"k").unwrap();
+        fs::write(signature_path(&other), b"s").unwrap();
+        let archive = dir.path().join(format!("a{SUFFIX}"));
+        fs::write(&archive, b"a").unwrap();
+        fs::write(signature_path(&archive), b"s").unwrap();
+        for p in [&other, &archive] {
+            age(p);
+            age(&signature_path(p));
+        }
+        let scan = candidates(dir.path()).unwrap();
+        assert_eq!(scan.ready, vec![Candidate::Archive(archive.clone())]);
+        // A planted symlink in place of rejected/ or imported/ is refused.
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::remove_dir_all(dir.path().join(REJECTED_DIR)).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(REJECTED_DIR)).unwrap();
+        let err = move_into(
+            dir.path(),
+            REJECTED_DIR,
+            &Candidate::Archive(archive.clone()),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        assert!(archive.exists());
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
         assert!(is_bundle_name("x-1.0.0.crate") && is_bundle_name("x.tgz"));
         assert!(!is_bundle_name(&format!("x{SUFFIX}")) && !is_bundle_name(".x.tar.gz"));
     }

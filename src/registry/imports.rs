@@ -109,8 +109,9 @@ impl Registry {
 
     /// Yanks a version source `source` mirrored, because the upstream yanked
     /// it (re-rendering the index if it was public). Returns whether it
-    /// changed: a version another source or a publisher owns, or one already
-    /// yanked here, is left alone.
+    /// changed: a version another source stored or a publisher published
+    /// (even in a package this source owns), or one already yanked here, is
+    /// left alone.
     pub fn yank_mirrored(
         &self,
         source: &str,
@@ -118,8 +119,13 @@ impl Registry {
         version: &str,
     ) -> Result<bool, RegistryError> {
         let mut store = self.writer();
-        let Some(package) =
-            store.yank_mirrored(&mirror_login(source), name, version, "yanked upstream")?
+        let Some(package) = store.yank_mirrored(
+            source,
+            &mirror_login(source),
+            name,
+            version,
+            "yanked upstream",
+        )?
         else {
             return Ok(false);
         };

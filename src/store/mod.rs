@@ -1021,12 +1021,13 @@ impl Store {
         Ok(row)
     }
 
-    /// Yanks `name@version` because its upstream yanked it, if `owner` (a
-    /// source's mirror login) owns the package and the version is not yanked
-    /// yet; audited as `owner yank name@version` with `reason`. Returns the
-    /// package when something changed.
+    /// Yanks `name@version` because its upstream yanked it, if source
+    /// `source` stored that version, `owner` (its mirror login) owns the
+    /// package, and the version is not yanked yet; audited as `owner yank
+    /// name@version` with `reason`. Returns the package when something changed.
     pub fn yank_mirrored(
         &mut self,
+        source: &str,
         owner: &str,
         name: &str,
         version: &str,
@@ -1048,8 +1049,9 @@ impl Store {
             return Ok(None);
         };
         let changed = tx.execute(
-            "UPDATE versions SET yanked = 1 WHERE package_id = ?1 AND version = ?2 AND yanked = 0",
-            params![package.id, version],
+            "UPDATE versions SET yanked = 1
+             WHERE package_id = ?1 AND version = ?2 AND source = ?3 AND yanked = 0",
+            params![package.id, version, source],
         )?;
         if changed == 0 {
             return Ok(None);
