@@ -777,23 +777,40 @@ impl<'a> Eval<'a> {
         }
     }
 
-    /// One `hook` finding per handler of a hooks configuration (the object
-    /// of hooks.json, plugin.json `hooks` or a skill's frontmatter `hooks`).
-    fn hooks(&mut self, source: &str, config: &Value) {
-        let events = match config.get("hooks") {
+    /// The table of a configuration file: the object under `key` when there
+    /// is one (`{"hooks": {…}}`), else the whole object. Anything else is a
+    /// `rule` warning that `source` configures `what` in an unrecognised form.
+    fn table<'v>(
+        &mut self,
+        config: &'v Value,
+        key: &str,
+        rule: &str,
+        source: &str,
+        what: &str,
+    ) -> Option<&'v serde_json::Map<String, Value>> {
+        let table = match config.get(key) {
             Some(inner @ Value::Object(_)) => inner,
             _ => config,
         };
-        let Value::Object(events) = events else {
-            self.push(
-                "hook",
-                Severity::Warning,
-                Some(source),
-                format!(
-                    "`{source}` configures hooks in an unrecognised form: {}",
-                    compact(events)
-                ),
-            );
+        if let Value::Object(table) = table {
+            return Some(table);
+        }
+        self.push(
+            rule,
+            Severity::Warning,
+            Some(source),
+            format!(
+                "`{source}` configures {what} in an unrecognised form: {}",
+                compact(table)
+            ),
+        );
+        None
+    }
+
+    /// One `hook` finding per handler of a hooks configuration (the object
+    /// of hooks.json, plugin.json `hooks` or a skill's frontmatter `hooks`).
+    fn hooks(&mut self, source: &str, config: &Value) {
+        let Some(events) = self.table(config, "hooks", "hook", source, "hooks") else {
             return;
         };
         for (event, groups) in events {
@@ -857,20 +874,8 @@ impl<'a> Eval<'a> {
 
     /// One `mcp-server` finding per server of an MCP configuration.
     fn mcp_servers(&mut self, source: &str, config: &Value) {
-        let servers = match config.get("mcpServers") {
-            Some(inner @ Value::Object(_)) => inner,
-            _ => config,
-        };
-        let Value::Object(servers) = servers else {
-            self.push(
-                "mcp-server",
-                Severity::Warning,
-                Some(source),
-                format!(
-                    "`{source}` configures MCP servers in an unrecognised form: {}",
-                    compact(servers)
-                ),
-            );
+        let Some(servers) = self.table(config, "mcpServers", "mcp-server", source, "MCP servers")
+        else {
             return;
         };
         for (name, def) in servers {

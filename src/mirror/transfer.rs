@@ -595,28 +595,8 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
             if !done.insert(v.cksum.clone()) {
                 continue;
             }
-            let path = blob_path(data_dir, &v.cksum);
-            let file = File::open(&path).map_err(|e| {
-                format!(
-                    "the blob of {}@{} ({}) cannot be read: {e}",
-                    v.name,
-                    v.version,
-                    path.display()
-                )
-            })?;
-            let mut hashing = Hashing::new(file.take(v.size), u64::MAX);
-            add(&mut tar, &v.blob, v.size, created, &mut hashing).map_err(io)?;
-            let (count, sha) = (hashing.count, hashing.hex());
-            if count != v.size || sha != v.cksum {
-                return Err(format!(
-                    "the blob of {}@{} ({}) is damaged: {count} bytes with sha256 {sha}, the store says {} bytes with {}",
-                    v.name,
-                    v.version,
-                    path.display(),
-                    v.size,
-                    v.cksum
-                ));
-            }
+            let bytes = read_blob(data_dir, v)?;
+            add(&mut tar, &v.blob, v.size, created, &mut &bytes[..]).map_err(io)?;
             blob_bytes += v.size;
         }
         let gz = tar.into_inner().map_err(io)?;
@@ -900,6 +880,33 @@ fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Roo
     Ok(trusted)
 }
 
+/// Walks the roots (see [`walk_roots`]) and refuses a rollback: a newest
+/// root older than `seen.0`, the newest already imported from source
+/// `seen.1`. `what` names the signed file in the message.
+fn trusted_root(
+    pinned: &PinnedRoot,
+    roots: &BTreeMap<u64, Vec<u8>>,
+    seen: (u64, &str),
+    what: &str,
+) -> Result<Root, TransferError> {
+    let root = walk_roots(pinned, roots)?;
+    if root.version < seen.0 {
+        return Err(refused(format!(
+            "{what} was signed under the exporter's root v{}, but a transfer under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
+            root.version, seen.0, seen.1
+        )));
+    }
+    Ok(root)
+}
+
+/// A root version as written in a name (`N` of `roots/N.json`): 1, 2, …
+/// in canonical decimal.
+fn root_version_of(n: &str) -> Option<u64> {
+    n.parse()
+        .ok()
+        .filter(|v: &u64| *v >= 1 && v.to_string() == n)
+}
+
 /// True for a lowercase hex sha256 (64 digits).
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
@@ -1173,13 +1180,7 @@ fn read_archive(
                 "the archive must begin with manifest.json and manifest.sig",
             ));
         };
-        let root = walk_roots(pinned, roots)?;
-        if root.version < seen.0 {
-            return Err(refused(format!(
-                "the archive was signed under the exporter's root v{}, but an archive under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
-                root.version, seen.0, seen.1
-            )));
-        }
+        let root = trusted_root(pinned, roots, seen, "the archive")?;
         let (manifest, lines) = verify_manifest(manifest_bytes, signature, &root)?;
         for v in &manifest.versions {
             let stage = v.size <= max_blob && !known(&v.name, &v.version);
@@ -1271,10 +1272,7 @@ fn read_archive(
             .strip_prefix("roots/")
             .and_then(|n| n.strip_suffix(".json"))
         {
-            let version: u64 = n
-                .parse()
-                .ok()
-                .filter(|v: &u64| *v >= 1 && v.to_string() == n)
+            let version = root_version_of(n)
                 .ok_or_else(|| refused(format!("`{path}` is not roots/N.json with N = 1, 2, …")))?;
             if verified.is_some() || position < 2 {
                 return Err(refused(
@@ -1538,24 +1536,14 @@ fn read_bundle(
     }
     let mut roots = BTreeMap::new();
     for (n, envelope) in &detached.roots {
-        let version: u64 = n
-            .parse()
-            .ok()
-            .filter(|v: &u64| *v >= 1 && v.to_string() == *n)
-            .ok_or_else(|| {
-                refused(format!(
-                    "{sig_name}: root key `{n}` is not a version 1, 2, …"
-                ))
-            })?;
+        let version = root_version_of(n).ok_or_else(|| {
+            refused(format!(
+                "{sig_name}: root key `{n}` is not a version 1, 2, …"
+            ))
+        })?;
         roots.insert(version, envelope.to_bytes());
     }
-    let root = walk_roots(pinned, &roots)?;
-    if root.version < seen.0 {
-        return Err(refused(format!(
-            "{sig_name} was signed under the exporter's root v{}, but an import under root v{} was already made from source `{}`: a retired key may have signed it; export it again",
-            root.version, seen.0, seen.1
-        )));
-    }
+    let root = trusted_root(pinned, &roots, seen, &sig_name)?;
     let payload = detached
         .manifest
         .payload_bytes()
