@@ -25,6 +25,7 @@
 //! | [`client`] | the web API as plain functions |
 //! | [`cli`] | the `skillreg` command |
 //! | [`fsutil`] | durable writes (temp, fsync, rename, fsync dir) |
+//! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //!
 //! [`server::run`] takes a bound listener, so tests start the real server on
 //! `127.0.0.1:0`.
@@ -44,6 +45,7 @@ pub mod keys;
 pub mod mirror;
 pub mod package;
 pub mod registry;
+pub mod safe_fs;
 pub mod server;
 pub mod store;
 pub mod token;

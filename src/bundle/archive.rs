@@ -104,7 +104,6 @@ pub fn inspect(
     };
     let mut tar = tar::Archive::new(budget);
     let mut archive = Archive::default();
-    let mut folded_paths = HashSet::new();
     let mut unpacked: u64 = 0;
     let entries = tar.entries().map_err(|e| corrupt(&e))?;
     for entry in entries {
@@ -170,8 +169,7 @@ pub fn inspect(
                 reason: "an entry must have a name",
             });
         }
-        // Case-only twins overwrite each other on macOS and Windows.
-        if archive.entries.contains_key(&path) || !folded_paths.insert(path.to_lowercase()) {
+        if archive.entries.contains_key(&path) {
             return Err(BundleError::DuplicatePath(path));
         }
         let mut sha256 = String::new();
@@ -249,8 +247,54 @@ pub fn inspect(
             "data follows the gzip stream (a second gzip member or garbage); a bundle is one gzip member".into(),
         ));
     }
+    check_no_folded_collisions(&archive)?;
     check_no_path_through_symlinks(&archive)?;
     Ok(archive)
+}
+
+/// The form two paths share when a case-insensitive, normalizing file
+/// system (APFS, HFS+, NTFS, ext4 with casefold) would store them as one:
+/// canonical caseless matching (Unicode: NFD, full case folding, NFD).
+pub fn fold_key(path: &str) -> String {
+    use caseless::Caseless;
+    use unicode_normalization::UnicodeNormalization;
+    path.chars().nfd().default_case_fold().nfd().collect()
+}
+
+/// Refuses two spellings of one path, for entries and for every directory
+/// on their way (`a/b/L` and `a/b/l/E`, `é` composed and decomposed): on a
+/// case-insensitive file system they are one file, so an extractor would
+/// write one through the other, and the link checks, which compare exact
+/// strings, would be sound only where the bundle is checked.
+fn check_no_folded_collisions(archive: &Archive) -> Result<(), BundleError> {
+    let mut spellings: HashMap<String, &str> = HashMap::new();
+    for path in archive.entries.keys() {
+        let mut end = 0;
+        loop {
+            end = match path[end..].find('/') {
+                Some(i) => end + i,
+                None => path.len(),
+            };
+            let prefix = &path[..end];
+            match spellings.entry(fold_key(prefix)) {
+                std::collections::hash_map::Entry::Occupied(seen) if *seen.get() != prefix => {
+                    return Err(BundleError::FoldedCollision {
+                        path: prefix.to_string(),
+                        other: seen.get().to_string(),
+                    })
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(prefix);
+                }
+            }
+            if end == path.len() {
+                break;
+            }
+            end += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses paths that run through a symlink in the archive, and symlinks
@@ -258,20 +302,17 @@ pub fn inspect(
 /// which is sound only when no directory on the way is itself a link (an
 /// extractor would follow it, e.g. `a/b -> ..` then `a/b/c -> ..`).
 fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> {
-    let is_link = |p: &str| {
-        matches!(
-            archive.entries.get(p),
-            Some(Entry {
-                kind: EntryKind::Symlink(_),
-                ..
-            })
-        )
-    };
-    if !archive
+    // By folded form: a target spelled `B/c` runs through the link `b` on a
+    // case-insensitive file system. (Entry paths themselves have one
+    // spelling each, see check_no_folded_collisions.)
+    let links: HashSet<String> = archive
         .entries
         .values()
-        .any(|e| matches!(e.kind, EntryKind::Symlink(_)))
-    {
+        .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
+        .map(|e| fold_key(&e.path))
+        .collect();
+    let is_link = |p: &str| links.contains(&fold_key(p));
+    if links.is_empty() {
         return Ok(());
     }
     for entry in archive.entries.values() {

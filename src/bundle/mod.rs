@@ -97,6 +97,14 @@ pub enum BundleError {
     /// The same path twice.
     #[error("the path `{0}` appears twice in the bundle")]
     DuplicatePath(String),
+    /// Two spellings of one path on a case-insensitive file system.
+    #[error("the paths `{path}` and `{other}` differ only in case or Unicode normalization; on macOS, Windows and case-folding Linux file systems they are one file, so rename one")]
+    FoldedCollision {
+        /// The later spelling.
+        path: String,
+        /// The spelling seen first.
+        other: String,
+    },
     /// A required file is missing.
     #[error("the bundle has no `{0}`")]
     Missing(String),
@@ -107,6 +115,18 @@ pub enum BundleError {
         file: String,
         /// The rule and how to fix it.
         reason: String,
+    },
+    /// A tree to pack holds something that cannot be packed safely (a
+    /// FIFO or device, a path through a link, a name that is not UTF-8).
+    #[error("cannot pack: {0}")]
+    Source(#[from] crate::safe_fs::SafeFsError),
+    /// A generated file cannot be added where the tree already has an entry.
+    #[error("cannot add the generated `{generated}`: `{path}` already exists in the tree and is not a plain directory")]
+    Occupied {
+        /// The entry in the way.
+        path: String,
+        /// The file that was to be generated.
+        generated: String,
     },
     /// Reading a directory to pack failed.
     #[error("cannot pack {path}: {source}")]

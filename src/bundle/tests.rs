@@ -170,3 +170,76 @@ fn validated_dependencies_by_kind() {
     let got = validate(Kind::Crate, &name, &v, &bytes, &limits()).unwrap();
     assert!(got.dependencies.is_empty());
 }
+
+/// A tar.gz of (path, symlink target or file content) entries, in order.
+fn tar_of(entries: &[(&str, Result<&str, &[u8]>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, what) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        match what {
+            Ok(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, path, target).unwrap();
+            }
+            Err(content) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(content.len() as u64);
+                b.append_data(&mut h, path, *content).unwrap();
+            }
+        }
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn paths_that_are_one_file_on_a_case_insensitive_disk_are_refused() {
+    let cases: [(&str, Vec<(&str, Result<&str, &[u8]>)>, &str); 5] = [
+        (
+            // Passes exact-string link checks; on APFS `a/b/l` is the link
+            // `a/b/L` (to the root), so `a/b/l/E` escapes two levels up.
+            "a link and a directory spelled in another case",
+            vec![
+                ("a/b/L", Ok("../..")),
+                ("a/b/l/E", Ok("../../..")),
+                ("SKILL.md", Err(b"x")),
+            ],
+            "`a/b/l` and `a/b/L` differ only in case",
+        ),
+        (
+            "two files in two cases",
+            vec![("README.md", Err(b"1")), ("readme.md", Err(b"2"))],
+            "differ only in case",
+        ),
+        (
+            "composed and decomposed é",
+            vec![("caf\u{e9}.md", Err(b"1")), ("cafe\u{301}.md", Err(b"2"))],
+            "Unicode normalization",
+        ),
+        (
+            "a directory in two cases",
+            vec![("Docs/a", Err(b"1")), ("docs/b", Err(b"2"))],
+            "`docs` and `Docs`",
+        ),
+        (
+            // The target runs through the link `b` when spelled `B`.
+            "a link target through another link, spelled in another case",
+            vec![("b", Ok(".")), ("c", Ok("B/x"))],
+            "which is a symlink in the bundle",
+        ),
+    ];
+    for (what, entries, needle) in cases {
+        let err = inspect(&tar_of(&entries), &limits(), |_| false).unwrap_err();
+        assert!(err.to_string().contains(needle), "{what}: {err}");
+    }
+    // Distinct names that merely look alike stay allowed.
+    let ok = tar_of(&[
+        ("a.md", Err(b"1")),
+        ("b.md", Err(b"2")),
+        ("ß.md", Err(b"3")),
+    ]);
+    inspect(&ok, &limits(), |_| false).unwrap();
+}
