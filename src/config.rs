@@ -84,10 +84,30 @@ pub struct SourceConfig {
     /// `marketplace`: a git URL to clone with the system git.
     #[serde(default)]
     pub git: String,
+    /// `marketplace`: the hosts remote plugin sources (`github`, `url`,
+    /// `git-subdir`) may be fetched from: `host` or `host:port` for https,
+    /// `http://host` and `ssh://host` to allow those schemes. Empty (the
+    /// default): remote plugins are skipped with the reason.
+    #[serde(default)]
+    pub remote_hosts: Vec<String>,
+    /// `marketplace`: the largest disk use of one git clone.
+    #[serde(default = "default_git_max_bytes")]
+    pub git_max_bytes: u64,
+    /// `marketplace`: the longest one git fetch may take.
+    #[serde(default = "default_git_timeout")]
+    pub git_timeout: String,
 }
 
 fn default_interval() -> String {
     "1h".into()
+}
+
+fn default_git_max_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+fn default_git_timeout() -> String {
+    "10m".into()
 }
 
 impl SourceConfig {
@@ -103,6 +123,20 @@ impl SourceConfig {
                 reason: format!(
                     "source `{}`: `{}` is not a duration like 1h or 30m: {e}",
                     self.name, self.interval
+                ),
+            })
+    }
+
+    /// `git_timeout` as a duration.
+    pub fn git_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        humantime::parse_duration(self.git_timeout.trim())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "sources.git_timeout",
+                reason: format!(
+                    "source `{}`: `{}` is not a duration like 10m or 90s",
+                    self.name, self.git_timeout
                 ),
             })
     }
@@ -135,6 +169,23 @@ impl SourceConfig {
                         "marketplace source `{}` needs exactly one of `path` or `git`",
                         self.name
                     )));
+                }
+                self.git_timeout()?;
+                for host in &self.remote_hosts {
+                    let bare = host
+                        .strip_prefix("https://")
+                        .or_else(|| host.strip_prefix("http://"))
+                        .or_else(|| host.strip_prefix("ssh://"))
+                        .unwrap_or(host);
+                    if bare.is_empty() || bare.contains(['/', '@', ' ']) || bare.contains("://") {
+                        return Err(ConfigError::Invalid {
+                            key: "sources.remote_hosts",
+                            reason: format!(
+                                "source `{}`: `{host}` must be `host`, `host:port`, `http://host` or `ssh://host`",
+                                self.name
+                            ),
+                        });
+                    }
                 }
             }
             SourceKind::Drop => {

@@ -286,7 +286,7 @@ fn remote_sources_are_skipped_with_reasons() {
     );
     let cat = read(root);
     assert_eq!(names(&cat, Kind::Plugin), ["here"]);
-    let tail = "is not fetched: skillreg mirrors only plugins inside the marketplace checkout; fetching pinned remote sources is future work";
+    let tail = "is not fetched: a marketplace source fetches git sources only from hosts listed in its `remote_hosts`, and npm and archive sources not at all";
     let cases = [
         ("gh", "remote source github (owner/repo@a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0)"),
         ("gh-unpinned", "remote source github (owner/other@default branch, unpinned)"),
@@ -316,9 +316,15 @@ fn sources_that_leave_the_checkout_are_skipped() {
         &[],
     );
     std::os::unix::fs::symlink(&outside, root.join("plugins/link-out")).unwrap();
+    // Links that stay inside are not followed either: neither as the source
+    // nor as a directory on its way.
+    std::os::unix::fs::symlink("ok", root.join("plugins/alias")).unwrap();
+    std::os::unix::fs::symlink("plugins", root.join("linked")).unwrap();
     marketplace(
         &root,
         json!({"name": "m", "plugins": [
+            {"name": "alias", "source": "./plugins/alias"},
+            {"name": "through", "source": "./linked/ok"},
             {"name": "up", "source": "../escape"},
             {"name": "sneaky", "source": "./plugins/../../escape"},
             {"name": "absolute", "source": outside.to_str().unwrap()},
@@ -337,8 +343,14 @@ fn sources_that_leave_the_checkout_are_skipped() {
     assert!(skip_reason(&cat, "absolute").ends_with("is absolute"));
     assert_eq!(
         skip_reason(&cat, "link-out"),
-        "the relative source `./plugins/link-out` leads out of the checkout through a symlink"
+        "the relative source `./plugins/link-out` is (or runs through) a symbolic link; skillreg never follows links in a checkout"
     );
+    for name in ["alias", "through"] {
+        assert!(
+            skip_reason(&cat, name).ends_with("skillreg never follows links in a checkout"),
+            "{name}"
+        );
+    }
     assert!(skip_reason(&cat, "missing").contains("does not resolve in the checkout"));
 }
 
@@ -828,7 +840,7 @@ fn plugin_root_linked_skills_and_broken_manifests() {
     assert_eq!(names(&cat, Kind::Skill), Vec::<&str>::new());
     assert_eq!(
         skip_reason(&cat, "linked"),
-        "the skill folder `linked` of plugin `links` leads out of the plugin through a symlink (to `shared/linked`)"
+        "the skill folder `plugins/links/skills/linked` of plugin `links` is a symbolic link (to `../../../shared/linked`); skillreg never follows links in a checkout"
     );
     assert!(skip_reason(&cat, "links").contains("outside the bundle"));
 }

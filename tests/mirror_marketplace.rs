@@ -15,7 +15,6 @@ impl AdminValue for Daemon {
 }
 
 use common::*;
-use std::path::Path;
 
 fn fixture() -> std::path::PathBuf {
     fixtures_dir().join("marketplaces/superpowers")
@@ -166,63 +165,48 @@ fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
     assert!(index.contains("\"vers\":\"0.0.2\""), "{index}");
 }
 
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn remote_plugin_sources_are_fetched_at_their_pinned_commit_or_skipped_with_the_reason() {
     let work = tempfile::tempdir().unwrap();
-    // A plugin in its own repository, at 1.0.0 and then 2.0.0.
+    // A plugin in its own repository, at 1.0.0 and then 2.0.0, served by
+    // nginx over http.
     let plugin = work.path().join("plugin-repo");
-    std::fs::create_dir_all(plugin.join(".claude-plugin")).unwrap();
-    std::fs::create_dir_all(plugin.join("skills/remote-helper")).unwrap();
-    std::fs::write(
-        plugin.join("skills/remote-helper/SKILL.md"),
-        "---\nname: remote-helper\ndescription: Helps from afar.\n---\nbody\n",
-    )
-    .unwrap();
-    std::fs::write(
-        plugin.join(".claude-plugin/plugin.json"),
-        r#"{"name":"remote-pinned","version":"1.0.0"}"#,
-    )
-    .unwrap();
-    git_in(&plugin, &["init", "-q"]);
-    git_in(&plugin, &["add", "."]);
-    git_in(&plugin, &["commit", "-qm", "one"]);
-    let first = git_in(&plugin, &["rev-parse", "HEAD"]);
-    std::fs::write(
-        plugin.join(".claude-plugin/plugin.json"),
-        r#"{"name":"remote-pinned","version":"2.0.0"}"#,
-    )
-    .unwrap();
-    git_in(&plugin, &["commit", "-qam", "two"]);
+    let first = git_http::repo_with(
+        &plugin,
+        &[
+            (
+                "skills/remote-helper/SKILL.md",
+                b"---\nname: remote-helper\ndescription: Helps from afar.\n---\nbody\n",
+            ),
+            (
+                ".claude-plugin/plugin.json",
+                br#"{"name":"remote-pinned","version":"1.0.0"}"#,
+            ),
+        ],
+    );
+    git_http::repo_with(
+        &plugin,
+        &[(
+            ".claude-plugin/plugin.json",
+            br#"{"name":"remote-pinned","version":"2.0.0"}"#,
+        )],
+    );
+    let server = git_http::GitHttp::start();
+    server.publish("plugin", &plugin);
 
     // A marketplace (a plain directory) pinning the first commit, plus a
-    // source that cannot be reached.
+    // source that cannot be reached, one on a host the source does not
+    // allow, and one that is a local path.
     let market = work.path().join("market");
     std::fs::create_dir_all(market.join(".claude-plugin")).unwrap();
     let catalog = serde_json::json!({
         "name": "remote-team",
         "owner": {"name": "t"},
         "plugins": [
-            {"name": "remote-pinned", "source": {"source": "url", "url": format!("file://{}", plugin.display()), "sha": first}},
+            {"name": "remote-pinned", "source": {"source": "url", "url": server.url("plugin"), "sha": first}},
             {"name": "remote-down", "source": {"source": "url", "url": "http://127.0.0.1:9/none.git", "sha": "0123456"}},
+            {"name": "remote-elsewhere", "source": {"source": "github", "repo": "o/r"}},
+            {"name": "remote-local", "source": {"source": "url", "url": format!("file://{}", plugin.display())}},
         ]
     });
     std::fs::write(
@@ -233,8 +217,9 @@ fn remote_plugin_sources_are_fetched_at_their_pinned_commit_or_skipped_with_the_
     let before = tree(&market);
 
     let d = Daemon::with_config(&format!(
-        "[[sources]]\nname = \"remote\"\nkind = \"marketplace\"\npath = {:?}\ninterval = \"0\"\n",
-        market
+        "[[sources]]\nname = \"remote\"\nkind = \"marketplace\"\npath = {:?}\ninterval = \"0\"\nremote_hosts = [\"http://{}\", \"http://127.0.0.1:9\"]\n",
+        market,
+        server.host()
     ));
     let run = d.sync_source("remote");
     assert_eq!(run["status"], "completed", "{run}");
@@ -270,7 +255,18 @@ fn remote_plugin_sources_are_fetched_at_their_pinned_commit_or_skipped_with_the_
         )),
         "{detail:?}"
     );
-    assert_eq!(run["skipped"].as_i64(), Some(1), "{run}");
+    assert!(
+        detail.iter().any(|l| l.starts_with(
+            "plugin remote-elsewhere: remote source https://github.com/o/r.git@HEAD not fetched: the host `github.com` over https is not in this source's `remote_hosts`"
+        )),
+        "{detail:?}"
+    );
+    assert!(
+        detail.iter().any(|l| l.starts_with("plugin remote-local: ")
+            && l.contains("is a local path or file:// URL")),
+        "{detail:?}"
+    );
+    assert_eq!(run["skipped"].as_i64(), Some(3), "{run}");
     assert_eq!(
         tree(&market),
         before,

@@ -171,8 +171,11 @@ fn validated_dependencies_by_kind() {
     assert!(got.dependencies.is_empty());
 }
 
-/// A tar.gz of (path, symlink target or file content) entries, in order.
-fn tar_of(entries: &[(&str, Result<&str, &[u8]>)]) -> Vec<u8> {
+/// An entry: its path, and `Ok(link target)` or `Err(file content)`.
+type RawEntry<'a> = (&'a str, Result<&'a str, &'a [u8]>);
+
+/// A tar.gz of entries, in order.
+fn tar_of(entries: &[RawEntry<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, what) in entries {
         let mut h = tar::Header::new_gnu();
@@ -197,7 +200,7 @@ fn tar_of(entries: &[(&str, Result<&str, &[u8]>)]) -> Vec<u8> {
 
 #[test]
 fn paths_that_are_one_file_on_a_case_insensitive_disk_are_refused() {
-    let cases: [(&str, Vec<(&str, Result<&str, &[u8]>)>, &str); 5] = [
+    let cases: [(&str, Vec<RawEntry<'_>>, &str); 5] = [
         (
             // Passes exact-string link checks; on APFS `a/b/l` is the link
             // `a/b/L` (to the root), so `a/b/l/E` escapes two levels up.

@@ -18,8 +18,6 @@ use std::time::Duration;
 use crate::client::verify::{self, RegistryOptions, TrustedRegistry};
 use crate::config::{Config, SourceConfig, SourceKind};
 use crate::fsutil::unix_now;
-use crate::mirror::marketplace;
-use crate::package::Kind;
 use crate::registry::{Imported, Offer, Registry};
 use crate::store::{SyncRun, VersionStatus};
 
@@ -236,7 +234,13 @@ impl Mirror {
         let mut progress = Progress::new(&self.registry, id);
         let outcome = match source.kind {
             SourceKind::Registry => self.sync_registry(source, &mut run, &mut progress),
-            SourceKind::Marketplace => self.sync_marketplace(source, &mut run, &mut progress),
+            SourceKind::Marketplace => super::marketplace_source::sync(
+                &self.registry,
+                &self.state_home.join(&source.name),
+                source,
+                &mut run,
+                &mut progress,
+            ),
             SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run),
         };
         if let Err(e) = outcome {
@@ -465,7 +469,7 @@ impl Mirror {
 
 /// Writes a run's counts while it goes, at most once per [`Progress::EVERY`],
 /// so a run a crash interrupts still shows what it did.
-struct Progress<'a> {
+pub(super) struct Progress<'a> {
     registry: &'a Registry,
     id: i64,
     last: std::time::Instant,
@@ -482,7 +486,8 @@ impl<'a> Progress<'a> {
         }
     }
 
-    fn tick(&mut self, run: &SyncRun) {
+    /// Records `run` unless it was recorded less than [`Progress::EVERY`] ago.
+    pub(super) fn tick(&mut self, run: &SyncRun) {
         if self.last.elapsed() < Self::EVERY {
             return;
         }
@@ -524,99 +529,6 @@ impl Mirror {
             .set_mirror_state(&source.name, &key, "1")
             .map_err(|e| e.to_string())
     }
-
-    /// A marketplace source: read the checkout (cloned or fetched with the
-    /// system git when `git` is set), pack every plugin and skill
-    /// deterministically, and offer each; unchanged bundles are unchanged.
-    fn sync_marketplace(
-        &self,
-        source: &SourceConfig,
-        run: &mut SyncRun,
-        progress: &mut Progress<'_>,
-    ) -> Result<(), String> {
-        let (checkout, commit, origin) = if source.git.is_empty() {
-            (
-                source.path.clone(),
-                git_head(&source.path),
-                source.path.display().to_string(),
-            )
-        } else {
-            let dir = self.state_home.join(&source.name).join("checkout");
-            git_update(&source.git, &dir)?;
-            let head = git_head(&dir);
-            (dir, head, source.git.clone())
-        };
-        let history = FallbackVersions {
-            registry: &self.registry,
-            source: &source.name,
-        };
-        let staging = self.state_home.join(&source.name).join("staging");
-        let checkout = stage_remote_plugins(
-            &checkout,
-            &staging,
-            &self.state_home.join(&source.name).join("remotes"),
-            run,
-        )?;
-        let catalog = marketplace::read_catalog(&checkout, commit.as_deref(), &history)
-            .map_err(|e| format!("cannot read the marketplace at {origin}: {e}"))?;
-        for note in &catalog.notes {
-            run.detail.push(format!("catalog: {note}"));
-        }
-        for skipped in &catalog.skipped {
-            run.discovered += 1;
-            run.skipped += 1;
-            run.detail.push(format!(
-                "{} {}: {}",
-                skipped.kind, skipped.name, skipped.reason
-            ));
-        }
-        for item in &catalog.items {
-            run.discovered += 1;
-            if let Some(stored) = self
-                .registry
-                .stored_cksum(&item.name, &item.version)
-                .map_err(|e| e.to_string())?
-            {
-                if stored != item.content_sha256 {
-                    run.skipped += 1;
-                    run.detail.push(format!(
-                        "{} {}@{}: upstream changed its content without a new version; the stored bundle is kept",
-                        item.kind, item.name, item.version
-                    ));
-                    continue;
-                }
-            }
-            let offer = Offer {
-                source: &source.name,
-                auto_approve: source.auto_approve,
-                kind: item.kind,
-                name: &item.name,
-                version: &item.version,
-                bundle: &item.bundle,
-                upstream_line: None,
-                upstream: serde_json::json!({
-                    "marketplace": catalog.marketplace,
-                    "origin": origin,
-                    "commit": commit,
-                    "source_path": item.source_path,
-                    "plugin": item.plugin,
-                    "notes": item.notes,
-                    "signature": "none (marketplace)",
-                }),
-            };
-            let outcome = self
-                .registry
-                .import_mirrored(&offer)
-                .map_err(|e| e.to_string())?;
-            count(
-                run,
-                &format!("{} {}@{}", item.kind, item.name, item.version),
-                outcome,
-            );
-            progress.tick(run);
-        }
-        Ok(())
-    }
 }
 
 /// Adds what became of one offered version to a run's counts.
@@ -639,249 +551,6 @@ pub(crate) fn count(run: &mut SyncRun, label: &str, outcome: Imported) {
             run.skipped += 1;
             run.detail.push(why);
         }
-    }
-}
-
-/// Versions for marketplace packages that declare none: `0.0.N`, where N
-/// starts at 1 and grows by one each time the package's content hash
-/// differs from the last one seen, kept in the mirror state so numbers are
-/// never reused (see index-spec/mirror.md).
-struct FallbackVersions<'a> {
-    registry: &'a Registry,
-    source: &'a str,
-}
-
-impl marketplace::VersionHistory for FallbackVersions<'_> {
-    fn fallback(&self, _kind: Kind, name: &str, content_sha256: &str) -> String {
-        let key = format!("fallback:{}", crate::package::normalize(name));
-        let last = self.registry.mirror_state(self.source, &key).ok().flatten();
-        let (n, hash) = last
-            .as_deref()
-            .and_then(|v| v.split_once(' '))
-            .and_then(|(n, h)| Some((n.parse::<u64>().ok()?, h.to_string())))
-            .unwrap_or((0, String::new()));
-        if n > 0 && hash == content_sha256 {
-            return format!("0.0.{n}");
-        }
-        let next = n + 1;
-        if let Err(e) =
-            self.registry
-                .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
-        {
-            tracing::error!(error = %e, "cannot record a fallback version");
-        }
-        format!("0.0.{next}")
-    }
-}
-
-/// Where fetched remote plugins are placed inside a staged checkout.
-const REMOTE_DIR: &str = ".skillreg-remote";
-
-/// Plugin entries whose source is a git repository (`github`, `url`,
-/// `git-subdir`) are fetched at their pinned commit (or ref) when reachable:
-/// the checkout is copied to `staging` with each fetched plugin under
-/// `.skillreg-remote/<name>/` and its entry pointed there. An entry that
-/// cannot be fetched is removed, counted as skipped with the git error.
-/// Without such entries the checkout is returned unchanged.
-fn stage_remote_plugins(
-    checkout: &std::path::Path,
-    staging: &std::path::Path,
-    remotes: &std::path::Path,
-    run: &mut SyncRun,
-) -> Result<std::path::PathBuf, String> {
-    let catalog_path = checkout.join(marketplace::MARKETPLACE_JSON);
-    let Ok(bytes) = std::fs::read(&catalog_path) else {
-        return Ok(checkout.to_path_buf());
-    };
-    let Ok(serde_json::Value::Object(mut top)) =
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-    else {
-        return Ok(checkout.to_path_buf());
-    };
-    let Some(serde_json::Value::Array(plugins)) = top.get_mut("plugins") else {
-        return Ok(checkout.to_path_buf());
-    };
-    let remote = |entry: &serde_json::Value| -> Option<(String, Option<String>, Option<String>)> {
-        let src = entry.get("source")?.as_object()?;
-        let field = |k: &str| src.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let pin = field("sha").or_else(|| field("ref"));
-        match src.get("source")?.as_str()? {
-            "github" => Some((
-                format!("https://github.com/{}.git", field("repo")?),
-                pin,
-                None,
-            )),
-            "url" => Some((field("url")?, pin, None)),
-            "git-subdir" => Some((
-                field("url")
-                    .or_else(|| field("repo").map(|r| format!("https://github.com/{r}.git")))?,
-                pin,
-                field("path"),
-            )),
-            _ => None,
-        }
-    };
-    if !plugins.iter().any(|e| remote(e).is_some()) {
-        return Ok(checkout.to_path_buf());
-    }
-    if staging.exists() {
-        std::fs::remove_dir_all(staging)
-            .map_err(|e| format!("cannot clear {}: {e}", staging.display()))?;
-    }
-    copy_dir(checkout, staging).map_err(|e| format!("cannot stage the marketplace: {e}"))?;
-    let mut kept = Vec::new();
-    for entry in plugins.drain(..) {
-        let Some((url, pin, subdir)) = remote(&entry) else {
-            kept.push(entry);
-            continue;
-        };
-        let name = entry
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or("?")
-            .to_string();
-        if crate::package::PackageName::parse(Kind::Plugin, &name).is_err() {
-            kept.push(entry); // the reader skips it with the name's reason
-            continue;
-        }
-        let clone = remotes.join(&name);
-        let fetched = git_fetch_pinned(&url, pin.as_deref(), &clone).and_then(|()| {
-            let from = match &subdir {
-                Some(sub) if sub.split('/').any(|c| c == "..") || sub.starts_with('/') => {
-                    return Err(format!("the git-subdir path `{sub}` leaves the repository"))
-                }
-                Some(sub) => clone.join(sub),
-                None => clone.clone(),
-            };
-            let to = staging.join(REMOTE_DIR).join(&name);
-            copy_dir(&from, &to).map_err(|e| format!("cannot stage the fetched plugin: {e}"))
-        });
-        match fetched {
-            Ok(()) => {
-                let mut entry = entry;
-                entry["source"] = serde_json::Value::String(format!("./{REMOTE_DIR}/{name}"));
-                kept.push(entry);
-            }
-            Err(e) => {
-                run.discovered += 1;
-                run.skipped += 1;
-                run.detail.push(format!(
-                    "plugin {name}: remote source {url}@{} not fetched: {e}",
-                    pin.as_deref().unwrap_or("HEAD")
-                ));
-            }
-        }
-    }
-    *plugins = kept;
-    let json = serde_json::to_vec_pretty(&top).expect("JSON values serialize");
-    std::fs::write(staging.join(marketplace::MARKETPLACE_JSON), json).map_err(|e| e.to_string())?;
-    Ok(staging.to_path_buf())
-}
-
-/// Copies a directory tree (files, directories, symlinks), skipping `.git`.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        if entry.file_name() == ".git" {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
-}
-
-/// Clones `url` into `dir` (or fetches into an existing clone) and checks
-/// out `pin` (a commit or ref; the default branch without one).
-fn git_fetch_pinned(url: &str, pin: Option<&str>, dir: &std::path::Path) -> Result<(), String> {
-    let git = |args: &[&str]| -> Result<(), String> {
-        let out = std::process::Command::new("git")
-            .args([
-                "-c",
-                "http.lowSpeedLimit=1000",
-                "-c",
-                "http.lowSpeedTime=20",
-            ])
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or("git failed")
-                .to_string())
-        }
-    };
-    let path = dir.to_str().ok_or("the clone path is not UTF-8")?;
-    if dir.join(".git").exists() {
-        git(&["-C", path, "fetch", "--quiet", "origin"])?;
-    } else {
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        git(&["clone", "--quiet", "--no-checkout", url, path])?;
-    }
-    let target = pin.unwrap_or("origin/HEAD");
-    git(&[
-        "-C", path, "checkout", "--quiet", "--force", "--detach", target,
-    ])
-}
-
-/// The commit a checkout is at, if it is a git work tree.
-fn git_head(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Clones `url` into `dir`, or fetches and resets an existing clone.
-fn git_update(url: &str, dir: &std::path::Path) -> Result<(), String> {
-    let run = |args: &[&str], cwd: Option<&std::path::Path>| -> Result<(), String> {
-        let mut cmd = std::process::Command::new("git");
-        if let Some(cwd) = cwd {
-            cmd.arg("-C").arg(cwd);
-        }
-        let out = cmd
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    };
-    if dir.join(".git").exists() {
-        run(&["fetch", "--depth", "1", "origin"], Some(dir))?;
-        run(&["reset", "--hard", "FETCH_HEAD"], Some(dir))
-    } else {
-        std::fs::create_dir_all(dir.parent().unwrap_or(dir)).map_err(|e| e.to_string())?;
-        let target = dir.to_str().ok_or("the checkout path is not UTF-8")?;
-        run(&["clone", "--depth", "1", url, target], None)
     }
 }
 

@@ -2,6 +2,8 @@
 //! data dir, plus builders for skills and archives.
 #![allow(dead_code)]
 
+pub mod git_http;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

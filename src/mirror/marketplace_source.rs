@@ -1,0 +1,231 @@
+//! A `marketplace` source: a Claude Code marketplace checkout (a local
+//! `path`, or a clone of the admin's `git` URL) and the remote plugins its
+//! entries pin, each packed and offered behind approval.
+//!
+//! The checkout is the upstream's: it is read through [`crate::safe_fs`]
+//! (no link followed) and no git process ever runs in it (its commit is
+//! read from `.git` files). Remote plugins (`github`, `url`, `git-subdir`)
+//! are fetched only from the hosts the admin lists in `remote_hosts`, with
+//! git run as an untrusted program ([`super::git`]), into clones of their
+//! own under the mirror's state directory, one per URL; nothing from a
+//! checkout is ever copied anywhere.
+
+use std::path::Path;
+
+use super::git::{self, Git, GitLimits, GitUrl};
+use super::marketplace::{Fetched, FetchedPlugin, Marketplace, RemoteSource, VersionHistory};
+use super::sync::{count, Progress};
+use crate::blobs::Sha256Digest;
+use crate::config::SourceConfig;
+use crate::package::Kind;
+use crate::registry::{Offer, Registry};
+use crate::safe_fs::Dir;
+use crate::store::SyncRun;
+
+/// Reads the checkout, fetches the allowed remote plugins, and offers every
+/// package. `state` is the source's own state directory.
+pub(super) fn sync(
+    registry: &Registry,
+    state: &Path,
+    source: &SourceConfig,
+    run: &mut SyncRun,
+    progress: &mut Progress<'_>,
+) -> Result<(), String> {
+    let limits = GitLimits {
+        max_bytes: source.git_max_bytes,
+        timeout: source.git_timeout().map_err(|e| e.to_string())?,
+    };
+    let git = Git::new(state.join("git-home"), limits);
+    let (root, origin) = open_checkout(&git, state, source)?;
+    let commit = git::read_head(&root);
+    let market = Marketplace::open(root)
+        .map_err(|e| format!("cannot read the marketplace at {origin}: {e}"))?;
+    let fetched = fetch_remotes(
+        &git,
+        &market.remote_sources(),
+        source,
+        &state.join("remotes"),
+    );
+    let history = FallbackVersions {
+        registry,
+        source: &source.name,
+    };
+    let catalog = market.read(&fetched, commit.as_deref(), &history);
+    for note in &catalog.notes {
+        run.detail.push(format!("catalog: {note}"));
+    }
+    for skipped in &catalog.skipped {
+        run.discovered += 1;
+        run.skipped += 1;
+        run.detail.push(format!(
+            "{} {}: {}",
+            skipped.kind, skipped.name, skipped.reason
+        ));
+    }
+    for item in &catalog.items {
+        run.discovered += 1;
+        if let Some(stored) = registry
+            .stored_cksum(&item.name, &item.version)
+            .map_err(|e| e.to_string())?
+        {
+            if stored != item.content_sha256 {
+                run.skipped += 1;
+                run.detail.push(format!(
+                    "{} {}@{}: upstream changed its content without a new version; the stored bundle is kept",
+                    item.kind, item.name, item.version
+                ));
+                continue;
+            }
+        }
+        let offer = Offer {
+            source: &source.name,
+            auto_approve: source.auto_approve,
+            kind: item.kind,
+            name: &item.name,
+            version: &item.version,
+            bundle: &item.bundle,
+            upstream_line: None,
+            upstream: serde_json::json!({
+                "marketplace": catalog.marketplace,
+                "origin": origin,
+                "commit": commit,
+                "source_path": item.source_path,
+                "plugin": item.plugin,
+                "notes": item.notes,
+                "signature": "none (marketplace)",
+            }),
+        };
+        let outcome = registry
+            .import_mirrored(&offer)
+            .map_err(|e| e.to_string())?;
+        count(
+            run,
+            &format!("{} {}@{}", item.kind, item.name, item.version),
+            outcome,
+        );
+        progress.tick(run);
+    }
+    Ok(())
+}
+
+/// The checkout's directory handle and how to name it: the admin's `path`,
+/// or the clone of the admin's `git` URL brought to its default branch.
+fn open_checkout(git: &Git, state: &Path, source: &SourceConfig) -> Result<(Dir, String), String> {
+    if source.git.is_empty() {
+        let dir = Dir::open(&source.path)
+            .map_err(|e| format!("cannot open the marketplace checkout: {e}"))?;
+        return Ok((dir, source.path.display().to_string()));
+    }
+    let url = GitUrl::configured(&source.git)
+        .map_err(|e| format!("the source's `git` URL is refused: {e}"))?;
+    let clone = state.join("checkout");
+    git.fetch_pinned(&url, None, &clone)
+        .map_err(|e| format!("cannot update the clone of {}: {e}", source.git))?;
+    let dir = Dir::open(&clone).map_err(|e| format!("cannot open the clone: {e}"))?;
+    Ok((dir, source.git.clone()))
+}
+
+/// Fetches each remote plugin whose host the source allows, into its own
+/// clone below `remotes`; every other one gets the reason it was not.
+fn fetch_remotes(
+    git: &Git,
+    remotes: &[RemoteSource],
+    source: &SourceConfig,
+    clones: &Path,
+) -> Fetched {
+    let mut fetched = Fetched::new();
+    for remote in remotes {
+        let pin = remote.pin.as_deref().unwrap_or("HEAD");
+        let result = fetch_remote(git, remote, &source.remote_hosts, clones)
+            .map_err(|e| format!("remote source {}@{pin} not fetched: {e}", remote.url));
+        fetched.insert(remote.index, result);
+    }
+    fetched
+}
+
+fn fetch_remote(
+    git: &Git,
+    remote: &RemoteSource,
+    allowed: &[String],
+    clones: &Path,
+) -> Result<FetchedPlugin, String> {
+    let url = GitUrl::upstream(&remote.url).map_err(|e| e.to_string())?;
+    if !url.allowed_by(allowed) {
+        let listed = if allowed.is_empty() {
+            "none are listed".to_string()
+        } else {
+            format!("it lists {}", allowed.join(", "))
+        };
+        return Err(format!(
+            "the host `{}` over {} is not in this source's `remote_hosts` ({listed}); add it there to fetch from it",
+            url.host,
+            url.scheme.protocol()
+        ));
+    }
+    if let Some(sub) = &remote.path {
+        if crate::safe_fs::components(sub)
+            .map_err(|e| format!("the git-subdir path {e}"))?
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(".git"))
+        {
+            return Err(format!(
+                "the git-subdir path `{sub}` names the repository's `.git`"
+            ));
+        }
+    }
+    // One clone per URL: a marketplace that changes an entry's URL gets a
+    // new clone, never a fetch from the old one's remote.
+    let key = &Sha256Digest::of(remote.url.as_bytes()).to_hex()[..24];
+    let clone = clones.join(key);
+    let commit = git
+        .fetch_pinned(&url, remote.pin.as_deref(), &clone)
+        .map_err(|e| e.to_string())?;
+    let root = Dir::open(&clone).map_err(|e| e.to_string())?;
+    match &remote.path {
+        None => Ok(FetchedPlugin {
+            dir: root,
+            label: format!("{}@{commit}", remote.url),
+        }),
+        Some(sub) => {
+            let dir = root
+                .open_dir(sub)
+                .map_err(|e| format!("the git-subdir path `{sub}`: {e}"))?;
+            Ok(FetchedPlugin {
+                dir,
+                label: format!("{}@{commit}/{sub}", remote.url),
+            })
+        }
+    }
+}
+
+/// Versions for marketplace packages that declare none: `0.0.N`, where N
+/// starts at 1 and grows by one each time the package's content hash
+/// differs from the last one seen, kept in the mirror state so numbers are
+/// never reused (see index-spec/mirror.md).
+struct FallbackVersions<'a> {
+    registry: &'a Registry,
+    source: &'a str,
+}
+
+impl VersionHistory for FallbackVersions<'_> {
+    fn fallback(&self, _kind: Kind, name: &str, content_sha256: &str) -> String {
+        let key = format!("fallback:{}", crate::package::normalize(name));
+        let last = self.registry.mirror_state(self.source, &key).ok().flatten();
+        let (n, hash) = last
+            .as_deref()
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(n, h)| Some((n.parse::<u64>().ok()?, h.to_string())))
+            .unwrap_or((0, String::new()));
+        if n > 0 && hash == content_sha256 {
+            return format!("0.0.{n}");
+        }
+        let next = n + 1;
+        if let Err(e) =
+            self.registry
+                .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
+        {
+            tracing::error!(error = %e, "cannot record a fallback version");
+        }
+        format!("0.0.{next}")
+    }
+}
