@@ -57,9 +57,9 @@
 //! [`verify()`] re-hashes the installation against it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use semver::VersionReq;
@@ -72,6 +72,7 @@ use super::verify::{
 };
 use crate::bundle::{self, Archive, ArchiveLimits, BundleError, EntryKind};
 use crate::package::Kind;
+use crate::safe_fs::Dir;
 
 /// The lock file's name, in the project directory.
 pub const LOCK_FILE: &str = "skillreg.lock";
@@ -804,52 +805,72 @@ impl Drop for Transaction {
     }
 }
 
-/// Writes a file from `reader` with the given exec bit; returns its sha256.
+/// Writes a new file `name` in `dir` from `reader` with the given exec bit
+/// (never through a link planted there); returns its sha256.
 fn write_file(
-    path: &Path,
+    dir: &Dir,
+    name: &str,
     reader: &mut dyn Read,
     executable: bool,
 ) -> Result<String, InstallError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(if executable { 0o755 } else { 0o644 })
-        .open(path)
-        .map_err(io_err("create", path))?;
+    let shown = dir.path().join(name);
+    let mut file = dir
+        .create_file(name, if executable { 0o755 } else { 0o644 })
+        .map_err(|e| safe_err("create", &shown, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = reader.read(&mut buf).map_err(io_err("extract", path))?;
+        let n = reader.read(&mut buf).map_err(io_err("extract", &shown))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(io_err("write", path))?;
+        file.write_all(&buf[..n]).map_err(io_err("write", &shown))?;
     }
-    file.sync_all().map_err(io_err("write", path))?;
+    file.sync_all().map_err(io_err("write", &shown))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn make_parents(root: &Path, rel: &str) -> Result<(), InstallError> {
-    if let Some((dir, _)) = rel.rsplit_once('/') {
-        let path = root.join(dir);
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&path)
-            .map_err(io_err("create", &path))?;
+fn safe_err(action: &'static str, path: &Path, e: crate::safe_fs::SafeFsError) -> InstallError {
+    InstallError::Io {
+        action,
+        path: path.display().to_string(),
+        source: io::Error::other(e.to_string()),
     }
-    Ok(())
 }
 
-/// Extracts an archive [`bundle::inspect`] accepted into `dest`. Every
-/// entry must be the one inspect saw; files are checked against its hashes.
+/// The directory of `rel`'s parent below `root`, created (0755) where
+/// missing, never through a link; and `rel`'s last component.
+fn parent_dir<'a>(root: &Dir, rel: &'a str) -> Result<(Dir, &'a str), InstallError> {
+    let (dirs, name) = match rel.rsplit_once('/') {
+        Some((dirs, name)) => (Some(dirs), name),
+        None => (None, rel),
+    };
+    let mut dir = root
+        .try_clone()
+        .map_err(|e| safe_err("open", root.path(), e))?;
+    for part in dirs.into_iter().flat_map(|d| d.split('/')) {
+        dir = dir
+            .ensure_dir(part, 0o755)
+            .map_err(|e| safe_err("create", &dir.path().join(part), e))?;
+    }
+    Ok((dir, name))
+}
+
+/// Extracts an archive [`bundle::inspect`] accepted into the fresh
+/// directory `dest`. Every entry must be the one inspect saw; files are
+/// checked against its hashes. Everything is created beneath `dest`'s
+/// handle without following links, and links are made last, so no entry
+/// can be written through one (not even on a case-insensitive disk, where
+/// a link spelled `L` would otherwise be the directory `l`).
 fn extract(bytes: &[u8], archive: &Archive, dest: &Path) -> Result<(), InstallError> {
     let corrupt = |detail: String| InstallError::Io {
         action: "extract into",
         path: dest.display().to_string(),
         source: io::Error::other(detail),
     };
+    let root = Dir::open(dest).map_err(|e| safe_err("open", dest, e))?;
+    let mut links = Vec::new();
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let entries = tar
         .entries()
@@ -869,18 +890,17 @@ fn extract(bytes: &[u8], archive: &Archive, dest: &Path) -> Result<(), InstallEr
         let Some(checked) = archive.entries.get(&path) else {
             return Err(corrupt(format!("`{path}` was not in the checked archive")));
         };
-        let full = dest.join(&path);
-        make_parents(dest, &path)?;
+        let shown = dest.join(&path);
         match (&checked.kind, entry_type) {
             (EntryKind::Dir, tar::EntryType::Directory) => {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(&full)
-                    .map_err(io_err("create", &full))?;
+                let (parent, name) = parent_dir(&root, &path)?;
+                parent
+                    .ensure_dir(name, 0o755)
+                    .map_err(|e| safe_err("create", &shown, e))?;
             }
             (EntryKind::File, tar::EntryType::Regular | tar::EntryType::Continuous) => {
-                let sha = write_file(&full, &mut entry, checked.executable)?;
+                let (parent, name) = parent_dir(&root, &path)?;
+                let sha = write_file(&parent, name, &mut entry, checked.executable)?;
                 if sha != checked.sha256 {
                     return Err(corrupt(format!(
                         "`{path}` changed between checking and extracting"
@@ -888,12 +908,15 @@ fn extract(bytes: &[u8], archive: &Archive, dest: &Path) -> Result<(), InstallEr
                 }
             }
             (EntryKind::Symlink(target), tar::EntryType::Symlink) => {
-                std::os::unix::fs::symlink(target, &full).map_err(io_err("create", &full))?;
+                links.push((path.clone(), target.clone()));
             }
             (EntryKind::Hardlink(target), tar::EntryType::Link) => {
-                let source = dest.join(target);
-                let mut from = fs::File::open(&source).map_err(io_err("read", &source))?;
-                write_file(&full, &mut from, checked.executable)?;
+                let mut from = root
+                    .open_file(target, u64::MAX)
+                    .map_err(|e| safe_err("read", &dest.join(target), e))?
+                    .into_reader();
+                let (parent, name) = parent_dir(&root, &path)?;
+                write_file(&parent, name, &mut from, checked.executable)?;
             }
             _ => {
                 return Err(corrupt(format!(
@@ -901,6 +924,12 @@ fn extract(bytes: &[u8], archive: &Archive, dest: &Path) -> Result<(), InstallEr
                 )))
             }
         }
+    }
+    for (path, target) in links {
+        let (parent, name) = parent_dir(&root, &path)?;
+        parent
+            .symlink(&target, name)
+            .map_err(|e| safe_err("create", &dest.join(&path), e))?;
     }
     Ok(())
 }
@@ -1294,6 +1323,73 @@ pub fn verify(lock_path: &Path) -> Result<VerifyReport, InstallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An archive as inspect would describe it, for driving `extract` with
+    /// entries inspect itself refuses (what a case-insensitive disk makes
+    /// of a bundle that passed): (path, `Ok(target)` link or `Err(content)`).
+    fn checked_archive(entries: &[(&str, Result<&str, &[u8]>)]) -> (Vec<u8>, Archive) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut archive = Archive::default();
+        for (path, what) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            let (kind, sha) = match what {
+                Ok(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    b.append_link(&mut h, path, target).unwrap();
+                    (EntryKind::Symlink(target.to_string()), String::new())
+                }
+                Err(content) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(content.len() as u64);
+                    b.append_data(&mut h, path, *content).unwrap();
+                    (EntryKind::File, sha256_hex(content))
+                }
+            };
+            archive.entries.insert(
+                path.to_string(),
+                bundle::Entry {
+                    path: path.to_string(),
+                    kind,
+                    size: 0,
+                    executable: false,
+                    sha256: sha,
+                },
+            );
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        (gz.finish().unwrap(), archive)
+    }
+
+    #[test]
+    fn extraction_makes_links_last_and_never_writes_through_one() {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("pkg");
+        fs::create_dir(&dest).unwrap();
+        // `l -> ..` then `l/escaped`: written in order, the file would land
+        // beside `pkg`. Links last: `l` is a directory first, the link fails.
+        let (bytes, archive) = checked_archive(&[("l", Ok("..")), ("l/escaped", Err(b"pwned"))]);
+        let e = extract(&bytes, &archive, &dest).unwrap_err();
+        assert!(e.to_string().contains("cannot create"), "{e}");
+        assert!(!outer.path().join("escaped").exists());
+        assert_eq!(fs::read(dest.join("l/escaped")).unwrap(), b"pwned");
+        // A link planted in the destination is never written through.
+        let dest2 = outer.path().join("pkg2");
+        fs::create_dir(&dest2).unwrap();
+        std::os::unix::fs::symlink(outer.path(), dest2.join("d")).unwrap();
+        let (bytes, archive) = checked_archive(&[("d/x", Err(b"pwned"))]);
+        assert!(extract(&bytes, &archive, &dest2).is_err());
+        assert!(!outer.path().join("x").exists());
+        // A good bundle still extracts, links included.
+        let dest3 = outer.path().join("pkg3");
+        fs::create_dir(&dest3).unwrap();
+        let (bytes, archive) =
+            checked_archive(&[("latest", Ok("SKILL.md")), ("SKILL.md", Err(b"ok"))]);
+        extract(&bytes, &archive, &dest3).unwrap();
+        assert_eq!(fs::read(dest3.join("latest")).unwrap(), b"ok");
+    }
 
     #[test]
     fn specs_parse() {
