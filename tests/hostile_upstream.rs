@@ -12,5 +12,11 @@ mod common;
 
 #[path = "hostile_upstream/archives.rs"]
 mod archives;
+#[path = "hostile_upstream/git.rs"]
+mod git;
+#[path = "hostile_upstream/marketplaces.rs"]
+mod marketplaces;
 #[path = "hostile_upstream/names.rs"]
 mod names;
+#[path = "hostile_upstream/support.rs"]
+mod support;

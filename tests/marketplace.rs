@@ -343,11 +343,12 @@ fn sources_that_leave_the_checkout_are_skipped() {
     assert!(skip_reason(&cat, "absolute").ends_with("is absolute"));
     assert_eq!(
         skip_reason(&cat, "link-out"),
-        "the relative source `./plugins/link-out` is (or runs through) a symbolic link; skillreg never follows links in a checkout"
+        "the relative source `./plugins/link-out` is (or runs through) a symbolic link; skillreg never follows links in content from outside"
     );
     for name in ["alias", "through"] {
         assert!(
-            skip_reason(&cat, name).ends_with("skillreg never follows links in a checkout"),
+            skip_reason(&cat, name)
+                .ends_with("skillreg never follows links in content from outside"),
             "{name}"
         );
     }
@@ -840,7 +841,7 @@ fn plugin_root_linked_skills_and_broken_manifests() {
     assert_eq!(names(&cat, Kind::Skill), Vec::<&str>::new());
     assert_eq!(
         skip_reason(&cat, "linked"),
-        "the skill folder `plugins/links/skills/linked` of plugin `links` is a symbolic link (to `../../../shared/linked`); skillreg never follows links in a checkout"
+        "the skill folder `plugins/links/skills/linked` of plugin `links` is a symbolic link (to `../../../shared/linked`); skillreg never follows links in content from outside"
     );
     assert!(skip_reason(&cat, "links").contains("outside the bundle"));
 }

@@ -122,11 +122,16 @@ impl GitUrl {
 
     fn parse(url: &str) -> Result<GitUrl, GitError> {
         let refused = |why: &str| GitError::Refused(format!("`{url}` {why}"));
-        if url.is_empty() || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(refused("is empty or holds spaces or control characters"));
-        }
         if url.starts_with('-') {
             return Err(refused("starts with `-`"));
+        }
+        if url.contains("::") {
+            return Err(refused(
+                "uses a transport other than https, http or ssh (ext::, git://, …)",
+            ));
+        }
+        if url.is_empty() || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(refused("is empty or holds spaces or control characters"));
         }
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (Scheme::Https, rest)
@@ -140,7 +145,7 @@ impl GitUrl {
                 scheme: Scheme::File,
                 host: String::new(),
             });
-        } else if url.contains("::") || url.contains("://") {
+        } else if url.contains("://") {
             return Err(refused(
                 "uses a transport other than https, http or ssh (ext::, git://, …)",
             ));

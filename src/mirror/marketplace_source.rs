@@ -189,7 +189,7 @@ fn fetch_remote(
         Some(sub) => {
             let dir = root
                 .open_dir(sub)
-                .map_err(|e| format!("the git-subdir path `{sub}`: {e}"))?;
+                .map_err(|e| format!("the git-subdir path `{sub}` {}", e.reason()))?;
             Ok(FetchedPlugin {
                 dir,
                 label: format!("{}@{commit}/{sub}", remote.url),

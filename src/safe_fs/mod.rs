@@ -97,6 +97,27 @@ pub enum SafeFsError {
     },
 }
 
+impl SafeFsError {
+    /// What is wrong, without the path: for messages that name the path
+    /// their own way (as the catalog spells it).
+    pub fn reason(&self) -> String {
+        match self {
+            SafeFsError::Symlink { .. } => {
+                "is (or runs through) a symbolic link; skillreg never follows links in content from outside".into()
+            }
+            SafeFsError::NotADirectory { .. } => "is not a directory".into(),
+            SafeFsError::NotAFile { kind, .. } => format!("is a {kind}, not a regular file"),
+            SafeFsError::NotFound { .. } => "does not exist".into(),
+            SafeFsError::TooLarge { size, limit, .. } => {
+                format!("is {size} bytes, more than the {limit} allowed")
+            }
+            SafeFsError::UnsafePath { reason, .. } => reason.to_string(),
+            SafeFsError::Changed { .. } => "changed while it was read".into(),
+            SafeFsError::Io { action, source, .. } => format!("cannot be {action}: {source}"),
+        }
+    }
+}
+
 /// What a directory entry is, as `fstatat` without following links sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {

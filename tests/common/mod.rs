@@ -37,6 +37,17 @@ impl Daemon {
 
     /// Starts a daemon on an existing data dir inside `dir`.
     pub fn start_in(dir: tempfile::TempDir, data: PathBuf, toml: &str) -> Daemon {
+        Daemon::start_with_env(dir, data, toml, &[])
+    }
+
+    /// Starts a daemon on an existing data dir inside `dir`, with extra
+    /// environment variables.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        toml: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let config = dir.path().join("skillreg.toml");
         std::fs::write(&config, toml).unwrap();
         let stderr_path = dir
@@ -48,6 +59,7 @@ impl Daemon {
             .arg("--data")
             .arg(&data)
             .env("SKILLREG_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()

@@ -65,20 +65,7 @@ struct FoundSkill {
 
 /// The reason a path from a checkout could not be used, without the path.
 fn why(e: &SafeFsError) -> String {
-    match e {
-        SafeFsError::Symlink { .. } => {
-            "is (or runs through) a symbolic link; skillreg never follows links in a checkout"
-                .into()
-        }
-        SafeFsError::NotADirectory { .. } => "is not a directory".into(),
-        SafeFsError::NotAFile { kind, .. } => format!("is a {kind}, not a regular file"),
-        SafeFsError::NotFound { .. } => "does not exist".into(),
-        SafeFsError::TooLarge { size, limit, .. } => {
-            format!("is {size} bytes, more than the {limit} read")
-        }
-        SafeFsError::UnsafePath { reason, .. } => reason.to_string(),
-        other => other.to_string(),
-    }
+    e.reason()
 }
 
 /// `base/rel` as shown, where `.` is the checkout root.
@@ -402,7 +389,7 @@ impl Ctx<'_> {
         let source_path = joined(plugin_path, &found.rel);
         if let Some(target) = &found.link {
             return Err(skip(format!(
-                "the skill folder `{source_path}` of plugin `{plugin}` is a symbolic link (to `{target}`); skillreg never follows links in a checkout"
+                "the skill folder `{source_path}` of plugin `{plugin}` is a symbolic link (to `{target}`); skillreg never follows links in content from outside"
             )));
         }
         let dir = plugin_dir.open_dir(&found.rel).map_err(|e| {
