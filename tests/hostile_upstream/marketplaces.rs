@@ -210,7 +210,7 @@ fn fifos_and_devices_in_a_checkout_neither_hang_nor_get_read() {
     // Devices need root; where the test may not make one it checks FIFOs only.
     let has_device = rustix::fs::mknodat(
         rustix::fs::CWD,
-        &m.join("device/zero"),
+        m.join("device/zero"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::from_raw_mode(0o644),
         rustix::fs::makedev(1, 5),
