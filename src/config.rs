@@ -34,7 +34,7 @@ pub struct Config {
     /// Upstream catalogs to mirror (`[[sources]]`).
     pub sources: Vec<SourceConfig>,
     /// What mirrored versions are checked for (`[policy]`).
-    pub policy: crate::mirror::policy::PolicyConfig,
+    pub policy: crate::policy::PolicyConfig,
 }
 
 /// The kind of an upstream.
@@ -300,7 +300,7 @@ impl Default for Config {
             signing: Signing::default(),
             export: Export::default(),
             sources: Vec::new(),
-            policy: crate::mirror::policy::PolicyConfig::default(),
+            policy: crate::policy::PolicyConfig::default(),
         }
     }
 }

@@ -19,7 +19,8 @@
 //! | [`store`] | SQLite: packages, versions, owners, tokens, audit |
 //! | [`index`] | sparse-index paths, entries, prepared files |
 //! | [`registry`] | the service: publish, yank, owners, review; re-renders and signs the index |
-//! | [`mirror`] | upstream sources, sync runs, policy findings |
+//! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
+//! | [`mirror`] | upstream sources and sync runs |
 //! | [`keys`] | the registry's ed25519 signing key |
 //! | [`server`] | HTTP: routes, auth, rate limits, timeouts, TLS, shutdown |
 //! | [`client`] | the web API as plain functions |
@@ -44,6 +45,7 @@ pub mod keys;
 /// Mirroring upstream catalogs behind admin approval.
 pub mod mirror;
 pub mod package;
+pub mod policy;
 pub mod registry;
 pub mod safe_fs;
 pub mod server;

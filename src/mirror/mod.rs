@@ -1,7 +1,6 @@
 //! Mirroring upstream catalogs behind admin approval.
 //!
 //! - [`sync`]: the mirror task (schedules, runs, `registry` sources).
-//! - [`policy`]: what mirrored versions are checked for (findings).
 //! - [`marketplace`]: reading a Claude Code marketplace checkout into
 //!   plugin and skill packages.
 //! - `marketplace_source`: a `marketplace` source's run (checkout,
@@ -14,6 +13,5 @@
 mod git;
 pub mod marketplace;
 mod marketplace_source;
-pub mod policy;
 pub mod sync;
 pub mod transfer;

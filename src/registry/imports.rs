@@ -8,8 +8,8 @@ use crate::bundle::{self, ArchiveLimits};
 use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, IndexEntry};
-use crate::mirror::policy;
 use crate::package::{self, Kind, PackageName};
+use crate::policy;
 use crate::store::{MirrorFacts, NewVersion, Store, VersionStatus};
 use crate::token::{Identity, Role};
 
