@@ -71,7 +71,8 @@ impl From<RegistryError> for ApiError {
             RegistryError::Bundle(_) | RegistryError::Framing(_) => StatusCode::BAD_REQUEST,
             RegistryError::Store(
                 StoreError::NameTaken { .. } | StoreError::VersionExists { .. },
-            ) => StatusCode::CONFLICT,
+            )
+            | RegistryError::NameInReview(_) => StatusCode::CONFLICT,
             RegistryError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             RegistryError::Store(StoreError::Owners(_)) => StatusCode::BAD_REQUEST,
             RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,
