@@ -3,6 +3,7 @@
 
 use hyper::StatusCode;
 
+use super::limits::{UploadCapError, UPLOAD_RETRY_AFTER};
 use crate::api::FramingError;
 use crate::bundle::BundleError;
 use crate::registry::RegistryError;
@@ -56,6 +57,17 @@ impl ApiError {
     /// 404 with a detail.
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, detail)
+    }
+}
+
+impl From<UploadCapError> for ApiError {
+    /// 429 with Retry-After, like a rate limit; the detail names the cap and
+    /// the key that raises it.
+    fn from(e: UploadCapError) -> ApiError {
+        ApiError {
+            retry_after: Some(UPLOAD_RETRY_AFTER.as_secs()),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
     }
 }
 

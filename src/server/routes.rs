@@ -78,7 +78,7 @@ async fn route(
                 None => Err(index_not_found(&key)),
             }
         }
-        ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared).await,
+        ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {
             let who = reader_identity(&req, shared)?;
@@ -242,7 +242,11 @@ pub(super) async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
+async fn publish(
+    req: Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     let who = writer(&req, shared)?;
     // Refuse a reader before accepting megabytes from it.
     if !who.has(crate::token::Role::Publisher) {
@@ -254,6 +258,9 @@ async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Bod
             ),
         ));
     }
+    // A slot under the upload caps, before a byte of the body is read, so
+    // slow bodies cannot pile up; it is freed however the request ends.
+    let slot = shared.uploads.acquire(who.token_id, peer.ip())?;
     let limits = &shared.config.limits;
     let limit = limits.max_bundle_bytes + limits.max_metadata_bytes + 8;
     let body = read_body(
@@ -264,7 +271,13 @@ async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Bod
     )
     .await?;
     let registry = shared.registry.clone();
-    let published = blocking(move || registry.publish(&who, &body)).await?;
+    // The slot moves into the work, so a client that hangs up while its
+    // publish is stored does not free the slot before the work is done.
+    let published = blocking(move || {
+        let _slot = slot;
+        registry.publish(&who, &body)
+    })
+    .await?;
     let response = api::PublishResponse {
         warnings: api::PublishWarnings {
             other: published.warnings,

@@ -1,10 +1,13 @@
 //! See the crate doc of `hostile_upstream.rs`. An upstream chooses the names
 //! it offers: a name that only has mirrored versions waiting for review
 //! must not leak to anyone but an admin (owners, yank, publish errors,
-//! `/healthz`), and a local publish claims it as if it were free.
+//! `/healthz`), and a local publish claims it as if it were free. Also here:
+//! the caps on uploads in progress.
 
 use crate::common::*;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 /// An upstream daemon and a downstream mirroring it behind review.
 struct Mirrored {
@@ -372,5 +375,166 @@ fn a_local_publish_claims_a_name_only_pending_versions_hold() {
     assert_eq!(status, 409, "{body}");
     assert!(detail(&body).contains("the skill `twin-tools`"), "{body}");
     assert_eq!(d.fingerprint(), before);
+    d.assert_serving();
+}
+
+/// An upload whose body is held open: the request head and half the body
+/// are sent; the rest on [`SlowUpload::finish`].
+struct SlowUpload {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl SlowUpload {
+    fn start(d: &Daemon, token: &str, body: &[u8]) -> SlowUpload {
+        let mut stream = TcpStream::connect(d.url.trim_start_matches("http://")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "PUT /api/v1/crates/new HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        let half = body.len() / 2;
+        stream.write_all(&body[..half]).unwrap();
+        stream.flush().unwrap();
+        SlowUpload {
+            stream,
+            rest: body[half..].to_vec(),
+        }
+    }
+
+    /// Reads the answer without sending the rest (for a refused upload).
+    fn answer(mut self) -> String {
+        read_answer(&mut self.stream)
+    }
+
+    /// Sends the rest of the body and reads the answer.
+    fn finish(mut self) -> String {
+        self.stream.write_all(&self.rest).unwrap();
+        read_answer(&mut self.stream)
+    }
+}
+
+fn read_answer(stream: &mut TcpStream) -> String {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// Polls with an empty upload by `token` until the daemon refuses it with
+/// 429 (every slot it may use is held), within 10 s. An empty upload that
+/// gets a slot fails at once on its framing and frees the slot.
+fn wait_until_capped(d: &Daemon, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = put(&format!("{}/api/v1/crates/new", d.url), Some(token), b"");
+        if status == 429 {
+            return;
+        }
+        assert_eq!(status, 400, "an empty upload fails on its framing: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "the slow uploads never filled the cap"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls with an empty upload by `token` until the daemon gives it a slot
+/// again (its framing error, not 429), within 10 s.
+fn wait_until_free(d: &Daemon, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = put(&format!("{}/api/v1/crates/new", d.url), Some(token), b"");
+        if status == 400 {
+            return;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned upload's slot was never freed: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Status line, `Retry-After` and detail of a raw HTTP answer.
+fn refusal(raw: &str) -> (String, Option<String>, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    let retry = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, v)| v.trim().to_string());
+    (status, retry, detail(body))
+}
+
+#[test]
+fn uploads_in_progress_are_capped_per_token_and_per_ip() {
+    let d = Daemon::start(); // caps 2 per token, 4 per address
+    let tokens: Vec<String> = (1..=3)
+        .map(|i| d.token("publisher", &format!("uploader{i}")))
+        .collect();
+    let body = |n: usize| {
+        let name = format!("slow-{n}");
+        skill_publish_body(&name, "1.0.0", &skill_tarball(&name, "1.0.0"))
+    };
+
+    // Per token: two held open, the third is refused before its body.
+    let mut slow = vec![
+        SlowUpload::start(&d, &tokens[0], &body(1)),
+        SlowUpload::start(&d, &tokens[0], &body(2)),
+    ];
+    wait_until_capped(&d, &tokens[0]);
+    let before = d.fingerprint();
+    let (status, retry, text) = refusal(&SlowUpload::start(&d, &tokens[0], &body(9)).answer());
+    assert!(status.starts_with("HTTP/1.1 429"), "{status}");
+    assert_eq!(retry.as_deref(), Some("5"));
+    assert!(
+        text.contains("2 upload(s) in progress")
+            && text.contains("raise limits.max_concurrent_uploads_per_token"),
+        "{text}"
+    );
+
+    // Per address: four held open (two tokens), a fresh token is refused.
+    slow.push(SlowUpload::start(&d, &tokens[1], &body(3)));
+    slow.push(SlowUpload::start(&d, &tokens[1], &body(4)));
+    wait_until_capped(&d, &tokens[2]);
+    let (status, retry, text) = refusal(&SlowUpload::start(&d, &tokens[2], &body(9)).answer());
+    assert!(status.starts_with("HTTP/1.1 429"), "{status}");
+    assert_eq!(retry.as_deref(), Some("5"));
+    assert!(
+        text.contains("4 upload(s) in progress")
+            && text.contains("raise limits.max_concurrent_uploads_per_ip"),
+        "{text}"
+    );
+    assert_eq!(
+        d.fingerprint(),
+        before,
+        "the refused uploads stored nothing"
+    );
+    d.assert_serving();
+
+    // A client that hangs up mid-body frees its slot.
+    drop(slow.remove(0));
+    wait_until_free(&d, &tokens[0]);
+
+    // The held uploads complete; then their slots are free again.
+    for upload in slow {
+        let answer = upload.finish();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let (status, text) = put(
+        &format!("{}/api/v1/crates/new", d.url),
+        Some(&tokens[2]),
+        &body(9),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (_, index) = get(&format!("{}/index/sl/ow/slow-9", d.url));
+    assert_eq!(index.lines().count(), 1, "{index}");
     d.assert_serving();
 }
