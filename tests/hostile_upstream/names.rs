@@ -2,11 +2,13 @@
 //! it offers: a name that only has mirrored versions waiting for review
 //! must not leak to anyone but an admin (owners, yank, publish errors,
 //! `/healthz`), and a local publish claims it as if it were free. Also here:
-//! the caps on uploads in progress.
+//! the caps on uploads in progress and the private modes of the data dir.
 
 use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// An upstream daemon and a downstream mirroring it behind review.
@@ -536,5 +538,51 @@ fn uploads_in_progress_are_capped_per_token_and_per_ip() {
     assert_eq!(status, 200, "{text}");
     let (_, index) = get(&format!("{}/index/sl/ow/slow-9", d.url));
     assert_eq!(index.lines().count(), 1, "{index}");
+    d.assert_serving();
+}
+
+/// The permission bits of `path` (not following a symlink), in octal.
+fn mode(path: &Path) -> String {
+    let mode = std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode();
+    format!("{:04o}", mode & 0o7777)
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn serve_makes_an_existing_data_dir_private() {
+    let d = Daemon::start();
+    d.publish_skill("kept-skill", "1.0.0");
+    let (dir, data) = d.stop();
+    let db = data.join(skillreg::store::DB_FILE);
+    let key = skillreg::keys::key_path(&data, skillreg::keys::KeyRole::Index);
+    chmod(&data, 0o755);
+    chmod(&db, 0o644);
+    chmod(&data.join("keys"), 0o755);
+    chmod(&key, 0o644);
+
+    let d = Daemon::start_in(dir, data.clone(), "");
+    assert_eq!(mode(&data), "0700");
+    assert_eq!(mode(&db), "0600");
+    for suffix in ["-wal", "-shm"] {
+        let extra = data.join(format!("{}{suffix}", skillreg::store::DB_FILE));
+        if extra.exists() {
+            assert_eq!(mode(&extra), "0600", "{}", extra.display());
+        }
+    }
+    assert_eq!(mode(&data.join("keys")), "0700");
+    assert_eq!(mode(&key), "0600");
+    let log = d.log();
+    assert!(
+        log.contains("made private: mode 0755 -> 0700")
+            && log.contains("made private: mode 0644 -> 0600"),
+        "{log}"
+    );
+    assert_eq!(get(&format!("{}/index/ke/pt/kept-skill", d.url)).0, 200);
     d.assert_serving();
 }
