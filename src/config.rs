@@ -261,6 +261,12 @@ pub struct Limits {
     pub idle_timeout_secs: u64,
     /// Seconds shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// Publishes one token may have in progress at once (0: no cap); the
+    /// next one gets 429 before its body is read.
+    pub max_concurrent_uploads_per_token: usize,
+    /// Publishes one client IP address may have in progress at once (0: no
+    /// cap), whatever their tokens.
+    pub max_concurrent_uploads_per_ip: usize,
 }
 
 /// Per-IP and per-token request rates; 0 turns a limit off.
@@ -317,6 +323,8 @@ impl Default for Limits {
             body_read_timeout_secs: 60,
             idle_timeout_secs: 60,
             shutdown_grace_secs: 30,
+            max_concurrent_uploads_per_token: 2,
+            max_concurrent_uploads_per_ip: 4,
         }
     }
 }

@@ -1,9 +1,21 @@
-//! `skillreg serve`: config layering, logging, signals.
+//! `skillreg serve`: config layering, logging, signals, and private modes
+//! on the data directory.
 
-use std::io::Write;
+use std::ffi::CString;
+use std::fs::{File, Permissions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use super::ServeArgs;
 use crate::config::Config;
+
+/// The most a directory of the data dir may allow: the daemon's user only.
+const PRIVATE_DIR: u32 = 0o700;
+/// The most a database or key file may allow.
+const PRIVATE_FILE: u32 = 0o600;
 
 pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = match &args.config {
@@ -31,6 +43,16 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let base_url = config.base_url(bound);
+        // Before the registry opens the database: closing any descriptor
+        // of a file drops every POSIX lock this process holds on it, so
+        // SQLite's locks must not exist yet when the files are checked.
+        crate::fsutil::create_private_dir(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        tighten_modes(&config.data_dir);
         let registry = super::open_registry(&config, &base_url)?;
         let server = crate::server::Server::new(registry, config.clone(), base_url.clone())
             .map_err(|e| e.to_string())?;
@@ -83,5 +105,305 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// What [`tighten_modes`] did to one path (each is also logged).
+#[derive(Debug, PartialEq, Eq)]
+enum Tightened {
+    /// Its mode was changed.
+    Changed {
+        /// The path.
+        path: PathBuf,
+        /// Permission bits before.
+        from: u32,
+        /// Permission bits after.
+        to: u32,
+    },
+    /// Left as it was, and why (a symlink, not the expected kind, an error).
+    Skipped {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Makes the data directory private, however it was made: the directory,
+/// `keys/` and the directories below it allow at most 0700; the database
+/// (`skillreg.db` and its `-wal` and `-shm`), `admin.token` and every file
+/// below `keys/` at most 0600. Each path is opened relative to its opened
+/// parent with `O_NOFOLLOW` and changed on that handle (`fchmod`), so a
+/// symlink planted in the data directory is never followed; it is left
+/// alone with a warning. (Components of the configured `data_dir` path
+/// above the directory itself are the operator's and are followed.) Missing
+/// files are fine; a change that fails is a warning, not a refusal to start.
+///
+/// A missing database is created here, empty (SQLite reads that as a new
+/// database) and 0600: SQLite would create it with the umask's mode (often
+/// 0644), and it gives `-wal` and `-shm` the database's mode.
+///
+/// Must run before this process opens the database (see `serve`).
+fn tighten_modes(data_dir: &Path) -> Vec<Tightened> {
+    let mut done = Vec::new();
+    let Some(data) = tighten(None, data_dir, data_dir, true, &mut done) else {
+        return done;
+    };
+    let db = crate::store::DB_FILE;
+    if let Err(e) = create_private_file(&data, Path::new(db)) {
+        tracing::warn!(path = %data_dir.join(db).display(), error = %e, "could not create the database with mode 0600; SQLite will create it");
+    }
+    for name in [
+        db.to_string(),
+        format!("{db}-wal"),
+        format!("{db}-shm"),
+        crate::registry::ADMIN_TOKEN_FILE.to_string(),
+    ] {
+        tighten(
+            Some(&data),
+            Path::new(&name),
+            &data_dir.join(&name),
+            false,
+            &mut done,
+        );
+    }
+    let keys = crate::keys::keys_dir(data_dir);
+    if let Some(dir) = tighten(Some(&data), Path::new("keys"), &keys, true, &mut done) {
+        tighten_below(&dir, &keys, 2, &mut done);
+    }
+    done
+}
+
+/// Tightens every entry of the opened directory `dir` (at `path`), going
+/// `depth` levels down (`keys/retired/`).
+fn tighten_below(dir: &File, path: &Path, depth: usize, done: &mut Vec<Tightened>) {
+    // The listing only supplies names: each is opened relative to `dir`.
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let child = path.join(&name);
+        // `file_type` does not follow a symlink; `tighten` refuses one anyway.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if let Some(sub) = tighten(Some(dir), Path::new(&name), &child, is_dir, done) {
+            if is_dir && depth > 1 {
+                tighten_below(&sub, &child, depth - 1, done);
+            }
+        }
+    }
+}
+
+/// Opens `name` (relative to `parent`, or as given without one) without
+/// following a symlink, checks it is a directory (`dir`) or a regular file,
+/// and takes away the permission bits beyond [`PRIVATE_DIR`] or
+/// [`PRIVATE_FILE`] on the open handle. Returns the handle, for a directory
+/// to open its entries from; `None` when missing or skipped.
+fn tighten(
+    parent: Option<&File>,
+    name: &Path,
+    path: &Path,
+    dir: bool,
+    done: &mut Vec<Tightened>,
+) -> Option<File> {
+    let mut skip = |why: String| {
+        tracing::warn!(path = %path.display(), "not made private: {why}");
+        done.push(Tightened::Skipped {
+            path: path.to_path_buf(),
+            why,
+        });
+        None
+    };
+    let file = match open_nofollow(parent, name, dir) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return skip(format!(
+                "it is a symbolic link, which skillreg does not follow to change modes; put the real {} there (or point data_dir at it)",
+                if dir { "directory" } else { "file" }
+            ))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return skip("it should be a directory".into())
+        }
+        Err(e) => return skip(format!("cannot open it ({e}); check its owner and mode")),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) => meta,
+        Err(e) => return skip(format!("cannot read its mode ({e})")),
+    };
+    if !dir && !meta.is_file() {
+        return skip("it should be a regular file".into());
+    }
+    let from = meta.permissions().mode() & 0o7777;
+    let to = from & if dir { PRIVATE_DIR } else { PRIVATE_FILE };
+    if to != from {
+        if let Err(e) = file.set_permissions(Permissions::from_mode(to)) {
+            return skip(format!(
+                "cannot change its mode {from:04o} ({e}); run skillreg as its owner, or chmod it to {to:04o}"
+            ));
+        }
+        tracing::info!(path = %path.display(), "made private: mode {from:04o} -> {to:04o}");
+        done.push(Tightened::Changed {
+            path: path.to_path_buf(),
+            from,
+            to,
+        });
+    }
+    Some(file)
+}
+
+/// Creates `name` in `dir`, empty and 0600, unless something is there
+/// already (`O_EXCL`: nothing existing is opened, a symlink included).
+fn create_private_file(dir: &File, name: &Path) -> io::Result<()> {
+    let c_name = CString::new(name.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the path"))?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `c_name` is NUL-terminated and `dir` stays open for the call.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c_name.as_ptr(), flags, PRIVATE_FILE) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    // The umask may have taken bits away, never added any; this is exact.
+    file.set_permissions(Permissions::from_mode(PRIVATE_FILE))?;
+    file.sync_all()?;
+    drop(file);
+    dir.sync_all()
+}
+
+/// `openat(parent, name, O_RDONLY | O_NOFOLLOW | …)`: fails with `ELOOP` on
+/// a symlink instead of following it, and with `O_NONBLOCK` never hangs on
+/// a FIFO planted where a file should be.
+fn open_nofollow(parent: Option<&File>, name: &Path, dir: bool) -> io::Result<File> {
+    let c_name = CString::new(name.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the path"))?;
+    let mut flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    if dir {
+        flags |= libc::O_DIRECTORY;
+    }
+    let at = parent.map_or(libc::AT_FDCWD, |p| p.as_raw_fd());
+    // SAFETY: `c_name` is a valid NUL-terminated string and `at` is either
+    // AT_FDCWD or a descriptor `parent` keeps open for this call.
+    let fd = unsafe { libc::openat(at, c_name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn open_modes_are_tightened_and_symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let keys = data.join("keys");
+        std::fs::create_dir_all(keys.join("retired")).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "not ours").unwrap();
+        chmod(&outside, 0o644);
+        for file in [
+            "skillreg.db",
+            "skillreg.db-wal",
+            "keys/index.ed25519",
+            "keys/retired/old",
+        ] {
+            std::fs::write(data.join(file), "x").unwrap();
+            chmod(&data.join(file), 0o644);
+        }
+        chmod(&data.join("keys/index.ed25519"), 0o400);
+        chmod(&data, 0o755);
+        chmod(&keys, 0o755);
+        chmod(&keys.join("retired"), 0o777);
+        symlink(&outside, data.join("admin.token")).unwrap();
+        symlink(&outside, keys.join("timestamp.ed25519")).unwrap();
+
+        let done = tighten_modes(&data);
+
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&keys), 0o700);
+        assert_eq!(mode(&keys.join("retired")), 0o700);
+        assert_eq!(mode(&data.join("skillreg.db")), 0o600);
+        assert_eq!(mode(&data.join("skillreg.db-wal")), 0o600);
+        assert_eq!(mode(&keys.join("retired/old")), 0o600);
+        assert_eq!(
+            mode(&keys.join("index.ed25519")),
+            0o400,
+            "bits are only taken away"
+        );
+        assert_eq!(mode(&outside), 0o644, "no symlink was followed");
+        let skipped: Vec<_> = done
+            .iter()
+            .filter_map(|t| match t {
+                Tightened::Skipped { path, .. } => Some(path.clone()),
+                Tightened::Changed { .. } => None,
+            })
+            .collect();
+        assert_eq!(skipped.len(), 2, "both links are reported: {done:?}");
+        assert!(skipped.contains(&data.join("admin.token")));
+        assert!(skipped.contains(&keys.join("timestamp.ed25519")));
+        assert!(done.contains(&Tightened::Changed {
+            path: data.join("skillreg.db"),
+            from: 0o644,
+            to: 0o600
+        }));
+        assert!(
+            tighten_modes(&data)
+                .iter()
+                .all(|t| matches!(t, Tightened::Skipped { .. })),
+            "a second run changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_is_created_private_and_an_existing_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        tighten_modes(dir.path());
+        let db = dir.path().join(crate::store::DB_FILE);
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+        crate::store::Store::open(dir.path()).expect("SQLite takes the empty file");
+        let size = std::fs::metadata(&db).unwrap().len();
+        tighten_modes(dir.path());
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), size, "not truncated");
+        let wal = dir.path().join(format!("{}-wal", crate::store::DB_FILE));
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "SQLite gave it the database's mode");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_data_dir_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        chmod(&real, 0o755);
+        let link = dir.path().join("data");
+        symlink(&real, &link).unwrap();
+        let done = tighten_modes(&link);
+        assert_eq!(mode(&real), 0o755);
+        assert!(matches!(&done[..], [Tightened::Skipped { .. }]), "{done:?}");
     }
 }

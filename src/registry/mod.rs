@@ -54,6 +54,11 @@ pub enum RegistryError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A non-admin publish to a name that a package waiting for review
+    /// holds under another spelling or kind: it cannot be claimed, and the
+    /// message names nothing of that package.
+    #[error("the name `{0}` cannot be published right now: a name that differs only in case, `-`/`_` or kind is waiting for an admin's review; ask an admin")]
+    NameInReview(String),
     /// Disk trouble.
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
@@ -68,6 +73,26 @@ pub struct Published {
     pub cksum: Sha256Digest,
     /// Warnings to show the publisher.
     pub warnings: Vec<String>,
+}
+
+/// A publish that passed every check not needing the store.
+struct PublishPlan<'a> {
+    name: PackageName,
+    kind: Kind,
+    version: semver::Version,
+    tarball: &'a [u8],
+    cksum: Sha256Digest,
+    entry: IndexEntry,
+    description: Option<String>,
+    keywords: Vec<String>,
+    files_json: String,
+    warnings: Vec<String>,
+}
+
+/// Whether `login` is a source's mirror login (`mirror:SOURCE`), which
+/// owns what that source stores but is nobody's real ownership.
+fn is_mirror_login(login: &str) -> bool {
+    login.starts_with(&mirror_login(""))
 }
 
 /// An open registry: store, blobs, prepared index.
@@ -155,9 +180,10 @@ impl Registry {
         self.index.get(path)
     }
 
-    /// Number of packages.
-    pub fn package_count(&self) -> Result<usize, RegistryError> {
-        Ok(self.reader().package_count()?)
+    /// Number of packages with at least one approved version (what
+    /// `/healthz` reports; packages waiting for review are not counted).
+    pub fn public_package_count(&self) -> Result<usize, RegistryError> {
+        Ok(self.reader().public_package_count()?)
     }
 
     fn writer(&self) -> MutexGuard<'_, Store> {
@@ -209,7 +235,59 @@ impl Registry {
 
     /// Publishes a body in cargo's framing. The version is durable and in the
     /// index when this returns; on any error nothing is stored.
+    ///
+    /// A non-admin publish to a name that only unreviewed (mirrored)
+    /// versions hold claims it, as if the name were free (see
+    /// [`Store::claim_and_insert_version`]).
     pub fn publish(&self, who: &Identity, body: &[u8]) -> Result<Published, RegistryError> {
+        let plan = self.prepare_publish(who, body)?;
+        let entry_json = index::line(&plan.entry);
+        let mut store = self.writer();
+        // Checks that need the store, under the writer lock so they hold
+        // until the insert; repeated by the insert's own transaction.
+        let claim = self.publish_target(&store, who, &plan)?;
+        // The blob is durable before the version row commits, so the index
+        // never names a missing blob; a crash in between leaves only an
+        // unreferenced blob.
+        let stored = self.blobs.put(plan.tarball)?;
+        debug_assert_eq!(stored, plan.cksum);
+        let new = crate::store::NewVersion {
+            name: &plan.name,
+            kind: plan.kind,
+            version: &plan.version,
+            cksum: &plan.entry.cksum,
+            size: plan.tarball.len() as u64,
+            entry_json: &entry_json,
+            description: plan.description.as_deref().unwrap_or(""),
+            keywords: &plan.keywords,
+            publisher: who,
+            files_json: &plan.files_json,
+            mirror: None,
+        };
+        let package = match &claim {
+            None => store.insert_version(&new)?,
+            Some(existing) => {
+                let note = format!("superseded: the name was published here by {}", who.login);
+                let (package, rejected) = store.claim_and_insert_version(existing, &new, &note)?;
+                tracing::info!(package = %plan.name, by = %who.login, superseded = ?rejected, "a local publish claimed a name that only unreviewed mirrored versions held");
+                package
+            }
+        };
+        self.render_and_sign(&mut store, &package)?;
+        tracing::info!(package = %plan.name, version = %plan.version, kind = %plan.kind, by = %who.login, "published");
+        Ok(Published {
+            package,
+            cksum: plan.cksum,
+            warnings: plan.warnings,
+        })
+    }
+
+    /// Decodes and validates a publish body, without touching the store.
+    fn prepare_publish<'a>(
+        &self,
+        who: &Identity,
+        body: &'a [u8],
+    ) -> Result<PublishPlan<'a>, RegistryError> {
         if !who.has(Role::Publisher) {
             return Err(RegistryError::Forbidden(format!(
                 "the token for `{}` has the role {}; publishing needs a publisher or admin token",
@@ -279,54 +357,61 @@ impl Registry {
             size: Some(tarball.len() as u64),
             provenance,
         };
-        let entry_json = index::line(&entry);
-
-        let mut store = self.writer();
-        // Checks that need the store, under the writer lock so they hold
-        // until the insert; repeated by the insert's own transaction.
-        if let Some(existing) = store.package(name.as_str())? {
-            if existing.name != name.as_str() || existing.kind != kind {
-                return Err(StoreError::NameTaken {
-                    wanted: name.to_string(),
-                    existing: existing.name,
-                    kind: existing.kind,
-                }
-                .into());
-            }
-            self.check_owner(&store, who, &existing)?;
-            if let Some(clash) = store.clashing_version(existing.id, &version)? {
-                return Err(StoreError::VersionExists {
-                    name: name.to_string(),
-                    existing: clash,
-                }
-                .into());
-            }
-        }
-        // The blob is durable before the version row commits, so the index
-        // never names a missing blob; a crash in between leaves only an
-        // unreferenced blob.
-        let stored = self.blobs.put(tarball)?;
-        debug_assert_eq!(stored, cksum);
-        let package = store.insert_version(&crate::store::NewVersion {
-            name: &name,
+        Ok(PublishPlan {
+            name,
             kind,
-            version: &version,
-            cksum: &entry.cksum,
-            size: tarball.len() as u64,
-            entry_json: &entry_json,
-            description: description.as_deref().unwrap_or(""),
-            keywords: &keywords,
-            publisher: who,
-            files_json: &files_json,
-            mirror: None,
-        })?;
-        self.render_and_sign(&mut store, &package)?;
-        tracing::info!(package = %name, version = %version, kind = %kind, by = %who.login, "published");
-        Ok(Published {
-            package,
+            version,
+            tarball,
             cksum,
+            entry,
+            description,
+            keywords,
+            files_json,
             warnings: validated.warnings,
         })
+    }
+
+    /// The checks of a publish against the store. `Some(package)` when the
+    /// publish claims `package`: a non-admin who is not a real owner
+    /// (one other than a `mirror:*` login) publishes to a name that only
+    /// unreviewed versions hold. Such a package answers a non-admin as a
+    /// free name would, so no error here may name its spelling, kind,
+    /// owners or source.
+    fn publish_target(
+        &self,
+        store: &Store,
+        who: &Identity,
+        plan: &PublishPlan<'_>,
+    ) -> Result<Option<PackageRow>, RegistryError> {
+        let Some(existing) = store.package(plan.name.as_str())? else {
+            return Ok(None);
+        };
+        let hidden = !who.has(Role::Admin) && !store.has_approved(existing.id)?;
+        if existing.name != plan.name.as_str() || existing.kind != plan.kind {
+            if hidden {
+                return Err(RegistryError::NameInReview(plan.name.to_string()));
+            }
+            return Err(StoreError::NameTaken {
+                wanted: plan.name.to_string(),
+                existing: existing.name,
+                kind: existing.kind,
+            }
+            .into());
+        }
+        let real_owner =
+            !is_mirror_login(&who.login) && store.owners(existing.id)?.contains(&who.login);
+        if hidden && !real_owner {
+            return Ok(Some(existing));
+        }
+        self.check_owner(store, who, &existing)?;
+        if let Some(clash) = store.clashing_version(existing.id, &plan.version)? {
+            return Err(StoreError::VersionExists {
+                name: plan.name.to_string(),
+                existing: clash,
+            }
+            .into());
+        }
+        Ok(None)
     }
 
     /// Checks a publisher's signed statement: it must be over exactly this
@@ -432,6 +517,7 @@ impl Registry {
     }
 
     /// Yanks or unyanks `name@version`; the index changes before this returns.
+    /// A package waiting for review is unknown to all but admins.
     pub fn set_yanked(
         &self,
         who: &Identity,
@@ -440,9 +526,7 @@ impl Registry {
         yanked: bool,
     ) -> Result<(), RegistryError> {
         let mut store = self.writer();
-        let package = store
-            .package(name)?
-            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        let package = visible_package(&store, Some(who), name)?;
         self.check_owner(&store, who, &package)?;
         let package = store.set_yanked(&package.name, version, yanked, &who.login)?;
         self.render_and_sign(&mut store, &package)?;
@@ -484,16 +568,16 @@ impl Registry {
         Ok(self.reader().search(query, offset, per_page)?)
     }
 
-    /// The owners of a package.
-    pub fn owners(&self, name: &str) -> Result<Vec<String>, RegistryError> {
+    /// The owners of a package, as `who` (if it sent a valid token) may
+    /// see them: a package waiting for review is unknown to all but admins.
+    pub fn owners(&self, who: Option<&Identity>, name: &str) -> Result<Vec<String>, RegistryError> {
         let store = self.reader();
-        let package = store
-            .package(name)?
-            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        let package = visible_package(&store, who, name)?;
         Ok(store.owners(package.id)?)
     }
 
-    /// Adds or removes owners; only an owner or an admin may.
+    /// Adds or removes owners; only an owner or an admin may. A package
+    /// waiting for review is unknown to all but admins.
     pub fn change_owners(
         &self,
         who: &Identity,
@@ -507,9 +591,7 @@ impl Registry {
             ));
         }
         let mut store = self.writer();
-        let package = store
-            .package(name)?
-            .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        let package = visible_package(&store, Some(who), name)?;
         self.check_owner(&store, who, &package)?;
         if add {
             store.add_owners(&package, logins, &who.login)?;
@@ -588,6 +670,25 @@ impl Registry {
     /// Opens another store connection (for the token cache).
     pub fn open_store(&self) -> Result<Store, RegistryError> {
         Ok(Store::open(&self.data_dir)?)
+    }
+}
+
+/// The package `name` (any spelling) as `who` may know it. A package with
+/// no approved version (only pending or rejected mirrored ones) exists for
+/// admins alone, who review it; to anyone else, even a login that owns it
+/// (such as its `mirror:SOURCE` login), it is exactly a name that does not
+/// exist: the same `NotFound`, naming `name` as asked.
+fn visible_package(
+    store: &Store,
+    who: Option<&Identity>,
+    name: &str,
+) -> Result<PackageRow, RegistryError> {
+    let not_found = || RegistryError::from(StoreError::NotFound(format!("package `{name}`")));
+    let package = store.package(name)?.ok_or_else(not_found)?;
+    if who.is_some_and(|w| w.has(Role::Admin)) || store.has_approved(package.id)? {
+        Ok(package)
+    } else {
+        Err(not_found())
     }
 }
 

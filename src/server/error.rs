@@ -3,6 +3,7 @@
 
 use hyper::StatusCode;
 
+use super::limits::{UploadCapError, UPLOAD_RETRY_AFTER};
 use crate::api::FramingError;
 use crate::bundle::BundleError;
 use crate::registry::RegistryError;
@@ -59,6 +60,17 @@ impl ApiError {
     }
 }
 
+impl From<UploadCapError> for ApiError {
+    /// 429 with Retry-After, like a rate limit; the detail names the cap and
+    /// the key that raises it.
+    fn from(e: UploadCapError) -> ApiError {
+        ApiError {
+            retry_after: Some(UPLOAD_RETRY_AFTER.as_secs()),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
+    }
+}
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
         let status = match &e {
@@ -71,7 +83,8 @@ impl From<RegistryError> for ApiError {
             RegistryError::Bundle(_) | RegistryError::Framing(_) => StatusCode::BAD_REQUEST,
             RegistryError::Store(
                 StoreError::NameTaken { .. } | StoreError::VersionExists { .. },
-            ) => StatusCode::CONFLICT,
+            )
+            | RegistryError::NameInReview(_) => StatusCode::CONFLICT,
             RegistryError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             RegistryError::Store(StoreError::Owners(_)) => StatusCode::BAD_REQUEST,
             RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,

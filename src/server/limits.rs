@@ -1,18 +1,130 @@
-//! Per-IP and per-token rate limits (governor's GCRA), and the idle-connection
-//! watchdog's activity tracking.
+//! Per-IP and per-token rate limits (governor's GCRA), caps on uploads in
+//! progress at once, and the idle-connection watchdog's activity tracking.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::config::RateLimit;
+use crate::config::{Limits, RateLimit};
+
+/// What a refused upload is told to wait before retrying: uploads in
+/// progress have no known end, and most finish within seconds.
+pub const UPLOAD_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// An upload refused because a cap on uploads in progress is reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadCapError {
+    /// The token already has `limit` uploads in progress.
+    #[error("this token already has {limit} upload(s) in progress, the most limits.max_concurrent_uploads_per_token allows; retry in {} s, when one has finished, or ask the operator to raise limits.max_concurrent_uploads_per_token", UPLOAD_RETRY_AFTER.as_secs())]
+    Token {
+        /// The configured cap.
+        limit: usize,
+    },
+    /// The client address already has `limit` uploads in progress.
+    #[error("this address already has {limit} upload(s) in progress, the most limits.max_concurrent_uploads_per_ip allows; retry in {} s, when one has finished, or ask the operator to raise limits.max_concurrent_uploads_per_ip", UPLOAD_RETRY_AFTER.as_secs())]
+    Ip {
+        /// The configured cap.
+        limit: usize,
+    },
+}
+
+/// Caps on publishes in progress at once, per token and per client IP
+/// (`limits.max_concurrent_uploads_per_*`; 0 is no cap). A slow upload
+/// holds a slot for as long as its body trickles in, so without a cap one
+/// client could keep every worker busy reading bodies.
+pub struct UploadSlots {
+    per_token: usize,
+    per_ip: usize,
+    held: Arc<Mutex<Held>>,
+}
+
+/// Slots in use, by key; a key with none left is removed, so memory follows
+/// the uploads in progress, not every client ever seen.
+#[derive(Default)]
+struct Held {
+    tokens: HashMap<i64, usize>,
+    ips: HashMap<IpAddr, usize>,
+}
+
+/// One upload's place under both caps, freed when dropped: when the request
+/// finishes, fails, times out, or its client goes away.
+pub struct UploadSlot {
+    held: Arc<Mutex<Held>>,
+    token: i64,
+    ip: IpAddr,
+}
+
+impl UploadSlots {
+    /// Builds the caps from config.
+    pub fn new(limits: &Limits) -> UploadSlots {
+        UploadSlots {
+            per_token: limits.max_concurrent_uploads_per_token,
+            per_ip: limits.max_concurrent_uploads_per_ip,
+            held: Arc::default(),
+        }
+    }
+
+    /// Takes a slot for an upload by `token` from `ip`, or says which cap
+    /// is reached (the token's is checked first). Both counts change
+    /// together under one lock, so a refusal takes nothing.
+    pub fn acquire(&self, token: i64, ip: IpAddr) -> Result<UploadSlot, UploadCapError> {
+        let mut held = lock(&self.held);
+        let over = |cap: usize, used: Option<&usize>| cap > 0 && used.copied().unwrap_or(0) >= cap;
+        if over(self.per_token, held.tokens.get(&token)) {
+            return Err(UploadCapError::Token {
+                limit: self.per_token,
+            });
+        }
+        if over(self.per_ip, held.ips.get(&ip)) {
+            return Err(UploadCapError::Ip { limit: self.per_ip });
+        }
+        *held.tokens.entry(token).or_default() += 1;
+        *held.ips.entry(ip).or_default() += 1;
+        Ok(UploadSlot {
+            held: self.held.clone(),
+            token,
+            ip,
+        })
+    }
+
+    /// Slots in use now: (tokens holding any, addresses holding any).
+    #[cfg(test)]
+    pub fn in_use(&self) -> (usize, usize) {
+        let held = lock(&self.held);
+        (held.tokens.len(), held.ips.len())
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut held = lock(&self.held);
+        release(&mut held.tokens, &self.token);
+        release(&mut held.ips, &self.ip);
+    }
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    // The counts stay consistent across a panic: each change is one step.
+    held.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn release<K: Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
 
 /// The daemon's rate limiters; a limit of 0 is off.
 pub struct RateLimits {
@@ -173,5 +285,65 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(per_token: usize, per_ip: usize) -> UploadSlots {
+        UploadSlots::new(&Limits {
+            max_concurrent_uploads_per_token: per_token,
+            max_concurrent_uploads_per_ip: per_ip,
+            ..Limits::default()
+        })
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+    #[test]
+    fn token_cap_then_ip_cap_and_slots_come_back_on_drop() {
+        let caps = slots(2, 3);
+        let one = caps.acquire(1, A).unwrap();
+        let two = caps.acquire(1, A).unwrap();
+        assert_eq!(
+            caps.acquire(1, B).err(),
+            Some(UploadCapError::Token { limit: 2 })
+        );
+        let three = caps.acquire(2, A).unwrap();
+        assert_eq!(
+            caps.acquire(3, A).err(),
+            Some(UploadCapError::Ip { limit: 3 })
+        );
+        // A refusal took nothing: another address still has room.
+        let other = caps.acquire(3, B).unwrap();
+        drop(one);
+        let again = caps.acquire(1, A).unwrap();
+        drop((two, three, other, again));
+        assert_eq!(caps.in_use(), (0, 0), "every key is forgotten at zero");
+    }
+
+    #[test]
+    fn zero_is_no_cap() {
+        let caps = slots(0, 0);
+        let held: Vec<_> = (0..50).map(|_| caps.acquire(1, A).unwrap()).collect();
+        assert_eq!(held.len(), 50);
+    }
+
+    #[test]
+    fn the_detail_names_the_cap_and_how_to_raise_it() {
+        let text = UploadCapError::Token { limit: 2 }.to_string();
+        assert!(text.contains("2 upload(s)"), "{text}");
+        assert!(
+            text.contains("raise limits.max_concurrent_uploads_per_token"),
+            "{text}"
+        );
+        let text = UploadCapError::Ip { limit: 4 }.to_string();
+        assert!(
+            text.contains("raise limits.max_concurrent_uploads_per_ip"),
+            "{text}"
+        );
     }
 }

@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     pub base_url: String,
     pub auth: Authenticator,
     pub limits: RateLimits,
+    pub uploads: limits::UploadSlots,
     pub mirror: Arc<crate::mirror::sync::Mirror>,
 }
 
@@ -85,6 +86,7 @@ impl Server {
             mirror,
             auth: Authenticator::new(store)?,
             limits: RateLimits::new(&config.rate_limit),
+            uploads: limits::UploadSlots::new(&config.limits),
             registry,
             base_url,
             config,

@@ -56,7 +56,10 @@ async fn route(
     let read = method == Method::GET || method == Method::HEAD;
     match segs.as_slice() {
         ["healthz"] if read => {
-            let packages = shared.registry.package_count().map_err(ApiError::from)?;
+            let packages = shared
+                .registry
+                .public_package_count()
+                .map_err(ApiError::from)?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({"status": "ok", "packages": packages}),
@@ -75,11 +78,10 @@ async fn route(
                 None => Err(index_not_found(&key)),
             }
         }
-        ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared).await,
+        ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {
-            reader(&req, shared)?;
-            let who = identity(&req, shared)?;
+            let who = reader_identity(&req, shared)?;
             download(shared, who, name, version).await
         }
         ["api", "v1", "crates", name, version, "yank"] if method == Method::DELETE => {
@@ -150,8 +152,23 @@ fn reader(req: &Request<Incoming>, shared: &Shared) -> Result<(), ApiError> {
     if !shared.config.auth_required {
         return Ok(());
     }
+    reader_identity(req, shared).map(|_| ())
+}
+
+/// Like [`reader`], also returning who sent a valid token, so a read can
+/// show an admin what waits for review. Without `auth_required` the header
+/// only has to be recognised: an invalid token reads as no token, as it
+/// does on every other read, and no token rate is charged (web-api.md §5.1).
+fn reader_identity(req: &Request<Incoming>, shared: &Shared) -> Result<Option<Identity>, ApiError> {
+    if !shared.config.auth_required {
+        return Ok(req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| shared.auth.authenticate(v).ok()));
+    }
     match identity(req, shared) {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(who)) => Ok(Some(who)),
         Ok(None) => Err(ApiError::unauthorized(
             "this registry requires a token to read; configure cargo with credential-provider = [\"cargo:token\"] and a reader token",
         )),
@@ -225,7 +242,11 @@ pub(super) async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
+async fn publish(
+    req: Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     let who = writer(&req, shared)?;
     // Refuse a reader before accepting megabytes from it.
     if !who.has(crate::token::Role::Publisher) {
@@ -237,6 +258,9 @@ async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Bod
             ),
         ));
     }
+    // A slot under the upload caps, before a byte of the body is read, so
+    // slow bodies cannot pile up; it is freed however the request ends.
+    let slot = shared.uploads.acquire(who.token_id, peer.ip())?;
     let limits = &shared.config.limits;
     let limit = limits.max_bundle_bytes + limits.max_metadata_bytes + 8;
     let body = read_body(
@@ -247,7 +271,13 @@ async fn publish(req: Request<Incoming>, shared: &Shared) -> Result<Response<Bod
     )
     .await?;
     let registry = shared.registry.clone();
-    let published = blocking(move || registry.publish(&who, &body)).await?;
+    // The slot moves into the work, so a client that hangs up while its
+    // publish is stored does not free the slot before the work is done.
+    let published = blocking(move || {
+        let _slot = slot;
+        registry.publish(&who, &body)
+    })
+    .await?;
     let response = api::PublishResponse {
         warnings: api::PublishWarnings {
             other: published.warnings,
@@ -349,8 +379,8 @@ async fn owners(
     let registry = shared.registry.clone();
     let name = name.to_string();
     if method == Method::GET || method == Method::HEAD {
-        reader(&req, shared)?;
-        let logins = blocking(move || registry.owners(&name)).await?;
+        let who = reader_identity(&req, shared)?;
+        let logins = blocking(move || registry.owners(who.as_ref(), &name)).await?;
         let users = logins
             .into_iter()
             .map(|login| OwnerUser {

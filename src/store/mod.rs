@@ -452,14 +452,16 @@ impl Store {
         )
     }
 
-    /// One version for review.
+    /// One version for review. When a claim superseded an older row with
+    /// the same exact version, this is the newest (live) one.
     pub fn review_row(&self, name: &str, version: &str) -> Result<Option<ReviewRow>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
                  FROM versions v JOIN packages p ON p.id = v.package_id
-                 WHERE p.normalized = ?1 AND v.version = ?2",
+                 WHERE p.normalized = ?1 AND v.version = ?2
+                 ORDER BY v.id DESC LIMIT 1",
             )?
             .query_row(params![crate::package::normalize(name), version], review_row)
             .optional()?)
@@ -726,12 +728,34 @@ impl Store {
         }
     }
 
-    /// How many packages exist.
+    /// How many packages exist, whatever their versions' status.
     pub fn package_count(&self) -> Result<usize, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM packages", [], |r| r.get::<_, i64>(0))?
             as usize)
+    }
+
+    /// How many packages have at least one approved version: the public
+    /// count. A package that only has pending or rejected (mirrored)
+    /// versions is not counted, so `/healthz` does not reveal it.
+    pub fn public_package_count(&self) -> Result<usize, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(DISTINCT package_id) FROM versions WHERE status = 'approved'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
+    /// Whether a package has at least one approved version, i.e. whether
+    /// anyone but an admin may know that it exists.
+    pub fn has_approved(&self, package_id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM versions WHERE package_id = ?1 AND status = 'approved')",
+            )?
+            .query_row([package_id], |r| r.get(0))?)
     }
 
     /// Every root document, oldest first: (version, envelope bytes).
@@ -814,8 +838,8 @@ impl Store {
         )
     }
 
-    /// The blob of `name@version` (exact version string) and whether it is
-    /// approved (only approved blobs are public).
+    /// The blob of `name@version` (exact version string, newest row) and
+    /// whether it is approved (only approved blobs are public).
     pub fn blob_of(
         &self,
         name: &str,
@@ -825,7 +849,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT v.cksum, v.size, v.status FROM versions v JOIN packages p ON p.id = v.package_id
-                 WHERE p.normalized = ?1 AND v.version = ?2",
+                 WHERE p.normalized = ?1 AND v.version = ?2
+                 ORDER BY v.id DESC LIMIT 1",
             )?
             .query_row(params![crate::package::normalize(name), version], |r| {
                 Ok((
@@ -866,6 +891,109 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(rows)
+    }
+
+    /// A local publish claims a name that only mirrored, unreviewed versions
+    /// hold (`package`, which must have no approved version), in ONE
+    /// transaction: every pending version is rejected with `note` (audited
+    /// by actor `registry`); every version not approved stops blocking its
+    /// version number (its `version_key` is made unique, the row and its
+    /// blob stay for admins); the `mirror:*` owners are removed, so the
+    /// sources skip the name from now on; the publisher becomes an owner;
+    /// and `new` is inserted as by [`Store::insert_version`]. Returns the
+    /// package and the versions it rejected.
+    pub fn claim_and_insert_version(
+        &mut self,
+        package: &PackageRow,
+        new: &NewVersion<'_>,
+        note: &str,
+    ) -> Result<(PackageRow, Vec<String>), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let approved: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM versions WHERE package_id = ?1 AND status = 'approved')",
+            [package.id],
+            |r| r.get(0),
+        )?;
+        if approved {
+            // Another writer approved or published meanwhile; the caller's
+            // checks no longer hold.
+            return Err(StoreError::Conflict(format!(
+                "`{}` changed while it was being published; retry the publish",
+                new.name
+            )));
+        }
+        let now = unix_now();
+        let rejected = Store::supersede_in(&tx, package, note, now)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO owners (package_id, login, added_at) VALUES (?1, ?2, ?3)",
+            params![package.id, new.publisher.login, now],
+        )?;
+        audit(
+            &tx,
+            "registry",
+            "owner-add",
+            &package.name,
+            &new.publisher.login,
+        )?;
+        let row = Store::insert_version_in(&tx, new)?;
+        tx.commit()?;
+        Ok((row, rejected))
+    }
+
+    /// The superseding half of a claim, inside the caller's transaction:
+    /// rejects the pending versions, frees the version numbers of every
+    /// version not approved and removes the `mirror:*` owners, each audited
+    /// by actor `registry`. Returns the versions it rejected.
+    fn supersede_in(
+        tx: &rusqlite::Transaction<'_>,
+        package: &PackageRow,
+        note: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let pending: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, version FROM versions WHERE package_id = ?1 AND status = 'pending' ORDER BY id",
+            )?;
+            let rows = stmt.query_map([package.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, version) in &pending {
+            tx.execute(
+                "UPDATE versions SET status = 'rejected', decided_by = 'registry', decided_at = ?2,
+                     decision_note = ?3 WHERE id = ?1",
+                params![id, now, note],
+            )?;
+            audit(
+                tx,
+                "registry",
+                "reject",
+                &format!("{}@{version}", package.name),
+                note,
+            )?;
+        }
+        tx.execute(
+            "UPDATE versions SET version_key = version_key || '#superseded-' || id
+             WHERE package_id = ?1 AND status != 'approved'",
+            [package.id],
+        )?;
+        let mirror_owners: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT login FROM owners WHERE package_id = ?1 AND substr(login, 1, 7) = 'mirror:'
+                 ORDER BY login",
+            )?;
+            let rows = stmt.query_map([package.id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for login in &mirror_owners {
+            tx.execute(
+                "DELETE FROM owners WHERE package_id = ?1 AND login = ?2",
+                params![package.id, login],
+            )?;
+            audit(tx, "registry", "owner-remove", &package.name, login)?;
+        }
+        Ok(pending.into_iter().map(|(_, v)| v).collect())
     }
 
     /// The body of [`Store::insert_version`], inside the caller's transaction.
@@ -994,8 +1122,11 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("package `{name}`")))?;
+        // The newest row with this exact version is the live one (older
+        // ones were superseded by a claim; see `claim_and_insert_version`).
         let changed = tx.execute(
-            "UPDATE versions SET yanked = ?3 WHERE package_id = ?1 AND version = ?2",
+            "UPDATE versions SET yanked = ?3 WHERE id =
+                 (SELECT MAX(id) FROM versions WHERE package_id = ?1 AND version = ?2)",
             params![package.id, version, yanked],
         )?;
         if changed == 0 {
