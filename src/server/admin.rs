@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::body::Body;
 use super::error::ApiError;
-use super::routes::{blocking, identity, json, read_body};
+use super::request::{blocking, identity, read_body};
+use super::response::json;
 use super::Shared;
 use crate::api::{
     AuditResponse, BulkDecision, BulkResponse, BulkResult, DecisionRequest, PendingResponse,

@@ -10,6 +10,8 @@ mod auth;
 mod body;
 mod error;
 mod limits;
+mod request;
+mod response;
 mod routes;
 mod tls;
 

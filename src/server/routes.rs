@@ -1,9 +1,7 @@
 //! Routing and request handling: the web API and the sparse index.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
+use hyper::header;
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +9,10 @@ use std::time::Duration;
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::{AuthError, Shared};
-use crate::api::{
-    self, ErrorBody, ErrorDetail, OkResponse, OwnerUser, OwnersChange, OwnersResponse,
-};
-use crate::index::Prepared;
+use super::request::{blocking, read_body, reader, reader_identity, writer};
+use super::response::{error_response, json, prepared, text};
+use super::Shared;
+use crate::api::{self, OkResponse, OwnerUser, OwnersChange, OwnersResponse};
 use crate::token::Identity;
 
 /// Handles one request; never fails (errors become JSON responses).
@@ -111,135 +108,6 @@ async fn route(
 
 fn index_not_found(path: &str) -> ApiError {
     ApiError::not_found(format!("no package has the index file `{path}`"))
-}
-
-/// The identity behind the request's token, if it sent one.
-pub(super) fn identity(
-    req: &Request<Incoming>,
-    shared: &Shared,
-) -> Result<Option<Identity>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;
-    let who = match shared.auth.authenticate(value) {
-        Ok(who) => who,
-        Err(AuthError::Invalid) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                AuthError::Invalid.to_string(),
-            ))
-        }
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "token check failed");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot check tokens right now; retry shortly",
-            ));
-        }
-    };
-    shared
-        .limits
-        .check_token(who.token_id)
-        .map_err(|wait| ApiError::rate_limited(wait, "token"))?;
-    Ok(Some(who))
-}
-
-/// Reads (index, downloads, search) need a token only when `auth_required`.
-fn reader(req: &Request<Incoming>, shared: &Shared) -> Result<(), ApiError> {
-    if !shared.config.auth_required {
-        return Ok(());
-    }
-    reader_identity(req, shared).map(|_| ())
-}
-
-/// Like [`reader`], also returning who sent a valid token, so a read can
-/// show an admin what waits for review. Without `auth_required` the header
-/// only has to be recognised: an invalid token reads as no token, as it
-/// does on every other read, and no token rate is charged (web-api.md §5.1).
-fn reader_identity(req: &Request<Incoming>, shared: &Shared) -> Result<Option<Identity>, ApiError> {
-    if !shared.config.auth_required {
-        return Ok(req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| shared.auth.authenticate(v).ok()));
-    }
-    match identity(req, shared) {
-        Ok(Some(who)) => Ok(Some(who)),
-        Ok(None) => Err(ApiError::unauthorized(
-            "this registry requires a token to read; configure cargo with credential-provider = [\"cargo:token\"] and a reader token",
-        )),
-        Err(e) if e.status == StatusCode::FORBIDDEN => Err(ApiError::unauthorized(e.detail)),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes need a token, always.
-fn writer(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError> {
-    identity(req, shared)?.ok_or_else(|| {
-        ApiError::unauthorized("this needs a publisher token in the Authorization header (cargo: `cargo login --registry NAME`)")
-    })
-}
-
-/// Reads a whole body within `limit` bytes (`what` names the limit in the
-/// error) and the configured body timeout.
-pub(super) async fn read_body(
-    req: Request<Incoming>,
-    limit: u64,
-    what: &str,
-    timeout: Duration,
-) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {limit} bytes ({what})"),
-        )
-    };
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
-    let body = Limited::new(req.into_body(), limit as usize);
-    match tokio::time::timeout(timeout, body.collect()).await {
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} s",
-                timeout.as_secs()
-            ),
-        )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("could not read the request body: {e}"),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
-}
-
-/// Runs registry work on the blocking pool.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::registry::RegistryError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(e) => {
-            tracing::error!(error = %e, "registry task failed");
-            Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; nothing was changed",
-            ))
-        }
-    }
 }
 
 async fn publish(
@@ -477,131 +345,4 @@ fn login_help(base_url: &str) -> String {
     format!(
         "skillreg at {base_url}\n\nTokens are issued by an administrator of this registry:\n\n    skillreg token create --data DATA_DIR --role reader --name YOUR_LOGIN\n\nThen give it to cargo:\n\n    cargo login --registry NAME\n"
     )
-}
-
-/// Serves a prepared file with ETag/Last-Modified revalidation and gzip.
-fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
-    let headers = req.headers();
-    let not_modified = if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        inm.split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t == file.etag || t == file.gzip_etag)
-    } else if let Some(ims) = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok())
-    {
-        let ims = ims
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        file.modified_unix <= ims
-    } else {
-        false
-    };
-    let gzip = file
-        .gzip
-        .as_ref()
-        .filter(|_| accepts_gzip(headers.get(header::ACCEPT_ENCODING)));
-    let etag = if gzip.is_some() {
-        &file.gzip_etag
-    } else {
-        &file.etag
-    };
-    let mut builder = Response::builder()
-        .header(header::ETAG, etag.clone())
-        .header(header::LAST_MODIFIED, file.last_modified.clone())
-        .header(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
-        .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if not_modified {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(body::full(Bytes::new()))
-            .expect("valid response");
-    }
-    builder = builder
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    match gzip {
-        Some(gz) => builder
-            .header(header::CONTENT_ENCODING, "gzip")
-            .header(header::CONTENT_LENGTH, gz.len())
-            .body(body::full(gz.clone())),
-        None => builder
-            .header(header::CONTENT_LENGTH, file.body.len())
-            .body(body::full(file.body.clone())),
-    }
-    .expect("valid response")
-}
-
-/// True when Accept-Encoding lists gzip with a non-zero q.
-fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
-    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    value.split(',').any(|part| {
-        let mut params = part.split(';').map(str::trim);
-        let coding = params.next().unwrap_or("");
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*")
-            && params
-                .filter_map(|p| p.strip_prefix("q="))
-                .all(|q| q.parse::<f32>().map(|q| q > 0.0).unwrap_or(false))
-    })
-}
-
-pub(super) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).expect("responses serialize");
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CONTENT_LENGTH, bytes.len())
-        .body(body::full(bytes))
-        .expect("valid response")
-}
-
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
-    let body = body.into();
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(body::full(body))
-        .expect("valid response")
-}
-
-fn error_response(e: ApiError, base_url: &str) -> Response<Body> {
-    let mut response = json(
-        e.status,
-        &ErrorBody {
-            errors: vec![ErrorDetail { detail: e.detail }],
-        },
-    );
-    let headers = response.headers_mut();
-    if let Some(secs) = e.retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    if e.challenge {
-        if let Ok(v) = HeaderValue::from_str(&format!("Cargo login_url=\"{base_url}/me\"")) {
-            headers.insert(header::WWW_AUTHENTICATE, v);
-        }
-    }
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_negotiation() {
-        let h = |s: &'static str| Some(HeaderValue::from_static(s));
-        assert!(accepts_gzip(h("deflate, gzip").as_ref()));
-        assert!(accepts_gzip(h("gzip;q=0.5").as_ref()));
-        assert!(!accepts_gzip(h("gzip;q=0").as_ref()));
-        assert!(!accepts_gzip(h("br").as_ref()));
-        assert!(!accepts_gzip(None));
-    }
 }
