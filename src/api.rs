@@ -60,16 +60,8 @@ pub struct RegisterKey {
     pub public_key: String,
 }
 
-/// A registered publisher key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublisherKey {
-    /// Hex sha256 of the public key.
-    pub keyid: String,
-    /// Hex public key.
-    pub public_key: String,
-    /// Unix seconds.
-    pub created_at: i64,
-}
+/// A registered publisher key (the store's row, as the wire carries it).
+pub use crate::store::PublisherKey;
 
 /// `GET /api/v1/me/keys`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,0 +1,165 @@
+//! Sync runs of the mirror and its per-source state.
+
+use super::*;
+
+/// The counts and outcome of one sync run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncRun {
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    /// Versions seen upstream (after include/exclude).
+    pub discovered: i64,
+    /// New versions stored.
+    pub added: i64,
+    /// Index files that changed upstream and were re-read.
+    pub updated: i64,
+    /// Versions already here.
+    pub unchanged: i64,
+    /// New versions waiting for review.
+    pub pending: i64,
+    /// Versions rejected (before, or by the policy now).
+    pub rejected: i64,
+    /// Versions skipped, each with its reason in `detail`.
+    pub skipped: i64,
+    /// Versions that failed (download, checksum), each in `detail`.
+    pub failed: i64,
+    /// Why the run failed.
+    pub error: Option<String>,
+    /// One line per skipped or failed item.
+    pub detail: Vec<String>,
+}
+
+/// A stored run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRunRow {
+    /// Run id.
+    pub id: i64,
+    /// Source name.
+    pub source: String,
+    /// Counts and outcome.
+    pub run: SyncRun,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Unix seconds, when finished.
+    pub finished_at: Option<i64>,
+}
+
+impl Store {
+    /// Starts a sync run for `source` and returns its id.
+    pub fn start_run(&mut self, source: &str) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO sync_runs (source, status, started_at) VALUES (?1, 'running', ?2)",
+            params![source, unix_now()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the end of a run.
+    pub fn finish_run(&mut self, id: i64, run: &SyncRun) -> Result<(), StoreError> {
+        self.update_run(id, run, true)
+    }
+
+    /// Records the counts and detail of a run still going (its status stays
+    /// `running`), so a run a crash interrupts shows what it had done.
+    pub fn record_progress(&mut self, id: i64, run: &SyncRun) -> Result<(), StoreError> {
+        self.update_run(id, run, false)
+    }
+
+    fn update_run(&mut self, id: i64, run: &SyncRun, finished: bool) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE sync_runs SET status = CASE WHEN ?14 THEN ?2 ELSE status END,
+                 finished_at = CASE WHEN ?14 THEN ?3 ELSE finished_at END,
+                 discovered = ?4, added = ?5, updated = ?6,
+                 unchanged = ?7, pending = ?8, rejected = ?9, skipped = ?10, failed = ?11, error = ?12, detail = ?13
+             WHERE id = ?1 AND (?14 OR status = 'running')",
+            params![
+                id,
+                run.status,
+                unix_now(),
+                run.discovered,
+                run.added,
+                run.updated,
+                run.unchanged,
+                run.pending,
+                run.rejected,
+                run.skipped,
+                run.failed,
+                run.error,
+                serde_json::to_string(&run.detail).expect("strings serialize"),
+                finished,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks runs left `running` by a crash as failed; returns their sources.
+    pub fn fail_interrupted_runs(&mut self) -> Result<Vec<String>, StoreError> {
+        let sources = self.all(
+            "SELECT DISTINCT source FROM sync_runs WHERE status = 'running'",
+            [],
+            |r| r.get(0),
+        )?;
+        self.conn.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = ?1,
+                 error = 'interrupted: the daemon stopped during this run; the next run resumes it'
+             WHERE status = 'running'",
+            [unix_now()],
+        )?;
+        Ok(sources)
+    }
+
+    /// Sync runs, newest first (at most `limit`).
+    pub fn runs(&self, limit: usize) -> Result<Vec<SyncRunRow>, StoreError> {
+        self.all(
+            "SELECT id, source, status, started_at, finished_at, discovered, added, updated, unchanged,
+                    pending, rejected, skipped, failed, error, detail
+             FROM sync_runs ORDER BY id DESC LIMIT ?1",
+            [limit as i64],
+            |r| {
+                Ok(SyncRunRow {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    run: SyncRun {
+                        status: r.get(2)?,
+                        discovered: r.get(5)?,
+                        added: r.get(6)?,
+                        updated: r.get(7)?,
+                        unchanged: r.get(8)?,
+                        pending: r.get(9)?,
+                        rejected: r.get(10)?,
+                        skipped: r.get(11)?,
+                        failed: r.get(12)?,
+                        error: r.get(13)?,
+                        detail: serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default(),
+                    },
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// A mirror-state value of `source`.
+    pub fn mirror_state(&self, source: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM mirror_state WHERE source = ?1 AND key = ?2")?
+            .query_row(params![source, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a mirror-state value (committed at once, so a crash keeps it).
+    pub fn set_mirror_state(
+        &mut self,
+        source: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO mirror_state (source, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT(source, key) DO UPDATE SET value = excluded.value",
+            params![source, key, value],
+        )?;
+        Ok(())
+    }
+}
