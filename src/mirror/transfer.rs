@@ -801,61 +801,124 @@ fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> 
     Ok((root, payload))
 }
 
-/// Walks from the pinned root to the archive's newest: the archive must
-/// hold the pinned root at its version, byte for byte, and each next root
-/// must verify with the previous root's root keys and with its own.
-fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Root, TransferError> {
-    let newest = *roots
-        .keys()
-        .next_back()
-        .ok_or_else(|| refused("the archive carries no root document (roots/N.json)"))?;
-    if newest < pinned.root.version {
-        return Err(refused(format!(
-            "the archive's newest root is v{newest}, older than the pinned root v{} ({}): it was exported before a key rotation the pinned root already follows; export it again",
-            pinned.root.version, pinned.origin
-        )));
+/// The exporter's root chain, walked one root at a time from the pinned
+/// root: the one root walk of archives and bundle signatures. Roots come
+/// in ascending version order. Those below the pinned version are not
+/// needed and are dropped; the one at the pinned version must be the pinned
+/// root byte for byte; each later one must verify with the previous root's
+/// root keys and with its own (the rule clients follow). Only the newest
+/// trusted root is kept, so a walk holds one root however many arrive.
+struct RootChain<'a> {
+    pinned: &'a PinnedRoot,
+    /// The file the roots come from, in messages (`the archive`, `X.sig`).
+    what: String,
+    /// The newest trusted root: the pinned one until a later root chains.
+    trusted: Root,
+    /// The root at the pinned version was met, and matched.
+    met_pinned: bool,
+    /// The highest version taken so far (0: none yet).
+    newest: u64,
+    /// How many roots were taken.
+    count: u64,
+}
+
+impl<'a> RootChain<'a> {
+    /// A walk from `pinned` over the roots carried by `what`.
+    fn new(pinned: &'a PinnedRoot, what: &str) -> RootChain<'a> {
+        RootChain {
+            pinned,
+            what: what.to_string(),
+            trusted: pinned.root.clone(),
+            met_pinned: false,
+            newest: 0,
+            count: 0,
+        }
     }
-    let at_pinned = roots.get(&pinned.root.version).ok_or_else(|| {
-        refused(format!(
-            "the archive does not carry root v{} (the pinned root's version), so it cannot be checked against {}",
-            pinned.root.version, pinned.origin
-        ))
-    })?;
-    let payload = Envelope::from_bytes(at_pinned)
-        .and_then(|e| e.payload_bytes())
-        .map_err(|e| {
-            refused(format!(
-                "roots/{}.json is malformed: {e}",
-                pinned.root.version
-            ))
-        })?;
-    if payload != pinned.payload {
-        return Err(refused(format!(
-            "the archive's root v{} differs from the pinned root {}: it was made by another registry or for another trust root (or the archive is damaged); refused",
-            pinned.root.version, pinned.origin
-        )));
+
+    /// Takes root `version` (its envelope bytes, as served). Refused when
+    /// it breaks the order, the count or size caps, differs from the pin, or
+    /// does not chain from the newest trusted root.
+    fn push(&mut self, version: u64, bytes: &[u8]) -> Result<(), TransferError> {
+        self.count += 1;
+        if self.count > MAX_ROOTS {
+            return Err(refused(format!(
+                "{} carries more than {MAX_ROOTS} roots",
+                self.what
+            )));
+        }
+        if bytes.len() as u64 > MAX_ROOT_BYTES {
+            return Err(refused(format!(
+                "root v{version} in {} is {} bytes, more than the {MAX_ROOT_BYTES} a root may have",
+                self.what,
+                bytes.len()
+            )));
+        }
+        if version <= self.newest {
+            return Err(refused(format!(
+                "root v{version} in {} comes after root v{}: roots must be in ascending version order, each once (as `skillreg export-transfer` writes them); export it again",
+                self.what, self.newest
+            )));
+        }
+        self.newest = version;
+        let pinned = self.pinned.root.version;
+        match version.cmp(&pinned) {
+            // Older than the pin: the pin already vouches for what follows.
+            std::cmp::Ordering::Less => Ok(()),
+            std::cmp::Ordering::Equal => self.match_pinned(bytes),
+            std::cmp::Ordering::Greater => self.chain(version, bytes),
+        }
     }
-    let mut trusted = pinned.root.clone();
-    for next in pinned.root.version + 1..=newest {
+
+    /// The root at the pinned version must be the pinned root.
+    fn match_pinned(&mut self, bytes: &[u8]) -> Result<(), TransferError> {
+        let version = self.pinned.root.version;
+        let payload = Envelope::from_bytes(bytes)
+            .and_then(|e| e.payload_bytes())
+            .map_err(|e| {
+                refused(format!(
+                    "root v{version} in {} is malformed: {e}",
+                    self.what
+                ))
+            })?;
+        if payload != self.pinned.payload {
+            return Err(refused(format!(
+                "{}'s root v{version} differs from the pinned root {}: it was made by another registry or for another trust root (or it is damaged); refused",
+                self.what, self.pinned.origin
+            )));
+        }
+        self.met_pinned = true;
+        Ok(())
+    }
+
+    /// Root `version` above the pin must follow the newest trusted root.
+    fn chain(&mut self, version: u64, bytes: &[u8]) -> Result<(), TransferError> {
+        if !self.met_pinned {
+            return Err(self.without_pinned());
+        }
+        let next = self.trusted.version + 1;
         let chain = |detail: String| {
             refused(format!(
-                "root v{next} in the archive does not chain from the pinned root: {detail}"
+                "root v{next} in {} does not chain from the pinned root: {detail}",
+                self.what
             ))
         };
-        let bytes = roots
-            .get(&next)
-            .ok_or_else(|| chain(format!("roots/{next}.json is missing")))?;
+        if version != next {
+            return Err(chain(format!(
+                "root v{next} is missing (v{version} follows v{})",
+                next - 1
+            )));
+        }
         let envelope = Envelope::from_bytes(bytes).map_err(|e| chain(e.to_string()))?;
-        let old_role = trusted
-            .roles
-            .get("root")
-            .ok_or_else(|| chain(format!("root v{} names no root role", trusted.version)))?;
+        let old_role =
+            self.trusted.roles.get("root").ok_or_else(|| {
+                chain(format!("root v{} names no root role", self.trusted.version))
+            })?;
         envelope
-            .verify(types::ROOT, "root", old_role, &trusted.keys)
+            .verify(types::ROOT, "root", old_role, &self.trusted.keys)
             .map_err(|e| {
                 chain(format!(
                     "it is not signed by the root keys of v{}: {e}",
-                    trusted.version
+                    self.trusted.version
                 ))
             })?;
         let (root, _) = self_signed_root(bytes)
@@ -863,40 +926,58 @@ fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Roo
         if root.version != next {
             return Err(chain(format!("it says version {}", root.version)));
         }
-        trusted = root;
+        self.trusted = root;
+        Ok(())
     }
-    let expires = humantime::parse_rfc3339(&trusted.expires).map_err(|e| {
-        refused(format!(
-            "root v{} has a malformed expiry: {e}",
-            trusted.version
-        ))
-    })?;
-    if expires <= SystemTime::now() {
-        return Err(refused(format!(
-            "the exporter's newest root v{} expired at {}; the exporting registry renews it when its daemon runs: start it, then export again",
-            trusted.version, trusted.expires
-        )));
-    }
-    Ok(trusted)
-}
 
-/// Walks the roots (see [`walk_roots`]) and refuses a rollback: a newest
-/// root older than `seen.0`, the newest already imported from source
-/// `seen.1`. `what` names the signed file in the message.
-fn trusted_root(
-    pinned: &PinnedRoot,
-    roots: &BTreeMap<u64, Vec<u8>>,
-    seen: (u64, &str),
-    what: &str,
-) -> Result<Root, TransferError> {
-    let root = walk_roots(pinned, roots)?;
-    if root.version < seen.0 {
-        return Err(refused(format!(
-            "{what} was signed under the exporter's root v{}, but a transfer under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
-            root.version, seen.0, seen.1
-        )));
+    fn without_pinned(&self) -> TransferError {
+        refused(format!(
+            "{} does not carry root v{} (the pinned root's version), so it cannot be checked against {}",
+            self.what, self.pinned.root.version, self.pinned.origin
+        ))
     }
-    Ok(root)
+
+    /// The newest trusted root, once every root was taken. Refused if none
+    /// came, the newest is older than the pin or expired, or it is older than
+    /// `seen.0`, the newest already imported from source `seen.1` (a rollback).
+    fn finish(self, seen: (u64, &str)) -> Result<Root, TransferError> {
+        let pinned = self.pinned.root.version;
+        if self.newest == 0 {
+            return Err(refused(format!(
+                "{} carries no root document (roots/N.json)",
+                self.what
+            )));
+        }
+        if self.newest < pinned {
+            return Err(refused(format!(
+                "{}'s newest root is v{}, older than the pinned root v{pinned} ({}): it was exported before a key rotation the pinned root already follows; export it again",
+                self.what, self.newest, self.pinned.origin
+            )));
+        }
+        if !self.met_pinned {
+            return Err(self.without_pinned());
+        }
+        let trusted = self.trusted;
+        let expires = humantime::parse_rfc3339(&trusted.expires).map_err(|e| {
+            refused(format!(
+                "root v{} has a malformed expiry: {e}",
+                trusted.version
+            ))
+        })?;
+        if expires <= SystemTime::now() {
+            return Err(refused(format!(
+                "the exporter's newest root v{} expired at {}; the exporting registry renews it when its daemon runs: start it, then export again",
+                trusted.version, trusted.expires
+            )));
+        }
+        if trusted.version < seen.0 {
+            return Err(refused(format!(
+                "{} was signed under the exporter's root v{}, but a transfer under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
+                self.what, trusted.version, seen.0, seen.1
+            )));
+        }
+        Ok(trusted)
+    }
 }
 
 /// A root version as written in a name (`N` of `roots/N.json`): 1, 2, …
@@ -1180,7 +1261,11 @@ fn read_archive(
                 "the archive must begin with manifest.json and manifest.sig",
             ));
         };
-        let root = trusted_root(pinned, roots, seen, "the archive")?;
+        let mut chain = RootChain::new(pinned, "the archive");
+        for (version, bytes) in roots {
+            chain.push(*version, bytes)?;
+        }
+        let root = chain.finish(seen)?;
         let (manifest, lines) = verify_manifest(manifest_bytes, signature, &root)?;
         for v in &manifest.versions {
             let stage = v.size <= max_blob && !known(&v.name, &v.version);
@@ -1543,7 +1628,11 @@ fn read_bundle(
         })?;
         roots.insert(version, envelope.to_bytes());
     }
-    let root = trusted_root(pinned, &roots, seen, &sig_name)?;
+    let mut chain = RootChain::new(pinned, &sig_name);
+    for (version, bytes) in &roots {
+        chain.push(*version, bytes)?;
+    }
+    let root = chain.finish(seen)?;
     let payload = detached
         .manifest
         .payload_bytes()
