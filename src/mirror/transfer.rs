@@ -132,7 +132,8 @@ pub struct TransferLimits {
     pub max_bytes: u64,
     /// Most tar entries.
     pub max_entries: u64,
-    /// Largest `manifest.json`.
+    /// Largest `manifest.json`. Until its signed digest is checked it
+    /// waits in a staging file, so this bounds disk, not memory.
     pub max_manifest_bytes: u64,
 }
 
@@ -903,7 +904,7 @@ impl<'a> RootChain<'a> {
         }
         if bytes.len() as u64 > MAX_ROOT_BYTES {
             return Err(refused(format!(
-                "root v{version} in {} is {} bytes, more than the {MAX_ROOT_BYTES} a root may have",
+                "root v{version} in {} is {} bytes, more than the {MAX_ROOT_BYTES} a root may have (a registry's root is a few KB): it was not written by `skillreg export-transfer`; refused",
                 self.what,
                 bytes.len()
             )));
@@ -1735,6 +1736,11 @@ fn read_archive(
                 return Err(refused(
                     "roots/N.json must follow manifest.sig and precede every blob",
                 ))
+            }
+            Part::Root(_) if size > MAX_ROOT_BYTES => {
+                return Err(refused(format!(
+                    "`{path}` is {size} bytes, more than the {MAX_ROOT_BYTES} allowed for a root (a registry's root is a few KB): this is not an archive `skillreg export-transfer` wrote; refused"
+                )))
             }
             Part::Root(version) => {
                 let bytes = read_entry(&mut entry, &path, size, MAX_ROOT_BYTES, limits)?;
