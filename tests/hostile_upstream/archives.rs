@@ -318,14 +318,20 @@ fn a_dropped_archive_of_zeros_is_rejected_in_bounded_memory() {
     assert_eq!(daemon.fingerprint(), before, "the refusal stored something");
     assert_eq!(keys_and_config(&daemon), guarded);
     assert_eq!(staging_left(&daemon.data), Vec::<PathBuf>::new());
-    let (_, runs) = daemon.admin_json("GET", "/admin/v1/sync-runs", "");
-    let run = runs["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["source"] == "airgap" && r["failed"] == 1)
-        .cloned()
-        .unwrap_or_else(|| panic!("no failed run: {runs}"));
+    // The run is recorded just after the note is written.
+    let mut run = serde_json::Value::Null;
+    wait_for("the failed run", || {
+        let (_, runs) = daemon.admin_json("GET", "/admin/v1/sync-runs", "");
+        run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source"] == "airgap" && r["failed"] == 1)
+            .cloned()
+            .unwrap_or_default();
+        !run.is_null()
+    });
+    assert_eq!(run["status"], "failed", "{run}");
     assert!(
         run["detail"]
             .to_string()
