@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use skillreg::index::sign;
-use skillreg::mirror::transfer::SUFFIX;
+use skillreg::mirror::transfer::{TransferDigest, SUFFIX};
 
 fn ok(out: &std::process::Output) -> String {
     assert!(
@@ -85,6 +85,12 @@ fn store_state(data: &Path) -> StoreState {
         .map(|d| d.to_hex())
         .collect();
     (published, statuses, blobs)
+}
+
+/// A format-2 `manifest.sig` over `manifest`, signed by `key`.
+fn digest_sig(manifest: &[u8], key: &ed25519_dalek::SigningKey) -> Vec<u8> {
+    let digest = sign::canonical(&TransferDigest::of(manifest));
+    sign::Envelope::sign(sign::types::TRANSFER, &digest, &[key]).to_bytes()
 }
 
 /// The entries of a tar.gz, in order.
@@ -175,7 +181,15 @@ fn export_import_review_and_import_again_changes_nothing() {
             &up_root.keys,
         )
         .unwrap();
-    assert_eq!(&payload, manifest_bytes);
+    // Format 2: manifest.sig signs the manifest's sha256 and size, so it stays small.
+    let digest: TransferDigest = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(digest, TransferDigest::of(manifest_bytes));
+    assert_eq!(
+        (digest._type.as_str(), digest.format),
+        ("transfer-digest", 2)
+    );
+    assert_eq!(payload, sign::canonical(&digest), "the digest is canonical");
+    assert!(parts[1].1.len() < 1024, "{} bytes", parts[1].1.len());
     assert_eq!(
         sign::canonical(&serde_json::from_slice::<serde_json::Value>(manifest_bytes).unwrap()),
         *manifest_bytes,
@@ -189,7 +203,7 @@ fn export_import_review_and_import_again_changes_nothing() {
             manifest.format,
             manifest.registry.root_version
         ),
-        ("transfer", 1, 1)
+        ("transfer", 2, 1)
     );
     let served = get(&format!("{}/index/ai/r-/air-alpha", up.url)).1;
     for v in &manifest.versions {
@@ -361,7 +375,7 @@ fn tampered_foreign_and_hostile_archives_are_refused_and_change_nothing() {
     // A manifest signed by a foreign key.
     let mut e = good.clone();
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    e[1].1 = sign::Envelope::sign(sign::types::TRANSFER, &e[0].1, &[&stranger]).to_bytes();
+    e[1].1 = digest_sig(&e[0].1, &stranger);
     let f = write("foreign-sig.tar.gz", &archive(&e));
     refuse("foreign key", &f, &root, "signed by unknown key");
 
@@ -395,7 +409,7 @@ fn tampered_foreign_and_hostile_archives_are_refused_and_change_nothing() {
     let mut manifest: serde_json::Value = serde_json::from_slice(&e[0].1).unwrap();
     manifest["registry"]["root_version"] = 2.into();
     e[0].1 = sign::canonical(&manifest);
-    e[1].1 = sign::Envelope::sign(sign::types::TRANSFER, &e[0].1, &[&stranger]).to_bytes();
+    e[1].1 = digest_sig(&e[0].1, &stranger);
     let f = write("forged-root.tar.gz", &archive(&e));
     refuse(
         "forged root",
@@ -716,6 +730,23 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
     let (status, blob) = get_bytes(&format!("{}/api/v1/crates/air-beta/0.1.0/download", up.url));
     assert_eq!(status, 200);
     assert_eq!(std::fs::read(&beta).unwrap(), blob);
+    // Its signature (format 2): the manifest's bytes and a small envelope over their digest.
+    let detached: skillreg::mirror::transfer::BundleSignature =
+        serde_json::from_slice(&std::fs::read(signature_of(&beta)).unwrap()).unwrap();
+    let (_, up_root) = root_of(&detached.roots["1"].to_bytes());
+    let payload = detached
+        .signature
+        .verify(
+            sign::types::TRANSFER,
+            "index",
+            &up_root.roles["index"],
+            &up_root.keys,
+        )
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<TransferDigest>(&payload).unwrap(),
+        TransferDigest::of(detached.manifest.as_bytes())
+    );
 
     // `skillreg import BUNDLE` (its .sig beside it) into an air-gapped data dir.
     let down = work.path().join("down");

@@ -12,29 +12,37 @@
 //!
 //! # The archive
 //!
-//! A gzip-compressed tar (one gzip member) of regular files, in this order:
+//! A gzip-compressed tar (one gzip member) of regular files, in this order
+//! ([`FORMAT`] 2):
 //!
 //! | entry | what |
 //! |---|---|
 //! | `manifest.json` | canonical JSON [`Manifest`]: every version, its index line and blob |
-//! | `manifest.sig` | an envelope of type [`types::TRANSFER`] whose payload is exactly the bytes of `manifest.json`, signed by the exporter's index key |
-//! | `roots/N.json` | every root document of the exporter, N = 1, 2, … (the bytes it serves at `/index/_skillreg/root/N.json`) |
+//! | `manifest.sig` | an envelope of type [`types::TRANSFER`] over the [`TransferDigest`] of `manifest.json` (its sha256 and size), signed by the exporter's index key |
+//! | `roots/N.json` | every root document of the exporter, N = 1, 2, … in ascending order (the bytes it serves at `/index/_skillreg/root/N.json`) |
 //! | `blobs/SHA256` | each bundle once, named by the lowercase hex sha256 of its bytes |
 //!
 //! The importer pins one root of the exporter (`root_key`, `--trust-root`):
 //! the archive must carry that root byte-for-byte at its version, and every
 //! later root N+1 must verify with the root keys of N and with its own (the
 //! rule clients follow). Only the index key of the newest root may sign the
-//! manifest. Each blob must match the manifest's sha256 and size. Anything
-//! else in the archive (other names, links, `..`, duplicates, data after the
-//! end) refuses the whole archive before anything is stored.
+//! manifest's digest. Each blob must match the manifest's sha256 and size.
+//! Anything else in the archive (other names, links, `..`, duplicates,
+//! roots out of order, data after the end) refuses the whole archive before
+//! anything is stored.
+//!
+//! Memory is bounded by what has been verified: `manifest.json` is streamed
+//! to the staging directory while hashed and read only once its signed
+//! digest matched; `manifest.sig` and each root are read under small fixed
+//! caps, roots are walked as they arrive (only the newest trusted one kept);
+//! blobs stream to staged files.
 //!
 //! # Loose bundles
 //!
 //! [`export_bundles`] (`export-transfer --bundles`) writes each version as
-//! its bundle file and a detached [`BundleSignature`] (`BUNDLE.sig`): a
-//! one-version manifest signed as an archive's is, with the exporter's
-//! roots. [`import_bundle`] checks it exactly as an archive is checked, then
+//! its bundle file and a detached [`BundleSignature`] (`BUNDLE.sig`, at
+//! most 1 MiB): a one-version manifest, its digest signed as an archive's
+//! is, with the exporter's roots. [`import_bundle`] checks it exactly as an archive is checked, then
 //! the bundle's size and sha256 against it.
 //!
 //! # Drop directories
@@ -71,8 +79,10 @@ use crate::store::{Store, SyncRun, VersionStatus};
 
 /// The file-name ending a `drop` source imports.
 pub const SUFFIX: &str = ".skillreg-transfer.tar.gz";
-/// The archive format this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// The archive format this build writes and reads: 2, where `manifest.sig`
+/// signs a [`TransferDigest`] of the manifest. Format 1 (the signature held
+/// the whole manifest) is refused with a request to export again.
+pub const FORMAT: u32 = 2;
 /// The manifest entry.
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's signature entry.
@@ -84,10 +94,16 @@ pub const BUNDLE_SIGNATURE_TYPE: &str = "transfer-signature";
 /// File-name endings a drop directory treats as loose bundles (with or
 /// without their signature yet).
 pub const BUNDLE_SUFFIXES: [&str; 3] = [".crate", ".tar.gz", ".tgz"];
+/// The `_type` of a [`TransferDigest`].
+pub const DIGEST_TYPE: &str = "transfer-digest";
 /// Most half pairs one run names in its detail.
 const MAX_WAITING_SHOWN: usize = 50;
-/// Largest `BUNDLE.sig`.
-const MAX_SIGNATURE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest `BUNDLE.sig`: a one-version manifest, a digest signature and
+/// the roots (a few KB each).
+const MAX_SIGNATURE_BYTES: u64 = 1024 * 1024;
+/// Largest `manifest.sig`: a digest envelope is a few hundred bytes (one
+/// signature per index key), whatever the manifest's size.
+const MAX_DIGEST_SIGNATURE_BYTES: u64 = 64 * 1024;
 /// Where a `drop` source moves imported archives (below its `path`).
 pub const IMPORTED_DIR: &str = "imported";
 /// Where a `drop` source moves refused archives (below its `path`).
@@ -97,10 +113,12 @@ pub const CLI_SOURCE: &str = "import";
 /// A file in a drop directory modified more recently than this is left for
 /// a later scan (it may still be being written).
 pub const SETTLE: Duration = Duration::from_secs(2);
-/// Most root documents an archive may carry.
+/// Most root documents an archive or bundle signature may carry (the
+/// client walks at most as many in one refresh).
 const MAX_ROOTS: u64 = 1024;
-/// Largest root or signature-free metadata entry (as clients allow).
-const MAX_ROOT_BYTES: u64 = 1024 * 1024;
+/// Largest root document, in an archive, a bundle signature or a trust root
+/// file. A registry's root names a handful of keys: 1–3 KB.
+const MAX_ROOT_BYTES: u64 = 64 * 1024;
 /// Most zero bytes allowed after the tar end-of-archive marker.
 const MAX_PADDING: u64 = 64 * 1024;
 /// mirror_state key prefix: the newest exporter root version imported from a
@@ -114,7 +132,8 @@ pub struct TransferLimits {
     pub max_bytes: u64,
     /// Most tar entries.
     pub max_entries: u64,
-    /// Largest `manifest.json`.
+    /// Largest `manifest.json`. Until its signed digest is checked it
+    /// waits in a staging file, so this bounds disk, not memory.
     pub max_manifest_bytes: u64,
 }
 
@@ -186,6 +205,35 @@ pub struct ManifestVersion {
     pub provenance: Option<serde_json::Value>,
     /// Its entry in the archive: `blobs/` + `cksum`.
     pub blob: String,
+}
+
+/// What `manifest.sig` (and a bundle signature's `signature`) signs: the
+/// manifest's sha256 and size. The signature stays a few hundred bytes
+/// however large the manifest, so it is read and checked before the
+/// manifest is (which waits on disk until then).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferDigest {
+    /// Always [`DIGEST_TYPE`].
+    pub _type: String,
+    /// [`FORMAT`].
+    pub format: u32,
+    /// Lowercase hex sha256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// The manifest's length in bytes.
+    pub manifest_size: u64,
+}
+
+impl TransferDigest {
+    /// The digest of these manifest bytes.
+    pub fn of(manifest: &[u8]) -> TransferDigest {
+        TransferDigest {
+            _type: DIGEST_TYPE.into(),
+            format: FORMAT,
+            manifest_sha256: crate::blobs::Sha256Digest::of(manifest).to_hex(),
+            manifest_size: manifest.len() as u64,
+        }
+    }
 }
 
 /// Why a transfer failed.
@@ -528,7 +576,7 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
     let (roots, created) = (&gathered.roots, gathered.created);
     let manifest = gathered.manifest(opts, gathered.versions.clone());
     let manifest_bytes = canonical(&manifest);
-    let signature = Envelope::sign(types::TRANSFER, &manifest_bytes, &[&gathered.key]).to_bytes();
+    let signature = sign_digest(&manifest_bytes, &gathered.key).to_bytes();
 
     let dir = out
         .parent()
@@ -632,16 +680,21 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
     })
 }
 
-/// The detached signature of a loose bundle (`BUNDLE.sig`): a one-version
-/// transfer manifest, signed as an archive's is, and the exporter's roots.
+/// The detached signature of a loose bundle (`BUNDLE.sig`, format 2): a
+/// one-version transfer manifest, its digest signed as an archive's is,
+/// and the exporter's roots.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleSignature {
     /// Always [`BUNDLE_SIGNATURE_TYPE`].
     pub _type: String,
-    /// An envelope of type [`types::TRANSFER`] over a manifest naming
-    /// exactly one version: the bundle beside this file.
-    pub manifest: Envelope,
+    /// The manifest, exactly the bytes `signature` signs the digest of
+    /// (canonical JSON), naming exactly one version: the bundle beside
+    /// this file.
+    pub manifest: String,
+    /// An envelope of type [`types::TRANSFER`] over the [`TransferDigest`]
+    /// of `manifest`, signed by the exporter's index key.
+    pub signature: Envelope,
     /// Every root of the exporter, by version (`"1"`, `"2"`, …), as served.
     pub roots: BTreeMap<String, Envelope>,
 }
@@ -692,10 +745,13 @@ pub fn export_bundles(
     let mut written = Vec::with_capacity(gathered.versions.len());
     for v in &gathered.versions {
         let bytes = read_blob(data_dir, v)?;
-        let manifest = gathered.manifest(opts, vec![v.clone()]);
+        let manifest = canonical(&gathered.manifest(opts, vec![v.clone()]));
         let signature = BundleSignature {
             _type: BUNDLE_SIGNATURE_TYPE.into(),
-            manifest: Envelope::sign(types::TRANSFER, &canonical(&manifest), &[&gathered.key]),
+            signature: sign_digest(&manifest, &gathered.key),
+            manifest: String::from_utf8(manifest).map_err(|e| {
+                format!("the manifest of {}@{} is not UTF-8: {e}", v.name, v.version)
+            })?,
             roots: roots.clone(),
         };
         let bundle = out_dir.join(bundle_file_name(v.kind, &v.name, &v.version));
@@ -801,61 +857,127 @@ fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> 
     Ok((root, payload))
 }
 
-/// Walks from the pinned root to the archive's newest: the archive must
-/// hold the pinned root at its version, byte for byte, and each next root
-/// must verify with the previous root's root keys and with its own.
-fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Root, TransferError> {
-    let newest = *roots
-        .keys()
-        .next_back()
-        .ok_or_else(|| refused("the archive carries no root document (roots/N.json)"))?;
-    if newest < pinned.root.version {
-        return Err(refused(format!(
-            "the archive's newest root is v{newest}, older than the pinned root v{} ({}): it was exported before a key rotation the pinned root already follows; export it again",
-            pinned.root.version, pinned.origin
-        )));
+/// The exporter's root chain, walked one root at a time from the pinned
+/// root: the one root walk of archives and bundle signatures. Roots come
+/// in ascending version order. Those below the pinned version are not
+/// needed and are dropped; the one at the pinned version must be the pinned
+/// root byte for byte; each later one must verify with the previous root's
+/// root keys and with its own (the rule clients follow). Only the newest
+/// trusted root is kept, so a walk holds one root however many arrive.
+struct RootChain<'a> {
+    pinned: &'a PinnedRoot,
+    /// The file the roots come from, in messages (`the archive`, `X.sig`).
+    what: String,
+    /// The newest trusted root: the pinned one until a later root chains.
+    trusted: Root,
+    /// The root at the pinned version was met, and matched.
+    met_pinned: bool,
+    /// The highest version taken so far (0: none yet).
+    newest: u64,
+    /// How many roots were taken.
+    count: u64,
+}
+
+impl<'a> RootChain<'a> {
+    /// A walk from `pinned` over the roots carried by `what`.
+    fn new(pinned: &'a PinnedRoot, what: &str) -> RootChain<'a> {
+        RootChain {
+            pinned,
+            what: what.to_string(),
+            trusted: pinned.root.clone(),
+            met_pinned: false,
+            newest: 0,
+            count: 0,
+        }
     }
-    let at_pinned = roots.get(&pinned.root.version).ok_or_else(|| {
-        refused(format!(
-            "the archive does not carry root v{} (the pinned root's version), so it cannot be checked against {}",
-            pinned.root.version, pinned.origin
-        ))
-    })?;
-    let payload = Envelope::from_bytes(at_pinned)
-        .and_then(|e| e.payload_bytes())
-        .map_err(|e| {
-            refused(format!(
-                "roots/{}.json is malformed: {e}",
-                pinned.root.version
-            ))
-        })?;
-    if payload != pinned.payload {
-        return Err(refused(format!(
-            "the archive's root v{} differs from the pinned root {}: it was made by another registry or for another trust root (or the archive is damaged); refused",
-            pinned.root.version, pinned.origin
-        )));
+
+    /// Takes root `version` (its envelope bytes, as served). Refused when
+    /// it breaks the order, the count or size caps, differs from the pin, or
+    /// does not chain from the newest trusted root.
+    fn push(&mut self, version: u64, bytes: &[u8]) -> Result<(), TransferError> {
+        self.count += 1;
+        if self.count > MAX_ROOTS {
+            return Err(refused(format!(
+                "{} carries more than {MAX_ROOTS} roots",
+                self.what
+            )));
+        }
+        if bytes.len() as u64 > MAX_ROOT_BYTES {
+            return Err(refused(format!(
+                "root v{version} in {} is {} bytes, more than the {MAX_ROOT_BYTES} a root may have (a registry's root is a few KB): it was not written by `skillreg export-transfer`; refused",
+                self.what,
+                bytes.len()
+            )));
+        }
+        if version <= self.newest {
+            return Err(refused(format!(
+                "root v{version} in {} comes after root v{}: roots must be in ascending version order, each once (as `skillreg export-transfer` writes them); export it again",
+                self.what, self.newest
+            )));
+        }
+        self.newest = version;
+        let pinned = self.pinned.root.version;
+        match version.cmp(&pinned) {
+            // Older than the pin: the pin already vouches for what follows.
+            std::cmp::Ordering::Less => Ok(()),
+            std::cmp::Ordering::Equal => self.match_pinned(bytes),
+            std::cmp::Ordering::Greater => self.chain(version, bytes),
+        }
     }
-    let mut trusted = pinned.root.clone();
-    for next in pinned.root.version + 1..=newest {
+
+    /// The root at the pinned version must be the pinned root.
+    fn match_pinned(&mut self, bytes: &[u8]) -> Result<(), TransferError> {
+        let version = self.pinned.root.version;
+        let payload = Envelope::from_bytes(bytes)
+            .and_then(|e| e.payload_bytes())
+            .map_err(|e| {
+                refused(format!(
+                    "root v{version} in {} is malformed: {e}",
+                    self.what
+                ))
+            })?;
+        if payload != self.pinned.payload {
+            return Err(refused(format!(
+                "{}'s root v{version} differs from the pinned root {}: it was made by another registry or for another trust root (or it is damaged); refused",
+                self.what, self.pinned.origin
+            )));
+        }
+        self.met_pinned = true;
+        Ok(())
+    }
+
+    /// Root `version` above the pin must follow the newest trusted root.
+    fn chain(&mut self, version: u64, bytes: &[u8]) -> Result<(), TransferError> {
+        if !self.met_pinned {
+            return Err(refused(format!(
+                "{} does not carry root v{} (the pinned root's version) before root v{version}: roots come in ascending version order and must include the pinned one, else nothing can be checked against {}",
+                self.what, self.pinned.root.version, self.pinned.origin
+            )));
+        }
+        let next = self.trusted.version + 1;
         let chain = |detail: String| {
             refused(format!(
-                "root v{next} in the archive does not chain from the pinned root: {detail}"
+                "root v{next} in {} does not chain from the pinned root: {detail}",
+                self.what
             ))
         };
-        let bytes = roots
-            .get(&next)
-            .ok_or_else(|| chain(format!("roots/{next}.json is missing")))?;
+        if version != next {
+            return Err(chain(format!(
+                "root v{next} is missing (v{version} follows v{})",
+                next - 1
+            )));
+        }
         let envelope = Envelope::from_bytes(bytes).map_err(|e| chain(e.to_string()))?;
-        let old_role = trusted
-            .roles
-            .get("root")
-            .ok_or_else(|| chain(format!("root v{} names no root role", trusted.version)))?;
+        let old_role =
+            self.trusted.roles.get("root").ok_or_else(|| {
+                chain(format!("root v{} names no root role", self.trusted.version))
+            })?;
         envelope
-            .verify(types::ROOT, "root", old_role, &trusted.keys)
+            .verify(types::ROOT, "root", old_role, &self.trusted.keys)
             .map_err(|e| {
                 chain(format!(
                     "it is not signed by the root keys of v{}: {e}",
-                    trusted.version
+                    self.trusted.version
                 ))
             })?;
         let (root, _) = self_signed_root(bytes)
@@ -863,40 +985,58 @@ fn walk_roots(pinned: &PinnedRoot, roots: &BTreeMap<u64, Vec<u8>>) -> Result<Roo
         if root.version != next {
             return Err(chain(format!("it says version {}", root.version)));
         }
-        trusted = root;
+        self.trusted = root;
+        Ok(())
     }
-    let expires = humantime::parse_rfc3339(&trusted.expires).map_err(|e| {
-        refused(format!(
-            "root v{} has a malformed expiry: {e}",
-            trusted.version
-        ))
-    })?;
-    if expires <= SystemTime::now() {
-        return Err(refused(format!(
-            "the exporter's newest root v{} expired at {}; the exporting registry renews it when its daemon runs: start it, then export again",
-            trusted.version, trusted.expires
-        )));
-    }
-    Ok(trusted)
-}
 
-/// Walks the roots (see [`walk_roots`]) and refuses a rollback: a newest
-/// root older than `seen.0`, the newest already imported from source
-/// `seen.1`. `what` names the signed file in the message.
-fn trusted_root(
-    pinned: &PinnedRoot,
-    roots: &BTreeMap<u64, Vec<u8>>,
-    seen: (u64, &str),
-    what: &str,
-) -> Result<Root, TransferError> {
-    let root = walk_roots(pinned, roots)?;
-    if root.version < seen.0 {
-        return Err(refused(format!(
-            "{what} was signed under the exporter's root v{}, but a transfer under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
-            root.version, seen.0, seen.1
-        )));
+    fn without_pinned(&self) -> TransferError {
+        refused(format!(
+            "{} does not carry root v{} (the pinned root's version), so it cannot be checked against {}",
+            self.what, self.pinned.root.version, self.pinned.origin
+        ))
     }
-    Ok(root)
+
+    /// The newest trusted root, once every root was taken. Refused if none
+    /// came, the newest is older than the pin or expired, or it is older than
+    /// `seen.0`, the newest already imported from source `seen.1` (a rollback).
+    fn finish(&self, seen: (u64, &str)) -> Result<Root, TransferError> {
+        let pinned = self.pinned.root.version;
+        if self.newest == 0 {
+            return Err(refused(format!(
+                "{} carries no root document (roots/N.json)",
+                self.what
+            )));
+        }
+        if self.newest < pinned {
+            return Err(refused(format!(
+                "{}'s newest root is v{}, older than the pinned root v{pinned} ({}): it was exported before a key rotation the pinned root already follows; export it again",
+                self.what, self.newest, self.pinned.origin
+            )));
+        }
+        if !self.met_pinned {
+            return Err(self.without_pinned());
+        }
+        let trusted = &self.trusted;
+        let expires = humantime::parse_rfc3339(&trusted.expires).map_err(|e| {
+            refused(format!(
+                "root v{} has a malformed expiry: {e}",
+                trusted.version
+            ))
+        })?;
+        if expires <= SystemTime::now() {
+            return Err(refused(format!(
+                "the exporter's newest root v{} expired at {}; the exporting registry renews it when its daemon runs: start it, then export again",
+                trusted.version, trusted.expires
+            )));
+        }
+        if trusted.version < seen.0 {
+            return Err(refused(format!(
+                "{} was signed under the exporter's root v{}, but a transfer under root v{} was already imported from source `{}`: a retired key may have signed it; export it again",
+                self.what, trusted.version, seen.0, seen.1
+            )));
+        }
+        Ok(trusted.clone())
+    }
 }
 
 /// A root version as written in a name (`N` of `roots/N.json`): 1, 2, …
@@ -914,15 +1054,67 @@ fn is_sha256_hex(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Checks the manifest signature with the newest root's index key and the
-/// manifest's own consistency; returns it with each version's parsed line.
-fn verify_manifest(
-    manifest_bytes: &[u8],
-    signature: &[u8],
+/// Signs the digest of `manifest` (a `manifest.sig`, or a bundle
+/// signature's `signature`) with the exporter's index key.
+fn sign_digest(manifest: &[u8], key: &ed25519_dalek::SigningKey) -> Envelope {
+    Envelope::sign(
+        types::TRANSFER,
+        &canonical(&TransferDigest::of(manifest)),
+        &[key],
+    )
+}
+
+/// The refusal of a format-1 transfer: its signature carries the whole
+/// manifest, so it cannot be checked before the manifest is read whole.
+fn format_1(what: &str) -> TransferError {
+    refused(format!(
+        "{what} signs a whole manifest: this is a transfer of format 1, which this skillreg no longer reads (format {FORMAT} signs only the manifest's sha256 and size, so that nothing unverified is held in memory); export it again with this skillreg version (`skillreg export-transfer`, with --bundles for loose bundles)"
+    ))
+}
+
+/// True when a signature payload looks like a whole manifest (format 1).
+/// Only for the message: nothing is trusted from it.
+fn is_format_1_manifest(payload: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        _type: String,
+    }
+    serde_json::from_slice::<Probe>(payload).is_ok_and(|p| p._type == "transfer")
+}
+
+/// Parses a signed payload as a [`TransferDigest`] of this [`FORMAT`];
+/// `what` names the signature in messages.
+fn parse_digest(payload: &[u8], what: &str) -> Result<TransferDigest, TransferError> {
+    let digest: TransferDigest = match serde_json::from_slice(payload) {
+        Ok(digest) => digest,
+        Err(_) if is_format_1_manifest(payload) => return Err(format_1(what)),
+        Err(e) => {
+            return Err(refused(format!(
+                "{what} does not sign a transfer digest ({e}); make the transfer with `skillreg export-transfer`"
+            )))
+        }
+    };
+    if digest._type != DIGEST_TYPE || digest.format != FORMAT {
+        return Err(refused(format!(
+            "{what} signs a `{}` document of format {}; this skillreg reads `{DIGEST_TYPE}` format {FORMAT}: export it again with this skillreg version",
+            digest._type, digest.format
+        )));
+    }
+    if !is_sha256_hex(&digest.manifest_sha256) {
+        return Err(refused(format!(
+            "{what}: `manifest_sha256` is not 64 lowercase hex digits"
+        )));
+    }
+    Ok(digest)
+}
+
+/// Checks a digest signature with the newest root's index key (only that
+/// key may sign a transfer) and returns the signed digest.
+fn verify_digest(
+    envelope: &Envelope,
     root: &Root,
-) -> Result<(Manifest, Vec<IndexEntry>), TransferError> {
-    let envelope = Envelope::from_bytes(signature)
-        .map_err(|e| refused(format!("manifest.sig is not a signed envelope: {e}")))?;
+    what: &str,
+) -> Result<TransferDigest, TransferError> {
     let index = root.roles.get("index").ok_or_else(|| {
         refused(format!(
             "the exporter's root v{} names no index role",
@@ -933,15 +1125,37 @@ fn verify_manifest(
         .verify(types::TRANSFER, "index", index, &root.keys)
         .map_err(|e| {
             refused(format!(
-                "the manifest signature is refused: {e} (only the index key of the exporter's newest root v{} may sign it)",
+                "the manifest signature is refused: {e} (only the index key of the exporter's newest root v{} may sign {what})",
                 root.version
             ))
         })?;
-    if payload != manifest_bytes {
-        return Err(refused(
-            "manifest.sig is signed but over other bytes than manifest.json; the manifest was changed",
-        ));
+    parse_digest(&payload, what)
+}
+
+/// Refuses a manifest of `size` bytes with `sha256` that is not the one
+/// `digest` signs. `what` names the signature, `manifest` the manifest.
+fn check_digest(
+    digest: &TransferDigest,
+    sha256: &str,
+    size: u64,
+    what: &str,
+    manifest: &str,
+) -> Result<(), TransferError> {
+    if digest.manifest_size != size || digest.manifest_sha256 != sha256 {
+        return Err(refused(format!(
+            "{what} is signed but over other bytes than {manifest} ({} bytes with sha256 {}; {manifest} is {size} bytes with sha256 {sha256}): the manifest was changed or damaged",
+            digest.manifest_size, digest.manifest_sha256
+        )));
     }
+    Ok(())
+}
+
+/// Parses a verified manifest and checks its own consistency; returns it
+/// with each version's parsed line.
+fn check_manifest(
+    manifest_bytes: &[u8],
+    root: &Root,
+) -> Result<(Manifest, Vec<IndexEntry>), TransferError> {
     let manifest: Manifest = serde_json::from_slice(manifest_bytes)
         .map_err(|e| refused(format!("manifest.json is malformed: {e}")))?;
     if manifest._type != "transfer" || manifest.format != FORMAT {
@@ -1012,13 +1226,6 @@ struct Verified {
     lines: Vec<IndexEntry>,
     root: Root,
     sha256: String,
-}
-
-/// A blob the manifest names: its size, whether to keep it, whether seen.
-struct BlobPlan {
-    size: u64,
-    stage: bool,
-    seen: bool,
 }
 
 /// A unique staging directory below the data dir, removed on drop.
@@ -1120,19 +1327,218 @@ fn read_entry(
     Ok(out)
 }
 
-/// Reads, verifies and stages an archive. Blobs of versions `known` (already
-/// stored here) are verified but not staged. An archive whose newest root
-/// is older than `seen.0` (the newest imported from source `seen.1`) is a
-/// rollback: refused before any blob is read.
-fn read_archive(
-    file: &Path,
-    pinned: &PinnedRoot,
+/// Copies an entry into the new file `to` (or only reads it, for `None`)
+/// with a fixed buffer, and returns the sha256 and count of its bytes.
+/// Read errors are the archive's fault; write errors are ours.
+fn copy_hashed(
+    entry: &mut impl Read,
+    to: Option<&Path>,
     limits: &TransferLimits,
-    max_blob: u64,
+) -> Result<(String, u64), TransferError> {
+    let stage = |e: io::Error, path: &Path| local(format!("cannot stage {}: {e}", path.display()));
+    let mut out = match to {
+        Some(path) => Some(BufWriter::new(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| stage(e, path))?,
+        )),
+        None => None,
+    };
+    let mut hashing = Hashing::new(entry, u64::MAX);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = hashing.read(&mut buf).map_err(|e| read_error(e, limits))?;
+        if n == 0 {
+            break;
+        }
+        if let (Some(out), Some(path)) = (out.as_mut(), to) {
+            out.write_all(&buf[..n]).map_err(|e| stage(e, path))?;
+        }
+    }
+    // Not fsynced: staging is scratch; the blob store's put is durable.
+    if let (Some(mut out), Some(path)) = (out, to) {
+        out.flush().map_err(|e| stage(e, path))?;
+    }
+    let count = hashing.count;
+    Ok((hashing.hex(), count))
+}
+
+/// `manifest.json` staged on disk, not yet verified.
+struct StagedManifest {
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+}
+
+/// Streams `manifest.json` into the staging directory while hashing it:
+/// never held in memory, at most `limits.max_manifest_bytes` on disk.
+fn stage_manifest(
+    entry: &mut impl Read,
+    size: u64,
+    limits: &TransferLimits,
     staging: &Path,
-    known: &dyn Fn(&str, &str) -> bool,
+) -> Result<StagedManifest, TransferError> {
+    if size > limits.max_manifest_bytes {
+        return Err(refused(format!(
+            "`{MANIFEST}` is {size} bytes, more than the {} allowed; raise --max-manifest-bytes if it is genuine",
+            limits.max_manifest_bytes
+        )));
+    }
+    let path = staging.join(MANIFEST);
+    let (sha256, count) = copy_hashed(entry, Some(&path), limits)?;
+    if count != size {
+        return Err(refused(format!(
+            "`{MANIFEST}` claims {size} bytes but the archive holds {count}"
+        )));
+    }
+    Ok(StagedManifest { path, sha256, size })
+}
+
+/// Reads `manifest.sig` (at most [`MAX_DIGEST_SIGNATURE_BYTES`]) as an
+/// envelope, not yet verified. A format-1 signature is refused here, by
+/// its size or by its payload, before anything else is read.
+fn read_signature(
+    entry: &mut impl Read,
+    size: u64,
+    limits: &TransferLimits,
+) -> Result<Envelope, TransferError> {
+    if size > MAX_DIGEST_SIGNATURE_BYTES {
+        return Err(refused(format!(
+            "`{SIGNATURE}` is {size} bytes, more than the {MAX_DIGEST_SIGNATURE_BYTES} allowed: a format-{FORMAT} signature covers only the manifest's sha256 and size (a few hundred bytes); if this archive is of format 1 (its signature holds the whole manifest), export it again with this skillreg version"
+        )));
+    }
+    let bytes = read_entry(entry, SIGNATURE, size, MAX_DIGEST_SIGNATURE_BYTES, limits)?;
+    let envelope = Envelope::from_bytes(&bytes)
+        .map_err(|e| refused(format!("manifest.sig is not a signed envelope: {e}")))?;
+    // Unverified, but bounded: only to refuse a format-1 archive by name now.
+    let payload = envelope
+        .payload_bytes()
+        .map_err(|e| refused(format!("manifest.sig is not a signed envelope: {e}")))?;
+    parse_digest(&payload, "the archive's manifest.sig")?;
+    Ok(envelope)
+}
+
+/// A blob the manifest names: its size, whether to keep it, whether seen.
+struct BlobPlan {
+    size: u64,
+    stage: bool,
+    seen: bool,
+}
+
+/// What the entries before the blobs gave: the staged manifest, its
+/// signature (not yet verified) and the root walk so far.
+struct Head<'a> {
+    manifest: Option<StagedManifest>,
+    signature: Option<Envelope>,
+    chain: RootChain<'a>,
+}
+
+/// The verified head of an archive: its manifest, lines, newest trusted
+/// root and the plan for its blobs.
+struct Settled {
+    manifest: Manifest,
+    lines: Vec<IndexEntry>,
+    root: Root,
+    plans: HashMap<String, BlobPlan>,
+}
+
+/// At the first blob (or the end): finishes the root walk, verifies the
+/// digest signature with the newest root's index key, compares it with the
+/// staged manifest, and only then reads and parses the manifest and plans
+/// its blobs: those of versions over `max_blob` or `known` (already stored)
+/// are checked but not staged.
+fn settle(
+    head: &Head,
     seen: (u64, &str),
-) -> Result<Verified, TransferError> {
+    max_blob: u64,
+    known: &dyn Fn(&str, &str) -> bool,
+) -> Result<Settled, TransferError> {
+    let (Some(staged), Some(signature)) = (&head.manifest, &head.signature) else {
+        return Err(refused(
+            "the archive must begin with manifest.json and manifest.sig",
+        ));
+    };
+    let root = head.chain.finish(seen)?;
+    let digest = verify_digest(signature, &root, SIGNATURE)?;
+    check_digest(&digest, &staged.sha256, staged.size, SIGNATURE, MANIFEST)?;
+    // Verified: now it may be read, and it is as large as was signed.
+    let mut bytes = Vec::with_capacity(staged.size as usize);
+    File::open(&staged.path)
+        .and_then(|f| f.take(staged.size + 1).read_to_end(&mut bytes))
+        .map_err(|e| local(format!("cannot read the staged manifest: {e}")))?;
+    if bytes.len() as u64 != staged.size {
+        return Err(local("the staged manifest changed size; retry"));
+    }
+    let (manifest, lines) = check_manifest(&bytes, &root)?;
+    drop(bytes);
+    let mut plans: HashMap<String, BlobPlan> = HashMap::new();
+    for v in &manifest.versions {
+        let stage = v.size <= max_blob && !known(&v.name, &v.version);
+        let plan = plans.entry(v.cksum.clone()).or_insert(BlobPlan {
+            size: v.size,
+            stage: false,
+            seen: false,
+        });
+        if plan.size != v.size {
+            return Err(refused(format!(
+                "manifest.json: blob {} is listed with two sizes",
+                v.cksum
+            )));
+        }
+        plan.stage |= stage;
+    }
+    Ok(Settled {
+        manifest,
+        lines,
+        root,
+        plans,
+    })
+}
+
+/// Streams blob `hex` (entry `path` of `size` bytes) into the staging
+/// directory when its plan says so, and refuses it unless it has the signed
+/// manifest's size and sha256.
+fn stage_blob(
+    entry: &mut impl Read,
+    path: &str,
+    hex: &str,
+    size: u64,
+    plans: &mut HashMap<String, BlobPlan>,
+    staging: &Path,
+    limits: &TransferLimits,
+) -> Result<(), TransferError> {
+    let plan = plans
+        .get_mut(hex)
+        .ok_or_else(|| refused(format!("`{path}` is not named by the signed manifest")))?;
+    if size != plan.size {
+        return Err(refused(format!(
+            "`{path}` is {size} bytes but the signed manifest says {}",
+            plan.size
+        )));
+    }
+    let staged = staging.join(hex);
+    let (sha, copied) = copy_hashed(entry, plan.stage.then_some(staged.as_path()), limits)?;
+    if copied != plan.size || sha != hex {
+        let _ = fs::remove_file(&staged);
+        return Err(refused(format!(
+            "`{path}` does not match the signed manifest: its sha256 is {sha} ({copied} bytes); the archive was changed or damaged"
+        )));
+    }
+    plan.seen = true;
+    Ok(())
+}
+
+/// The gzip and tar layers over an archive file.
+type ArchiveTar = tar::Archive<Budget<flate2::bufread::GzDecoder<BufReader<Hashing<File>>>>>;
+
+/// Opens an archive: a regular file (never through a symlink) within
+/// `limits.max_bytes` that starts as gzip. Its bytes are hashed as they are
+/// read, and what comes out of the decompressor is capped (the gzip-bomb
+/// guard).
+fn open_archive(file: &Path, limits: &TransferLimits) -> Result<ArchiveTar, TransferError> {
     let (handle, _) = open_regular(
         file,
         "a transfer archive (raise --max-bytes if it is genuine)",
@@ -1157,69 +1563,74 @@ fn read_archive(
             .saturating_add(limits.max_entries.saturating_mul(1024))
             .saturating_add(MAX_PADDING),
     };
-    let mut tar = tar::Archive::new(budget);
+    Ok(tar::Archive::new(budget))
+}
 
-    let mut manifest_bytes: Option<Vec<u8>> = None;
-    let mut signature: Option<Vec<u8>> = None;
-    let mut roots: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut verified: Option<(Manifest, Vec<IndexEntry>, Root)> = None;
-    let mut plans: HashMap<String, BlobPlan> = HashMap::new();
-    let mut paths = HashSet::new();
-    let mut entries_seen: u64 = 0;
-    let mut files_seen: u64 = 0;
-    let mut unpacked: u64 = 0;
+/// What an archive entry is, by its name.
+enum Part {
+    Manifest,
+    Signature,
+    Root(u64),
+    Blob(String),
+}
 
-    // Verifies what came before the first blob and plans the blobs.
-    let verify = |manifest_bytes: &Option<Vec<u8>>,
-                  signature: &Option<Vec<u8>>,
-                  roots: &BTreeMap<u64, Vec<u8>>,
-                  plans: &mut HashMap<String, BlobPlan>|
-     -> Result<(Manifest, Vec<IndexEntry>, Root), TransferError> {
-        let (Some(manifest_bytes), Some(signature)) = (manifest_bytes, signature) else {
-            return Err(refused(
-                "the archive must begin with manifest.json and manifest.sig",
-            ));
-        };
-        let root = trusted_root(pinned, roots, seen, "the archive")?;
-        let (manifest, lines) = verify_manifest(manifest_bytes, signature, &root)?;
-        for v in &manifest.versions {
-            let stage = v.size <= max_blob && !known(&v.name, &v.version);
-            let plan = plans.entry(v.cksum.clone()).or_insert(BlobPlan {
-                size: v.size,
-                stage: false,
-                seen: false,
-            });
-            if plan.size != v.size {
-                return Err(refused(format!(
-                    "manifest.json: blob {} is listed with two sizes",
-                    v.cksum
-                )));
-            }
-            plan.stage |= stage;
+impl Part {
+    fn of(path: &str) -> Result<Part, TransferError> {
+        if path == MANIFEST {
+            Ok(Part::Manifest)
+        } else if path == SIGNATURE {
+            Ok(Part::Signature)
+        } else if let Some(n) = path
+            .strip_prefix("roots/")
+            .and_then(|n| n.strip_suffix(".json"))
+        {
+            root_version_of(n)
+                .map(Part::Root)
+                .ok_or_else(|| refused(format!("`{path}` is not roots/N.json with N = 1, 2, …")))
+        } else if let Some(hex) = path.strip_prefix("blobs/").filter(|h| is_sha256_hex(h)) {
+            Ok(Part::Blob(hex.to_string()))
+        } else {
+            Err(refused(format!(
+                "unexpected entry `{path}`: a transfer archive holds only manifest.json, manifest.sig, roots/N.json and blobs/SHA256"
+            )))
         }
-        Ok((manifest, lines, root))
-    };
+    }
+}
 
-    let entries = tar.entries().map_err(|e| read_error(e, limits))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| read_error(e, limits))?;
-        entries_seen += 1;
-        if entries_seen > limits.max_entries {
+/// The checks every tar entry passes: its count, name, kind, uniqueness
+/// and the total unpacked size.
+#[derive(Default)]
+struct Admission {
+    paths: HashSet<String>,
+    entries: u64,
+    files: u64,
+    unpacked: u64,
+}
+
+impl Admission {
+    /// Admits one entry: its normalized path and position among the files,
+    /// or `None` for one to pass over (the `roots`/`blobs` directories, a
+    /// pax global header).
+    fn admit<R: Read>(
+        &mut self,
+        entry: &tar::Entry<R>,
+        limits: &TransferLimits,
+    ) -> Result<Option<(String, u64)>, TransferError> {
+        self.entries += 1;
+        if self.entries > limits.max_entries {
             return Err(refused(format!(
                 "the archive has more than {} entries; raise --max-entries if it is genuine",
                 limits.max_entries
             )));
         }
-        let raw = entry.path_bytes().into_owned();
-        let raw = std::str::from_utf8(&raw)
-            .map_err(|_| {
-                refused(format!(
-                    "an entry name is not UTF-8: {}",
-                    String::from_utf8_lossy(&raw)
-                ))
-            })?
-            .to_string();
-        let path = normalize_path(&raw).map_err(|e| match e {
+        let raw = entry.path_bytes();
+        let raw = std::str::from_utf8(&raw).map_err(|_| {
+            refused(format!(
+                "an entry name is not UTF-8: {}",
+                String::from_utf8_lossy(&raw)
+            ))
+        })?;
+        let path = normalize_path(raw).map_err(|e| match e {
             crate::bundle::BundleError::UnsafePath { path, reason } => {
                 refused(format!("hostile entry name `{path}`: {reason}"))
             }
@@ -1227,130 +1638,32 @@ fn read_archive(
         })?;
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Directory if path == "roots" || path == "blobs" => continue,
-            tar::EntryType::XGlobalHeader => continue,
+            tar::EntryType::Directory if path == "roots" || path == "blobs" => return Ok(None),
+            tar::EntryType::XGlobalHeader => return Ok(None),
             other => {
                 return Err(refused(format!(
                     "`{raw}` is a {other:?} entry; a transfer archive holds regular files only"
                 )))
             }
         }
-        if !paths.insert(path.clone()) {
+        if !self.paths.insert(path.clone()) {
             return Err(refused(format!("`{path}` appears twice in the archive")));
         }
-        let size = entry.size();
-        unpacked = unpacked.saturating_add(size);
-        if unpacked > limits.max_bytes {
+        self.unpacked = self.unpacked.saturating_add(entry.size());
+        if self.unpacked > limits.max_bytes {
             return Err(refused(format!(
                 "the archive unpacks to more than {} bytes; raise --max-bytes if it is genuine",
                 limits.max_bytes
             )));
         }
-        let position = files_seen;
-        files_seen += 1;
-        if path == MANIFEST {
-            if position != 0 {
-                return Err(refused("manifest.json must be the first entry"));
-            }
-            manifest_bytes = Some(read_entry(
-                &mut entry,
-                &path,
-                size,
-                limits.max_manifest_bytes,
-                limits,
-            )?);
-        } else if path == SIGNATURE {
-            if position != 1 {
-                return Err(refused("manifest.sig must be the second entry"));
-            }
-            let limit = limits
-                .max_manifest_bytes
-                .saturating_mul(2)
-                .saturating_add(MAX_ROOT_BYTES);
-            signature = Some(read_entry(&mut entry, &path, size, limit, limits)?);
-        } else if let Some(n) = path
-            .strip_prefix("roots/")
-            .and_then(|n| n.strip_suffix(".json"))
-        {
-            let version = root_version_of(n)
-                .ok_or_else(|| refused(format!("`{path}` is not roots/N.json with N = 1, 2, …")))?;
-            if verified.is_some() || position < 2 {
-                return Err(refused(
-                    "roots/N.json must follow manifest.sig and precede every blob",
-                ));
-            }
-            if roots.len() as u64 >= MAX_ROOTS {
-                return Err(refused(format!(
-                    "the archive carries more than {MAX_ROOTS} roots"
-                )));
-            }
-            roots.insert(
-                version,
-                read_entry(&mut entry, &path, size, MAX_ROOT_BYTES, limits)?,
-            );
-        } else if let Some(hex) = path.strip_prefix("blobs/").filter(|h| is_sha256_hex(h)) {
-            if verified.is_none() {
-                verified = Some(verify(&manifest_bytes, &signature, &roots, &mut plans)?);
-            }
-            let hex = hex.to_string();
-            let plan = plans
-                .get_mut(&hex)
-                .ok_or_else(|| refused(format!("`{path}` is not named by the signed manifest")))?;
-            if size != plan.size {
-                return Err(refused(format!(
-                    "`{path}` is {size} bytes but the signed manifest says {}",
-                    plan.size
-                )));
-            }
-            let mut hashing = Hashing::new(&mut entry, u64::MAX);
-            let staged = staging.join(&hex);
-            // Read errors are the archive's fault; write errors are ours.
-            let mut out = match plan.stage {
-                true => Some(BufWriter::new(File::create(&staged).map_err(local)?)),
-                false => None,
-            };
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut copied = 0u64;
-            loop {
-                let n = hashing.read(&mut buf).map_err(|e| read_error(e, limits))?;
-                if n == 0 {
-                    break;
-                }
-                copied += n as u64;
-                if let Some(out) = out.as_mut() {
-                    out.write_all(&buf[..n]).map_err(|e| {
-                        local(format!("cannot stage {path} in {}: {e}", staging.display()))
-                    })?;
-                }
-            }
-            // Not fsynced: staging is scratch; the blob store's put is durable.
-            if let Some(mut out) = out {
-                out.flush().map_err(local)?;
-            }
-            let sha = hashing.hex();
-            if copied != plan.size || sha != hex {
-                let _ = fs::remove_file(&staged);
-                return Err(refused(format!(
-                    "`{path}` does not match the signed manifest: its sha256 is {sha} ({copied} bytes); the archive was changed or damaged"
-                )));
-            }
-            plan.seen = true;
-        } else {
-            return Err(refused(format!(
-                "unexpected entry `{path}`: a transfer archive holds only manifest.json, manifest.sig, roots/N.json and blobs/SHA256"
-            )));
-        }
+        self.files += 1;
+        Ok(Some((path, self.files - 1)))
     }
-    let (manifest, lines, root) = match verified {
-        Some(v) => v,
-        None => verify(&manifest_bytes, &signature, &roots, &mut plans)?,
-    };
-    if let Some((hex, _)) = plans.iter().find(|(_, p)| !p.seen) {
-        return Err(refused(format!(
-            "blobs/{hex}, named by the signed manifest, is missing from the archive"
-        )));
-    }
-    // Only zero padding may follow the tar end marker, and nothing the gzip member.
+}
+
+/// After the tar end marker: only zero padding, then nothing after the
+/// gzip member. Returns the sha256 of the whole file.
+fn finish_archive(tar: ArchiveTar, limits: &TransferLimits) -> Result<String, TransferError> {
     let mut rest = tar.into_inner();
     let mut buf = [0u8; 8192];
     let mut padding = 0u64;
@@ -1374,11 +1687,88 @@ fn read_archive(
             "data follows the gzip stream (a second gzip member or garbage); an archive is one gzip member",
         ));
     }
-    let sha256 = reader.into_inner().hex();
+    Ok(reader.into_inner().hex())
+}
+
+/// Reads, verifies and stages an archive, holding in memory only what is
+/// small or verified: the manifest is staged on disk and read only once
+/// its signed digest matched; `manifest.sig` and each root have small caps;
+/// the roots are walked as they arrive; blobs stream to staged files.
+/// Blobs of versions `known` (already stored here) are verified but not
+/// staged. An archive whose newest root is older than `seen.0` (the newest
+/// imported from source `seen.1`) is a rollback: refused before any blob
+/// is read.
+fn read_archive(
+    file: &Path,
+    pinned: &PinnedRoot,
+    limits: &TransferLimits,
+    max_blob: u64,
+    staging: &Path,
+    known: &dyn Fn(&str, &str) -> bool,
+    seen: (u64, &str),
+) -> Result<Verified, TransferError> {
+    let mut tar = open_archive(file, limits)?;
+    let mut admission = Admission::default();
+    let mut head = Head {
+        manifest: None,
+        signature: None,
+        chain: RootChain::new(pinned, "the archive"),
+    };
+    let mut settled: Option<Settled> = None;
+    for entry in tar.entries().map_err(|e| read_error(e, limits))? {
+        let mut entry = entry.map_err(|e| read_error(e, limits))?;
+        let Some((path, position)) = admission.admit(&entry, limits)? else {
+            continue;
+        };
+        let size = entry.size();
+        match Part::of(&path)? {
+            Part::Manifest if position != 0 => {
+                return Err(refused("manifest.json must be the first entry"))
+            }
+            Part::Manifest => {
+                head.manifest = Some(stage_manifest(&mut entry, size, limits, staging)?)
+            }
+            Part::Signature if position != 1 => {
+                return Err(refused("manifest.sig must be the second entry"))
+            }
+            Part::Signature => head.signature = Some(read_signature(&mut entry, size, limits)?),
+            Part::Root(_) if settled.is_some() || position < 2 => {
+                return Err(refused(
+                    "roots/N.json must follow manifest.sig and precede every blob",
+                ))
+            }
+            Part::Root(_) if size > MAX_ROOT_BYTES => {
+                return Err(refused(format!(
+                    "`{path}` is {size} bytes, more than the {MAX_ROOT_BYTES} allowed for a root (a registry's root is a few KB): this is not an archive `skillreg export-transfer` wrote; refused"
+                )))
+            }
+            Part::Root(version) => {
+                let bytes = read_entry(&mut entry, &path, size, MAX_ROOT_BYTES, limits)?;
+                head.chain.push(version, &bytes)?;
+            }
+            Part::Blob(hex) => {
+                let plans = match &mut settled {
+                    Some(s) => &mut s.plans,
+                    None => &mut settled.insert(settle(&head, seen, max_blob, known)?).plans,
+                };
+                stage_blob(&mut entry, &path, &hex, size, plans, staging, limits)?;
+            }
+        }
+    }
+    let settled = match settled {
+        Some(s) => s,
+        None => settle(&head, seen, max_blob, known)?,
+    };
+    if let Some((hex, _)) = settled.plans.iter().find(|(_, p)| !p.seen) {
+        return Err(refused(format!(
+            "blobs/{hex}, named by the signed manifest, is missing from the archive"
+        )));
+    }
+    let sha256 = finish_archive(tar, limits)?;
     Ok(Verified {
-        manifest,
-        lines,
-        root,
+        manifest: settled.manifest,
+        lines: settled.lines,
+        root: settled.root,
         sha256,
     })
 }
@@ -1500,9 +1890,128 @@ fn open_regular(path: &Path, what: &str, limit: u64) -> Result<(File, u64), Tran
     Ok((handle, meta.len()))
 }
 
-/// Reads and verifies a loose bundle's signature, then stages the bundle
-/// (hashing the bytes it copies, so a file changed meanwhile cannot slip
-/// through).
+/// Parses a bundle signature file; a format-1 one (whose `manifest` is an
+/// envelope over the whole manifest) gets its own message.
+fn parse_bundle_signature(bytes: &[u8], sig_name: &str) -> Result<BundleSignature, TransferError> {
+    /// The shape of a format-1 `BUNDLE.sig`, only to name it.
+    #[derive(serde::Deserialize)]
+    struct Format1 {
+        _type: String,
+        #[allow(dead_code)]
+        manifest: Envelope,
+    }
+    let detached: BundleSignature = serde_json::from_slice(bytes).map_err(|e| {
+        match serde_json::from_slice::<Format1>(bytes) {
+            Ok(old) if old._type == BUNDLE_SIGNATURE_TYPE => format_1(sig_name),
+            _ => refused(format!(
+                "{sig_name} is not a bundle signature ({e}); make one with `skillreg export-transfer --bundles`"
+            )),
+        }
+    })?;
+    if detached._type != BUNDLE_SIGNATURE_TYPE {
+        return Err(refused(format!(
+            "{sig_name} is a `{}` document, not a `{BUNDLE_SIGNATURE_TYPE}`",
+            detached._type
+        )));
+    }
+    Ok(detached)
+}
+
+/// Reads a bundle signature (at most [`MAX_SIGNATURE_BYTES`]) and verifies
+/// it as an archive's head is verified: the roots in version order through
+/// the one root walk, the digest signature with the newest root's index
+/// key, the manifest against the digest, then the manifest itself, which
+/// must name exactly one version. Returns it with the file's sha256.
+fn verify_bundle_signature(
+    signature: &Path,
+    pinned: &PinnedRoot,
+    seen: (u64, &str),
+) -> Result<(Manifest, Vec<IndexEntry>, Root, String), TransferError> {
+    let sig_name = file_name_of(signature);
+    let (handle, len) = open_regular(signature, "a bundle signature", MAX_SIGNATURE_BYTES)?;
+    let mut sig_bytes = Vec::with_capacity(len as usize);
+    handle
+        .take(MAX_SIGNATURE_BYTES)
+        .read_to_end(&mut sig_bytes)
+        .map_err(|e| local(format!("cannot read {}: {e}", signature.display())))?;
+    let detached = parse_bundle_signature(&sig_bytes, &sig_name)?;
+    // A JSON object is keyed as text ("10" < "2"): walk them by number.
+    let mut roots = Vec::with_capacity(detached.roots.len());
+    for (n, envelope) in &detached.roots {
+        let version = root_version_of(n).ok_or_else(|| {
+            refused(format!(
+                "{sig_name}: root key `{n}` is not a version 1, 2, …"
+            ))
+        })?;
+        roots.push((version, envelope));
+    }
+    roots.sort_by_key(|(version, _)| *version);
+    let mut chain = RootChain::new(pinned, &sig_name);
+    for (version, envelope) in roots {
+        chain.push(version, &envelope.to_bytes())?;
+    }
+    let root = chain.finish(seen)?;
+    let digest = verify_digest(&detached.signature, &root, &sig_name)?;
+    let manifest_bytes = detached.manifest.as_bytes();
+    let sha256 = crate::blobs::Sha256Digest::of(manifest_bytes).to_hex();
+    let what = format!("the manifest in {sig_name}");
+    check_digest(
+        &digest,
+        &sha256,
+        manifest_bytes.len() as u64,
+        &sig_name,
+        &what,
+    )?;
+    let (manifest, lines) = check_manifest(manifest_bytes, &root)?;
+    if manifest.versions.len() != 1 {
+        return Err(refused(format!(
+            "{sig_name} names {} versions; a bundle signature names exactly one",
+            manifest.versions.len()
+        )));
+    }
+    let file_sha = crate::blobs::Sha256Digest::of(&sig_bytes).to_hex();
+    Ok((manifest, lines, root, file_sha))
+}
+
+/// Stages a loose bundle, hashing the bytes it copies (so a file changed
+/// meanwhile cannot slip through); refused unless they are `v`'s signed
+/// size and sha256.
+fn stage_bundle(bundle: &Path, v: &ManifestVersion, staging: &Path) -> Result<(), TransferError> {
+    let what = format!("{}@{}", v.name, v.version);
+    let (handle, len) = open_regular(bundle, "a bundle", u64::MAX)?;
+    if len != v.size {
+        return Err(refused(format!(
+            "{} is {len} bytes but its signature says {what} is {} bytes; the file was changed or truncated",
+            bundle.display(),
+            v.size
+        )));
+    }
+    let staged = staging.join(&v.cksum);
+    let mut out = BufWriter::new(File::create(&staged).map_err(local)?);
+    let mut hashing = Hashing::new(handle.take(v.size + 1), u64::MAX);
+    io::copy(&mut hashing, &mut out).map_err(|e| {
+        local(format!(
+            "cannot stage {} in {}: {e}",
+            bundle.display(),
+            staging.display()
+        ))
+    })?;
+    out.flush().map_err(local)?;
+    let count = hashing.count;
+    let sha = hashing.hex();
+    if count != v.size || sha != v.cksum {
+        let _ = fs::remove_file(&staged);
+        return Err(refused(format!(
+            "{} does not match its signature: its sha256 is {sha} ({count} bytes), {what} is signed as {} ({} bytes); the file was changed or damaged",
+            bundle.display(),
+            v.cksum,
+            v.size
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and verifies a loose bundle's signature, then stages the bundle.
 fn read_bundle(
     bundle: &Path,
     signature: &Path,
@@ -1511,89 +2020,16 @@ fn read_bundle(
     staging: &Path,
     seen: (u64, &str),
 ) -> Result<Verified, TransferError> {
-    let sig_name = file_name_of(signature);
-    let (handle, len) = open_regular(signature, "a bundle signature", MAX_SIGNATURE_BYTES)?;
-    let mut sig_bytes = Vec::with_capacity(len as usize);
-    handle
-        .take(MAX_SIGNATURE_BYTES)
-        .read_to_end(&mut sig_bytes)
-        .map_err(|e| local(format!("cannot read {}: {e}", signature.display())))?;
-    let detached: BundleSignature = serde_json::from_slice(&sig_bytes).map_err(|e| {
-        refused(format!(
-            "{sig_name} is not a bundle signature ({e}); make one with `skillreg export-transfer --bundles`"
-        ))
-    })?;
-    if detached._type != BUNDLE_SIGNATURE_TYPE {
-        return Err(refused(format!(
-            "{sig_name} is a `{}` document, not a `{BUNDLE_SIGNATURE_TYPE}`",
-            detached._type
-        )));
-    }
-    if detached.roots.len() as u64 > MAX_ROOTS {
-        return Err(refused(format!(
-            "{sig_name} carries more than {MAX_ROOTS} roots"
-        )));
-    }
-    let mut roots = BTreeMap::new();
-    for (n, envelope) in &detached.roots {
-        let version = root_version_of(n).ok_or_else(|| {
-            refused(format!(
-                "{sig_name}: root key `{n}` is not a version 1, 2, …"
-            ))
-        })?;
-        roots.insert(version, envelope.to_bytes());
-    }
-    let root = trusted_root(pinned, &roots, seen, &sig_name)?;
-    let payload = detached
-        .manifest
-        .payload_bytes()
-        .map_err(|e| refused(format!("{sig_name}: the manifest is malformed: {e}")))?;
-    let (manifest, lines) = verify_manifest(&payload, &detached.manifest.to_bytes(), &root)?;
-    let [v] = manifest.versions.as_slice() else {
-        return Err(refused(format!(
-            "{sig_name} names {} versions; a bundle signature names exactly one",
-            manifest.versions.len()
-        )));
-    };
-    let what = format!("{}@{}", v.name, v.version);
+    let (manifest, lines, root, sha256) = verify_bundle_signature(signature, pinned, seen)?;
     // A bundle too large for this registry is not read: the import skips it.
-    if v.size <= max_blob {
-        let (handle, len) = open_regular(bundle, "a bundle", u64::MAX)?;
-        if len != v.size {
-            return Err(refused(format!(
-                "{} is {len} bytes but its signature says {what} is {} bytes; the file was changed or truncated",
-                bundle.display(),
-                v.size
-            )));
-        }
-        let staged = staging.join(&v.cksum);
-        let mut out = BufWriter::new(File::create(&staged).map_err(local)?);
-        let mut hashing = Hashing::new(handle.take(v.size + 1), u64::MAX);
-        io::copy(&mut hashing, &mut out).map_err(|e| {
-            local(format!(
-                "cannot stage {} in {}: {e}",
-                bundle.display(),
-                staging.display()
-            ))
-        })?;
-        out.flush().map_err(local)?;
-        let count = hashing.count;
-        let sha = hashing.hex();
-        if count != v.size || sha != v.cksum {
-            let _ = fs::remove_file(&staged);
-            return Err(refused(format!(
-                "{} does not match its signature: its sha256 is {sha} ({count} bytes), {what} is signed as {} ({} bytes); the file was changed or damaged",
-                bundle.display(),
-                v.cksum,
-                v.size
-            )));
-        }
+    if let Some(v) = manifest.versions.first().filter(|v| v.size <= max_blob) {
+        stage_bundle(bundle, v, staging)?;
     }
     Ok(Verified {
         manifest,
         lines,
         root,
-        sha256: crate::blobs::Sha256Digest::of(&sig_bytes).to_hex(),
+        sha256,
     })
 }
 
@@ -2233,8 +2669,9 @@ mod tests {
         })
     }
 
+    /// A format-2 `manifest.sig`: the digest of `manifest`, signed by `by`.
     fn sig(manifest: &[u8], by: &SigningKey) -> Vec<u8> {
-        Envelope::sign(types::TRANSFER, manifest, &[by]).to_bytes()
+        sign_digest(manifest, by).to_bytes()
     }
 
     fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -2325,12 +2762,242 @@ mod tests {
         }
 
         fn refused(&self, entries: &[(String, Vec<u8>)], want: &str) {
-            match self.read(entries, &self.root1) {
-                Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+            let m = self.refusal(entries, &self.root1);
+            assert!(m.contains(want), "{m:?} lacks {want:?}");
+        }
+
+        /// The refusal of `entries` under the pin `pin`.
+        fn refusal(&self, entries: &[(String, Vec<u8>)], pin: &[u8]) -> String {
+            match self.read(entries, pin) {
+                Err(TransferError::Refused(m)) => m,
                 Err(e) => panic!("not refused but {e:?}"),
-                Ok(_) => panic!("accepted; wanted {want}"),
+                Ok(_) => panic!("accepted"),
             }
         }
+    }
+
+    /// The fixture's one-version manifest in another `format`.
+    fn manifest_of_format(format: u32, versions: Vec<ManifestVersion>) -> Vec<u8> {
+        let mut m: Manifest = serde_json::from_slice(&manifest(1, versions)).unwrap();
+        m.format = format;
+        canonical(&m)
+    }
+
+    /// `bytes` (JSON) padded with trailing spaces to `len` bytes: still the
+    /// same document, only larger.
+    fn padded(bytes: &[u8], len: usize) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        out.resize(len, b' ');
+        out
+    }
+
+    #[test]
+    fn format_1_archives_are_refused_with_a_request_to_export_again() {
+        let f = fixture();
+        // Format 1: manifest.sig's payload is the manifest itself, by the right key.
+        let m1 = manifest_of_format(1, vec![version("demo", "1.0.0", &f.blob)]);
+        let mut e = f.good();
+        e[0].1 = m1.clone();
+        e[1].1 = Envelope::sign(types::TRANSFER, &m1, &[&f.index]).to_bytes();
+        let m = f.refusal(&e, &f.root1);
+        assert!(
+            m.contains("this is a transfer of format 1") && m.contains("export it again"),
+            "{m}"
+        );
+        // A large one: its signature is as large as its manifest, so it is
+        // refused by its size before it is read, still naming format 1.
+        let many = (0..400)
+            .map(|i| version("demo", &format!("1.0.{i}"), &f.blob))
+            .collect();
+        let m1 = manifest_of_format(1, many);
+        assert!(m1.len() as u64 > MAX_DIGEST_SIGNATURE_BYTES);
+        e[0].1 = m1.clone();
+        e[1].1 = Envelope::sign(types::TRANSFER, &m1, &[&f.index]).to_bytes();
+        let m = f.refusal(&e, &f.root1);
+        assert!(
+            m.contains("more than the 65536 allowed") && m.contains("format 1"),
+            "{m}"
+        );
+        // A format-2 digest over a manifest that says format 1.
+        let mut e = f.good();
+        e[0].1 = manifest_of_format(1, vec![version("demo", "1.0.0", &f.blob)]);
+        e[1].1 = sig(&e[0].1, &f.index);
+        f.refused(&e, "of format 1; this skillreg reads `transfer` format 2");
+    }
+
+    #[test]
+    fn roots_come_in_order_each_under_its_cap() {
+        let f = fixture();
+        let (root2_key, index2) = (key(3), key(4));
+        let root2 = root(2, &root2_key, &index2, &[&f.root_key, &root2_key]);
+        let root3 = root(3, &root2_key, &index2, &[&root2_key]);
+        let m = manifest(3, vec![version("demo", "1.0.0", &f.blob)]);
+        let with = |roots: Vec<(&str, Vec<u8>)>| {
+            let mut e = vec![
+                (MANIFEST.to_string(), m.clone()),
+                (SIGNATURE.to_string(), sig(&m, &index2)),
+            ];
+            e.extend(roots.into_iter().map(|(p, b)| (p.to_string(), b)));
+            e.push((f.blob_path(), f.blob.clone()));
+            e
+        };
+        let in_order = with(vec![
+            ("roots/1.json", f.root1.clone()),
+            ("roots/2.json", root2.clone()),
+            ("roots/3.json", root3.clone()),
+        ]);
+        assert_eq!(f.read(&in_order, &f.root1).unwrap().root.version, 3);
+        // Pinned at v2: v1 is read and dropped, v2 matched, v3 chained.
+        assert_eq!(f.read(&in_order, &root2).unwrap().root.version, 3);
+        let swapped = with(vec![
+            ("roots/2.json", root2.clone()),
+            ("roots/1.json", f.root1.clone()),
+            ("roots/3.json", root3.clone()),
+        ]);
+        let m = f.refusal(&swapped, &f.root1);
+        assert!(
+            m.contains("does not carry root v1 (the pinned root's version) before root v2")
+                && m.contains("ascending version order"),
+            "{m}"
+        );
+        let m = f.refusal(&swapped, &root2);
+        assert!(
+            m.contains("root v1 in the archive comes after root v2")
+                && m.contains("ascending version order"),
+            "{m}"
+        );
+        let gap = with(vec![
+            ("roots/1.json", f.root1.clone()),
+            ("roots/3.json", root3.clone()),
+        ]);
+        let m = f.refusal(&gap, &f.root1);
+        assert!(
+            m.contains("does not chain") && m.contains("root v2 is missing"),
+            "{m}"
+        );
+        // A genuine root padded past the cap: refused by its size.
+        let big = padded(&f.root1, MAX_ROOT_BYTES as usize + 1);
+        let mut e = f.good();
+        e[2].1 = big;
+        f.refused(
+            &e,
+            "`roots/1.json` is 65537 bytes, more than the 65536 allowed",
+        );
+        // At most MAX_ROOTS roots, even below the pin (where they are not parsed).
+        let pin = root(2000, &f.root_key, &f.index, &[&f.root_key]);
+        let m = manifest(2000, vec![version("demo", "1.0.0", &f.blob)]);
+        let mut e = vec![
+            (MANIFEST.to_string(), m.clone()),
+            (SIGNATURE.to_string(), sig(&m, &f.index)),
+        ];
+        for n in 1..=MAX_ROOTS + 1 {
+            e.push((format!("roots/{n}.json"), b"{}".to_vec()));
+        }
+        e.push(("roots/2000.json".into(), pin.clone()));
+        e.push((f.blob_path(), f.blob.clone()));
+        let m = f.refusal(&e, &pin);
+        assert!(m.contains("carries more than 1024 roots"), "{m}");
+        e.drain(2..4);
+        assert_eq!(f.read(&e, &pin).unwrap().root.version, 2000);
+    }
+
+    #[test]
+    fn the_signature_has_a_small_cap() {
+        let f = fixture();
+        let mut e = f.good();
+        e[1].1 = padded(&e[1].1, MAX_DIGEST_SIGNATURE_BYTES as usize);
+        f.read(&e, &f.root1).unwrap();
+        e[1].1.push(b' ');
+        f.refused(
+            &e,
+            "`manifest.sig` is 65537 bytes, more than the 65536 allowed",
+        );
+    }
+
+    #[test]
+    fn the_manifest_must_be_the_one_whose_digest_is_signed() {
+        let f = fixture();
+        let sign = |digest: &TransferDigest| {
+            Envelope::sign(types::TRANSFER, &canonical(digest), &[&f.index]).to_bytes()
+        };
+        let right = TransferDigest::of(&f.manifest);
+        for (label, digest) in [
+            (
+                "size",
+                TransferDigest {
+                    manifest_size: right.manifest_size + 1,
+                    ..right.clone()
+                },
+            ),
+            (
+                "sha256",
+                TransferDigest {
+                    manifest_sha256: "0".repeat(64),
+                    ..right.clone()
+                },
+            ),
+        ] {
+            let mut e = f.good();
+            e[1].1 = sign(&digest);
+            let m = f.refusal(&e, &f.root1);
+            assert!(
+                m.contains("manifest.sig is signed but over other bytes than manifest.json"),
+                "{label}: {m}"
+            );
+        }
+        // The same length, one byte changed.
+        let mut e = f.good();
+        let i = e[0].1.iter().position(|b| *b == b'd').unwrap();
+        e[0].1[i] = b'D';
+        f.refused(&e, "over other bytes than manifest.json");
+        // The manifest is parsed only once verified: garbage under a foreign
+        // key is refused for the key, under the right key for what it is.
+        let mut e = f.good();
+        e[0].1 = b"not json at all".to_vec();
+        e[1].1 = sig(&e[0].1, &key(9));
+        f.refused(&e, "signed by unknown key");
+        e[1].1 = sig(&e[0].1, &f.index);
+        f.refused(&e, "manifest.json is malformed");
+        // A digest that is not one.
+        let mut e = f.good();
+        let other = serde_json::json!({"_type": "transfer-digest", "format": 2, "manifest_sha256": "x", "manifest_size": 1});
+        e[1].1 = Envelope::sign(types::TRANSFER, &canonical(&other), &[&f.index]).to_bytes();
+        f.refused(&e, "`manifest_sha256` is not 64 lowercase hex digits");
+        let extra = serde_json::json!({"_type": "transfer-digest", "format": 2, "manifest_sha256": right.manifest_sha256, "manifest_size": right.manifest_size, "more": 1});
+        e[1].1 = Envelope::sign(types::TRANSFER, &canonical(&extra), &[&f.index]).to_bytes();
+        f.refused(&e, "does not sign a transfer digest");
+    }
+
+    #[test]
+    fn an_unsigned_or_foreign_digest_is_refused() {
+        let f = fixture();
+        let digest = canonical(&TransferDigest::of(&f.manifest));
+        let cases: [(Vec<u8>, &str); 4] = [
+            (
+                Envelope::sign(types::TRANSFER, &digest, &[]).to_bytes(),
+                "0 valid signature(s) from trusted index keys",
+            ),
+            (sig(&f.manifest, &key(9)), "signed by unknown key"),
+            (
+                sig(&f.manifest, &f.root_key),
+                "the manifest signature is refused",
+            ),
+            (
+                Envelope::sign(types::ROOT, &digest, &[&f.index]).to_bytes(),
+                "expected a application/vnd.skillreg.transfer+json document",
+            ),
+        ];
+        for (signature, want) in cases {
+            let mut e = f.good();
+            e[1].1 = signature;
+            f.refused(&e, want);
+        }
+        // A valid signature with its bytes changed.
+        let mut env = sign_digest(&f.manifest, &f.index);
+        env.signatures[0].sig = sign_digest(b"other", &f.index).signatures[0].sig.clone();
+        let mut e = f.good();
+        e[1].1 = env.to_bytes();
+        f.refused(&e, "the manifest signature is refused");
     }
 
     #[test]
@@ -2870,7 +3537,8 @@ mod tests {
         fs::write(&bundle, &f.blob).unwrap();
         let signature = BundleSignature {
             _type: BUNDLE_SIGNATURE_TYPE.into(),
-            manifest: Envelope::sign(types::TRANSFER, manifest, &[by]),
+            manifest: String::from_utf8(manifest.to_vec()).unwrap(),
+            signature: sign_digest(manifest, by),
             roots: roots
                 .iter()
                 .map(|(n, bytes)| (n.to_string(), Envelope::from_bytes(bytes).unwrap()))
@@ -2900,16 +3568,87 @@ mod tests {
         )
     }
 
-    #[test]
-    fn loose_bundles_are_verified_like_archives() {
-        let f = fixture();
-        let refused_with = |r: Result<Verified, TransferError>, want: &str| match r {
+    fn refused_with(r: Result<Verified, TransferError>, want: &str) {
+        match r {
             Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
             other => panic!(
                 "wanted a refusal with {want:?}, got {:?}",
                 other.map(|v| v.manifest)
             ),
-        };
+        }
+    }
+
+    #[test]
+    fn bundle_signatures_are_small_detached_and_of_format_2() {
+        let f = fixture();
+        let roots = [(1, f.root1.as_slice())];
+        // The manifest changed after its digest was signed.
+        let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);
+        let mut s: BundleSignature = serde_json::from_slice(&fs::read(&sig).unwrap()).unwrap();
+        s.manifest = s.manifest.replacen("00:00:00Z", "00:00:01Z", 1);
+        fs::write(&sig, canonical(&s)).unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "demo-1.0.0.tar.gz.sig is signed but over other bytes than the manifest in demo-1.0.0.tar.gz.sig",
+        );
+        // At most 1 MiB: a genuine signature padded past it is refused.
+        let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);
+        let full = padded(&fs::read(&sig).unwrap(), MAX_SIGNATURE_BYTES as usize);
+        fs::write(&sig, &full).unwrap();
+        read_signed(&f, &bundle, &sig, 0).unwrap();
+        fs::write(&sig, [&full[..], b" "].concat()).unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "is 1048577 bytes, more than the 1048576 allowed for a bundle signature",
+        );
+        // Each root under the per-root cap: the pinned root with junk
+        // signatures beside its own still verifies, but is too large.
+        let mut big = Envelope::from_bytes(&f.root1).unwrap();
+        for _ in 0..600 {
+            big.signatures.push(sign::EnvelopeSignature {
+                keyid: "0".repeat(64),
+                sig: "A".repeat(88),
+            });
+        }
+        let big = big.to_bytes();
+        assert!(big.len() as u64 > MAX_ROOT_BYTES);
+        let (bundle, sig) = signed_bundle(&f, &[(1, big.as_slice())], &f.manifest, &f.index);
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "more than the 65536 a root may have",
+        );
+        // Roots are walked by number, not in the text order of their keys
+        // ("10" < "2"): eleven chained roots verify.
+        let mut chain = vec![(1, f.root1.clone())];
+        let mut previous = f.root_key.clone();
+        for n in 2..=11u8 {
+            let next = key(20 + n);
+            chain.push((
+                n as u64,
+                root(n as u64, &next, &f.index, &[&previous, &next]),
+            ));
+            previous = next;
+        }
+        let refs: Vec<(u64, &[u8])> = chain.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        let m11 = manifest(11, vec![version("demo", "1.0.0", &f.blob)]);
+        let (bundle, sig) = signed_bundle(&f, &refs, &m11, &f.index);
+        assert_eq!(read_signed(&f, &bundle, &sig, 0).unwrap().root.version, 11);
+        // A format-1 bundle signature: an envelope over the whole manifest.
+        let old = serde_json::json!({
+            "_type": BUNDLE_SIGNATURE_TYPE,
+            "manifest": Envelope::sign(types::TRANSFER, &f.manifest, &[&f.index]),
+            "roots": {"1": Envelope::from_bytes(&f.root1).unwrap()},
+        });
+        fs::write(&sig, canonical(&old)).unwrap();
+        refused_with(
+            read_signed(&f, &bundle, &sig, 0),
+            "demo-1.0.0.tar.gz.sig signs a whole manifest: this is a transfer of format 1",
+        );
+    }
+
+    #[test]
+    fn loose_bundles_are_verified_like_archives() {
+        let f = fixture();
         let roots = [(1, f.root1.as_slice())];
         let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);
         let v = read_signed(&f, &bundle, &sig, 0).unwrap();
