@@ -1,0 +1,415 @@
+//! Drop directories: files appearing in a `drop` source's `path`, imported
+//! and moved to `imported/` or `rejected/`; watched with `notify`.
+
+use super::*;
+
+/// Most half pairs one run names in its detail.
+pub(super) const MAX_WAITING_SHOWN: usize = 50;
+/// One lock per source, so a scheduled run and the watcher never import
+/// the same file twice.
+pub(super) fn source_lock(name: &str) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(name.to_string())
+        .or_default()
+        .clone()
+}
+
+/// True for a name a drop directory imports as a transfer archive.
+pub fn is_archive_name(name: &str) -> bool {
+    name.len() > SUFFIX.len() && name.ends_with(SUFFIX) && !name.starts_with('.')
+}
+
+/// True for a name a drop directory treats as a loose bundle.
+pub fn is_bundle_name(name: &str) -> bool {
+    !name.starts_with('.')
+        && !is_archive_name(name)
+        && BUNDLE_SUFFIXES
+            .iter()
+            .any(|s| name.len() > s.len() && name.ends_with(s))
+}
+
+/// Something in a drop directory ready to import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Candidate {
+    /// A transfer archive.
+    Archive(PathBuf),
+    /// A loose bundle; its signature is `BUNDLE.sig` beside it.
+    Bundle(PathBuf),
+}
+
+impl Candidate {
+    pub(super) fn path(&self) -> &Path {
+        match self {
+            Candidate::Archive(p) | Candidate::Bundle(p) => p,
+        }
+    }
+}
+
+/// What a look at a drop directory found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Scan {
+    /// Ready to import, sorted by name.
+    pub(super) ready: Vec<Candidate>,
+    /// Some files were too fresh to take.
+    pub(super) deferred: bool,
+    /// Half of a bundle pair (a bundle without its signature, or a signature
+    /// without its bundle), left in place, with what it waits for.
+    pub(super) waiting: Vec<String>,
+}
+
+/// Looks at a drop directory: the archives and bundle pairs ready there,
+/// whether some were too fresh, and the halves of pairs still waiting.
+pub(super) fn candidates(dir: &Path) -> io::Result<Scan> {
+    // Regular files only (never symlinks), by name, with whether they settled.
+    let mut files: BTreeMap<String, bool> = BTreeMap::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        // Renamed or removed since the listing (a writer's `.part` rename).
+        let meta = match fs::symlink_metadata(entry.path()) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        let settled = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_none_or(|age| age >= SETTLE);
+        files.insert(name.to_string(), settled);
+    }
+    let mut scan = Scan::default();
+    let take = |scan: &mut Scan, settled: bool, candidate: Candidate| {
+        if settled {
+            scan.ready.push(candidate);
+        } else {
+            scan.deferred = true;
+        }
+    };
+    for (name, settled) in &files {
+        let path = dir.join(name);
+        if is_archive_name(name) {
+            take(&mut scan, *settled, Candidate::Archive(path));
+        } else if let Some(bundle) = name
+            .strip_suffix(SIGNATURE_SUFFIX)
+            .filter(|b| is_bundle_name(b))
+        {
+            match files.get(bundle) {
+                Some(bundle_settled) => take(
+                    &mut scan,
+                    *settled && *bundle_settled,
+                    Candidate::Bundle(dir.join(bundle)),
+                ),
+                None => scan
+                    .waiting
+                    .push(format!("{name}: waiting for its bundle {bundle}")),
+            }
+        } else if is_bundle_name(name) && !files.contains_key(&format!("{name}{SIGNATURE_SUFFIX}"))
+        {
+            scan.waiting.push(format!(
+                "{name}: waiting for its signature {name}{SIGNATURE_SUFFIX} (`skillreg export-transfer --bundles` writes both); an unsigned bundle is never imported"
+            ));
+        }
+    }
+    scan.ready.sort_by(|a, b| a.path().cmp(b.path()));
+    if scan.waiting.len() > MAX_WAITING_SHOWN {
+        let more = scan.waiting.len() - MAX_WAITING_SHOWN;
+        scan.waiting.truncate(MAX_WAITING_SHOWN);
+        scan.waiting.push(format!(
+            "… and {more} more half pairs waiting in {}",
+            dir.display()
+        ));
+    }
+    Ok(scan)
+}
+
+/// Splits a file name into a stem and the ending a drop directory knows it by.
+pub(super) fn split_known_suffix(name: &str) -> (&str, &str) {
+    for suffix in std::iter::once(SUFFIX).chain(BUNDLE_SUFFIXES) {
+        if let Some(stem) = name.strip_suffix(suffix).filter(|s| !s.is_empty()) {
+            return (stem, suffix);
+        }
+    }
+    (name, "")
+}
+
+/// `dir/sub`, created if missing; refused unless it is a real directory
+/// (a symlink planted there must not send files elsewhere).
+pub(super) fn own_subdir(dir: &Path, sub: &str) -> io::Result<PathBuf> {
+    let target_dir = dir.join(sub);
+    match fs::create_dir(&target_dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    if !fs::symlink_metadata(&target_dir)?.file_type().is_dir() {
+        return Err(io::Error::other(format!(
+            "{} is not a directory (a symlink?); remove it, skillreg creates it",
+            target_dir.display()
+        )));
+    }
+    Ok(target_dir)
+}
+
+/// Moves `file` (and, for a bundle, its signature) into `dir/sub/`,
+/// keeping its name unless it is taken. A pair is linked into place, made
+/// durable, then unlinked from the drop directory (the signature last), so a
+/// crash leaves at worst a duplicate or a lone signature, never a bundle
+/// that lost its signature.
+pub(super) fn move_into(dir: &Path, sub: &str, candidate: &Candidate) -> io::Result<PathBuf> {
+    let file = candidate.path();
+    let target_dir = own_subdir(dir, sub)?;
+    let name = file_name_of(file);
+    let (stem, suffix) = split_known_suffix(&name);
+    let taken = |p: &Path| {
+        fs::symlink_metadata(p).is_ok() || fs::symlink_metadata(signature_path(p)).is_ok()
+    };
+    let mut target = target_dir.join(&name);
+    let mut n = 1;
+    while taken(&target) {
+        n += 1;
+        target = target_dir.join(format!("{stem}-{n}{suffix}"));
+    }
+    match candidate {
+        Candidate::Archive(_) => {
+            fs::rename(file, &target)?;
+            fsutil::sync_dir(&target_dir)?;
+        }
+        Candidate::Bundle(bundle) => {
+            fs::hard_link(bundle, &target)?;
+            if let Err(e) = fs::hard_link(signature_path(bundle), signature_path(&target)) {
+                let _ = fs::remove_file(&target);
+                return Err(e);
+            }
+            fsutil::sync_dir(&target_dir)?;
+            fs::remove_file(bundle)?;
+            fs::remove_file(signature_path(bundle))?;
+        }
+    }
+    fsutil::sync_dir(dir)?;
+    Ok(target)
+}
+
+/// Imports what is ready in a drop directory (the caller holds the source's
+/// lock): each imported archive or bundle pair moves to `imported/`, each
+/// refused one to `rejected/`. Local trouble stops the scan, leaving the
+/// file in place.
+pub(super) fn scan_locked(
+    sink: &dyn TransferSink,
+    source: &SourceConfig,
+    ready: Vec<Candidate>,
+    run: &mut SyncRun,
+) -> Result<(), String> {
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let trust = PinnedRoot::load(&source.root_key).map_err(|e| e.to_string())?;
+    let opts = ImportOptions {
+        source: source.name.clone(),
+        trust,
+        auto_approve: source.auto_approve,
+        limits: TransferLimits::default(),
+    };
+    for candidate in ready {
+        let file = candidate.path();
+        let shown = file.display().to_string();
+        let (what, result) = match &candidate {
+            Candidate::Archive(_) => ("transfer archive", import_archive(sink, file, &opts, run)),
+            Candidate::Bundle(_) => ("bundle", import_bundle(sink, file, &opts, run)),
+        };
+        match result {
+            Ok(()) => {
+                let to = move_into(&source.path, IMPORTED_DIR, &candidate).map_err(|e| {
+                    format!("{shown} was imported, but moving it to {IMPORTED_DIR}/ failed: {e}")
+                })?;
+                tracing::info!(source = %source.name, file = %to.display(), "{what} imported");
+            }
+            Err(TransferError::Refused(why)) => {
+                run.failed += 1;
+                run.detail.push(format!("{shown}: refused: {why}"));
+                tracing::warn!(source = %source.name, file = %shown, error = %why, "{what} refused");
+                let to = move_into(&source.path, REJECTED_DIR, &candidate).map_err(|e| {
+                    format!(
+                        "{shown} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {e}"
+                    )
+                })?;
+                let note = to.with_file_name(format!("{}.error.txt", file_name_of(&to)));
+                let fix = match candidate {
+                    Candidate::Archive(_) => "drop a new archive (see `skillreg export-transfer`)",
+                    Candidate::Bundle(_) => {
+                        "drop the bundle and its .sig again (see `skillreg export-transfer --bundles`)"
+                    }
+                };
+                let text = format!(
+                    "{} was refused by source `{}` at {}:\n{why}\n\nNothing from it was stored. Fix the cause and {fix}.\n",
+                    file_name_of(file),
+                    source.name,
+                    rfc3339(unix_now())
+                );
+                fsutil::write_durable(&note, text.as_bytes(), 0o644)
+                    .map_err(|e| format!("cannot write {}: {e}", note.display()))?;
+            }
+            Err(TransferError::Local(why)) => {
+                return Err(format!("{shown}: {why}; it stays for the next run"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A run of a `drop` source (scheduled or `POST /admin/v1/sync`): starts
+/// the directory watcher if it is not running, then imports every ready
+/// archive in `source.path`.
+pub fn sync_drop(
+    registry: &Arc<Registry>,
+    source: &SourceConfig,
+    run: &mut SyncRun,
+) -> Result<(), String> {
+    if !source.path.is_dir() {
+        return Err(format!(
+            "the drop directory {} does not exist or is not a directory",
+            source.path.display()
+        ));
+    }
+    watch(registry, source);
+    let lock = source_lock(&source.name);
+    let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let scan = candidates(&source.path)
+        .map_err(|e| format!("cannot list {}: {e}", source.path.display()))?;
+    run.detail.extend(scan.waiting);
+    scan_locked(registry.as_ref(), source, scan.ready, run)
+}
+
+/// Starts watching every `drop` source of `sources` (idempotent). The mirror
+/// also starts a source's watcher at its first run.
+pub fn watch_sources(registry: &Arc<Registry>, sources: &[SourceConfig]) {
+    for source in sources
+        .iter()
+        .filter(|s| s.kind == crate::config::SourceKind::Drop)
+    {
+        watch(registry, source);
+    }
+}
+
+/// Starts the watcher thread of a drop source unless it runs.
+pub(super) fn watch(registry: &Arc<Registry>, source: &SourceConfig) {
+    static WATCHED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let watched = WATCHED.get_or_init(Default::default);
+    if !watched
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(source.name.clone())
+    {
+        return;
+    }
+    let (registry, source) = (registry.clone(), source.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("drop-{}", source.name))
+        .spawn(move || {
+            if let Err(e) = watch_loop(&registry, &source) {
+                tracing::error!(source = %source.name, error = %e, "cannot watch the drop directory; it is scanned at each scheduled run");
+            }
+            watched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&source.name);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a drop watcher");
+    }
+}
+
+pub(super) fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Result<(), String> {
+    use notify::Watcher as _;
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(tx).map_err(|e| e.to_string())?;
+    watcher
+        .watch(&source.path, notify::RecursiveMode::NonRecursive)
+        .map_err(|e| format!("{}: {e}", source.path.display()))?;
+    tracing::info!(source = %source.name, path = %source.path.display(), "watching the drop directory");
+    // Files already there (or too fresh at the last scan) are looked at once.
+    let mut retry = Some(Duration::ZERO);
+    loop {
+        let got = match retry {
+            Some(wait) => rx.recv_timeout(wait),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        if let Err(RecvTimeoutError::Disconnected) = got {
+            return Err("the watcher stopped".into());
+        }
+        // Let a burst of events (create, write, rename) settle.
+        std::thread::sleep(Duration::from_millis(200));
+        while rx.try_recv().is_ok() {}
+        retry = watched_run(registry, source);
+    }
+}
+
+/// A watcher-triggered import: recorded as a sync run of the source when
+/// there was something to import. Returns when to look again.
+pub(super) fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<Duration> {
+    let lock = source_lock(&source.name);
+    let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let Scan {
+        ready,
+        deferred,
+        waiting,
+    } = match candidates(&source.path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(source = %source.name, error = %e, "cannot list the drop directory");
+            return Some(Duration::from_secs(30));
+        }
+    };
+    let again = deferred.then_some(Duration::from_secs(1));
+    if ready.is_empty() {
+        return again;
+    }
+    let id = match registry.start_run(&source.name) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(source = %source.name, error = %e, "cannot record a sync run");
+            return Some(Duration::from_secs(30));
+        }
+    };
+    let mut run = SyncRun {
+        status: "completed".into(),
+        detail: waiting,
+        ..Default::default()
+    };
+    let retry_local = match scan_locked(registry, source, ready, &mut run) {
+        Ok(()) => false,
+        Err(e) => {
+            run.error = Some(e);
+            true
+        }
+    };
+    if run.error.is_none() && run.failed > 0 {
+        run.error = Some(format!(
+            "{} file(s) refused; see detail and {}/",
+            run.failed, REJECTED_DIR
+        ));
+    }
+    if run.error.is_some() {
+        run.status = "failed".into();
+    }
+    tracing::info!(source = %source.name, run = id, added = run.added, pending = run.pending, failed = run.failed, "drop directory imported");
+    if let Err(e) = registry.finish_run(id, &run) {
+        tracing::error!(source = %source.name, run = id, error = %e, "cannot record the end of a sync run");
+    }
+    if retry_local {
+        Some(Duration::from_secs(30))
+    } else {
+        again
+    }
+}
