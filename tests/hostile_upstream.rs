@@ -12,6 +12,8 @@ mod common;
 
 #[path = "hostile_upstream/archives.rs"]
 mod archives;
+#[path = "hostile_upstream/drops.rs"]
+mod drops;
 #[path = "hostile_upstream/git.rs"]
 mod git;
 #[path = "hostile_upstream/marketplaces.rs"]

@@ -339,6 +339,24 @@ impl Dir {
             .map_err(io_error("inspect", &self.shown(rel)))
     }
 
+    /// When the entry at `rel` (not followed) was last modified; `None`
+    /// if nothing is there.
+    pub fn modified(&self, rel: &str) -> Result<Option<std::time::SystemTime>, SafeFsError> {
+        let shown = self.shown(rel);
+        let (parent, last) = self.parent_of(rel)?;
+        match rfs::statat(&parent.fd, last, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                let secs = std::time::Duration::new(
+                    stat.st_mtime.max(0) as u64,
+                    (stat.st_mtime_nsec as u32).min(999_999_999),
+                );
+                Ok(Some(std::time::UNIX_EPOCH + secs))
+            }
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_error("inspect", &shown)(e.into())),
+        }
+    }
+
     /// Opens the regular file at `rel` for reading: no link on the way or
     /// at the end, `O_NONBLOCK`, and refused unless `fstat` on the open
     /// handle says it is a regular file of at most `limit` bytes.

@@ -2,6 +2,7 @@
 //! and moved to `imported/` or `rejected/`; watched with `notify`.
 
 use super::*;
+use crate::safe_fs::{Dir, EntryKind, SafeFsError};
 
 /// Most half pairs one run names in its detail.
 pub(super) const MAX_WAITING_SHOWN: usize = 50;
@@ -65,29 +66,24 @@ pub(super) struct Scan {
 /// whether some were too fresh, and the halves of pairs still waiting.
 pub(super) fn candidates(dir: &Path) -> io::Result<Scan> {
     // Regular files only (never symlinks), by name, with whether they settled.
+    let handle = Dir::open(dir).map_err(io_other)?;
     let mut files: BTreeMap<String, bool> = BTreeMap::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
+    let entries = match handle.entries() {
+        Ok(entries) => entries,
+        Err(e) => return Err(io_other(e)),
+    };
+    for entry in entries {
+        if entry.name.starts_with('.') || entry.kind != EntryKind::File {
             continue;
         }
         // Renamed or removed since the listing (a writer's `.part` rename).
-        let meta = match fs::symlink_metadata(entry.path()) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        if !meta.file_type().is_file() {
+        let Some(modified) = handle.modified(&entry.name).map_err(io_other)? else {
             continue;
-        }
-        let settled = meta
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_none_or(|age| age >= SETTLE);
-        files.insert(name.to_string(), settled);
+        };
+        let settled = SystemTime::now()
+            .duration_since(modified)
+            .map_or(true, |age| age >= SETTLE);
+        files.insert(entry.name, settled);
     }
     let mut scan = Scan::default();
     let take = |scan: &mut Scan, settled: bool, candidate: Candidate| {
@@ -144,60 +140,95 @@ pub(super) fn split_known_suffix(name: &str) -> (&str, &str) {
     (name, "")
 }
 
-/// `dir/sub`, created if missing; refused unless it is a real directory
-/// (a symlink planted there must not send files elsewhere).
-pub(super) fn own_subdir(dir: &Path, sub: &str) -> io::Result<PathBuf> {
-    let target_dir = dir.join(sub);
-    match fs::create_dir(&target_dir) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
+/// `dir/sub` opened as a directory handle, created if missing; a link or a
+/// file planted there is refused. Everything then moves into the handle,
+/// never into a path looked at first, so the directory cannot be swapped
+/// for a link between the check and the move.
+fn own_subdir(dir: &Dir, sub: &str) -> io::Result<Dir> {
+    dir.ensure_dir(sub, 0o755).map_err(|e| match e {
+        SafeFsError::Symlink { path } | SafeFsError::NotADirectory { path } => io::Error::other(
+            format!("`{path}` is not a directory (a symlink?); remove it, skillreg creates it"),
+        ),
+        other => io::Error::other(other.to_string()),
+    })
+}
+
+fn io_other(e: SafeFsError) -> io::Error {
+    match e {
+        SafeFsError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
     }
-    if !fs::symlink_metadata(&target_dir)?.file_type().is_dir() {
-        return Err(io::Error::other(format!(
-            "{} is not a directory (a symlink?); remove it, skillreg creates it",
-            target_dir.display()
-        )));
-    }
-    Ok(target_dir)
 }
 
 /// Moves `file` (and, for a bundle, its signature) into `dir/sub/`,
-/// keeping its name unless it is taken. A pair is linked into place, made
-/// durable, then unlinked from the drop directory (the signature last), so a
-/// crash leaves at worst a duplicate or a lone signature, never a bundle
-/// that lost its signature.
+/// keeping its name unless it is taken. Moves go from the drop directory's
+/// handle into the sub-directory's handle, never replacing anything there.
+/// A pair is linked into place, made durable, then unlinked from the drop
+/// directory (the signature last), so a crash leaves at worst a duplicate
+/// or a lone signature, never a bundle that lost its signature.
 pub(super) fn move_into(dir: &Path, sub: &str, candidate: &Candidate) -> io::Result<PathBuf> {
-    let file = candidate.path();
-    let target_dir = own_subdir(dir, sub)?;
-    let name = file_name_of(file);
+    let drop_dir = Dir::open(dir).map_err(io_other)?;
+    let target_dir = own_subdir(&drop_dir, sub)?;
+    let name = file_name_of(candidate.path());
+    let sig = format!("{name}{SIGNATURE_SUFFIX}");
     let (stem, suffix) = split_known_suffix(&name);
-    let taken = |p: &Path| {
-        fs::symlink_metadata(p).is_ok() || fs::symlink_metadata(signature_path(p)).is_ok()
+    let free = |n: &str| {
+        matches!(target_dir.kind(n), Ok(None))
+            && matches!(target_dir.kind(&format!("{n}{SIGNATURE_SUFFIX}")), Ok(None))
     };
-    let mut target = target_dir.join(&name);
     let mut n = 1;
-    while taken(&target) {
-        n += 1;
-        target = target_dir.join(format!("{stem}-{n}{suffix}"));
-    }
-    match candidate {
-        Candidate::Archive(_) => {
-            fs::rename(file, &target)?;
-            fsutil::sync_dir(&target_dir)?;
+    let mut target = name.clone();
+    loop {
+        while !free(&target) {
+            n += 1;
+            target = format!("{stem}-{n}{suffix}");
         }
-        Candidate::Bundle(bundle) => {
-            fs::hard_link(bundle, &target)?;
-            if let Err(e) = fs::hard_link(signature_path(bundle), signature_path(&target)) {
-                let _ = fs::remove_file(&target);
-                return Err(e);
+        let moved = match candidate {
+            Candidate::Archive(_) => drop_dir.rename_new(&name, &target_dir, &target),
+            Candidate::Bundle(_) => {
+                drop_dir
+                    .hard_link(&name, &target_dir, &target)
+                    .and_then(|()| {
+                        let target_sig = format!("{target}{SIGNATURE_SUFFIX}");
+                        drop_dir
+                            .hard_link(&sig, &target_dir, &target_sig)
+                            .inspect_err(|_| {
+                                let _ = target_dir.remove_file(&target);
+                            })
+                    })
             }
-            fsutil::sync_dir(&target_dir)?;
-            fs::remove_file(bundle)?;
-            fs::remove_file(signature_path(bundle))?;
+        };
+        match moved.map_err(io_other) {
+            Ok(()) => break,
+            // Taken between the look and the move: the next number.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
         }
     }
-    fsutil::sync_dir(dir)?;
-    Ok(target)
+    target_dir.sync().map_err(io_other)?;
+    if let Candidate::Bundle(_) = candidate {
+        drop_dir.remove_file(&name).map_err(io_other)?;
+        drop_dir.remove_file(&sig).map_err(io_other)?;
+    }
+    drop_dir.sync().map_err(io_other)?;
+    Ok(dir.join(sub).join(target))
+}
+
+/// Writes the note saying why `moved` (in `dir/sub/`) was refused, through
+/// the sub-directory's handle.
+fn write_note(dir: &Path, sub: &str, moved: &Path, text: &str) -> io::Result<PathBuf> {
+    let target_dir = own_subdir(&Dir::open(dir).map_err(io_other)?, sub)?;
+    let note = format!("{}.error.txt", file_name_of(moved));
+    match target_dir.remove_file(&note) {
+        Ok(()) => {}
+        Err(SafeFsError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_other(e)),
+    }
+    target_dir
+        .write_new(&note, text.as_bytes(), 0o644)
+        .and_then(|()| target_dir.sync())
+        .map_err(io_other)?;
+    Ok(dir.join(sub).join(note))
 }
 
 /// Imports what is ready in a drop directory (the caller holds the source's
@@ -243,7 +274,6 @@ pub(super) fn scan_locked(
                         "{shown} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {e}"
                     )
                 })?;
-                let note = to.with_file_name(format!("{}.error.txt", file_name_of(&to)));
                 let fix = match candidate {
                     Candidate::Archive(_) => "drop a new archive (see `skillreg export-transfer`)",
                     Candidate::Bundle(_) => {
@@ -256,8 +286,8 @@ pub(super) fn scan_locked(
                     source.name,
                     rfc3339(unix_now())
                 );
-                fsutil::write_durable(&note, text.as_bytes(), 0o644)
-                    .map_err(|e| format!("cannot write {}: {e}", note.display()))?;
+                write_note(&source.path, REJECTED_DIR, &to, &text)
+                    .map_err(|e| format!("cannot write the note beside {}: {e}", to.display()))?;
             }
             Err(TransferError::Local(why)) => {
                 return Err(format!("{shown}: {why}; it stays for the next run"));

@@ -2,40 +2,35 @@
 
 use super::*;
 
-/// Opens a file of a drop directory or the command line: never through a
-/// symlink, and only a regular file of at most `limit` bytes (else refused).
+/// Opens a file of a drop directory or the command line through
+/// [`crate::safe_fs`]: never through a symlink, never a FIFO or device, and
+/// only a regular file of at most `limit` bytes (else refused).
 pub(super) fn open_regular(
     path: &Path,
     what: &str,
     limit: u64,
 ) -> Result<(File, u64), TransferError> {
-    let handle = OpenOptions::new()
-        .read(true)
-        // O_NONBLOCK: a FIFO swapped in must not hang the open.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => refused(format!(
-                "{} is a symbolic link; {what} must be a regular file",
-                path.display()
-            )),
-            _ => local(format!("cannot open {}: {e}", path.display())),
-        })?;
-    let meta = handle.metadata().map_err(local)?;
-    if !meta.is_file() {
-        return Err(refused(format!(
-            "{} is not a regular file; {what} must be one",
-            path.display()
-        )));
+    use crate::safe_fs::{Dir, SafeFsError};
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = file_name_of(path);
+    let shown = path.display();
+    let opened = Dir::open(parent).and_then(|dir| dir.open_file(&name, limit));
+    match opened {
+        Ok(file) => Ok((file.file, file.len)),
+        Err(SafeFsError::Symlink { .. }) => Err(refused(format!(
+            "{shown} is a symbolic link; {what} must be a regular file"
+        ))),
+        Err(SafeFsError::NotAFile { kind, .. }) => Err(refused(format!(
+            "{shown} is a {kind}, not a regular file; {what} must be one"
+        ))),
+        Err(SafeFsError::TooLarge { size, limit, .. }) => Err(refused(format!(
+            "{shown} is {size} bytes, more than the {limit} allowed for {what}"
+        ))),
+        Err(e) => Err(local(format!("cannot open {shown}: {}", e.reason()))),
     }
-    if meta.len() > limit {
-        return Err(refused(format!(
-            "{} is {} bytes, more than the {limit} allowed for {what}",
-            path.display(),
-            meta.len()
-        )));
-    }
-    Ok((handle, meta.len()))
 }
 
 /// Parses a bundle signature file; a format-1 one (whose `manifest` is an

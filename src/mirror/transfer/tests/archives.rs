@@ -3,7 +3,7 @@
 use super::*;
 
 #[test]
-pub(super) fn format_1_archives_are_refused_with_a_request_to_export_again() {
+fn format_1_archives_are_refused_with_a_request_to_export_again() {
     let f = fixture();
     // Format 1: manifest.sig's payload is the manifest itself, by the right key.
     let m1 = manifest_of_format(1, vec![version("demo", "1.0.0", &f.blob)]);
@@ -37,7 +37,7 @@ pub(super) fn format_1_archives_are_refused_with_a_request_to_export_again() {
 }
 
 #[test]
-pub(super) fn roots_come_in_order_each_under_its_cap() {
+fn roots_come_in_order_each_under_its_cap() {
     let f = fixture();
     let (root2_key, index2) = (key(3), key(4));
     let root2 = root(2, &root2_key, &index2, &[&f.root_key, &root2_key]);
@@ -113,7 +113,7 @@ pub(super) fn roots_come_in_order_each_under_its_cap() {
 }
 
 #[test]
-pub(super) fn the_signature_has_a_small_cap() {
+fn the_signature_has_a_small_cap() {
     let f = fixture();
     let mut e = f.good();
     e[1].1 = padded(&e[1].1, MAX_DIGEST_SIGNATURE_BYTES as usize);
@@ -126,7 +126,7 @@ pub(super) fn the_signature_has_a_small_cap() {
 }
 
 #[test]
-pub(super) fn the_manifest_must_be_the_one_whose_digest_is_signed() {
+fn the_manifest_must_be_the_one_whose_digest_is_signed() {
     let f = fixture();
     let sign = |digest: &TransferDigest| {
         Envelope::sign(types::TRANSFER, &canonical(digest), &[&f.index]).to_bytes()
@@ -180,7 +180,7 @@ pub(super) fn the_manifest_must_be_the_one_whose_digest_is_signed() {
 }
 
 #[test]
-pub(super) fn an_unsigned_or_foreign_digest_is_refused() {
+fn an_unsigned_or_foreign_digest_is_refused() {
     let f = fixture();
     let digest = canonical(&TransferDigest::of(&f.manifest));
     let cases: [(Vec<u8>, &str); 4] = [
@@ -212,7 +212,7 @@ pub(super) fn an_unsigned_or_foreign_digest_is_refused() {
 }
 
 #[test]
-pub(super) fn a_good_archive_is_verified_and_its_blobs_staged() {
+fn a_good_archive_is_verified_and_its_blobs_staged() {
     let f = fixture();
     let v = f.read(&f.good(), &f.root1).unwrap();
     assert_eq!(v.manifest.versions.len(), 1);
@@ -228,7 +228,7 @@ pub(super) fn a_good_archive_is_verified_and_its_blobs_staged() {
 }
 
 #[test]
-pub(super) fn tampering_is_refused() {
+fn tampering_is_refused() {
     let f = fixture();
     let mut e = f.good();
     let last = e[3].1.len() - 1;
@@ -259,7 +259,7 @@ pub(super) fn tampering_is_refused() {
 }
 
 #[test]
-pub(super) fn the_manifest_must_be_consistent() {
+fn the_manifest_must_be_consistent() {
     let f = fixture();
     let mut v = version("demo", "1.0.0", &f.blob);
     v.line = v.line.replace("\"demo\"", "\"other\"");
@@ -289,7 +289,7 @@ pub(super) fn the_manifest_must_be_consistent() {
 }
 
 #[test]
-pub(super) fn the_shape_is_fixed() {
+fn the_shape_is_fixed() {
     let f = fixture();
     let mut e = f.good();
     e.swap(0, 1);
@@ -381,7 +381,7 @@ pub(super) fn the_shape_is_fixed() {
 }
 
 #[test]
-pub(super) fn limits_hold() {
+fn limits_hold() {
     let f = fixture();
     let e = f.good();
     let refs: Vec<(&str, &[u8])> = e.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
@@ -430,7 +430,7 @@ pub(super) fn limits_hold() {
 }
 
 #[test]
-pub(super) fn roots_chain_from_the_pinned_one() {
+fn roots_chain_from_the_pinned_one() {
     let f = fixture();
     let (root2_key, index2) = (key(3), key(4));
     // v2 rotates both keys, signed by the old and the new root key.

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A bundle and its signature by `by` under `roots`, in the fixture's dir.
-pub(super) fn signed_bundle(
+fn signed_bundle(
     f: &Fixture,
     roots: &[(u64, &[u8])],
     manifest: &[u8],
@@ -25,7 +25,7 @@ pub(super) fn signed_bundle(
     (bundle, sig)
 }
 
-pub(super) fn read_signed(
+fn read_signed(
     f: &Fixture,
     bundle: &Path,
     sig: &Path,
@@ -44,7 +44,7 @@ pub(super) fn read_signed(
     )
 }
 
-pub(super) fn refused_with(r: Result<Verified, TransferError>, want: &str) {
+fn refused_with(r: Result<Verified, TransferError>, want: &str) {
     match r {
         Err(TransferError::Refused(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
         other => panic!(
@@ -55,7 +55,7 @@ pub(super) fn refused_with(r: Result<Verified, TransferError>, want: &str) {
 }
 
 #[test]
-pub(super) fn bundle_signatures_are_small_detached_and_of_format_2() {
+fn bundle_signatures_are_small_detached_and_of_format_2() {
     let f = fixture();
     let roots = [(1, f.root1.as_slice())];
     // The manifest changed after its digest was signed.
@@ -123,7 +123,7 @@ pub(super) fn bundle_signatures_are_small_detached_and_of_format_2() {
 }
 
 #[test]
-pub(super) fn loose_bundles_are_verified_like_archives() {
+fn loose_bundles_are_verified_like_archives() {
     let f = fixture();
     let roots = [(1, f.root1.as_slice())];
     let (bundle, sig) = signed_bundle(&f, &roots, &f.manifest, &f.index);

@@ -3,7 +3,7 @@
 use super::*;
 use crate::mirror::transfer::drop::*;
 
-pub(super) fn age(path: &Path) {
+fn age(path: &Path) {
     let old = SystemTime::now() - Duration::from_secs(60);
     File::options()
         .write(true)
@@ -14,7 +14,7 @@ pub(super) fn age(path: &Path) {
 }
 
 #[test]
-pub(super) fn drop_directories_defer_fresh_files_and_move_what_they_handle() {
+fn drop_directories_defer_fresh_files_and_move_what_they_handle() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join(format!("a{SUFFIX}"));
     fs::write(&a, b"x").unwrap();
@@ -47,7 +47,7 @@ pub(super) fn drop_directories_defer_fresh_files_and_move_what_they_handle() {
 }
 
 #[test]
-pub(super) fn drop_directories_pair_bundles_with_their_signatures() {
+fn drop_directories_pair_bundles_with_their_signatures() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("demo-1.0.0.tar.gz");
     let sig = signature_path(&bundle);

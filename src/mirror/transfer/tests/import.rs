@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn skill(dir: &Path, name: &str, vers: &str) -> Vec<u8> {
+fn skill(dir: &Path, name: &str, vers: &str) -> Vec<u8> {
     let d = dir.join(format!("{name}-{vers}"));
     fs::create_dir_all(&d).unwrap();
     fs::write(
@@ -14,7 +14,7 @@ pub(super) fn skill(dir: &Path, name: &str, vers: &str) -> Vec<u8> {
 }
 
 #[test]
-pub(super) fn a_batch_is_checked_like_mirrored_versions_and_stored_once() {
+fn a_batch_is_checked_like_mirrored_versions_and_stored_once() {
     use crate::registry::OfflineRegistry;
     let dir = tempfile::tempdir().unwrap();
     let config = crate::config::Config {
@@ -96,7 +96,7 @@ pub(super) fn a_batch_is_checked_like_mirrored_versions_and_stored_once() {
 }
 
 #[test]
-pub(super) fn since_and_names() {
+fn since_and_names() {
     assert_eq!(parse_since("1970-01-02T00:00:00Z", 0).unwrap(), 86400);
     assert_eq!(parse_since("1970-01-02", 0).unwrap(), 86400);
     assert_eq!(parse_since("7d", 10 * 86400).unwrap(), 3 * 86400);

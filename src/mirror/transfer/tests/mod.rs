@@ -11,12 +11,12 @@ use super::*;
 use crate::index::sign::{PublicKey, RoleKeys};
 use ed25519_dalek::SigningKey;
 
-pub(super) fn key(seed: u8) -> SigningKey {
+fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
 /// Root `version` naming `root` and `index` keys, signed by `signers`.
-pub(super) fn root(
+fn root(
     version: u64,
     root_key: &SigningKey,
     index: &SigningKey,
@@ -46,7 +46,7 @@ pub(super) fn root(
     Envelope::sign(types::ROOT, &canonical(&doc), signers).to_bytes()
 }
 
-pub(super) fn pinned(bytes: &[u8]) -> PinnedRoot {
+fn pinned(bytes: &[u8]) -> PinnedRoot {
     let (root, payload) = self_signed_root(bytes).unwrap();
     PinnedRoot {
         root,
@@ -55,7 +55,7 @@ pub(super) fn pinned(bytes: &[u8]) -> PinnedRoot {
     }
 }
 
-pub(super) fn version(name: &str, vers: &str, blob: &[u8]) -> ManifestVersion {
+fn version(name: &str, vers: &str, blob: &[u8]) -> ManifestVersion {
     let cksum = crate::blobs::Sha256Digest::of(blob).to_hex();
     let entry = IndexEntry {
         name: name.into(),
@@ -89,7 +89,7 @@ pub(super) fn version(name: &str, vers: &str, blob: &[u8]) -> ManifestVersion {
     }
 }
 
-pub(super) fn manifest(root_version: u64, versions: Vec<ManifestVersion>) -> Vec<u8> {
+fn manifest(root_version: u64, versions: Vec<ManifestVersion>) -> Vec<u8> {
     canonical(&Manifest {
         _type: "transfer".into(),
         format: FORMAT,
@@ -105,11 +105,11 @@ pub(super) fn manifest(root_version: u64, versions: Vec<ManifestVersion>) -> Vec
 }
 
 /// A format-2 `manifest.sig`: the digest of `manifest`, signed by `by`.
-pub(super) fn sig(manifest: &[u8], by: &SigningKey) -> Vec<u8> {
+fn sig(manifest: &[u8], by: &SigningKey) -> Vec<u8> {
     sign_digest(manifest, by).to_bytes()
 }
 
-pub(super) fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, data) in entries {
         let mut h = tar::Header::new_ustar();
@@ -120,13 +120,13 @@ pub(super) fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
     gz(&tar.into_inner().unwrap())
 }
 
-pub(super) fn gz(bytes: &[u8]) -> Vec<u8> {
+fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
 
-pub(super) struct Fixture {
+struct Fixture {
     dir: tempfile::TempDir,
     root_key: SigningKey,
     index: SigningKey,
@@ -135,7 +135,7 @@ pub(super) struct Fixture {
     manifest: Vec<u8>,
 }
 
-pub(super) fn fixture() -> Fixture {
+fn fixture() -> Fixture {
     let (root_key, index) = (key(1), key(2));
     let root1 = root(1, &root_key, &index, &[&root_key]);
     let blob = b"pretend this is a bundle".to_vec();
@@ -208,7 +208,7 @@ impl Fixture {
 }
 
 /// The fixture's one-version manifest in another `format`.
-pub(super) fn manifest_of_format(format: u32, versions: Vec<ManifestVersion>) -> Vec<u8> {
+fn manifest_of_format(format: u32, versions: Vec<ManifestVersion>) -> Vec<u8> {
     let mut m: Manifest = serde_json::from_slice(&manifest(1, versions)).unwrap();
     m.format = format;
     canonical(&m)
@@ -216,7 +216,7 @@ pub(super) fn manifest_of_format(format: u32, versions: Vec<ManifestVersion>) ->
 
 /// `bytes` (JSON) padded with trailing spaces to `len` bytes: still the
 /// same document, only larger.
-pub(super) fn padded(bytes: &[u8], len: usize) -> Vec<u8> {
+fn padded(bytes: &[u8], len: usize) -> Vec<u8> {
     let mut out = bytes.to_vec();
     out.resize(len, b' ');
     out
