@@ -2,56 +2,11 @@
 //! publish framing and the JSON bodies of each endpoint.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 use crate::package::Kind;
 
-/// The JSON part of a publish, as cargo sends it. skillreg adds `kind`
-/// (absent means `crate`). Unknown fields are ignored, as cargo may add more.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct PublishMetadata {
-    /// Package name.
-    pub name: String,
-    /// Version.
-    pub vers: String,
-    /// Dependencies.
-    #[serde(default)]
-    pub deps: Vec<PublishDep>,
-    /// Features.
-    #[serde(default)]
-    pub features: BTreeMap<String, Vec<String>>,
-    /// Authors.
-    #[serde(default)]
-    pub authors: Vec<String>,
-    /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Keywords.
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    /// Categories.
-    #[serde(default)]
-    pub categories: Vec<String>,
-    /// Licence expression.
-    #[serde(default)]
-    pub license: Option<String>,
-    /// Repository URL.
-    #[serde(default)]
-    pub repository: Option<String>,
-    /// `links` key of a crate.
-    #[serde(default)]
-    pub links: Option<String>,
-    /// Minimum Rust version.
-    #[serde(default)]
-    pub rust_version: Option<String>,
-    /// skillreg: the package kind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Kind>,
-    /// skillreg: the publisher's signed statement over name, version and
-    /// the bundle's sha256 (an envelope of type `publisher`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<crate::index::sign::Envelope>,
-}
+/// The JSON part of a publish (the registry's own type, as cargo sends it).
+pub use crate::registry::{PublishDep, PublishMetadata};
 
 /// The body of `PUT /api/v1/me/keys`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -68,44 +23,6 @@ pub use crate::store::PublisherKey;
 pub struct PublisherKeys {
     /// The caller's keys.
     pub keys: Vec<PublisherKey>,
-}
-
-/// A dependency in publish metadata.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PublishDep {
-    /// Real package name.
-    pub name: String,
-    /// Version requirement.
-    pub version_req: String,
-    /// Enabled features.
-    #[serde(default)]
-    pub features: Vec<String>,
-    /// Optional.
-    #[serde(default)]
-    pub optional: bool,
-    /// Default features on.
-    #[serde(default = "yes")]
-    pub default_features: bool,
-    /// Target cfg.
-    #[serde(default)]
-    pub target: Option<String>,
-    /// `normal`, `dev`, `build`.
-    #[serde(default = "normal")]
-    pub kind: String,
-    /// Other registry's index URL.
-    #[serde(default)]
-    pub registry: Option<String>,
-    /// The alias when renamed in Cargo.toml.
-    #[serde(default)]
-    pub explicit_name_in_toml: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn normal() -> String {
-    "normal".into()
 }
 
 /// A publish body whose framing cannot be read.
@@ -267,41 +184,8 @@ pub struct OwnersChange {
     pub users: Vec<String>,
 }
 
-/// One version awaiting review (`GET /admin/v1/pending`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PendingVersion {
-    /// Package name.
-    pub name: String,
-    /// Exact version.
-    pub version: String,
-    /// Kind.
-    pub kind: Kind,
-    /// The `[[sources]]` name it came from.
-    pub source: Option<String>,
-    /// Bundle sha256.
-    pub cksum: String,
-    /// Upstream facts: URL, commit or index hash, signature status.
-    pub upstream: serde_json::Value,
-    /// Policy findings.
-    pub findings: serde_json::Value,
-    /// Files: path, kind, size, sha256.
-    pub files: serde_json::Value,
-    /// Changes against the last approved version.
-    pub diff: FileDiff,
-}
-
-/// Paths that differ from the last approved version of the same package.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileDiff {
-    /// The version compared against; none for a first version.
-    pub against: Option<String>,
-    /// New paths.
-    pub added: Vec<String>,
-    /// Paths no longer present.
-    pub removed: Vec<String>,
-    /// Paths whose content (or link target, or kind) changed.
-    pub changed: Vec<String>,
-}
+/// One version awaiting review and its diff (the registry's own types).
+pub use crate::registry::{FileDiff, PendingVersion};
 
 /// `{"pending": […]}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -7,26 +7,27 @@
 
 mod export;
 mod imports;
+mod publish;
 mod review;
 mod signing;
 mod transfer;
 
 pub use export::{export_static, ExportSummary};
 pub use imports::{mirror_login, Imported, Offer};
+pub use publish::{PublishDep, PublishMetadata, Published};
+pub use review::{FileDiff, PendingVersion};
 pub use signing::{export_root, rotate, Rotation};
 pub use transfer::{OfflineRegistry, TransferItem, TransferSink};
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::api::{self, PublishMetadata};
 use crate::blobs::{BlobStore, Sha256Digest};
 use crate::bundle::{self, ArchiveLimits, BundleError};
 use crate::config::Config;
 use crate::fsutil;
-use crate::index::{self, sign, IndexCache, IndexDep, IndexEntry, Prepared};
-use crate::package::{self, Kind, NameError, PackageName};
+use crate::index::{self, sign, IndexCache, Prepared};
+use crate::package::NameError;
 use crate::store::{PackageRow, SearchHit, Store, StoreError, VersionStatus};
 use crate::token::{Identity, Role};
 
@@ -45,9 +46,6 @@ pub enum RegistryError {
     /// The bundle was refused.
     #[error("{0}")]
     Bundle(#[from] BundleError),
-    /// The publish body's framing is wrong.
-    #[error("{0}")]
-    Framing(#[from] api::FramingError),
     /// A store conflict or failure.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -62,31 +60,6 @@ pub enum RegistryError {
     /// Disk trouble.
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// The outcome of a successful publish.
-#[derive(Debug)]
-pub struct Published {
-    /// The package row after the publish.
-    pub package: PackageRow,
-    /// The bundle's digest.
-    pub cksum: Sha256Digest,
-    /// Warnings to show the publisher.
-    pub warnings: Vec<String>,
-}
-
-/// A publish that passed every check not needing the store.
-struct PublishPlan<'a> {
-    name: PackageName,
-    kind: Kind,
-    version: semver::Version,
-    tarball: &'a [u8],
-    cksum: Sha256Digest,
-    entry: IndexEntry,
-    description: Option<String>,
-    keywords: Vec<String>,
-    files_json: String,
-    warnings: Vec<String>,
 }
 
 /// Whether `login` is a source's mirror login (`mirror:SOURCE`), which
@@ -233,257 +206,6 @@ impl Registry {
         }
     }
 
-    /// Publishes a body in cargo's framing. The version is durable and in the
-    /// index when this returns; on any error nothing is stored.
-    ///
-    /// A non-admin publish to a name that only unreviewed (mirrored)
-    /// versions hold claims it, as if the name were free (see
-    /// [`Store::claim_and_insert_version`]).
-    pub fn publish(&self, who: &Identity, body: &[u8]) -> Result<Published, RegistryError> {
-        let plan = self.prepare_publish(who, body)?;
-        let entry_json = index::line(&plan.entry);
-        let mut store = self.writer();
-        // Checks that need the store, under the writer lock so they hold
-        // until the insert; repeated by the insert's own transaction.
-        let claim = self.publish_target(&store, who, &plan)?;
-        // The blob is durable before the version row commits, so the index
-        // never names a missing blob; a crash in between leaves only an
-        // unreferenced blob.
-        let stored = self.blobs.put(plan.tarball)?;
-        debug_assert_eq!(stored, plan.cksum);
-        let new = crate::store::NewVersion {
-            name: &plan.name,
-            kind: plan.kind,
-            version: &plan.version,
-            cksum: &plan.entry.cksum,
-            size: plan.tarball.len() as u64,
-            entry_json: &entry_json,
-            description: plan.description.as_deref().unwrap_or(""),
-            keywords: &plan.keywords,
-            publisher: who,
-            files_json: &plan.files_json,
-            mirror: None,
-        };
-        let package = match &claim {
-            None => store.insert_version(&new)?,
-            Some(existing) => {
-                let note = format!("superseded: the name was published here by {}", who.login);
-                let (package, rejected) = store.claim_and_insert_version(existing, &new, &note)?;
-                tracing::info!(package = %plan.name, by = %who.login, superseded = ?rejected, "a local publish claimed a name that only unreviewed mirrored versions held");
-                package
-            }
-        };
-        self.render_and_sign(&mut store, &package)?;
-        tracing::info!(package = %plan.name, version = %plan.version, kind = %plan.kind, by = %who.login, "published");
-        Ok(Published {
-            package,
-            cksum: plan.cksum,
-            warnings: plan.warnings,
-        })
-    }
-
-    /// Decodes and validates a publish body, without touching the store.
-    fn prepare_publish<'a>(
-        &self,
-        who: &Identity,
-        body: &'a [u8],
-    ) -> Result<PublishPlan<'a>, RegistryError> {
-        if !who.has(Role::Publisher) {
-            return Err(RegistryError::Forbidden(format!(
-                "the token for `{}` has the role {}; publishing needs a publisher or admin token",
-                who.login, who.role
-            )));
-        }
-        let limits = &self.config.limits;
-        let (json, tarball) =
-            api::decode_publish(body, limits.max_metadata_bytes, limits.max_bundle_bytes)?;
-        let meta: PublishMetadata = serde_json::from_slice(json).map_err(|e| {
-            RegistryError::BadRequest(format!("the publish metadata is not valid JSON: {e}"))
-        })?;
-        let kind = meta.kind.unwrap_or(Kind::Crate);
-        let name = PackageName::parse(kind, &meta.name)?;
-        let version = package::parse_version(&meta.vers)?;
-        let mut deps = index_deps(&meta, kind)?;
-        let validated = bundle::validate(kind, &name, &version, tarball, &self.archive_limits())?;
-        let files_json = files_json(&validated.archive);
-        deps.extend(validated.dependencies.iter().map(manifest_dep));
-
-        let (features, features2) = split_features(&meta.features);
-        let pick = |from_bundle: Option<String>, from_meta: &Option<String>| {
-            from_bundle
-                .or_else(|| from_meta.clone())
-                .filter(|s| !s.is_empty())
-        };
-        let description = pick(validated.description, &meta.description);
-        let license = pick(validated.license, &meta.license);
-        let keywords = if validated.keywords.is_empty() {
-            meta.keywords.clone()
-        } else {
-            validated.keywords
-        };
-        let cksum = Sha256Digest::of(tarball);
-        let provenance = match &meta.signature {
-            Some(envelope) => {
-                Some(self.verify_publisher_signature(who, &name, &version, &cksum, envelope)?)
-            }
-            None if self
-                .config
-                .signing
-                .require_publisher_signature
-                .contains(&kind) =>
-            {
-                return Err(RegistryError::BadRequest(format!(
-                    "this registry only accepts signed {kind} packages: register a key with \
-                     `skillreg publisher-key register` and publish with `--sign-key FILE`"
-                )))
-            }
-            None => None,
-        };
-        let entry = IndexEntry {
-            name: name.to_string(),
-            vers: version.to_string(),
-            deps,
-            cksum: cksum.to_hex(),
-            v: if features2.is_some() { 2 } else { 1 },
-            features,
-            features2,
-            yanked: false,
-            links: meta.links.clone().filter(|_| kind == Kind::Crate),
-            rust_version: meta.rust_version.clone().filter(|_| kind == Kind::Crate),
-            pubtime: fsutil::rfc3339(fsutil::unix_now()),
-            kind,
-            description: description.clone(),
-            license,
-            size: Some(tarball.len() as u64),
-            provenance,
-        };
-        Ok(PublishPlan {
-            name,
-            kind,
-            version,
-            tarball,
-            cksum,
-            entry,
-            description,
-            keywords,
-            files_json,
-            warnings: validated.warnings,
-        })
-    }
-
-    /// The checks of a publish against the store. `Some(package)` when the
-    /// publish claims `package`: a non-admin who is not a real owner
-    /// (one other than a `mirror:*` login) publishes to a name that only
-    /// unreviewed versions hold. Such a package answers a non-admin as a
-    /// free name would, so no error here may name its spelling, kind,
-    /// owners or source.
-    fn publish_target(
-        &self,
-        store: &Store,
-        who: &Identity,
-        plan: &PublishPlan<'_>,
-    ) -> Result<Option<PackageRow>, RegistryError> {
-        let Some(existing) = store.package(plan.name.as_str())? else {
-            return Ok(None);
-        };
-        let hidden = !who.has(Role::Admin) && !store.has_approved(existing.id)?;
-        if existing.name != plan.name.as_str() || existing.kind != plan.kind {
-            if hidden {
-                return Err(RegistryError::NameInReview(plan.name.to_string()));
-            }
-            return Err(StoreError::NameTaken {
-                wanted: plan.name.to_string(),
-                existing: existing.name,
-                kind: existing.kind,
-            }
-            .into());
-        }
-        let real_owner =
-            !is_mirror_login(&who.login) && store.owners(existing.id)?.contains(&who.login);
-        if hidden && !real_owner {
-            return Ok(Some(existing));
-        }
-        self.check_owner(store, who, &existing)?;
-        if let Some(clash) = store.clashing_version(existing.id, &plan.version)? {
-            return Err(StoreError::VersionExists {
-                name: plan.name.to_string(),
-                existing: clash,
-            }
-            .into());
-        }
-        Ok(None)
-    }
-
-    /// Checks a publisher's signed statement: it must be over exactly this
-    /// name, version and checksum, by a key the publisher registered.
-    fn verify_publisher_signature(
-        &self,
-        who: &Identity,
-        name: &PackageName,
-        version: &semver::Version,
-        cksum: &Sha256Digest,
-        envelope: &sign::Envelope,
-    ) -> Result<index::Provenance, RegistryError> {
-        let registered = self.reader().publisher_keys(&who.login)?;
-        if registered.is_empty() {
-            return Err(RegistryError::BadRequest(format!(
-                "the publish is signed, but `{}` has no registered key; run `skillreg publisher-key register KEYFILE` first",
-                who.login
-            )));
-        }
-        let expected = sign::canonical(&sign::PublisherStatement::new(
-            name.as_str(),
-            &version.to_string(),
-            &cksum.to_hex(),
-        ));
-        let payload = envelope.payload_bytes().map_err(|e| {
-            RegistryError::BadRequest(format!("the publisher signature is malformed: {e}"))
-        })?;
-        if payload != expected {
-            return Err(RegistryError::BadRequest(format!(
-                "the publisher signature is over a different statement; it must sign exactly {}",
-                String::from_utf8_lossy(&expected)
-            )));
-        }
-        let keys = registered
-            .iter()
-            .map(|k| {
-                (
-                    k.keyid.clone(),
-                    sign::PublicKey {
-                        keytype: "ed25519".into(),
-                        public: k.public_key.clone(),
-                    },
-                )
-            })
-            .collect();
-        let role = sign::RoleKeys {
-            keyids: registered.iter().map(|k| k.keyid.clone()).collect(),
-            threshold: 1,
-        };
-        envelope
-            .verify(sign::types::PUBLISHER, "publisher", &role, &keys)
-            .map_err(|e| {
-                RegistryError::BadRequest(format!("the publisher signature was refused: {e}"))
-            })?;
-        let signer = envelope
-            .signatures
-            .iter()
-            .find_map(|s| {
-                registered
-                    .iter()
-                    .find(|k| k.keyid == s.keyid)
-                    .map(|k| (s, k))
-            })
-            .expect("verify found a registered signer");
-        Ok(index::Provenance {
-            publisher: who.login.clone(),
-            keyid: signer.1.keyid.clone(),
-            public_key: signer.1.public_key.clone(),
-            sig: signer.0.sig.clone(),
-        })
-    }
-
     /// Registers a publisher's ed25519 public key (hex).
     pub fn register_publisher_key(
         &self,
@@ -512,7 +234,10 @@ impl Registry {
     }
 
     /// The publisher keys of `who`.
-    pub fn publisher_keys(&self, who: &Identity) -> Result<Vec<api::PublisherKey>, RegistryError> {
+    pub fn publisher_keys(
+        &self,
+        who: &Identity,
+    ) -> Result<Vec<crate::store::PublisherKey>, RegistryError> {
         Ok(self.reader().publisher_keys(&who.login)?)
     }
 
@@ -729,80 +454,4 @@ fn bootstrap_admin_token(data_dir: &Path, store: &mut Store) -> Result<(), Regis
     )?;
     tracing::info!(path = %data_dir.join(ADMIN_TOKEN_FILE).display(), "created the bootstrap admin token");
     Ok(())
-}
-
-/// Converts cargo's publish deps to index deps, checking names and requirements.
-/// Skills and plugins declare their dependencies in the manifest (added by
-/// [`manifest_dep`] after validation), so their publish JSON must have none.
-fn index_deps(meta: &PublishMetadata, kind: Kind) -> Result<Vec<IndexDep>, RegistryError> {
-    if kind != Kind::Crate && !meta.deps.is_empty() {
-        return Err(RegistryError::BadRequest(
-            "the publish metadata lists dependencies in `deps`, but dependencies of skills and plugins are declared in the manifest (`metadata.dependencies` in SKILL.md, `dependencies` in plugin.json); send `\"deps\": []`".into(),
-        ));
-    }
-    meta.deps
-        .iter()
-        .map(|d| {
-            PackageName::parse(Kind::Crate, &d.name)?;
-            semver::VersionReq::parse(&d.version_req).map_err(|e| {
-                RegistryError::BadRequest(format!(
-                    "dependency `{}` has an invalid version requirement `{}`: {e}",
-                    d.name, d.version_req
-                ))
-            })?;
-            if !matches!(d.kind.as_str(), "normal" | "dev" | "build") {
-                return Err(RegistryError::BadRequest(format!(
-                    "dependency `{}` has kind `{}`; use normal, dev or build",
-                    d.name, d.kind
-                )));
-            }
-            let (name, package) = match &d.explicit_name_in_toml {
-                Some(alias) => (alias.clone(), Some(d.name.clone())),
-                None => (d.name.clone(), None),
-            };
-            Ok(IndexDep {
-                name,
-                req: d.version_req.clone(),
-                features: d.features.clone(),
-                optional: d.optional,
-                default_features: d.default_features,
-                target: d.target.clone(),
-                kind: d.kind.clone(),
-                registry: d.registry.clone(),
-                package,
-            })
-        })
-        .collect()
-}
-
-/// The index form of a dependency declared in a skill or plugin manifest: a
-/// plain normal dependency on a package of this registry.
-fn manifest_dep(d: &bundle::Dependency) -> IndexDep {
-    IndexDep {
-        name: d.name.clone(),
-        req: d.req.clone(),
-        features: Vec::new(),
-        optional: false,
-        default_features: true,
-        target: None,
-        kind: "normal".into(),
-        registry: None,
-        package: None,
-    }
-}
-
-/// Splits features as crates.io does: those using `dep:` or `?/` go to
-/// `features2`, so older cargo versions skip only what they cannot read.
-type FeatureMap = BTreeMap<String, Vec<String>>;
-
-fn split_features(all: &FeatureMap) -> (FeatureMap, Option<FeatureMap>) {
-    let (new, old): (FeatureMap, FeatureMap) = all
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .partition(|(_, values)| {
-            values
-                .iter()
-                .any(|v| v.starts_with("dep:") || v.contains("?/"))
-        });
-    (old, (!new.is_empty()).then_some(new))
 }

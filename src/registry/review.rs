@@ -5,11 +5,47 @@
 use std::collections::BTreeMap;
 
 use super::{Registry, RegistryError};
-use crate::api::{FileDiff, PendingVersion};
 use crate::fsutil::{rfc3339, unix_now};
 use crate::index::sign::DecisionStatement;
+use crate::package::Kind;
 use crate::store::{AuditRecord, ReviewRow, StoreError, VersionStatus};
 use crate::token::{Identity, Role};
+
+/// One version awaiting review (`GET /admin/v1/pending`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PendingVersion {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// Kind.
+    pub kind: Kind,
+    /// The `[[sources]]` name it came from.
+    pub source: Option<String>,
+    /// Bundle sha256.
+    pub cksum: String,
+    /// Upstream facts: URL, commit or index hash, signature status.
+    pub upstream: serde_json::Value,
+    /// Policy findings.
+    pub findings: serde_json::Value,
+    /// Files: path, kind, size, sha256.
+    pub files: serde_json::Value,
+    /// Changes against the last approved version.
+    pub diff: FileDiff,
+}
+
+/// Paths that differ from the last approved version of the same package.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileDiff {
+    /// The version compared against; none for a first version.
+    pub against: Option<String>,
+    /// New paths.
+    pub added: Vec<String>,
+    /// Paths no longer present.
+    pub removed: Vec<String>,
+    /// Paths whose content (or link target, or kind) changed.
+    pub changed: Vec<String>,
+}
 
 fn require_admin(who: &Identity) -> Result<(), RegistryError> {
     if who.has(Role::Admin) {

@@ -71,16 +71,24 @@ impl From<UploadCapError> for ApiError {
     }
 }
 
+impl From<FramingError> for ApiError {
+    /// A part over its limit is 413; any other framing problem is 400.
+    fn from(e: FramingError) -> ApiError {
+        let status = match e {
+            FramingError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
         let status = match &e {
             RegistryError::BadRequest(_) | RegistryError::Name(_) => StatusCode::BAD_REQUEST,
-            RegistryError::Bundle(BundleError::TooLarge { .. })
-            | RegistryError::Framing(FramingError::TooLarge { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            RegistryError::Bundle(BundleError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             RegistryError::Bundle(BundleError::Io { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
-            RegistryError::Bundle(_) | RegistryError::Framing(_) => StatusCode::BAD_REQUEST,
+            RegistryError::Bundle(_) => StatusCode::BAD_REQUEST,
             RegistryError::Store(
                 StoreError::NameTaken { .. } | StoreError::VersionExists { .. },
             )

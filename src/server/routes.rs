@@ -138,12 +138,15 @@ async fn publish(
         Duration::from_secs(limits.body_read_timeout_secs),
     )
     .await?;
+    // cargo's framing, then the metadata JSON: the wire format is read
+    // here, the registry gets what it says.
+    let (meta, tarball) = decode_publish(&body, limits)?;
     let registry = shared.registry.clone();
     // The slot moves into the work, so a client that hangs up while its
     // publish is stored does not free the slot before the work is done.
     let published = blocking(move || {
         let _slot = slot;
-        registry.publish(&who, &body)
+        registry.publish(&who, &meta, &tarball)
     })
     .await?;
     let response = api::PublishResponse {
@@ -153,6 +156,24 @@ async fn publish(
         },
     };
     Ok(json(StatusCode::OK, &response))
+}
+
+/// The metadata and the tarball of a publish body in cargo's framing
+/// (the tarball as a view into `body`, not a copy).
+fn decode_publish(
+    body: &bytes::Bytes,
+    limits: &crate::config::Limits,
+) -> Result<(api::PublishMetadata, bytes::Bytes), ApiError> {
+    let (json, tarball) =
+        api::decode_publish(body, limits.max_metadata_bytes, limits.max_bundle_bytes)?;
+    let meta = serde_json::from_slice(json).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the publish metadata is not valid JSON: {e}"),
+        )
+    })?;
+    let start = tarball.as_ptr() as usize - body.as_ptr() as usize;
+    Ok((meta, body.slice(start..start + tarball.len())))
 }
 
 async fn yank(
