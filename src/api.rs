@@ -302,7 +302,7 @@ pub struct SyncRunsResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SourcesResponse {
     /// The configured sources.
-    pub sources: Vec<crate::mirror::sync::SourceStatus>,
+    pub sources: Vec<crate::mirror::SourceStatus>,
 }
 
 /// `{"audit": […]}`, newest first.

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::git::{self, Git, GitLimits, GitUrl};
 use super::marketplace::{Fetched, FetchedPlugin, Marketplace, RemoteSource, VersionHistory};
-use super::sync::{count, Progress};
+use super::progress::{count, Progress};
 use crate::blobs::Sha256Digest;
 use crate::config::SourceConfig;
 use crate::package::Kind;

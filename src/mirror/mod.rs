@@ -1,10 +1,10 @@
 //! Mirroring upstream catalogs behind admin approval.
 //!
-//! - [`sync`]: the mirror task (schedules, runs, `registry` sources).
+//! - [`sync`]: the mirror task (schedules and runs).
+//! - `registry_source`, `marketplace_source`: what a run of each kind does
+//!   (`drop` sources are in [`transfer`]); `progress`: a run's counts.
 //! - [`marketplace`]: reading a Claude Code marketplace checkout into
 //!   plugin and skill packages.
-//! - `marketplace_source`: a `marketplace` source's run (checkout,
-//!   remote plugins fetched from allowed hosts, offers).
 //! - `git`: git run as an untrusted program (hooks off, protocols
 //!   allowed one at a time, size and time caps).
 //! - [`transfer`]: signed transfer archives for air gaps (export, import,
@@ -13,5 +13,12 @@
 mod git;
 pub mod marketplace;
 mod marketplace_source;
+mod progress;
+mod registry_source;
+mod status;
 pub mod sync;
+
 pub mod transfer;
+
+pub(crate) use progress::count;
+pub use status::SourceStatus;

@@ -69,7 +69,7 @@ impl Drop for Staging {
 
 /// Adds an import outcome to a run's counts.
 pub(super) fn tally(run: &mut SyncRun, what: &str, outcome: &Imported) {
-    crate::mirror::sync::count(run, what, outcome.clone());
+    crate::mirror::count(run, what, outcome.clone());
 }
 
 /// The newest exporter root imported under `opts.trust` from `opts.source`.

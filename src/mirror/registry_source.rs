@@ -1,0 +1,385 @@
+//! A `registry` source: another skillreg, read through [`TrustedRegistry`]
+//! from the upstream's pinned root (`root_key`): its timestamp and snapshot
+//! are verified before anything is fetched.
+//!
+//! The sync is incremental: an index file is fetched only when its hash in
+//! the upstream snapshot differs from the one recorded after it was last
+//! fully processed, and a bundle only when its version is not stored yet.
+//! That record is committed per file, so a run killed half way resumes where
+//! it stopped. Nothing whose signature or checksum fails is stored; a
+//! failing upstream never deletes or changes local data.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::progress::{count, Progress};
+use crate::client::verify::{self, IndexLine, RegistryOptions, TrustError, TrustedRegistry};
+use crate::config::SourceConfig;
+use crate::registry::{Offer, Registry};
+use crate::store::{SyncRun, VersionStatus};
+
+/// Largest bundle fetched when the upstream line gives no size.
+const DEFAULT_BUNDLE_CAP: u64 = 50 * 1024 * 1024;
+
+/// An upstream that sends nothing for this long fails the request (retried
+/// like any transport error), instead of holding the run for the client's
+/// 300 s per attempt.
+const UPSTREAM_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often one run re-reads an upstream's signed metadata after finding
+/// an index file newer than its snapshot (the upstream published meanwhile).
+const MAX_REFRESHES: u32 = 3;
+
+/// One run of a registry source.
+struct RegistrySync<'a> {
+    registry: &'a Registry,
+    source: &'a SourceConfig,
+    opts: RegistryOptions,
+    upstream: TrustedRegistry,
+    refreshes: u32,
+}
+
+/// Syncs `source` into `registry`; `state` is the source's own state
+/// directory (the verifying client's cache of the upstream's metadata).
+pub(super) fn sync(
+    registry: &Registry,
+    state: &Path,
+    source: &SourceConfig,
+    run: &mut SyncRun,
+    progress: &mut Progress<'_>,
+) -> Result<(), String> {
+    let opts = RegistryOptions {
+        url: source.url.clone(),
+        trust_root: Some(source.root_key.clone()),
+        trust_on_first_use: false,
+        offline: false,
+        token: source.token.clone(),
+        ca_cert: None,
+        state_home: state.to_path_buf(),
+    };
+    let upstream =
+        open(&opts).map_err(|e| format!("cannot use the upstream: {}", e.for_mirror()))?;
+    let mut sync = RegistrySync {
+        registry,
+        source,
+        opts,
+        upstream,
+        refreshes: 0,
+    };
+    let files: Vec<String> = sync
+        .upstream
+        .snapshot()
+        .files
+        .keys()
+        .filter(|path| *path != "config.json" && !path.starts_with('_'))
+        .cloned()
+        .collect();
+    for path in files {
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        if wanted(source, &name) {
+            sync.index_file(&path, &name, run)?;
+            progress.tick(run);
+        }
+    }
+    Ok(())
+}
+
+/// Opens the upstream, retrying transient failures.
+fn open(opts: &RegistryOptions) -> Result<TrustedRegistry, TrustError> {
+    with_retries(|| TrustedRegistry::open_with_stall_timeout(opts, Some(UPSTREAM_STALL_TIMEOUT)))
+}
+
+impl RegistrySync<'_> {
+    /// One index file: skipped when its signed hash is the one recorded as
+    /// done, else fetched and every line offered; recorded as done when
+    /// every line was.
+    fn index_file(&mut self, path: &str, name: &str, run: &mut SyncRun) -> Result<(), String> {
+        // From the snapshot in use, which a refresh may replace.
+        let Some(sha256) = self
+            .upstream
+            .snapshot()
+            .files
+            .get(path)
+            .map(|m| m.sha256.clone())
+        else {
+            run.detail.push(format!(
+                "{path}: no longer listed by the upstream's snapshot v{}; skipped",
+                self.upstream.snapshot().version
+            ));
+            return Ok(());
+        };
+        let state_key = format!("file:{path}");
+        let done = self
+            .registry
+            .mirror_state(&self.source.name, &state_key)
+            .map_err(|e| e.to_string())?;
+        if let Some((hash, count)) = done.as_deref().and_then(|v| v.split_once(' ')) {
+            if hash == sha256 {
+                let count: i64 = count.parse().unwrap_or(0);
+                run.discovered += count;
+                run.unchanged += count;
+                return Ok(());
+            }
+        }
+        let Some((bytes, sha256)) = self.fetch_index_file(path, sha256, run)? else {
+            return Ok(());
+        };
+        run.updated += 1;
+        let dl = self.upstream.dl().map_err(|e| e.for_mirror())?;
+        let lines = verify::parse_index_lines(name, &bytes);
+        let mut all_done = true;
+        for line in &lines {
+            all_done &= self.line(line, &dl, path, &sha256, run)?;
+        }
+        if all_done {
+            self.registry
+                .set_mirror_state(
+                    &self.source.name,
+                    &state_key,
+                    &format!("{sha256} {}", lines.len()),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Fetches an index file against its signed hash. If it is newer than
+    /// the snapshot (the upstream published after the snapshot was read),
+    /// the signed metadata is read again and the file taken again; if the
+    /// new snapshot still lists the same hash, nothing was published: the
+    /// file is not what was signed. Returns the bytes and the hash they
+    /// match, or `None` (reported in `run`).
+    fn fetch_index_file(
+        &mut self,
+        path: &str,
+        mut sha256: String,
+        run: &mut SyncRun,
+    ) -> Result<Option<(Vec<u8>, String)>, String> {
+        loop {
+            match with_retries(|| self.upstream.fetch_index_file(path)) {
+                Ok(b) => return Ok(Some((b, sha256))),
+                Err(e @ (TrustError::Mismatch { .. } | TrustError::EndlessData { .. }))
+                    if self.refreshes < MAX_REFRESHES =>
+                {
+                    self.refreshes += 1;
+                    self.upstream = open(&self.opts).map_err(|e| {
+                        format!(
+                            "{path} changed upstream during the run, and re-reading the upstream's signed metadata failed (versions stored earlier in this run stay): {}",
+                            e.for_mirror()
+                        )
+                    })?;
+                    let version = self.upstream.snapshot().version;
+                    match self.upstream.snapshot().files.get(path) {
+                        Some(meta) if meta.sha256 != sha256 => {
+                            run.detail.push(format!(
+                                "{path}: changed upstream during the run; took it again under snapshot v{version}"
+                            ));
+                            sha256 = meta.sha256.clone();
+                        }
+                        Some(_) => {
+                            run.failed += 1;
+                            run.detail.push(format!(
+                                "{path}: not the file the upstream signed ({}), and its newly verified snapshot v{version} still lists the same hash, so nothing was published meanwhile. The file was tampered with on the way or on the upstream; not stored",
+                                tamper_facts(&e)
+                            ));
+                            return Ok(None);
+                        }
+                        None => {
+                            run.detail.push(format!(
+                                "{path}: removed upstream during the run (snapshot v{version} no longer lists it); skipped"
+                            ));
+                            return Ok(None);
+                        }
+                    }
+                }
+                Err(e) => {
+                    run.failed += 1;
+                    run.detail.push(format!("{path}: {}", e.for_mirror()));
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// One index line: counted if stored (its upstream yank followed),
+    /// skipped if yanked, else its bundle fetched, checked against the
+    /// signed line's cksum and offered. Returns false when it failed and
+    /// must be tried again by a later run.
+    fn line(
+        &self,
+        line: &IndexLine,
+        dl: &str,
+        path: &str,
+        sha256: &str,
+        run: &mut SyncRun,
+    ) -> Result<bool, String> {
+        run.discovered += 1;
+        let entry = &line.entry;
+        match self
+            .registry
+            .version_status(&entry.name, &entry.vers)
+            .map_err(|e| e.to_string())?
+        {
+            Some(VersionStatus::Rejected) => {
+                run.rejected += 1;
+                return Ok(true);
+            }
+            Some(_) => {
+                run.unchanged += 1;
+                if entry.yanked {
+                    self.follow_yank(&entry.name, &entry.vers, run)?;
+                }
+                return Ok(true);
+            }
+            None => {}
+        }
+        if entry.yanked {
+            run.skipped += 1;
+            run.detail.push(format!(
+                "{}@{}: yanked upstream, not mirrored",
+                entry.name, entry.vers
+            ));
+            return Ok(true);
+        }
+        let what = format!("{}@{}", entry.name, entry.vers);
+        let url = verify::download_url(dl, &entry.name, &entry.vers, &entry.cksum);
+        let bundle = match with_retries(|| {
+            self.upstream
+                .fetch(&url, line.size.unwrap_or(DEFAULT_BUNDLE_CAP))
+        }) {
+            Ok(b) => b,
+            Err(e) => {
+                run.failed += 1;
+                run.detail.push(format!("{what}: {}", e.for_mirror()));
+                return Ok(false);
+            }
+        };
+        let actual = crate::blobs::Sha256Digest::of(&bundle).to_hex();
+        if !actual.eq_ignore_ascii_case(&entry.cksum) {
+            run.failed += 1;
+            run.detail.push(format!(
+                "{what}: the bundle's sha256 is {actual}, the signed index says {}; not stored",
+                entry.cksum
+            ));
+            return Ok(false);
+        }
+        let offer = Offer {
+            source: &self.source.name,
+            auto_approve: self.source.auto_approve,
+            kind: entry.kind,
+            name: &entry.name,
+            version: &entry.vers,
+            bundle: &bundle,
+            upstream_line: Some(entry),
+            upstream: serde_json::json!({
+                "url": self.upstream.base(),
+                "index_path": path,
+                "index_sha256": sha256,
+                "snapshot_version": self.upstream.snapshot().version,
+                "root_version": self.upstream.root().version,
+                "signature": "verified",
+                "provenance": entry.provenance,
+            }),
+        };
+        let outcome = self
+            .registry
+            .import_mirrored(&offer)
+            .map_err(|e| e.to_string())?;
+        count(run, &what, outcome);
+        Ok(true)
+    }
+
+    /// Yanks here a version this source mirrored and its upstream yanked,
+    /// once: an admin's later unyank here stands.
+    fn follow_yank(&self, name: &str, version: &str, run: &mut SyncRun) -> Result<(), String> {
+        let key = format!("yanked:{}@{version}", crate::package::normalize(name));
+        let (registry, source) = (self.registry, &self.source.name);
+        if registry
+            .mirror_state(source, &key)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if registry
+            .yank_mirrored(source, name, version)
+            .map_err(|e| e.to_string())?
+        {
+            run.detail.push(format!(
+                "{name}@{version}: yanked upstream, so yanked here too"
+            ));
+        }
+        registry
+            .set_mirror_state(source, &key, "1")
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// include/exclude globs (`*` any run, `?` one character).
+fn wanted(source: &SourceConfig, name: &str) -> bool {
+    (source.include.is_empty() || source.include.iter().any(|g| glob(g, name)))
+        && !source.exclude.iter().any(|g| glob(g, name))
+}
+
+fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// What a file that does not match its signed length and hash looked like,
+/// without the advice the error carries for other cases.
+fn tamper_facts(e: &verify::TrustError) -> String {
+    match e {
+        verify::TrustError::Mismatch {
+            what,
+            by,
+            got,
+            want,
+        } => format!("mix-and-match: {what} is {got}, but the signed {by} lists {want}"),
+        verify::TrustError::EndlessData { url, limit } => {
+            format!("{url} sent more than the {limit} bytes its signed length allows")
+        }
+        other => other.for_mirror(),
+    }
+}
+
+/// Retries transient failures (transport errors, 5xx) three times with
+/// exponential backoff; verification failures are never retried.
+fn with_retries<T>(
+    mut f: impl FnMut() -> Result<T, verify::TrustError>,
+) -> Result<T, verify::TrustError> {
+    let mut wait = Duration::from_millis(200);
+    for attempt in 0.. {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < 3 && e.is_transient() => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs() {
+        assert!(glob("pdf-*", "pdf-tools"));
+        assert!(glob("*", "x"));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob("a?c", "ac"));
+        assert!(!glob("pdf-*", "tools-pdf"));
+    }
+}
