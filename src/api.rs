@@ -302,7 +302,26 @@ pub struct SyncRunsResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SourcesResponse {
     /// The configured sources.
-    pub sources: Vec<crate::mirror::SourceStatus>,
+    pub sources: Vec<SourceInfo>,
+}
+
+/// One source in `GET /admin/v1/sources`: its schedule and current run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Source name.
+    pub name: String,
+    /// Source kind.
+    pub kind: crate::config::SourceKind,
+    /// `running` or `idle`.
+    pub status: String,
+    /// The run in progress or the last one.
+    pub last_run: Option<i64>,
+    /// Unix seconds of the next scheduled run; none for manual-only.
+    pub next_run: Option<i64>,
+    /// Seconds between runs; none for manual-only.
+    pub interval_secs: Option<u64>,
+    /// Approves without review.
+    pub auto_approve: bool,
 }
 
 /// `{"audit": […]}`, newest first.

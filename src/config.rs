@@ -311,12 +311,24 @@ impl Default for Config {
     }
 }
 
+impl Limits {
+    /// What a bundle may hold under these limits.
+    pub fn archive(&self) -> crate::bundle::ArchiveLimits {
+        crate::bundle::ArchiveLimits {
+            max_compressed: self.max_bundle_bytes,
+            max_unpacked: self.max_unpacked_bytes,
+            max_entries: self.max_entries,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
+        let archive = crate::bundle::ArchiveLimits::default();
         Limits {
-            max_bundle_bytes: 50 * 1024 * 1024,
-            max_unpacked_bytes: 200 * 1024 * 1024,
-            max_entries: 10_000,
+            max_bundle_bytes: archive.max_compressed,
+            max_unpacked_bytes: archive.max_unpacked,
+            max_entries: archive.max_entries,
             max_metadata_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
             header_read_timeout_secs: 10,

@@ -13,7 +13,7 @@ use std::io::{self, Read};
 use super::BundleError;
 
 /// The limits [`inspect`] enforces.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArchiveLimits {
     /// Largest compressed size.
     pub max_compressed: u64,
@@ -21,6 +21,18 @@ pub struct ArchiveLimits {
     pub max_unpacked: u64,
     /// Most entries.
     pub max_entries: u64,
+}
+
+impl Default for ArchiveLimits {
+    /// The limits of a registry with the default configuration (the
+    /// `[limits]` defaults are these numbers).
+    fn default() -> Self {
+        ArchiveLimits {
+            max_compressed: 50 * 1024 * 1024,
+            max_unpacked: 200 * 1024 * 1024,
+            max_entries: 10_000,
+        }
+    }
 }
 
 /// What kind of entry a path is.

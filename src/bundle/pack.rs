@@ -25,17 +25,7 @@ const SKIPPED: &[&str] = &[".git"];
 /// registry's default limits.
 pub fn pack_dir(dir: &Path) -> Result<Vec<u8>, BundleError> {
     let root = Dir::open(dir)?;
-    pack_tree(&root, &BTreeMap::new(), &default_limits())
-}
-
-/// The limits a registry with the default configuration would enforce.
-pub fn default_limits() -> ArchiveLimits {
-    let limits = crate::config::Limits::default();
-    ArchiveLimits {
-        max_compressed: limits.max_bundle_bytes,
-        max_unpacked: limits.max_unpacked_bytes,
-        max_entries: limits.max_entries,
-    }
+    pack_tree(&root, &BTreeMap::new(), &ArchiveLimits::default())
 }
 
 /// Packs the tree below `root`, with `extra` files (path → content, mode

@@ -447,15 +447,6 @@ fn key(cmd: KeyCommand) -> Result<(), String> {
     }
 }
 
-fn client_limits() -> ArchiveLimits {
-    let limits = Config::default().limits;
-    ArchiveLimits {
-        max_compressed: limits.max_bundle_bytes,
-        max_unpacked: limits.max_unpacked_bytes,
-        max_entries: limits.max_entries,
-    }
-}
-
 /// Packs a directory or reads a bundle file, and reads its manifest.
 fn load_bundle(path: &Path) -> Result<(Vec<u8>, bundle::Manifest), String> {
     let bytes = if path.is_dir() {
@@ -472,7 +463,8 @@ fn load_bundle(path: &Path) -> Result<(Vec<u8>, bundle::Manifest), String> {
     } else {
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
     };
-    let manifest = bundle::read_manifest(&bytes, &client_limits()).map_err(|e| e.to_string())?;
+    let manifest =
+        bundle::read_manifest(&bytes, &ArchiveLimits::default()).map_err(|e| e.to_string())?;
     Ok((bytes, manifest))
 }
 

@@ -613,15 +613,6 @@ fn resolve(
     })
 }
 
-fn default_limits() -> ArchiveLimits {
-    let limits = crate::config::Config::default().limits;
-    ArchiveLimits {
-        max_compressed: limits.max_bundle_bytes,
-        max_unpacked: limits.max_unpacked_bytes,
-        max_entries: limits.max_entries,
-    }
-}
-
 /// The bundle of `line`: from the cache when its hash is right, else
 /// downloaded (within the size limit), checked and cached.
 fn fetch_bundle(
@@ -995,7 +986,7 @@ fn fetch_and_check(
     let registry = TrustedRegistry::open(&opts.registry)?;
     let plan = resolve(&registry, specs)?;
     let dl = registry.dl()?;
-    let limits = default_limits();
+    let limits = ArchiveLimits::default();
     let mut bundles = Vec::new();
     for line in &plan {
         let bytes = fetch_bundle(&registry, &dl, line, &opts.cache_home)?;

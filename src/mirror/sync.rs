@@ -179,15 +179,10 @@ impl Mirror {
             .map(|s| SourceStatus {
                 name: s.name.clone(),
                 kind: s.kind,
-                status: if running.contains_key(&s.name) {
-                    "running"
-                } else {
-                    "idle"
-                }
-                .into(),
+                running: running.contains_key(&s.name),
                 last_run: runs.iter().find(|r| r.source == s.name).map(|r| r.id),
                 next_run: due.get(&s.name).copied(),
-                interval_secs: s.interval().ok().flatten().map(|d| d.as_secs()),
+                interval: s.interval().ok().flatten(),
                 auto_approve: s.auto_approve,
             })
             .collect())

@@ -4,7 +4,7 @@
 
 use super::{files_json, Registry, RegistryError};
 use crate::blobs::Sha256Digest;
-use crate::bundle::{self, ArchiveLimits};
+use crate::bundle;
 use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, IndexEntry};
@@ -220,11 +220,7 @@ pub(super) fn mirror_identity(owner: &str) -> Identity {
 pub(super) fn check_offer(config: &Config, offer: &Offer<'_>) -> Result<Checked, Imported> {
     let skipped =
         |why: String| Imported::Skipped(format!("{}@{}: {why}", offer.name, offer.version));
-    let limits = ArchiveLimits {
-        max_compressed: config.limits.max_bundle_bytes,
-        max_unpacked: config.limits.max_unpacked_bytes,
-        max_entries: config.limits.max_entries,
-    };
+    let limits = config.limits.archive();
     let name = PackageName::parse(offer.kind, offer.name).map_err(|e| skipped(e.to_string()))?;
     let version = package::parse_version(offer.version).map_err(|e| skipped(e.to_string()))?;
     let validated = bundle::validate(offer.kind, &name, &version, offer.bundle, &limits)

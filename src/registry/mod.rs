@@ -199,11 +199,7 @@ impl Registry {
     }
 
     fn archive_limits(&self) -> ArchiveLimits {
-        ArchiveLimits {
-            max_compressed: self.config.limits.max_bundle_bytes,
-            max_unpacked: self.config.limits.max_unpacked_bytes,
-            max_entries: self.config.limits.max_entries,
-        }
+        self.config.limits.archive()
     }
 
     /// Registers a publisher's ed25519 public key (hex).

@@ -177,6 +177,7 @@ pub(super) async fn handle(
                 crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
                 other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
             })?;
+            let sources = sources.into_iter().map(source_info).collect();
             Ok(json(
                 StatusCode::OK,
                 &crate::api::SourcesResponse { sources },
@@ -203,5 +204,18 @@ pub(super) async fn handle(
             "no such admin endpoint: /admin/v1/{}",
             rest.join("/")
         ))),
+    }
+}
+
+/// The wire form of what the mirror knows of a source.
+fn source_info(s: crate::mirror::SourceStatus) -> crate::api::SourceInfo {
+    crate::api::SourceInfo {
+        status: if s.running { "running" } else { "idle" }.into(),
+        interval_secs: s.interval.map(|d| d.as_secs()),
+        name: s.name,
+        kind: s.kind,
+        last_run: s.last_run,
+        next_run: s.next_run,
+        auto_approve: s.auto_approve,
     }
 }

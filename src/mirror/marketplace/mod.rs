@@ -380,7 +380,7 @@ impl Marketplace {
             plugin_root,
             commit: commit.map(str::to_string),
             versions,
-            limits: crate::bundle::pack::default_limits(),
+            limits: ArchiveLimits::default(),
             fetched,
         };
         let mut plugins = Vec::new();
