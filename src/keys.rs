@@ -126,7 +126,7 @@ impl KeyRing {
         for role in KeyRole::ALL {
             let pending = pending_path(data_dir, role);
             if pending.exists() {
-                let key = read_key(&pending)?;
+                let key = read_seed(&pending)?;
                 if named_by_root(&key_id(&key.verifying_key())) {
                     retire(data_dir, role)?;
                     std::fs::rename(&pending, key_path(data_dir, role))?;
@@ -172,7 +172,7 @@ impl KeysLock {
 /// Writes a fresh key for `role` as pending and returns it.
 pub fn create_pending(data_dir: &Path, role: KeyRole) -> io::Result<SigningKey> {
     let key = new_key()?;
-    write_key(&pending_path(data_dir, role), &key)?;
+    write_seed(&pending_path(data_dir, role), &key)?;
     Ok(key)
 }
 
@@ -188,7 +188,7 @@ fn retire(data_dir: &Path, role: KeyRole) -> io::Result<()> {
     if !current.exists() {
         return Ok(());
     }
-    let key = read_key(&current)?;
+    let key = read_seed(&current)?;
     let retired = keys_dir(data_dir).join("retired");
     fsutil::create_private_dir(&retired)?;
     let target = retired.join(format!(
@@ -200,13 +200,15 @@ fn retire(data_dir: &Path, role: KeyRole) -> io::Result<()> {
     fsutil::sync_dir(&retired)
 }
 
-fn new_key() -> io::Result<SigningKey> {
+/// A new random ed25519 key.
+pub fn new_key() -> io::Result<SigningKey> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(io::Error::other)?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
-fn write_key(path: &Path, key: &SigningKey) -> io::Result<()> {
+/// Writes `key`'s seed to `path` (64 hex digits, mode 0600), durably.
+pub fn write_seed(path: &Path, key: &SigningKey) -> io::Result<()> {
     fsutil::write_durable(
         path,
         format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
@@ -214,7 +216,10 @@ fn write_key(path: &Path, key: &SigningKey) -> io::Result<()> {
     )
 }
 
-fn read_key(path: &Path) -> io::Result<SigningKey> {
+/// Reads a key file: the 32-byte seed as 64 hex digits (the one format of
+/// every key skillreg writes: the registry's roles and publishers' keys).
+/// A file that is not one is `InvalidData`, naming the file.
+pub fn read_seed(path: &Path) -> io::Result<SigningKey> {
     let text = std::fs::read_to_string(path)?;
     let mut seed = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
@@ -227,11 +232,11 @@ fn read_key(path: &Path) -> io::Result<SigningKey> {
 }
 
 fn load_or_create_key(path: &Path) -> io::Result<SigningKey> {
-    match read_key(path) {
+    match read_seed(path) {
         Ok(key) => Ok(key),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let key = new_key()?;
-            write_key(path, &key)?;
+            write_seed(path, &key)?;
             Ok(key)
         }
         Err(e) => Err(e),

@@ -491,16 +491,13 @@ fn pack(dir: &Path, output: Option<PathBuf>) -> Result<(), String> {
 }
 
 fn read_publisher_key(file: &Path) -> Result<ed25519_dalek::SigningKey, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read key {}: {e}", file.display()))?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| {
-        format!(
+    crate::keys::read_seed(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => format!(
             "{} is not a skillreg publisher key (64 hex digits)",
             file.display()
-        )
-    })?;
-    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+        ),
+        _ => format!("cannot read key {}: {e}", file.display()),
+    })
 }
 
 fn publisher_key(cmd: PublisherKeyCommand) -> Result<(), String> {
@@ -512,15 +509,10 @@ fn publisher_key(cmd: PublisherKeyCommand) -> Result<(), String> {
                     file.display()
                 ));
             }
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
-            crate::fsutil::write_durable(
-                &file,
-                format!("{}\n", hex::encode(seed)).as_bytes(),
-                0o600,
-            )
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            let key = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+            let seed = crate::keys::new_key().map_err(|e| e.to_string())?;
+            crate::keys::write_seed(&file, &seed)
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let key = seed.verifying_key();
             println!("public key {}", hex::encode(key.as_bytes()));
             println!("key id     {}", crate::index::sign::key_id(&key));
             Ok(())

@@ -63,13 +63,6 @@ pub(super) fn blob_path(data_dir: &Path, cksum: &str) -> PathBuf {
         .join(cksum)
 }
 
-pub(super) fn read_seed(path: &Path) -> Option<ed25519_dalek::SigningKey> {
-    let text = fs::read_to_string(path).ok()?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).ok()?;
-    Some(ed25519_dalek::SigningKey::from_bytes(&seed))
-}
-
 /// The index key the newest root names (installed, or pending while a
 /// rotation is being settled).
 pub(super) fn index_key(data_dir: &Path, root: &Root) -> Result<ed25519_dalek::SigningKey, String> {
@@ -82,7 +75,7 @@ pub(super) fn index_key(data_dir: &Path, root: &Root) -> Result<ed25519_dalek::S
         keys::key_path(data_dir, KeyRole::Index),
         keys::pending_path(data_dir, KeyRole::Index),
     ] {
-        if let Some(key) = read_seed(&path) {
+        if let Ok(key) = keys::read_seed(&path) {
             if wanted.contains(&key_id(&key.verifying_key())) {
                 return Ok(key);
             }
