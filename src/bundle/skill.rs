@@ -240,8 +240,10 @@ pub fn parse(file: &str, text: &[u8]) -> Result<SkillManifest, BundleError> {
     })
 }
 
-/// The YAML between the opening `---` line and the next `---` line.
-fn frontmatter(text: &str) -> Option<&str> {
+/// The YAML between the opening `---` line and the next `---` line: the
+/// one frontmatter reader, for the strict parser, the mirror's lenient one
+/// and the policy. (A leading byte-order mark is the caller's to strip.)
+pub fn frontmatter(text: &str) -> Option<&str> {
     let rest = text
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))?;

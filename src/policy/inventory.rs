@@ -275,19 +275,8 @@ pub(super) fn manifest_paths(v: &Value) -> Vec<String> {
 pub(super) fn frontmatter_hooks(text: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(text).ok()?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rest = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))?;
-    let mut end = None;
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        if line.trim_end_matches(['\r', '\n']) == "---" {
-            end = Some(offset);
-            break;
-        }
-        offset += line.len();
-    }
-    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&rest[..end?]).ok()?;
+    let yaml = crate::bundle::skill::frontmatter(text)?;
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).ok()?;
     let hooks = yaml.get("hooks")?;
     if hooks.is_null() {
         return None;

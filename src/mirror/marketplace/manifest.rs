@@ -115,7 +115,7 @@ pub(super) fn read_skill_meta(file: &str, text: &[u8]) -> Result<SkillMeta, Stri
         return Err(strict_err);
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(yaml) = frontmatter(text) else {
+    let Some(yaml) = bundle::skill::frontmatter(text) else {
         return Err(strict_err);
     };
     let map = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml) {
@@ -188,19 +188,4 @@ pub(super) fn read_skill_meta(file: &str, text: &[u8]) -> Result<SkillMeta, Stri
             .push(format!("{file}: `metadata` is not a mapping; ignored")),
     }
     Ok(meta)
-}
-
-/// The YAML between the opening `---` line and the next `---` line.
-fn frontmatter(text: &str) -> Option<&str> {
-    let rest = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))?;
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        if line.trim_end_matches(['\r', '\n']) == "---" {
-            return Some(&rest[..offset]);
-        }
-        offset += line.len();
-    }
-    None
 }
