@@ -78,14 +78,16 @@ pub(super) fn export_transfer(args: ExportTransferArgs) -> Result<(), String> {
         .since
         .as_deref()
         .map(|s| transfer::parse_since(s, now))
-        .transpose()?;
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let opts = ExportOptions {
         since,
         approved_only: args.approved_only,
         packages: args.packages,
     };
     if args.bundles {
-        let written = transfer::export_bundles(&args.data.dir, &args.out, &opts)?;
+        let written = transfer::export_bundles(&args.data.dir, &args.out, &opts)
+            .map_err(|e| e.to_string())?;
         for w in &written {
             println!(
                 "wrote {} and {} ({}{})",
@@ -105,7 +107,7 @@ pub(super) fn export_transfer(args: ExportTransferArgs) -> Result<(), String> {
         );
         return Ok(());
     }
-    let summary = transfer::export(&args.data.dir, &args.out, &opts)?;
+    let summary = transfer::export(&args.data.dir, &args.out, &opts).map_err(|e| e.to_string())?;
     println!(
         "wrote {}: {} version(s) ({} pending), {} bytes of bundles, signed under root v{}, sha256:{}",
         args.out.display(),

@@ -22,6 +22,40 @@ use crate::registry::{Offer, Registry};
 use crate::safe_fs::Dir;
 use crate::store::SyncRun;
 
+/// Why a marketplace source's run stopped (an item that cannot be mirrored
+/// is not an error: it is skipped and named in the run's detail).
+#[derive(Debug, thiserror::Error)]
+pub enum MarketplaceSourceError {
+    /// The source's configuration is unusable.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The local checkout cannot be opened.
+    #[error("cannot open the marketplace checkout: {0}")]
+    Checkout(crate::safe_fs::SafeFsError),
+    /// The admin's `git` URL is refused.
+    #[error("the source's `git` URL is refused: {0}")]
+    GitUrl(git::GitError),
+    /// The clone of the admin's `git` URL cannot be brought up to date.
+    #[error("cannot update the clone of {url}: {source}")]
+    Clone {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: git::GitError,
+    },
+    /// The catalog cannot be read.
+    #[error("cannot read the marketplace at {origin}: {source}")]
+    Catalog {
+        /// The checkout or URL.
+        origin: String,
+        /// Why.
+        source: super::marketplace::MarketplaceError,
+    },
+    /// The store failed.
+    #[error("{0}")]
+    Registry(#[from] crate::registry::RegistryError),
+}
+
 /// Reads the checkout, fetches the allowed remote plugins, and offers every
 /// package. `state` is the source's own state directory.
 pub(super) fn sync(
@@ -30,16 +64,18 @@ pub(super) fn sync(
     source: &SourceConfig,
     run: &mut SyncRun,
     progress: &mut Progress<'_>,
-) -> Result<(), String> {
+) -> Result<(), MarketplaceSourceError> {
     let limits = GitLimits {
         max_bytes: source.git_max_bytes,
-        timeout: source.git_timeout().map_err(|e| e.to_string())?,
+        timeout: source.git_timeout()?,
     };
     let git = Git::new(state.join("git-home"), limits);
     let (root, origin) = open_checkout(&git, state, source)?;
     let commit = git::read_head(&root);
-    let market = Marketplace::open(root)
-        .map_err(|e| format!("cannot read the marketplace at {origin}: {e}"))?;
+    let market = Marketplace::open(root).map_err(|e| MarketplaceSourceError::Catalog {
+        origin: origin.clone(),
+        source: e,
+    })?;
     let fetched = fetch_remotes(
         &git,
         &market.remote_sources(),
@@ -64,10 +100,7 @@ pub(super) fn sync(
     }
     for item in &catalog.items {
         run.discovered += 1;
-        if let Some(stored) = registry
-            .stored_cksum(&item.name, &item.version)
-            .map_err(|e| e.to_string())?
-        {
+        if let Some(stored) = registry.stored_cksum(&item.name, &item.version)? {
             if stored != item.content_sha256 {
                 run.skipped += 1;
                 run.detail.push(format!(
@@ -95,9 +128,7 @@ pub(super) fn sync(
                 "signature": "none (marketplace)",
             }),
         };
-        let outcome = registry
-            .import_mirrored(&offer)
-            .map_err(|e| e.to_string())?;
+        let outcome = registry.import_mirrored(&offer)?;
         count(
             run,
             &format!("{} {}@{}", item.kind, item.name, item.version),
@@ -110,18 +141,23 @@ pub(super) fn sync(
 
 /// The checkout's directory handle and how to name it: the admin's `path`,
 /// or the clone of the admin's `git` URL brought to its default branch.
-fn open_checkout(git: &Git, state: &Path, source: &SourceConfig) -> Result<(Dir, String), String> {
+fn open_checkout(
+    git: &Git,
+    state: &Path,
+    source: &SourceConfig,
+) -> Result<(Dir, String), MarketplaceSourceError> {
     if source.git.is_empty() {
-        let dir = Dir::open(&source.path)
-            .map_err(|e| format!("cannot open the marketplace checkout: {e}"))?;
+        let dir = Dir::open(&source.path).map_err(MarketplaceSourceError::Checkout)?;
         return Ok((dir, source.path.display().to_string()));
     }
-    let url = GitUrl::configured(&source.git)
-        .map_err(|e| format!("the source's `git` URL is refused: {e}"))?;
+    let url = GitUrl::configured(&source.git).map_err(MarketplaceSourceError::GitUrl)?;
     let clone = state.join("checkout");
     git.fetch_pinned(&url, None, &clone)
-        .map_err(|e| format!("cannot update the clone of {}: {e}", source.git))?;
-    let dir = Dir::open(&clone).map_err(|e| format!("cannot open the clone: {e}"))?;
+        .map_err(|e| MarketplaceSourceError::Clone {
+            url: source.git.clone(),
+            source: e,
+        })?;
+    let dir = Dir::open(&clone).map_err(MarketplaceSourceError::Checkout)?;
     Ok((dir, source.git.clone()))
 }
 
@@ -143,53 +179,86 @@ fn fetch_remotes(
     fetched
 }
 
+/// Why one remote plugin was not fetched (its entry is skipped with this).
+#[derive(Debug, thiserror::Error)]
+enum RemoteError {
+    /// git refused or failed (a URL that is not allowed at all, a fetch).
+    #[error("{0}")]
+    Git(#[from] git::GitError),
+    /// The host is not in `remote_hosts`.
+    #[error("the host `{host}` over {scheme} is not in this source's `remote_hosts` ({}); add it there to fetch from it", listed(.allowed))]
+    NotAllowed {
+        /// The URL's host.
+        host: String,
+        /// Its scheme.
+        scheme: &'static str,
+        /// What the source allows.
+        allowed: Vec<String>,
+    },
+    /// The `git-subdir` path names `.git`.
+    #[error("the git-subdir path `{0}` names the repository's `.git`")]
+    GitDir(String),
+    /// The `git-subdir` path (or the clone) cannot be opened.
+    #[error("the git-subdir path `{path}` {}", .source.reason())]
+    Subdir {
+        /// The path.
+        path: String,
+        /// Why.
+        source: crate::safe_fs::SafeFsError,
+    },
+    /// The clone cannot be opened.
+    #[error("{0}")]
+    Open(crate::safe_fs::SafeFsError),
+}
+
+/// `remote_hosts` as a message shows it.
+fn listed(allowed: &[String]) -> String {
+    if allowed.is_empty() {
+        "none are listed".to_string()
+    } else {
+        format!("it lists {}", allowed.join(", "))
+    }
+}
+
 fn fetch_remote(
     git: &Git,
     remote: &RemoteSource,
     allowed: &[String],
     clones: &Path,
-) -> Result<FetchedPlugin, String> {
-    let url = GitUrl::upstream(&remote.url).map_err(|e| e.to_string())?;
+) -> Result<FetchedPlugin, RemoteError> {
+    let url = GitUrl::upstream(&remote.url)?;
     if !url.allowed_by(allowed) {
-        let listed = if allowed.is_empty() {
-            "none are listed".to_string()
-        } else {
-            format!("it lists {}", allowed.join(", "))
-        };
-        return Err(format!(
-            "the host `{}` over {} is not in this source's `remote_hosts` ({listed}); add it there to fetch from it",
-            url.host,
-            url.scheme.protocol()
-        ));
+        return Err(RemoteError::NotAllowed {
+            host: url.host,
+            scheme: url.scheme.protocol(),
+            allowed: allowed.to_vec(),
+        });
     }
     if let Some(sub) = &remote.path {
-        if crate::safe_fs::components(sub)
-            .map_err(|e| format!("the git-subdir path {e}"))?
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(".git"))
-        {
-            return Err(format!(
-                "the git-subdir path `{sub}` names the repository's `.git`"
-            ));
+        let parts = crate::safe_fs::components(sub).map_err(|source| RemoteError::Subdir {
+            path: sub.clone(),
+            source,
+        })?;
+        if parts.iter().any(|c| c.eq_ignore_ascii_case(".git")) {
+            return Err(RemoteError::GitDir(sub.clone()));
         }
     }
     // One clone per URL: a marketplace that changes an entry's URL gets a
     // new clone, never a fetch from the old one's remote.
     let key = &Sha256Digest::of(remote.url.as_bytes()).to_hex()[..24];
     let clone = clones.join(key);
-    let commit = git
-        .fetch_pinned(&url, remote.pin.as_deref(), &clone)
-        .map_err(|e| e.to_string())?;
-    let root = Dir::open(&clone).map_err(|e| e.to_string())?;
+    let commit = git.fetch_pinned(&url, remote.pin.as_deref(), &clone)?;
+    let root = Dir::open(&clone).map_err(RemoteError::Open)?;
     match &remote.path {
         None => Ok(FetchedPlugin {
             dir: root,
             label: format!("{}@{commit}", remote.url),
         }),
         Some(sub) => {
-            let dir = root
-                .open_dir(sub)
-                .map_err(|e| format!("the git-subdir path `{sub}` {}", e.reason()))?;
+            let dir = root.open_dir(sub).map_err(|source| RemoteError::Subdir {
+                path: sub.clone(),
+                source,
+            })?;
             Ok(FetchedPlugin {
                 dir,
                 label: format!("{}@{commit}/{sub}", remote.url),

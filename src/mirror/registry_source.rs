@@ -30,6 +30,29 @@ const UPSTREAM_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// an index file newer than its snapshot (the upstream published meanwhile).
 const MAX_REFRESHES: u32 = 3;
 
+/// Why a registry source's run stopped (a failing index file or bundle is
+/// not an error: it is counted and named in the run's detail).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrySourceError {
+    /// The upstream's signed metadata could not be used.
+    #[error("cannot use the upstream: {}", .0.for_mirror())]
+    Open(TrustError),
+    /// An index file changed mid-run and the metadata could not be re-read.
+    #[error("{path} changed upstream during the run, and re-reading the upstream's signed metadata failed (versions stored earlier in this run stay): {}", .source.for_mirror())]
+    Refresh {
+        /// The index file.
+        path: String,
+        /// Why.
+        source: TrustError,
+    },
+    /// The upstream's download URL cannot be known.
+    #[error("{}", .0.for_mirror())]
+    Download(TrustError),
+    /// The store failed.
+    #[error("{0}")]
+    Registry(#[from] crate::registry::RegistryError),
+}
+
 /// One run of a registry source.
 struct RegistrySync<'a> {
     registry: &'a Registry,
@@ -47,7 +70,7 @@ pub(super) fn sync(
     source: &SourceConfig,
     run: &mut SyncRun,
     progress: &mut Progress<'_>,
-) -> Result<(), String> {
+) -> Result<(), RegistrySourceError> {
     let opts = RegistryOptions {
         url: source.url.clone(),
         trust_root: Some(source.root_key.clone()),
@@ -57,8 +80,7 @@ pub(super) fn sync(
         ca_cert: None,
         state_home: state.to_path_buf(),
     };
-    let upstream =
-        open(&opts).map_err(|e| format!("cannot use the upstream: {}", e.for_mirror()))?;
+    let upstream = open(&opts).map_err(RegistrySourceError::Open)?;
     let mut sync = RegistrySync {
         registry,
         source,
@@ -93,7 +115,12 @@ impl RegistrySync<'_> {
     /// One index file: skipped when its signed hash is the one recorded as
     /// done, else fetched and every line offered; recorded as done when
     /// every line was.
-    fn index_file(&mut self, path: &str, name: &str, run: &mut SyncRun) -> Result<(), String> {
+    fn index_file(
+        &mut self,
+        path: &str,
+        name: &str,
+        run: &mut SyncRun,
+    ) -> Result<(), RegistrySourceError> {
         // From the snapshot in use, which a refresh may replace.
         let Some(sha256) = self
             .upstream
@@ -109,10 +136,7 @@ impl RegistrySync<'_> {
             return Ok(());
         };
         let state_key = format!("file:{path}");
-        let done = self
-            .registry
-            .mirror_state(&self.source.name, &state_key)
-            .map_err(|e| e.to_string())?;
+        let done = self.registry.mirror_state(&self.source.name, &state_key)?;
         if let Some((hash, count)) = done.as_deref().and_then(|v| v.split_once(' ')) {
             if hash == sha256 {
                 let count: i64 = count.parse().unwrap_or(0);
@@ -125,20 +149,18 @@ impl RegistrySync<'_> {
             return Ok(());
         };
         run.updated += 1;
-        let dl = self.upstream.dl().map_err(|e| e.for_mirror())?;
+        let dl = self.upstream.dl().map_err(RegistrySourceError::Download)?;
         let lines = verify::parse_index_lines(name, &bytes);
         let mut all_done = true;
         for line in &lines {
             all_done &= self.line(line, &dl, path, &sha256, run)?;
         }
         if all_done {
-            self.registry
-                .set_mirror_state(
-                    &self.source.name,
-                    &state_key,
-                    &format!("{sha256} {}", lines.len()),
-                )
-                .map_err(|e| e.to_string())?;
+            self.registry.set_mirror_state(
+                &self.source.name,
+                &state_key,
+                &format!("{sha256} {}", lines.len()),
+            )?;
         }
         Ok(())
     }
@@ -154,7 +176,7 @@ impl RegistrySync<'_> {
         path: &str,
         mut sha256: String,
         run: &mut SyncRun,
-    ) -> Result<Option<(Vec<u8>, String)>, String> {
+    ) -> Result<Option<(Vec<u8>, String)>, RegistrySourceError> {
         loop {
             match with_retries(|| self.upstream.fetch_index_file(path)) {
                 Ok(b) => return Ok(Some((b, sha256))),
@@ -162,12 +184,11 @@ impl RegistrySync<'_> {
                     if self.refreshes < MAX_REFRESHES =>
                 {
                     self.refreshes += 1;
-                    self.upstream = open(&self.opts).map_err(|e| {
-                        format!(
-                            "{path} changed upstream during the run, and re-reading the upstream's signed metadata failed (versions stored earlier in this run stay): {}",
-                            e.for_mirror()
-                        )
-                    })?;
+                    self.upstream =
+                        open(&self.opts).map_err(|source| RegistrySourceError::Refresh {
+                            path: path.to_string(),
+                            source,
+                        })?;
                     let version = self.upstream.snapshot().version;
                     match self.upstream.snapshot().files.get(path) {
                         Some(meta) if meta.sha256 != sha256 => {
@@ -212,14 +233,10 @@ impl RegistrySync<'_> {
         path: &str,
         sha256: &str,
         run: &mut SyncRun,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, RegistrySourceError> {
         run.discovered += 1;
         let entry = &line.entry;
-        match self
-            .registry
-            .version_status(&entry.name, &entry.vers)
-            .map_err(|e| e.to_string())?
-        {
+        match self.registry.version_status(&entry.name, &entry.vers)? {
             Some(VersionStatus::Rejected) => {
                 run.rejected += 1;
                 return Ok(true);
@@ -281,37 +298,30 @@ impl RegistrySync<'_> {
                 "provenance": entry.provenance,
             }),
         };
-        let outcome = self
-            .registry
-            .import_mirrored(&offer)
-            .map_err(|e| e.to_string())?;
+        let outcome = self.registry.import_mirrored(&offer)?;
         count(run, &what, outcome);
         Ok(true)
     }
 
     /// Yanks here a version this source mirrored and its upstream yanked,
     /// once: an admin's later unyank here stands.
-    fn follow_yank(&self, name: &str, version: &str, run: &mut SyncRun) -> Result<(), String> {
+    fn follow_yank(
+        &self,
+        name: &str,
+        version: &str,
+        run: &mut SyncRun,
+    ) -> Result<(), RegistrySourceError> {
         let key = format!("yanked:{}@{version}", crate::package::normalize(name));
         let (registry, source) = (self.registry, &self.source.name);
-        if registry
-            .mirror_state(source, &key)
-            .map_err(|e| e.to_string())?
-            .is_some()
-        {
+        if registry.mirror_state(source, &key)?.is_some() {
             return Ok(());
         }
-        if registry
-            .yank_mirrored(source, name, version)
-            .map_err(|e| e.to_string())?
-        {
+        if registry.yank_mirrored(source, name, version)? {
             run.detail.push(format!(
                 "{name}@{version}: yanked upstream, so yanked here too"
             ));
         }
-        registry
-            .set_mirror_state(source, &key, "1")
-            .map_err(|e| e.to_string())
+        Ok(registry.set_mirror_state(source, &key, "1")?)
     }
 }
 

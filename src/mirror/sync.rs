@@ -201,15 +201,18 @@ impl Mirror {
                 source,
                 &mut run,
                 &mut progress,
-            ),
+            )
+            .map_err(|e| e.to_string()),
             SourceKind::Marketplace => super::marketplace_source::sync(
                 &self.registry,
                 &self.state_home.join(&source.name),
                 source,
                 &mut run,
                 &mut progress,
-            ),
-            SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run),
+            )
+            .map_err(|e| e.to_string()),
+            SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run)
+                .map_err(|e| e.to_string()),
         };
         if let Err(e) = outcome {
             run.error = Some(e);

@@ -4,6 +4,72 @@
 use super::*;
 use crate::safe_fs::{Dir, EntryKind, SafeFsError};
 
+/// Why a drop directory could not be scanned, or a file in it not moved.
+/// A file that was refused is not an error (it moves to `rejected/`);
+/// these are local trouble, and the file stays for the next run.
+#[derive(Debug, thiserror::Error)]
+pub enum DropError {
+    /// The configured directory is missing.
+    #[error("the drop directory {} does not exist or is not a directory", .0.display())]
+    NoDirectory(PathBuf),
+    /// Listing it failed.
+    #[error("cannot list {}: {source}", .path.display())]
+    List {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The source's `root_key` cannot be used.
+    #[error("{0}")]
+    TrustRoot(TransferError),
+    /// An imported file could not be moved to `imported/`.
+    #[error("{} was imported, but moving it to {IMPORTED_DIR}/ failed: {source}", .file.display())]
+    MoveImported {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A refused file could not be moved to `rejected/`.
+    #[error("{} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {source}", .file.display())]
+    MoveRejected {
+        /// The file.
+        file: PathBuf,
+        /// Why it was refused.
+        why: String,
+        /// Why the move failed.
+        source: io::Error,
+    },
+    /// The note beside a refused file could not be written.
+    #[error("cannot write the note beside {}: {source}", .moved.display())]
+    Note {
+        /// The refused file, moved.
+        moved: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Local trouble importing a file (disk, database).
+    #[error("{}: {why}; it stays for the next run", .file.display())]
+    Local {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+    /// The directory watcher failed.
+    #[error("watching {}: {source}", .path.display())]
+    Watch {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: notify::Error,
+    },
+    /// The watcher's channel closed.
+    #[error("the watcher stopped")]
+    WatcherStopped,
+}
+
 /// Most half pairs one run names in its detail.
 pub(super) const MAX_WAITING_SHOWN: usize = 50;
 /// One lock per source, so a scheduled run and the watcher never import
@@ -240,11 +306,11 @@ pub(super) fn scan_locked(
     source: &SourceConfig,
     ready: Vec<Candidate>,
     run: &mut SyncRun,
-) -> Result<(), String> {
+) -> Result<(), DropError> {
     if ready.is_empty() {
         return Ok(());
     }
-    let trust = PinnedRoot::load(&source.root_key).map_err(|e| e.to_string())?;
+    let trust = PinnedRoot::load(&source.root_key).map_err(DropError::TrustRoot)?;
     let opts = ImportOptions {
         source: source.name.clone(),
         trust,
@@ -260,8 +326,11 @@ pub(super) fn scan_locked(
         };
         match result {
             Ok(()) => {
-                let to = move_into(&source.path, IMPORTED_DIR, &candidate).map_err(|e| {
-                    format!("{shown} was imported, but moving it to {IMPORTED_DIR}/ failed: {e}")
+                let to = move_into(&source.path, IMPORTED_DIR, &candidate).map_err(|source| {
+                    DropError::MoveImported {
+                        file: file.to_path_buf(),
+                        source,
+                    }
                 })?;
                 tracing::info!(source = %source.name, file = %to.display(), "{what} imported");
             }
@@ -269,10 +338,12 @@ pub(super) fn scan_locked(
                 run.failed += 1;
                 run.detail.push(format!("{shown}: refused: {why}"));
                 tracing::warn!(source = %source.name, file = %shown, error = %why, "{what} refused");
-                let to = move_into(&source.path, REJECTED_DIR, &candidate).map_err(|e| {
-                    format!(
-                        "{shown} was refused ({why}), and moving it to {REJECTED_DIR}/ failed: {e}"
-                    )
+                let to = move_into(&source.path, REJECTED_DIR, &candidate).map_err(|source| {
+                    DropError::MoveRejected {
+                        file: file.to_path_buf(),
+                        why: why.clone(),
+                        source,
+                    }
                 })?;
                 let fix = match candidate {
                     Candidate::Archive(_) => "drop a new archive (see `skillreg export-transfer`)",
@@ -286,11 +357,18 @@ pub(super) fn scan_locked(
                     source.name,
                     rfc3339(unix_now())
                 );
-                write_note(&source.path, REJECTED_DIR, &to, &text)
-                    .map_err(|e| format!("cannot write the note beside {}: {e}", to.display()))?;
+                write_note(&source.path, REJECTED_DIR, &to, &text).map_err(|source| {
+                    DropError::Note {
+                        moved: to.clone(),
+                        source,
+                    }
+                })?;
             }
             Err(TransferError::Local(why)) => {
-                return Err(format!("{shown}: {why}; it stays for the next run"));
+                return Err(DropError::Local {
+                    file: file.to_path_buf(),
+                    why,
+                });
             }
         }
     }
@@ -304,18 +382,17 @@ pub fn sync_drop(
     registry: &Arc<Registry>,
     source: &SourceConfig,
     run: &mut SyncRun,
-) -> Result<(), String> {
+) -> Result<(), DropError> {
     if !source.path.is_dir() {
-        return Err(format!(
-            "the drop directory {} does not exist or is not a directory",
-            source.path.display()
-        ));
+        return Err(DropError::NoDirectory(source.path.clone()));
     }
     watch(registry, source);
     let lock = source_lock(&source.name);
     let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let scan = candidates(&source.path)
-        .map_err(|e| format!("cannot list {}: {e}", source.path.display()))?;
+    let scan = candidates(&source.path).map_err(|e| DropError::List {
+        path: source.path.clone(),
+        source: e,
+    })?;
     run.detail.extend(scan.waiting);
     scan_locked(registry.as_ref(), source, scan.ready, run)
 }
@@ -359,14 +436,18 @@ pub(super) fn watch(registry: &Arc<Registry>, source: &SourceConfig) {
     }
 }
 
-pub(super) fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Result<(), String> {
+pub(super) fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Result<(), DropError> {
     use notify::Watcher as _;
     use std::sync::mpsc::RecvTimeoutError;
+    let watch_error = |e| DropError::Watch {
+        path: source.path.clone(),
+        source: e,
+    };
     let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(tx).map_err(|e| e.to_string())?;
+    let mut watcher = notify::recommended_watcher(tx).map_err(watch_error)?;
     watcher
         .watch(&source.path, notify::RecursiveMode::NonRecursive)
-        .map_err(|e| format!("{}: {e}", source.path.display()))?;
+        .map_err(watch_error)?;
     tracing::info!(source = %source.name, path = %source.path.display(), "watching the drop directory");
     // Files already there (or too fresh at the last scan) are looked at once.
     let mut retry = Some(Duration::ZERO);
@@ -376,7 +457,7 @@ pub(super) fn watch_loop(registry: &Arc<Registry>, source: &SourceConfig) -> Res
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         if let Err(RecvTimeoutError::Disconnected) = got {
-            return Err("the watcher stopped".into());
+            return Err(DropError::WatcherStopped);
         }
         // Let a burst of events (create, write, rename) settle.
         std::thread::sleep(Duration::from_millis(200));
@@ -420,7 +501,7 @@ pub(super) fn watched_run(registry: &Registry, source: &SourceConfig) -> Option<
     let retry_local = match scan_locked(registry, source, ready, &mut run) {
         Ok(()) => false,
         Err(e) => {
-            run.error = Some(e);
+            run.error = Some(e.to_string());
             true
         }
     };

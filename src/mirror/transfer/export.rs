@@ -4,6 +4,106 @@
 
 use super::*;
 
+/// Why an export could not be written. Nothing half-written is left: an
+/// archive goes through a temp file renamed when complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// `--since` does not parse.
+    #[error("--since `{0}` is neither an RFC 3339 time (2025-01-31T00:00:00Z, 2025-01-31) nor a duration (7d, 12h)")]
+    BadSince(String),
+    /// The data directory has no database.
+    #[error("{} holds no skillreg database; pass the daemon's --data directory", .0.display())]
+    NoDatabase(PathBuf),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// No root exists yet.
+    #[error("no root document yet: start the daemon once to create the keys")]
+    NoRoot,
+    /// A stored root does not parse.
+    #[error("the stored root{} is unreadable: {source}", .version.map(|v| format!(" v{v}")).unwrap_or_default())]
+    BadRoot {
+        /// Its version, when known.
+        version: Option<u64>,
+        /// Why.
+        source: sign::VerifyError,
+    },
+    /// No key file holds the index key the newest root names.
+    #[error("no index key in {} is the one root v{root_version} names; start the daemon once (it settles key rotations) and retry", .keys_dir.display())]
+    NoIndexKey {
+        /// Where keys are.
+        keys_dir: PathBuf,
+        /// The newest root.
+        root_version: u64,
+    },
+    /// A stored checksum is not a sha256.
+    #[error("{name}@{version} has a malformed stored checksum `{cksum}`")]
+    BadChecksum {
+        /// Package.
+        name: String,
+        /// Version.
+        version: String,
+        /// The value stored.
+        cksum: String,
+    },
+    /// A `--package` selects nothing.
+    #[error("`{spec}` matches no exportable version in {}: it is not there, or it is yanked, rejected, pending (with --approved-only) or older than --since", .data_dir.display())]
+    NoMatch {
+        /// The spec.
+        spec: String,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// A blob cannot be read.
+    #[error("the blob of {what} ({}) cannot be read: {source}", .path.display())]
+    BlobUnreadable {
+        /// `NAME@VERSION`.
+        what: String,
+        /// The blob file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A blob does not match the store.
+    #[error("the blob of {what} ({}) is damaged: {len} bytes with sha256 {sha256}, the store says {size} bytes with {cksum}", .path.display())]
+    BlobDamaged {
+        /// `NAME@VERSION`.
+        what: String,
+        /// The blob file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// Its hash.
+        sha256: String,
+        /// The stored size.
+        size: u64,
+        /// The stored hash.
+        cksum: String,
+    },
+    /// The output path names no file.
+    #[error("{} names no file", .0.display())]
+    NoFileName(PathBuf),
+    /// The output directory for loose bundles does not exist.
+    #[error("{} is not a directory; create it first (loose bundles are written into it)", .0.display())]
+    NotADirectory(PathBuf),
+    /// Writing failed.
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        /// What was written.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The finished archive could not be moved into place.
+    #[error("cannot move the archive to {}: {source}", .path.display())]
+    Move {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
 /// What to export.
 #[derive(Clone, Debug, Default)]
 pub struct ExportOptions {
@@ -33,7 +133,7 @@ pub struct ExportSummary {
 
 /// Parses `--since`: an RFC 3339 time (`2025-01-31T00:00:00Z`, or a date
 /// `2025-01-31`) or a duration before `now` (`7d`, `12h`).
-pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
+pub fn parse_since(text: &str, now: i64) -> Result<i64, ExportError> {
     let text = text.trim();
     let as_time = if text.len() == 10 {
         humantime::parse_rfc3339(&format!("{text}T00:00:00Z"))
@@ -48,9 +148,7 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
     }
     match humantime::parse_duration(text) {
         Ok(d) => Ok(now.saturating_sub(d.as_secs() as i64)),
-        Err(_) => Err(format!(
-            "--since `{text}` is neither an RFC 3339 time (2025-01-31T00:00:00Z, 2025-01-31) nor a duration (7d, 12h)"
-        )),
+        Err(_) => Err(ExportError::BadSince(text.to_string())),
     }
 }
 
@@ -65,7 +163,10 @@ pub(super) fn blob_path(data_dir: &Path, cksum: &str) -> PathBuf {
 
 /// The index key the newest root names (installed, or pending while a
 /// rotation is being settled).
-pub(super) fn index_key(data_dir: &Path, root: &Root) -> Result<ed25519_dalek::SigningKey, String> {
+pub(super) fn index_key(
+    data_dir: &Path,
+    root: &Root,
+) -> Result<ed25519_dalek::SigningKey, ExportError> {
     let wanted = root
         .roles
         .get("index")
@@ -81,17 +182,15 @@ pub(super) fn index_key(data_dir: &Path, root: &Root) -> Result<ed25519_dalek::S
             }
         }
     }
-    Err(format!(
-        "no index key in {} is the one root v{} names; start the daemon once (it settles key rotations) and retry",
-        keys::keys_dir(data_dir).display(),
-        root.version
-    ))
+    Err(ExportError::NoIndexKey {
+        keys_dir: keys::keys_dir(data_dir),
+        root_version: root.version,
+    })
 }
 
 /// Parses a root envelope written by this registry (not verified).
-pub(super) fn parse_root(bytes: &[u8]) -> Result<Root, String> {
-    let envelope = Envelope::from_bytes(bytes).map_err(|e| e.to_string())?;
-    sign::parse(&envelope.payload_bytes().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+pub(super) fn parse_root(bytes: &[u8]) -> Result<Root, sign::VerifyError> {
+    sign::parse(&Envelope::from_bytes(bytes)?.payload_bytes()?)
 }
 
 /// What an export carries: the exporter's roots and index key, and the
@@ -142,32 +241,31 @@ pub(super) fn selects(spec: &str, v: &ManifestVersion) -> bool {
 }
 
 /// Reads what to export from a data directory (works while the daemon runs).
-pub(super) fn gather(data_dir: &Path, opts: &ExportOptions) -> Result<Gathered, String> {
+pub(super) fn gather(data_dir: &Path, opts: &ExportOptions) -> Result<Gathered, ExportError> {
     if !data_dir.join(crate::store::DB_FILE).exists() {
-        return Err(format!(
-            "{} holds no skillreg database; pass the daemon's --data directory",
-            data_dir.display()
-        ));
+        return Err(ExportError::NoDatabase(data_dir.to_path_buf()));
     }
-    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-    let roots = store.roots().map_err(|e| e.to_string())?;
+    let store = Store::open(data_dir)?;
+    let roots = store.roots()?;
     let Some((_, newest)) = roots.last() else {
-        return Err("no root document yet: start the daemon once to create the keys".into());
+        return Err(ExportError::NoRoot);
     };
-    let root = parse_root(newest).map_err(|e| format!("the stored root is unreadable: {e}"))?;
+    let root = parse_root(newest).map_err(|source| ExportError::BadRoot {
+        version: None,
+        source,
+    })?;
     let key = index_key(data_dir, &root)?;
-    let rows = store
-        .transfer_rows(!opts.approved_only, opts.since.unwrap_or(i64::MIN))
-        .map_err(|e| e.to_string())?;
+    let rows = store.transfer_rows(!opts.approved_only, opts.since.unwrap_or(i64::MIN))?;
     drop(store);
 
     let mut versions = Vec::with_capacity(rows.len());
     for row in &rows {
         if !is_sha256_hex(&row.cksum) {
-            return Err(format!(
-                "{}@{} has a malformed stored checksum `{}`",
-                row.name, row.version, row.cksum
-            ));
+            return Err(ExportError::BadChecksum {
+                name: row.name.clone(),
+                version: row.version.clone(),
+                cksum: row.cksum.clone(),
+            });
         }
         let mut provenance = serde_json::Map::new();
         if let Some(decision) = &row.decision {
@@ -201,10 +299,10 @@ pub(super) fn gather(data_dir: &Path, opts: &ExportOptions) -> Result<Gathered, 
     if !opts.packages.is_empty() {
         for spec in &opts.packages {
             if !versions.iter().any(|v| selects(spec, v)) {
-                return Err(format!(
-                    "`{spec}` matches no exportable version in {}: it is not there, or it is yanked, rejected, pending (with --approved-only) or older than --since",
-                    data_dir.display()
-                ));
+                return Err(ExportError::NoMatch {
+                    spec: spec.clone(),
+                    data_dir: data_dir.to_path_buf(),
+                });
             }
         }
         versions.retain(|v| opts.packages.iter().any(|spec| selects(spec, v)));
@@ -219,30 +317,24 @@ pub(super) fn gather(data_dir: &Path, opts: &ExportOptions) -> Result<Gathered, 
 }
 
 /// Reads the blob of `v` from a data directory, checking it against the store.
-pub(super) fn read_blob(data_dir: &Path, v: &ManifestVersion) -> Result<Vec<u8>, String> {
+pub(super) fn read_blob(data_dir: &Path, v: &ManifestVersion) -> Result<Vec<u8>, ExportError> {
     let path = blob_path(data_dir, &v.cksum);
+    let what = format!("{}@{}", v.name, v.version);
     let mut bytes = Vec::with_capacity(v.size as usize);
-    File::open(&path)
-        .and_then(|f| f.take(v.size + 1).read_to_end(&mut bytes))
-        .map_err(|e| {
-            format!(
-                "the blob of {}@{} ({}) cannot be read: {e}",
-                v.name,
-                v.version,
-                path.display()
-            )
-        })?;
-    let sha = crate::blobs::Sha256Digest::of(&bytes).to_hex();
-    if bytes.len() as u64 != v.size || sha != v.cksum {
-        return Err(format!(
-            "the blob of {}@{} ({}) is damaged: {} bytes with sha256 {sha}, the store says {} bytes with {}",
-            v.name,
-            v.version,
-            path.display(),
-            bytes.len(),
-            v.size,
-            v.cksum
-        ));
+    if let Err(source) = File::open(&path).and_then(|f| f.take(v.size + 1).read_to_end(&mut bytes))
+    {
+        return Err(ExportError::BlobUnreadable { what, path, source });
+    }
+    let sha256 = crate::blobs::Sha256Digest::of(&bytes).to_hex();
+    if bytes.len() as u64 != v.size || sha256 != v.cksum {
+        return Err(ExportError::BlobDamaged {
+            what,
+            path,
+            len: bytes.len() as u64,
+            sha256,
+            size: v.size,
+            cksum: v.cksum.clone(),
+        });
     }
     Ok(bytes)
 }
@@ -250,7 +342,11 @@ pub(super) fn read_blob(data_dir: &Path, v: &ManifestVersion) -> Result<Vec<u8>,
 /// Writes a transfer archive of `data_dir` to `out` (through a temp file in
 /// the same directory, renamed when complete, so a drop directory never sees
 /// half an archive). Works while the daemon runs.
-pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSummary, String> {
+pub fn export(
+    data_dir: &Path,
+    out: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportSummary, ExportError> {
     let gathered = gather(data_dir, opts)?;
     let (roots, created) = (&gathered.roots, gathered.created);
     let manifest = gathered.manifest(opts, gathered.versions.clone());
@@ -263,22 +359,25 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
         .unwrap_or(Path::new("."));
     let file_name = out
         .file_name()
-        .ok_or_else(|| format!("{} names no file", out.display()))?
+        .ok_or_else(|| ExportError::NoFileName(out.to_path_buf()))?
         .to_string_lossy()
         .into_owned();
     let tmp = dir.join(format!(".{file_name}.partial-{}", std::process::id()));
-    let write = || -> Result<(String, u64), String> {
+    let io = |source: io::Error| ExportError::Write {
+        path: tmp.clone(),
+        source,
+    };
+    let write = || -> Result<(String, u64), ExportError> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o644)
             .open(&tmp)
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+            .map_err(io)?;
         let hashing = Hashing::new(BufWriter::new(file), u64::MAX);
         let gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
         let mut tar = tar::Builder::new(gz);
-        let io = |e: io::Error| format!("cannot write {}: {e}", tmp.display());
         fn add<W: Write>(
             tar: &mut tar::Builder<W>,
             path: &str,
@@ -341,11 +440,17 @@ pub fn export(data_dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Expor
             return Err(e);
         }
     };
-    fs::rename(&tmp, out).map_err(|e| {
+    fs::rename(&tmp, out).map_err(|source| {
         let _ = fs::remove_file(&tmp);
-        format!("cannot move the archive to {}: {e}", out.display())
+        ExportError::Move {
+            path: out.to_path_buf(),
+            source,
+        }
     })?;
-    fsutil::sync_dir(dir).map_err(|e| e.to_string())?;
+    fsutil::sync_dir(dir).map_err(|source| ExportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     Ok(ExportSummary {
         versions: manifest.versions.len(),
         pending: manifest
@@ -398,18 +503,17 @@ pub fn export_bundles(
     data_dir: &Path,
     out_dir: &Path,
     opts: &ExportOptions,
-) -> Result<Vec<BundleWritten>, String> {
+) -> Result<Vec<BundleWritten>, ExportError> {
     let gathered = gather(data_dir, opts)?;
     if !out_dir.is_dir() {
-        return Err(format!(
-            "{} is not a directory; create it first (loose bundles are written into it)",
-            out_dir.display()
-        ));
+        return Err(ExportError::NotADirectory(out_dir.to_path_buf()));
     }
     let mut roots = BTreeMap::new();
     for (version, bytes) in &gathered.roots {
-        let envelope = Envelope::from_bytes(bytes)
-            .map_err(|e| format!("the stored root v{version} is unreadable: {e}"))?;
+        let envelope = Envelope::from_bytes(bytes).map_err(|source| ExportError::BadRoot {
+            version: Some(*version),
+            source,
+        })?;
         roots.insert(version.to_string(), envelope);
     }
     let mut written = Vec::with_capacity(gathered.versions.len());
@@ -419,16 +523,17 @@ pub fn export_bundles(
         let signature = BundleSignature {
             _type: BUNDLE_SIGNATURE_TYPE.into(),
             signature: sign_digest(&manifest, &gathered.key),
-            manifest: String::from_utf8(manifest).map_err(|e| {
-                format!("the manifest of {}@{} is not UTF-8: {e}", v.name, v.version)
-            })?,
+            // Canonical JSON from serde_json is UTF-8.
+            manifest: String::from_utf8(manifest).expect("serde_json writes UTF-8"),
             roots: roots.clone(),
         };
         let bundle = out_dir.join(bundle_file_name(v.kind, &v.name, &v.version));
         let signature_path = signature_path(&bundle);
         let write = |path: &Path, bytes: &[u8]| {
-            fsutil::write_durable(path, bytes, 0o644)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            fsutil::write_durable(path, bytes, 0o644).map_err(|source| ExportError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
         };
         write(&bundle, &bytes)?;
         write(&signature_path, &canonical(&signature))?;

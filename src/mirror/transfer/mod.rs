@@ -68,8 +68,8 @@ mod trust;
 
 pub use drop::{is_archive_name, is_bundle_name, sync_drop, watch_sources};
 pub use export::{
-    export, export_bundles, parse_since, BundleSignature, BundleWritten, ExportOptions,
-    ExportSummary,
+    export, export_bundles, parse_since, BundleSignature, BundleWritten, ExportError,
+    ExportOptions, ExportSummary,
 };
 pub use import::{import_archive, import_bundle, import_file, ImportOptions};
 pub use trust::PinnedRoot;
