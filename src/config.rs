@@ -379,6 +379,9 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A `[policy]` value is unusable (the message names the key).
+    #[error("config value policy is invalid: {0}")]
+    Policy(#[from] crate::policy::PolicyConfigError),
 }
 
 /// An optional URL setting: empty, or http(s).
@@ -444,10 +447,7 @@ impl Config {
                 });
             }
         }
-        self.policy.check().map_err(|reason| ConfigError::Invalid {
-            key: "policy",
-            reason,
-        })?;
+        self.policy.check()?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "tls",

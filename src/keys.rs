@@ -30,6 +30,11 @@ pub enum KeyRole {
     Timestamp,
 }
 
+/// A word that names no key role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown key role `{0}`: use root, index or timestamp")]
+pub struct UnknownKeyRole(pub String);
+
 impl KeyRole {
     /// Every role.
     pub const ALL: [KeyRole; 3] = [KeyRole::Root, KeyRole::Index, KeyRole::Timestamp];
@@ -44,14 +49,12 @@ impl KeyRole {
     }
 
     /// Parses `root`, `index` or `timestamp`.
-    pub fn parse(s: &str) -> Result<KeyRole, String> {
+    pub fn parse(s: &str) -> Result<KeyRole, UnknownKeyRole> {
         match s {
             "root" => Ok(KeyRole::Root),
             "index" => Ok(KeyRole::Index),
             "timestamp" => Ok(KeyRole::Timestamp),
-            other => Err(format!(
-                "unknown key role `{other}`: use root, index or timestamp"
-            )),
+            other => Err(UnknownKeyRole(other.to_string())),
         }
     }
 

@@ -30,17 +30,20 @@ impl Role {
     }
 
     /// Parses a role word.
-    pub fn parse(s: &str) -> Result<Role, String> {
+    pub fn parse(s: &str) -> Result<Role, UnknownRole> {
         match s {
             "reader" => Ok(Role::Reader),
             "publisher" => Ok(Role::Publisher),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role `{other}`: use reader, publisher or admin"
-            )),
+            other => Err(UnknownRole(other.to_string())),
         }
     }
 }
+
+/// A word that names no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}`: use reader, publisher or admin")]
+pub struct UnknownRole(pub String);
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

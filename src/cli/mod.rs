@@ -340,7 +340,7 @@ fn token(cmd: TokenCommand) -> Result<(), String> {
     };
     match cmd {
         TokenCommand::Create { data, role, name } => {
-            let role = Role::parse(&role)?;
+            let role = Role::parse(&role).map_err(|e| e.to_string())?;
             let mut store = open(&data.dir)?;
             let name = name.unwrap_or_else(|| format!("{role}-{}", crate::fsutil::unix_now()));
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -426,7 +426,7 @@ fn key(cmd: KeyCommand) -> Result<(), String> {
         }
         KeyCommand::Rotate { role, data, config } => {
             require_db(&data.dir)?;
-            let role = crate::keys::KeyRole::parse(&role)?;
+            let role = crate::keys::KeyRole::parse(&role).map_err(|e| e.to_string())?;
             let signing = match config {
                 Some(path) => Config::load(&path).map_err(|e| e.to_string())?.signing,
                 None => Config::default().signing,

@@ -174,34 +174,51 @@ impl Default for PolicyConfig {
     }
 }
 
+/// A `[policy]` value serde accepts but the policy cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyConfigError {
+    /// An empty content pattern.
+    #[error(
+        "policy.content_patterns has an empty pattern, which would match every file; remove it"
+    )]
+    EmptyPattern,
+    /// A content pattern that does not compile.
+    #[error("policy.content_patterns has the invalid regular expression `{pattern}`: {source}")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        source: regex::Error,
+    },
+    /// `skill_md` is neither mode.
+    #[error("policy.skill_md is `{0}`; use `lenient` or `strict`")]
+    SkillMd(String),
+    /// `auto_reject` names a rule that does not exist.
+    #[error("policy.auto_reject names the unknown rule `{0}`; the rules are {rules}", rules = RULES.join(", "))]
+    UnknownRule(String),
+}
+
 impl PolicyConfig {
     /// Checks the values serde cannot: every `content_patterns` entry must
     /// compile (the error quotes the bad pattern), `skill_md` must be
     /// `lenient` or `strict`, and `auto_reject` may only name rules in
     /// [`RULES`]. The error names the key, e.g. `policy.content_patterns`.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PolicyConfigError> {
         for p in &self.content_patterns {
             if p.is_empty() {
-                return Err(
-                    "policy.content_patterns has an empty pattern, which would match every file; remove it".into(),
-                );
+                return Err(PolicyConfigError::EmptyPattern);
             }
-            regex::bytes::Regex::new(p).map_err(|e| {
-                format!("policy.content_patterns has the invalid regular expression `{p}`: {e}")
+            regex::bytes::Regex::new(p).map_err(|source| PolicyConfigError::BadPattern {
+                pattern: p.clone(),
+                source,
             })?;
         }
         if !matches!(self.skill_md.as_str(), "lenient" | "strict") {
-            return Err(format!(
-                "policy.skill_md is `{}`; use `lenient` or `strict`",
-                self.skill_md
-            ));
+            return Err(PolicyConfigError::SkillMd(self.skill_md.clone()));
         }
         for rule in &self.auto_reject {
             if !RULES.contains(&rule.as_str()) {
-                return Err(format!(
-                    "policy.auto_reject names the unknown rule `{rule}`; the rules are {}",
-                    RULES.join(", ")
-                ));
+                return Err(PolicyConfigError::UnknownRule(rule.clone()));
             }
         }
         Ok(())

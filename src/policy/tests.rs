@@ -91,7 +91,7 @@ fn check_refuses_bad_values() {
         content_patterns: vec!["ok".into(), "eval(".into()],
         ..Default::default()
     };
-    let err = bad.check().unwrap_err();
+    let err = bad.check().unwrap_err().to_string();
     assert!(
         err.contains("`eval(`") && err.contains("policy.content_patterns"),
         "{err}"
@@ -100,17 +100,25 @@ fn check_refuses_bad_values() {
         content_patterns: vec![String::new()],
         ..Default::default()
     };
-    assert!(empty.check().unwrap_err().contains("empty pattern"));
+    assert!(empty
+        .check()
+        .unwrap_err()
+        .to_string()
+        .contains("empty pattern"));
     let mode = PolicyConfig {
         skill_md: "loose".into(),
         ..Default::default()
     };
-    assert!(mode.check().unwrap_err().contains("`loose`"));
+    assert!(mode.check().unwrap_err().to_string().contains("`loose`"));
     let rule = PolicyConfig {
         auto_reject: vec!["licence-deny".into()],
         ..Default::default()
     };
-    assert!(rule.check().unwrap_err().contains("`licence-deny`"));
+    assert!(rule
+        .check()
+        .unwrap_err()
+        .to_string()
+        .contains("`licence-deny`"));
 }
 
 #[test]

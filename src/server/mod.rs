@@ -40,10 +40,16 @@ const RESIGN_CHECK: Duration = Duration::from_secs(1);
 pub enum ServerError {
     /// TLS files are unusable.
     #[error("{0}")]
-    Tls(String),
+    Tls(#[from] tls::TlsError),
     /// The token cache could not open the store.
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    /// The registry could not give the server its store.
+    #[error("{0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    /// The mirror could not be set up.
+    #[error("{0}")]
+    Mirror(#[from] crate::mirror::sync::MirrorError),
     /// Socket trouble.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -75,15 +81,12 @@ impl Server {
         base_url: String,
     ) -> Result<Server, ServerError> {
         let tls = if config.tls_enabled() {
-            Some(tls::acceptor(&config.tls).map_err(ServerError::Tls)?)
+            Some(tls::acceptor(&config.tls)?)
         } else {
             None
         };
-        let store = registry
-            .open_store()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let mirror = crate::mirror::sync::Mirror::new(registry.clone(), &config)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let store = registry.open_store()?;
+        let mirror = crate::mirror::sync::Mirror::new(registry.clone(), &config)?;
         let shared = Arc::new(Shared {
             mirror,
             auth: Authenticator::new(store)?,
