@@ -7,29 +7,50 @@
 //! ## Layout
 //!
 //! Data flows one way: **request → validate → store → render index → serve**.
+//! Each room sits above the ones it uses; none reaches up.
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`cli`] | the `skillreg` command (the daemon, local admin commands, the client commands) |
+//! | [`server`] | HTTP: routes, auth, rate limits and upload caps, timeouts, TLS, shutdown |
+//! | [`mirror`] | upstream sources (registry, marketplace, drop) and their sync runs; transfer archives |
+//! | [`client`] | the web API as plain functions, and the verifying client (`skillreg install`) |
+//! | [`api`] | the web API's wire formats (publish framing, JSON bodies); used by the edges only |
+//! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index |
 //! | [`config`] | defaults ← TOML file ← flags |
+//! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
+//! | [`keys`] | the registry's ed25519 signing keys and key files |
+//! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
+//! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
+//! | [`store`] | SQLite, one file per table family behind one `Store` |
+//! | [`blobs`] | content-addressed, durable blob files |
+//! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //! | [`package`] | kinds, names, versions and their rules |
 //! | [`token`] | roles, token format, hashing |
-//! | [`api`] | the web API's wire formats (publish framing, JSON bodies) |
-//! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
-//! | [`blobs`] | content-addressed, durable blob files |
-//! | [`store`] | SQLite: packages, versions, owners, tokens, audit |
-//! | [`index`] | sparse-index paths, entries, prepared files |
-//! | [`registry`] | the service: publish, yank, owners, review; re-renders and signs the index |
-//! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
-//! | [`mirror`] | upstream sources and sync runs |
-//! | [`keys`] | the registry's ed25519 signing key |
-//! | [`server`] | HTTP: routes, auth, rate limits, timeouts, TLS, shutdown |
-//! | [`client`] | the web API as plain functions |
-//! | [`cli`] | the `skillreg` command |
 //! | [`fsutil`] | durable writes (temp, fsync, rename, fsync dir) |
-//! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //!
-//! [`server::run`] takes a bound listener, so tests start the real server on
-//! `127.0.0.1:0`.
+//! [`server::run`] takes a bound listener: `skillreg serve --listen
+//! 127.0.0.1:0` binds a free port and prints it, which is how the
+//! integration tests start the real daemon binary.
+//!
+//! ## Errors
+//!
+//! - Every library module has its own `thiserror` enum whose variants carry
+//!   what a user needs to act (the path, the URL, the source, the package):
+//!   [`safe_fs::SafeFsError`], [`bundle::BundleError`],
+//!   [`store::StoreError`], [`config::ConfigError`],
+//!   [`registry::RegistryError`] (which wraps the store's and the bundle's),
+//!   [`client::verify::TrustError`], [`mirror::transfer::TransferError`] and
+//!   the mirror's per-kind errors, [`server::ServerError`]. Messages say what
+//!   to do.
+//! - Refusals that are data rather than failures stay data: a mirrored item
+//!   that cannot be stored is a skip reason in its run's detail, a finding is
+//!   a [`policy::Finding`], and a run's error is kept as text in its record.
+//! - The server maps errors to HTTP in one place, `server/error.rs`: each
+//!   registry error to one status, and every error body is
+//!   `{"errors":[{"detail":…}]}` (see `index-spec/web-api.md` §6.1).
+//! - `String` errors exist only at the command-line edge ([`cli`]), which
+//!   prints them.
 
 #![warn(missing_docs)]
 
@@ -42,7 +63,6 @@ pub mod config;
 pub mod fsutil;
 pub mod index;
 pub mod keys;
-/// Mirroring upstream catalogs behind admin approval.
 pub mod mirror;
 pub mod package;
 pub mod policy;

@@ -131,7 +131,7 @@ pub struct CatalogItem {
     /// For skills: the marketplace entry name of the plugin they came from.
     pub plugin: Option<String>,
     /// Spec problems found but tolerated, and `strict validation: …` when
-    /// [`bundle::validate`] with default limits refuses the bundle.
+    /// [`crate::bundle::validate`] with default limits refuses the bundle.
     pub notes: Vec<String>,
 }
 
