@@ -125,62 +125,9 @@ pub fn inspect(
                 limit: limits.max_entries,
             });
         }
-        let raw_path = entry.path_bytes().into_owned();
-        let path = std::str::from_utf8(&raw_path)
-            .map_err(|_| BundleError::NonUtf8Path {
-                lossy: String::from_utf8_lossy(&raw_path).into_owned(),
-            })?
-            .to_string();
-        let entry_type = entry.header().entry_type();
-        let path = normalize_path(&path)?;
-        let size = entry.header().size().map_err(|e| corrupt(&e))?;
-        let mode = entry.header().mode().map_err(|e| corrupt(&e))?;
-        if mode & 0o7000 != 0 {
-            return Err(BundleError::SpecialMode { path, mode });
-        }
-        let kind = match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
-            tar::EntryType::Directory => EntryKind::Dir,
-            tar::EntryType::Symlink => {
-                let target = link_target(&entry, &path)?;
-                check_symlink(&path, &target)?;
-                EntryKind::Symlink(target)
-            }
-            tar::EntryType::Link => {
-                let target = link_target(&entry, &path)?;
-                let target = normalize_path(&target).map_err(|_| BundleError::LinkEscapes {
-                    path: path.clone(),
-                    target: target.clone(),
-                })?;
-                match archive.entries.get(&target) {
-                    Some(e) if e.kind == EntryKind::File => {}
-                    _ => {
-                        return Err(BundleError::LinkEscapes {
-                            path: path.clone(),
-                            target: format!("{target} (not a file earlier in the archive)"),
-                        })
-                    }
-                }
-                EntryKind::Hardlink(target)
-            }
-            tar::EntryType::XGlobalHeader => continue,
-            other => {
-                return Err(BundleError::ForbiddenEntry {
-                    path,
-                    kind: entry_kind_name(other),
-                })
-            }
+        let Some((path, kind, mode, size)) = entry_header(&entry, &archive)? else {
+            continue;
         };
-        if path.is_empty() {
-            // "./" itself: the root directory entry some tar tools write.
-            if kind == EntryKind::Dir {
-                continue;
-            }
-            return Err(BundleError::UnsafePath {
-                path: String::from("."),
-                reason: "an entry must have a name",
-            });
-        }
         if archive.entries.contains_key(&path) {
             return Err(BundleError::DuplicatePath(path));
         }
@@ -193,31 +140,12 @@ pub fn inspect(
                     limit: limits.max_unpacked,
                 });
             }
-            let mut hasher = Sha256::new();
             let wanted = keep(&path) && size <= MAX_KEPT_FILE;
-            let mut content = Vec::new();
-            let mut buf = [0u8; 64 * 1024];
-            let mut read_total = 0u64;
-            loop {
-                let n = entry.read(&mut buf).map_err(|e| read_error(&e, limits))?;
-                if n == 0 {
-                    break;
-                }
-                read_total += n as u64;
-                hasher.update(&buf[..n]);
-                if wanted {
-                    content.extend_from_slice(&buf[..n]);
-                }
-            }
-            if read_total != size {
-                return Err(BundleError::Corrupt(format!(
-                    "`{path}` claims {size} bytes but the archive holds {read_total}"
-                )));
-            }
-            if wanted {
+            let (hash, content) = read_file(&mut entry, &path, size, wanted, limits)?;
+            if let Some(content) = content {
                 archive.kept.insert(path.clone(), content);
             }
-            sha256 = hex::encode(hasher.finalize());
+            sha256 = hash;
             file_size = size;
         }
         archive.entries.insert(
@@ -231,10 +159,117 @@ pub fn inspect(
             },
         );
     }
-    // What follows the end-of-archive marker must be zero padding: read it
-    // through the budget, so a bomb hidden there is caught, a truncated gzip
-    // is noticed, and nothing is smuggled past this check.
-    let mut rest = tar.into_inner();
+    check_trailer(tar.into_inner(), limits)?;
+    check_no_folded_collisions(&archive)?;
+    check_no_path_through_symlinks(&archive)?;
+    Ok(archive)
+}
+
+/// One entry's normalized path, kind, mode and size, checked; `None` for
+/// what is skipped (pax global headers, the `./` root directory).
+fn entry_header<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    archive: &Archive,
+) -> Result<Option<(String, EntryKind, u32, u64)>, BundleError> {
+    let raw_path = entry.path_bytes().into_owned();
+    let path = std::str::from_utf8(&raw_path)
+        .map_err(|_| BundleError::NonUtf8Path {
+            lossy: String::from_utf8_lossy(&raw_path).into_owned(),
+        })?
+        .to_string();
+    let entry_type = entry.header().entry_type();
+    let path = normalize_path(&path)?;
+    let size = entry.header().size().map_err(|e| corrupt(&e))?;
+    let mode = entry.header().mode().map_err(|e| corrupt(&e))?;
+    if mode & 0o7000 != 0 {
+        return Err(BundleError::SpecialMode { path, mode });
+    }
+    let kind = match entry_type {
+        tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+        tar::EntryType::Directory => EntryKind::Dir,
+        tar::EntryType::Symlink => {
+            let target = link_target(entry, &path)?;
+            check_symlink(&path, &target)?;
+            EntryKind::Symlink(target)
+        }
+        tar::EntryType::Link => {
+            let target = link_target(entry, &path)?;
+            let target = normalize_path(&target).map_err(|_| BundleError::LinkEscapes {
+                path: path.clone(),
+                target: target.clone(),
+            })?;
+            match archive.entries.get(&target) {
+                Some(e) if e.kind == EntryKind::File => {}
+                _ => {
+                    return Err(BundleError::LinkEscapes {
+                        path: path.clone(),
+                        target: format!("{target} (not a file earlier in the archive)"),
+                    })
+                }
+            }
+            EntryKind::Hardlink(target)
+        }
+        tar::EntryType::XGlobalHeader => return Ok(None),
+        other => {
+            return Err(BundleError::ForbiddenEntry {
+                path,
+                kind: entry_kind_name(other),
+            })
+        }
+    };
+    if path.is_empty() {
+        // "./" itself: the root directory entry some tar tools write.
+        if kind == EntryKind::Dir {
+            return Ok(None);
+        }
+        return Err(BundleError::UnsafePath {
+            path: String::from("."),
+            reason: "an entry must have a name",
+        });
+    }
+    Ok(Some((path, kind, mode, size)))
+}
+
+/// Reads a file entry to its end: its sha256, and its content when
+/// `wanted`; refused if it holds other than the `size` its header claims.
+fn read_file(
+    entry: &mut impl Read,
+    path: &str,
+    size: u64,
+    wanted: bool,
+    limits: &ArchiveLimits,
+) -> Result<(String, Option<Vec<u8>>), BundleError> {
+    let mut hasher = Sha256::new();
+    let mut content = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let mut read_total = 0u64;
+    loop {
+        let n = entry.read(&mut buf).map_err(|e| read_error(&e, limits))?;
+        if n == 0 {
+            break;
+        }
+        read_total += n as u64;
+        hasher.update(&buf[..n]);
+        if wanted {
+            content.extend_from_slice(&buf[..n]);
+        }
+    }
+    if read_total != size {
+        return Err(BundleError::Corrupt(format!(
+            "`{path}` claims {size} bytes but the archive holds {read_total}"
+        )));
+    }
+    Ok((hex::encode(hasher.finalize()), wanted.then_some(content)))
+}
+
+/// What follows the end-of-archive marker must be zero padding: read it
+/// through the budget, so a bomb hidden there is caught, a truncated gzip
+/// is noticed, and nothing is smuggled past this check; and nothing may
+/// follow the gzip member.
+fn check_trailer(
+    mut rest: Budget<flate2::bufread::GzDecoder<&[u8]>>,
+    limits: &ArchiveLimits,
+) -> Result<(), BundleError> {
     let mut buf = [0u8; 64 * 1024];
     let mut padding = 0u64;
     loop {
@@ -259,9 +294,7 @@ pub fn inspect(
             "data follows the gzip stream (a second gzip member or garbage); a bundle is one gzip member".into(),
         ));
     }
-    check_no_folded_collisions(&archive)?;
-    check_no_path_through_symlinks(&archive)?;
-    Ok(archive)
+    Ok(())
 }
 
 /// The form two paths share when a case-insensitive, normalizing file

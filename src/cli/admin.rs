@@ -101,160 +101,158 @@ pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
                 .client()?
                 .admin_pending()
                 .map_err(|e| e.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&pending).expect("serializes")
-                );
-                return Ok(());
-            }
-            if pending.pending.is_empty() {
-                println!("nothing is waiting for review");
-            }
-            for p in &pending.pending {
-                let source = p.source.as_deref().unwrap_or("local");
-                let findings = p.findings.as_array().map_or(0, Vec::len);
-                println!(
-                    "{}@{} ({}) from {source}, sha256:{}",
-                    p.name, p.version, p.kind, p.cksum
-                );
-                match &p.diff.against {
-                    Some(v) => println!(
-                        "  changes since {v}: {} added, {} removed, {} changed",
-                        p.diff.added.len(),
-                        p.diff.removed.len(),
-                        p.diff.changed.len()
-                    ),
-                    None => println!(
-                        "  first version: {} files",
-                        p.files.as_array().map_or(0, Vec::len)
-                    ),
-                }
-                println!("  {findings} finding(s)");
-                for f in p.findings.as_array().into_iter().flatten() {
-                    println!(
-                        "    [{}] {}: {}",
-                        f["severity"].as_str().unwrap_or("?"),
-                        f["rule"].as_str().unwrap_or("?"),
-                        f["detail"].as_str().unwrap_or("")
-                    );
-                }
-            }
-            Ok(())
+            print_or_json(&pending, json, print_pending)
         }
-        AdminCommand::Approve { spec, note, remote } => {
-            let (name, version) = split_spec(&spec)?;
-            remote
-                .client()?
-                .admin_decide(name, version, true, &note)
-                .map_err(|e| e.to_string())?;
-            println!("approved {name}@{version}");
-            Ok(())
-        }
+        AdminCommand::Approve { spec, note, remote } => decide(&remote, &spec, true, &note),
         AdminCommand::Reject {
             spec,
             reason,
             remote,
-        } => {
-            let (name, version) = split_spec(&spec)?;
-            remote
-                .client()?
-                .admin_decide(name, version, false, &reason)
-                .map_err(|e| e.to_string())?;
-            println!("rejected {name}@{version}");
-            Ok(())
-        }
+        } => decide(&remote, &spec, false, &reason),
         AdminCommand::Sync {
             source,
             wait,
             remote,
-        } => {
-            let client = remote.client()?;
-            let started = client.admin_sync(&source).map_err(|e| e.to_string())?;
-            for r in &started.runs {
-                println!("sync of `{}` started as run {}", r.source, r.id);
-            }
-            if !wait {
-                return Ok(());
-            }
-            let ids: Vec<i64> = started.runs.iter().map(|r| r.id).collect();
-            let mut failed = false;
-            loop {
-                let runs = client.admin_runs().map_err(|e| e.to_string())?;
-                let mine: Vec<_> = runs.runs.iter().filter(|r| ids.contains(&r.id)).collect();
-                if mine.iter().all(|r| r.run.status != "running") {
-                    for r in mine {
-                        print_run(r);
-                        failed |= r.run.status == "failed";
-                    }
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(300));
-            }
-            if failed {
-                return Err("a sync run failed".into());
-            }
-            Ok(())
-        }
+        } => sync(&remote, &source, wait),
         AdminCommand::Runs { remote, json } => {
             let runs = remote.client()?.admin_runs().map_err(|e| e.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&runs).expect("serializes")
-                );
-            } else {
-                runs.runs.iter().for_each(print_run);
-            }
-            Ok(())
+            print_or_json(&runs, json, |runs| runs.runs.iter().for_each(print_run))
         }
         AdminCommand::Sources { remote, json } => {
             let sources = remote
                 .client()?
                 .admin_sources()
                 .map_err(|e| e.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&sources).expect("serializes")
-                );
-                return Ok(());
-            }
-            if sources.sources.is_empty() {
-                println!("no sources are configured (see [[sources]] in config/skillreg.toml)");
-            }
-            for s in &sources.sources {
-                let next = s.next_run.map_or("manual only".to_string(), rfc3339);
-                let last = s
-                    .last_run
-                    .map_or("never".to_string(), |id| format!("run {id}"));
-                println!(
-                    "{}  ({:?}, {})  last: {last}  next: {next}",
-                    s.name, s.kind, s.status
-                );
-            }
-            Ok(())
+            print_or_json(&sources, json, print_sources)
         }
         AdminCommand::Audit { remote, json } => {
             let audit = remote.client()?.admin_audit().map_err(|e| e.to_string())?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&audit).expect("serializes")
-                );
-                return Ok(());
-            }
-            for r in &audit.audit {
-                println!(
-                    "{}  {:<12} {:<16} {}  {}",
-                    rfc3339(r.at),
-                    r.actor,
-                    r.action,
-                    r.subject,
-                    r.detail
-                );
-            }
-            Ok(())
+            print_or_json(&audit, json, print_audit)
         }
     }
+}
+
+/// Prints `value` as pretty JSON with `--json`, else for people.
+fn print_or_json<T: serde::Serialize>(
+    value: &T,
+    json: bool,
+    human: impl FnOnce(&T),
+) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("serializes")
+        );
+    } else {
+        human(value);
+    }
+    Ok(())
+}
+
+fn print_pending(pending: &crate::api::PendingResponse) {
+    if pending.pending.is_empty() {
+        println!("nothing is waiting for review");
+    }
+    for p in &pending.pending {
+        let source = p.source.as_deref().unwrap_or("local");
+        let findings = p.findings.as_array().map_or(0, Vec::len);
+        println!(
+            "{}@{} ({}) from {source}, sha256:{}",
+            p.name, p.version, p.kind, p.cksum
+        );
+        match &p.diff.against {
+            Some(v) => println!(
+                "  changes since {v}: {} added, {} removed, {} changed",
+                p.diff.added.len(),
+                p.diff.removed.len(),
+                p.diff.changed.len()
+            ),
+            None => println!(
+                "  first version: {} files",
+                p.files.as_array().map_or(0, Vec::len)
+            ),
+        }
+        println!("  {findings} finding(s)");
+        for f in p.findings.as_array().into_iter().flatten() {
+            println!(
+                "    [{}] {}: {}",
+                f["severity"].as_str().unwrap_or("?"),
+                f["rule"].as_str().unwrap_or("?"),
+                f["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn print_sources(sources: &crate::api::SourcesResponse) {
+    if sources.sources.is_empty() {
+        println!("no sources are configured (see [[sources]] in config/skillreg.toml)");
+    }
+    for s in &sources.sources {
+        let next = s.next_run.map_or("manual only".to_string(), rfc3339);
+        let last = s
+            .last_run
+            .map_or("never".to_string(), |id| format!("run {id}"));
+        println!(
+            "{}  ({:?}, {})  last: {last}  next: {next}",
+            s.name, s.kind, s.status
+        );
+    }
+}
+
+fn print_audit(audit: &crate::api::AuditResponse) {
+    for r in &audit.audit {
+        println!(
+            "{}  {:<12} {:<16} {}  {}",
+            rfc3339(r.at),
+            r.actor,
+            r.action,
+            r.subject,
+            r.detail
+        );
+    }
+}
+
+/// `approve` or `reject` one version.
+fn decide(remote: &Remote, spec: &str, approve: bool, note: &str) -> Result<(), String> {
+    let (name, version) = split_spec(spec)?;
+    remote
+        .client()?
+        .admin_decide(name, version, approve, note)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{} {name}@{version}",
+        if approve { "approved" } else { "rejected" }
+    );
+    Ok(())
+}
+
+/// Starts runs; with `wait`, waits for them and prints how they ended.
+fn sync(remote: &Remote, source: &str, wait: bool) -> Result<(), String> {
+    let client = remote.client()?;
+    let started = client.admin_sync(source).map_err(|e| e.to_string())?;
+    for r in &started.runs {
+        println!("sync of `{}` started as run {}", r.source, r.id);
+    }
+    if !wait {
+        return Ok(());
+    }
+    let ids: Vec<i64> = started.runs.iter().map(|r| r.id).collect();
+    let mut failed = false;
+    loop {
+        let runs = client.admin_runs().map_err(|e| e.to_string())?;
+        let mine: Vec<_> = runs.runs.iter().filter(|r| ids.contains(&r.id)).collect();
+        if mine.iter().all(|r| r.run.status != "running") {
+            for r in mine {
+                print_run(r);
+                failed |= r.run.status == "failed";
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    if failed {
+        return Err("a sync run failed".into());
+    }
+    Ok(())
 }

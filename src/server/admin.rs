@@ -62,24 +62,9 @@ pub(super) async fn handle(
             Ok(json(StatusCode::OK, &PendingResponse { pending }))
         }
         (&Method::POST, ["packages", name, version, action @ ("approve" | "reject")]) => {
-            let approve = *action == "approve";
             let request: DecisionRequest =
                 body_json(req, shared, "{\"note\": …} or {\"reason\": …}").await?;
-            let note = if approve {
-                request.note.or(request.reason)
-            } else {
-                request.reason.or(request.note)
-            }
-            .unwrap_or_default();
-            let (name, version) = (name.to_string(), version.to_string());
-            blocking(move || registry.decide(&who, &name, &version, approve, &note)).await?;
-            Ok(json(
-                StatusCode::OK,
-                &crate::api::OkResponse {
-                    ok: true,
-                    msg: None,
-                },
-            ))
+            decide(shared, who, name, version, *action == "approve", request).await
         }
         (&Method::GET, ["packages", name, version, "decision"]) => {
             let (n, v) = (name.to_string(), version.to_string());
@@ -101,82 +86,16 @@ pub(super) async fn handle(
                 "{\"action\":\"approve\"|\"reject\",\"versions\":[{\"name\",\"version\"}]}",
             )
             .await?;
-            let approve = match request.action.as_str() {
-                "approve" => true,
-                "reject" => false,
-                other => {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("unknown action `{other}`: use approve or reject"),
-                    ))
-                }
-            };
-            let note = request
-                .reason
-                .clone()
-                .or(request.note.clone())
-                .unwrap_or_default();
-            let results = blocking(move || {
-                Ok(request
-                    .versions
-                    .iter()
-                    .map(|v| {
-                        let outcome = registry.decide(&who, &v.name, &v.version, approve, &note);
-                        BulkResult {
-                            name: v.name.clone(),
-                            version: v.version.clone(),
-                            ok: outcome.is_ok(),
-                            error: outcome.err().map(|e| e.to_string()),
-                        }
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await?;
-            Ok(json(StatusCode::OK, &BulkResponse { results }))
+            bulk(shared, who, request).await
         }
         (&Method::POST, ["sync"]) => {
             let request: crate::api::SyncRequest =
                 body_json(req, shared, "{\"source\": NAME | \"all\"}").await?;
-            let which = if request.source.is_empty() {
-                "all".to_string()
-            } else {
-                request.source
-            };
-            let started = shared.mirror.trigger(&which).map_err(|e| match e {
-                crate::mirror::sync::MirrorError::UnknownSource(_) => {
-                    ApiError::not_found(e.to_string())
-                }
-                crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
-            })?;
-            let runs: Vec<crate::api::SyncStartedRun> = started
-                .into_iter()
-                .map(|(source, id)| crate::api::SyncStartedRun { source, id })
-                .collect();
-            let first = runs.first().map_or(0, |r| r.id);
-            Ok(json(
-                StatusCode::ACCEPTED,
-                &crate::api::SyncStarted { run: first, runs },
-            ))
+            sync(shared, request)
         }
-        (&Method::GET, ["sync-runs"]) => {
-            let runs = blocking(move || registry.runs(200)).await?;
-            let runs = runs
-                .into_iter()
-                .map(|r| crate::api::SyncRunInfo {
-                    id: r.id,
-                    source: r.source,
-                    started_at: crate::fsutil::rfc3339(r.started_at),
-                    finished_at: r.finished_at.map(crate::fsutil::rfc3339),
-                    run: r.run,
-                })
-                .collect();
-            Ok(json(StatusCode::OK, &crate::api::SyncRunsResponse { runs }))
-        }
+        (&Method::GET, ["sync-runs"]) => sync_runs(shared).await,
         (&Method::GET, ["sources"]) => {
-            let sources = shared.mirror.status().map_err(|e| match e {
-                crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
-                other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-            })?;
+            let sources = shared.mirror.status()?;
             let sources = sources.into_iter().map(source_info).collect();
             Ok(json(
                 StatusCode::OK,
@@ -205,6 +124,112 @@ pub(super) async fn handle(
             rest.join("/")
         ))),
     }
+}
+
+/// Approves or rejects one version; a rejection's reason is `reason`
+/// (else `note`), an approval's note `note` (else `reason`).
+async fn decide(
+    shared: &Shared,
+    who: Identity,
+    name: &str,
+    version: &str,
+    approve: bool,
+    request: DecisionRequest,
+) -> Result<Response<Body>, ApiError> {
+    let note = if approve {
+        request.note.or(request.reason)
+    } else {
+        request.reason.or(request.note)
+    }
+    .unwrap_or_default();
+    let registry = shared.registry.clone();
+    let (name, version) = (name.to_string(), version.to_string());
+    blocking(move || registry.decide(&who, &name, &version, approve, &note)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &crate::api::OkResponse {
+            ok: true,
+            msg: None,
+        },
+    ))
+}
+
+/// One decision for many versions, each reported on its own.
+async fn bulk(
+    shared: &Shared,
+    who: Identity,
+    request: BulkDecision,
+) -> Result<Response<Body>, ApiError> {
+    let approve = match request.action.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown action `{other}`: use approve or reject"),
+            ))
+        }
+    };
+    let note = request
+        .reason
+        .clone()
+        .or(request.note.clone())
+        .unwrap_or_default();
+    let registry = shared.registry.clone();
+    let results = blocking(move || {
+        Ok(request
+            .versions
+            .iter()
+            .map(|v| {
+                let outcome = registry.decide(&who, &v.name, &v.version, approve, &note);
+                BulkResult {
+                    name: v.name.clone(),
+                    version: v.version.clone(),
+                    ok: outcome.is_ok(),
+                    error: outcome.err().map(|e| e.to_string()),
+                }
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &BulkResponse { results }))
+}
+
+/// Starts runs of a source (or `all`) now.
+fn sync(shared: &Shared, request: crate::api::SyncRequest) -> Result<Response<Body>, ApiError> {
+    let which = if request.source.is_empty() {
+        "all".to_string()
+    } else {
+        request.source
+    };
+    let runs: Vec<crate::api::SyncStartedRun> = shared
+        .mirror
+        .trigger(&which)?
+        .into_iter()
+        .map(|(source, id)| crate::api::SyncStartedRun { source, id })
+        .collect();
+    let first = runs.first().map_or(0, |r| r.id);
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &crate::api::SyncStarted { run: first, runs },
+    ))
+}
+
+/// The newest runs, with their times as RFC 3339.
+async fn sync_runs(shared: &Shared) -> Result<Response<Body>, ApiError> {
+    let registry = shared.registry.clone();
+    let runs = blocking(move || registry.runs(200)).await?;
+    let runs = runs
+        .into_iter()
+        .map(|r| crate::api::SyncRunInfo {
+            id: r.id,
+            source: r.source,
+            started_at: crate::fsutil::rfc3339(r.started_at),
+            finished_at: r.finished_at.map(crate::fsutil::rfc3339),
+            run: r.run,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &crate::api::SyncRunsResponse { runs }))
 }
 
 /// The wire form of what the mirror knows of a source.

@@ -82,6 +82,18 @@ impl From<FramingError> for ApiError {
     }
 }
 
+impl From<crate::mirror::sync::MirrorError> for ApiError {
+    /// An unknown source is 404; the store's trouble maps as the registry's.
+    fn from(e: crate::mirror::sync::MirrorError) -> ApiError {
+        match e {
+            crate::mirror::sync::MirrorError::UnknownSource(_) => {
+                ApiError::not_found(e.to_string())
+            }
+            crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
+        }
+    }
+}
+
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
         let status = match &e {

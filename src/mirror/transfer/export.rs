@@ -363,77 +363,16 @@ pub fn export(
         .to_string_lossy()
         .into_owned();
     let tmp = dir.join(format!(".{file_name}.partial-{}", std::process::id()));
-    let io = |source: io::Error| ExportError::Write {
-        path: tmp.clone(),
-        source,
-    };
-    let write = || -> Result<(String, u64), ExportError> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(io)?;
-        let hashing = Hashing::new(BufWriter::new(file), u64::MAX);
-        let gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
-        let mut tar = tar::Builder::new(gz);
-        fn add<W: Write>(
-            tar: &mut tar::Builder<W>,
-            path: &str,
-            size: u64,
-            mtime: i64,
-            data: &mut dyn Read,
-        ) -> io::Result<()> {
-            let mut header = tar::Header::new_ustar();
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(0o644);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(mtime as u64);
-            header.set_size(size);
-            tar.append_data(&mut header, path, data)
-        }
-        let len = |b: &[u8]| b.len() as u64;
-        add(
-            &mut tar,
-            MANIFEST,
-            len(&manifest_bytes),
-            created,
-            &mut &manifest_bytes[..],
-        )
-        .map_err(io)?;
-        add(
-            &mut tar,
-            SIGNATURE,
-            len(&signature),
-            created,
-            &mut &signature[..],
-        )
-        .map_err(io)?;
-        for (version, bytes) in roots {
-            let path = format!("roots/{version}.json");
-            add(&mut tar, &path, len(bytes), created, &mut &bytes[..]).map_err(io)?;
-        }
-        let mut done = HashSet::new();
-        let mut blob_bytes = 0;
-        for v in &manifest.versions {
-            if !done.insert(v.cksum.clone()) {
-                continue;
-            }
-            let bytes = read_blob(data_dir, v)?;
-            add(&mut tar, &v.blob, v.size, created, &mut &bytes[..]).map_err(io)?;
-            blob_bytes += v.size;
-        }
-        let gz = tar.into_inner().map_err(io)?;
-        let mut hashing = gz.finish().map_err(io)?;
-        hashing.flush().map_err(io)?;
-        let sha = hashing.hasher.finalize();
-        let file = hashing.inner.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
-        Ok((hex::encode(sha), blob_bytes))
-    };
-    let (sha256, blob_bytes) = match write() {
+    let written = write_archive(
+        &tmp,
+        data_dir,
+        &manifest,
+        &manifest_bytes,
+        &signature,
+        roots,
+        created,
+    );
+    let (sha256, blob_bytes) = match written {
         Ok(done) => done,
         Err(e) => {
             let _ = fs::remove_file(&tmp);
@@ -462,6 +401,88 @@ pub fn export(
         root_version: gathered.root.version,
         sha256,
     })
+}
+
+/// Writes the archive to `tmp`: `manifest_bytes` (`manifest` in canonical
+/// JSON), the signature, the roots, then each blob once, fsynced; returns
+/// its sha256 and the blob bytes carried.
+fn write_archive(
+    tmp: &Path,
+    data_dir: &Path,
+    manifest: &Manifest,
+    manifest_bytes: &[u8],
+    signature: &[u8],
+    roots: &[(u64, Vec<u8>)],
+    created: i64,
+) -> Result<(String, u64), ExportError> {
+    let io = |source: io::Error| ExportError::Write {
+        path: tmp.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(tmp)
+        .map_err(io)?;
+    let hashing = Hashing::new(BufWriter::new(file), u64::MAX);
+    let gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    fn add<W: Write>(
+        tar: &mut tar::Builder<W>,
+        path: &str,
+        size: u64,
+        mtime: i64,
+        data: &mut dyn Read,
+    ) -> io::Result<()> {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(mtime as u64);
+        header.set_size(size);
+        tar.append_data(&mut header, path, data)
+    }
+    let len = |b: &[u8]| b.len() as u64;
+    add(
+        &mut tar,
+        MANIFEST,
+        len(manifest_bytes),
+        created,
+        &mut &manifest_bytes[..],
+    )
+    .map_err(io)?;
+    add(
+        &mut tar,
+        SIGNATURE,
+        len(signature),
+        created,
+        &mut &signature[..],
+    )
+    .map_err(io)?;
+    for (version, bytes) in roots {
+        let path = format!("roots/{version}.json");
+        add(&mut tar, &path, len(bytes), created, &mut &bytes[..]).map_err(io)?;
+    }
+    let mut done = HashSet::new();
+    let mut blob_bytes = 0;
+    for v in &manifest.versions {
+        if !done.insert(v.cksum.clone()) {
+            continue;
+        }
+        let bytes = read_blob(data_dir, v)?;
+        add(&mut tar, &v.blob, v.size, created, &mut &bytes[..]).map_err(io)?;
+        blob_bytes += v.size;
+    }
+    let gz = tar.into_inner().map_err(io)?;
+    let mut hashing = gz.finish().map_err(io)?;
+    hashing.flush().map_err(io)?;
+    let sha = hashing.hasher.finalize();
+    let file = hashing.inner.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok((hex::encode(sha), blob_bytes))
 }
 
 /// The detached signature of a loose bundle (`BUNDLE.sig`, format 2): a
