@@ -48,7 +48,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::index::sign::{
-    self, paths, types, Envelope, FileMeta, IndexFileStatement, Root, Snapshot, Timestamp,
+    self, paths, types, ChainError, Envelope, FileMeta, IndexFileStatement, Root, RootError,
+    RootFileError, Snapshot, Timestamp,
 };
 use crate::index::{self, IndexEntry};
 
@@ -714,37 +715,18 @@ fn check_type(
     }
 }
 
-/// Parses a root envelope and checks that it verifies with its own root keys.
-fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> {
-    let envelope = Envelope::from_bytes(bytes)?;
-    let unverified: Root = sign::parse(&envelope.payload_bytes()?)?;
-    let root_role = unverified
-        .roles
-        .get("root")
-        .ok_or_else(|| sign::VerifyError::Malformed("the root names no `root` role".into()))?;
-    let payload = envelope.verify(types::ROOT, "root", root_role, &unverified.keys)?;
-    let root: Root = sign::parse(&payload)?;
-    if root._type != "root" {
-        return Err(sign::VerifyError::Malformed(format!(
-            "`_type` is `{}`, not `root`",
-            root._type
-        )));
-    }
-    if root.spec_version != "1" {
-        return Err(sign::VerifyError::Malformed(format!(
-            "`spec_version` is `{}`; this skillreg understands only `1`",
-            root.spec_version
-        )));
-    }
-    // A key id is the sha256 of its key: one key may not pose as two.
-    for (id, key) in &root.keys {
-        if sign::key_id(&key.verifying_key()?) != *id {
-            return Err(sign::VerifyError::Malformed(format!(
-                "the key listed as {id} has another key id"
-            )));
+/// What is wrong with a root that is not a sound self-signed root
+/// ([`sign::self_signed_root`]), in the client's words.
+fn root_problem(e: RootError) -> sign::VerifyError {
+    match e {
+        RootError::Verify(e) => e,
+        RootError::NotVersion1 { doc_type, .. } if doc_type != "root" => {
+            sign::VerifyError::Malformed(format!("`_type` is `{doc_type}`, not `root`"))
         }
+        RootError::NotVersion1 { spec_version, .. } => sign::VerifyError::Malformed(format!(
+            "`spec_version` is `{spec_version}`; this skillreg understands only `1`"
+        )),
     }
-    Ok((root, payload))
 }
 
 /// The key ids of each role of a root.
@@ -764,28 +746,24 @@ struct TrustedRoot {
 }
 
 fn load_pinned(path: &Path) -> Result<TrustedRoot, TrustError> {
-    let meta = std::fs::metadata(path).map_err(|e| TrustError::TrustRootUnreadable {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    if meta.len() > MAX_METADATA_BYTES {
-        return Err(TrustError::TrustRootUnreadable {
+    let file = sign::load_root_file(path, MAX_METADATA_BYTES).map_err(|e| match e {
+        RootFileError::Unreadable(e) => TrustError::TrustRootUnreadable {
             path: path.display().to_string(),
-            message: format!("it is larger than {MAX_METADATA_BYTES} bytes"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| TrustError::TrustRootUnreadable {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let (root, payload) = self_signed_root(&bytes).map_err(|e| TrustError::TrustRootInvalid {
-        path: path.display().to_string(),
-        source: e,
+            message: e.to_string(),
+        },
+        RootFileError::TooLarge { limit } => TrustError::TrustRootUnreadable {
+            path: path.display().to_string(),
+            message: format!("it is larger than {limit} bytes"),
+        },
+        RootFileError::Invalid(e) => TrustError::TrustRootInvalid {
+            path: path.display().to_string(),
+            source: root_problem(e),
+        },
     })?;
     Ok(TrustedRoot {
-        root,
-        envelope: bytes,
-        payload,
+        root: file.root,
+        envelope: file.envelope,
+        payload: file.payload,
         origin: path.display().to_string(),
     })
 }
@@ -835,8 +813,8 @@ fn load_saved(
             format!("it belongs to the registry {}, not {base}", state.registry),
         ));
     }
-    let (root, payload) =
-        self_signed_root(&root_bytes).map_err(|e| corrupt(&root_path, e.to_string()))?;
+    let (root, payload) = sign::self_signed_root(&root_bytes)
+        .map_err(|e| corrupt(&root_path, root_problem(e).to_string()))?;
     Ok(Some((
         state,
         TrustedRoot {
@@ -986,10 +964,10 @@ impl TrustedRegistry {
                     "the registry serves no root document; is it a skillreg daemon with signed metadata?",
                 )?;
                 let (root, payload) =
-                    self_signed_root(&bytes).map_err(|e| TrustError::Signature {
+                    sign::self_signed_root(&bytes).map_err(|e| TrustError::Signature {
                         document: "root",
                         url: url.clone(),
-                        source: e,
+                        source: root_problem(e),
                     })?;
                 first_use = true;
                 TrustedRoot {
@@ -1033,24 +1011,24 @@ impl TrustedRegistry {
                 version: next,
                 detail,
             };
-            let envelope = Envelope::from_bytes(&bytes).map_err(|e| chain(e.to_string()))?;
-            let old_role = role(&trusted.root, "root", &url)?;
-            envelope
-                .verify(types::ROOT, "root", old_role, &trusted.root.keys)
-                .map_err(|e| {
-                    chain(format!(
-                        "it is not signed by the root keys of the trusted root v{}: {e}",
-                        trusted.root.version
-                    ))
-                })?;
-            let (root, payload) = self_signed_root(&bytes)
-                .map_err(|e| chain(format!("it is not signed by its own root keys: {e}")))?;
-            if root.version != next {
-                return Err(chain(format!(
-                    "it is served as version {next} but says version {}",
-                    root.version
-                )));
-            }
+            let (root, payload) = sign::next_root(&trusted.root, &bytes).map_err(|e| match e {
+                ChainError::Malformed(e) => chain(e.to_string()),
+                ChainError::NoRootRole { trusted } => TrustError::Malformed {
+                    document: format!("root v{trusted}"),
+                    url: url.clone(),
+                    detail: "it names no `root` role".into(),
+                },
+                ChainError::NotSignedByTrusted { trusted, source } => chain(format!(
+                    "it is not signed by the root keys of the trusted root v{trusted}: {source}"
+                )),
+                ChainError::NotSelfSigned(e) => chain(format!(
+                    "it is not signed by its own root keys: {}",
+                    root_problem(e)
+                )),
+                ChainError::WrongVersion { expected, found } => chain(format!(
+                    "it is served as version {expected} but says version {found}"
+                )),
+            })?;
             trusted = TrustedRoot {
                 root,
                 envelope: bytes,
@@ -1499,6 +1477,7 @@ fn check_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::sign::self_signed_root;
 
     #[test]
     fn mirror_messages_advise_the_mirroring_admin() {
@@ -1640,6 +1619,8 @@ mod tests {
         assert!(self_signed_root(&root("1", &id)).is_ok());
         let err = self_signed_root(&root("2", &id)).unwrap_err();
         assert!(err.to_string().contains("spec_version"), "{err}");
+        let worded = root_problem(err).to_string();
+        assert!(worded.contains("understands only `1`"), "{worded}");
         // Listed under another id: the signature's key id is unknown.
         assert!(self_signed_root(&root("1", &"0".repeat(64))).is_err());
     }
