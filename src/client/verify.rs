@@ -47,6 +47,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::http::CaCertError;
 use crate::index::sign::{
     self, paths, types, ChainError, Envelope, FileMeta, IndexFileStatement, Root, RootError,
     RootFileError, Snapshot, Timestamp,
@@ -580,35 +581,19 @@ impl Http {
         base: &str,
         stall_timeout: Option<Duration>,
     ) -> Result<Http, TrustError> {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_per_read(stall_timeout);
-        if let Some(path) = &opts.ca_cert {
-            let local = |message: String| TrustError::Local {
+        let agent = super::http::agent(opts.ca_cert.as_deref(), stall_timeout).map_err(|e| {
+            let (path, message) = match e {
+                CaCertError::Unreadable { path, source } => (path, source.to_string()),
+                CaCertError::NoCertificate { path } => (path, "it holds no PEM certificate".into()),
+            };
+            TrustError::Local {
                 action: "use the CA certificate",
                 path: path.display().to_string(),
                 source: std::io::Error::other(message),
-            };
-            let pem = std::fs::read(path).map_err(|e| local(e.to_string()))?;
-            let certs = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect::<Vec<_>>();
-            if certs.is_empty() {
-                return Err(local("it holds no PEM certificate".into()));
             }
-            config = config.tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-                    .build(),
-            );
-        }
+        })?;
         Ok(Http {
-            agent: config.build().into(),
+            agent,
             token: opts.token.clone(),
             base: base.to_string(),
         })
