@@ -45,9 +45,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::http::CaCertError;
+use crate::blobs::Sha256Digest;
 use crate::index::sign::{
     self, paths, types, ChainError, Envelope, FileMeta, IndexFileStatement, Root, RootError,
     RootFileError, Snapshot, Timestamp,
@@ -419,7 +419,7 @@ pub fn normalize_url(url: &str) -> Result<String, TrustError> {
 
 /// The state directory of the registry at `base` (normalized).
 pub fn state_dir_for(state_home: &Path, base: &str) -> PathBuf {
-    let digest = hex::encode(Sha256::digest(base.as_bytes()));
+    let digest = Sha256Digest::of(base.as_bytes()).to_hex();
     state_home.join("registries").join(&digest[..16])
 }
 
@@ -430,11 +430,6 @@ struct SavedState {
     root_version: u64,
     timestamp_version: u64,
     snapshot_version: u64,
-}
-
-/// Hex sha256 of bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Checks a package name before it becomes a path or a URL.
@@ -1080,8 +1075,9 @@ impl TrustedRegistry {
         // The snapshot verified last time is reused when the (just verified)
         // timestamp names exactly its bytes: a quiet registry costs no
         // snapshot download. Every check below still runs on those bytes.
-        let saved_snapshot = read_state_file(&state_dir.join(SNAPSHOT_FILE))?
-            .filter(|b| b.len() as u64 == meta.length && sha256_hex(b) == meta.sha256);
+        let saved_snapshot = read_state_file(&state_dir.join(SNAPSHOT_FILE))?.filter(|b| {
+            b.len() as u64 == meta.length && Sha256Digest::of(b).to_hex() == meta.sha256
+        });
         let bytes = match saved_snapshot {
             Some(bytes) => bytes,
             None => http.need(
@@ -1318,7 +1314,8 @@ impl TrustedRegistry {
                 path: cache_path.display().to_string(),
             };
             let bytes = read_state_file(&cache_path)?.ok_or_else(missing)?;
-            if bytes.len() as u64 != meta.length || sha256_hex(&bytes) != meta.sha256 {
+            if bytes.len() as u64 != meta.length || Sha256Digest::of(&bytes).to_hex() != meta.sha256
+            {
                 return Err(missing());
             }
             return Ok(bytes);
@@ -1326,7 +1323,8 @@ impl TrustedRegistry {
         // A cached copy with exactly the bytes the verified snapshot lists
         // is as good as a fresh one (the snapshot authenticates it).
         if let Some(bytes) = read_state_file(&cache_path)? {
-            if bytes.len() as u64 == meta.length && sha256_hex(&bytes) == meta.sha256 {
+            if bytes.len() as u64 == meta.length && Sha256Digest::of(&bytes).to_hex() == meta.sha256
+            {
                 return Ok(bytes);
             }
         }
@@ -1447,7 +1445,7 @@ fn check_bytes(
     url: &str,
     by: &'static str,
 ) -> Result<(), TrustError> {
-    let sha = sha256_hex(bytes);
+    let sha = Sha256Digest::of(bytes).to_hex();
     if bytes.len() as u64 != meta.length || !sha.eq_ignore_ascii_case(&meta.sha256) {
         return Err(TrustError::Mismatch {
             what: format!("{what} from {url}"),
