@@ -31,12 +31,16 @@ pub fn read_limited(reader: &mut dyn Read, limit: u64, url: &str) -> Result<Vec<
 
 /// The HTTP side: one agent, the token for the registry's own URLs.
 pub(super) struct Http {
-    pub(super) agent: ureq::Agent,
-    pub(super) token: Option<String>,
-    pub(super) base: String,
+    agent: ureq::Agent,
+    token: Option<String>,
+    /// The registry's base URL (normalized): the token goes only below it.
+    base: String,
 }
 
 impl Http {
+    /// An agent for the registry at `base` (normalized), with `opts`'
+    /// token and CA certificate; see [`crate::client::http::agent`] for
+    /// `stall_timeout`.
     pub(super) fn new(
         opts: &RegistryOptions,
         base: &str,
@@ -58,6 +62,16 @@ impl Http {
             token: opts.token.clone(),
             base: base.to_string(),
         })
+    }
+
+    /// The registry's base URL (normalized).
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The URL of `rel` below the registry's `/index/`.
+    pub(super) fn index_url(&self, rel: &str) -> String {
+        format!("{}/index/{rel}", self.base)
     }
 
     /// GETs `url`, reading at most `limit` bytes; `None` on 404.

@@ -62,19 +62,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blobs::Sha256Digest;
-use crate::index::sign::{
-    self, paths, types, ChainError, Envelope, FileMeta, IndexFileStatement, Root, Snapshot,
-    Timestamp,
-};
+use crate::index::sign::{paths, types, FileMeta, IndexFileStatement, Root, Snapshot};
 use error::local;
 use fetch::Http;
 use index::safe_index_path;
-use metadata::{check_bytes, check_expiry, check_type, verify_doc};
-use roots::{load_pinned, root_problem, TrustedRoot, MAX_ROOT_STEPS};
-use state::{
-    load_saved, read_state_file, write_state_file, SavedState, INDEX_CACHE_DIR, SNAPSHOT_FILE,
-    TIMESTAMP_FILE,
-};
+use metadata::{check_bytes, check_type, verify_doc};
+use roots::load_pinned;
+use state::{load_saved, read_state_file, SavedState, INDEX_CACHE_DIR};
 
 /// Cap on a root, timestamp or statement response.
 pub const MAX_METADATA_BYTES: u64 = 1024 * 1024;
@@ -158,287 +152,41 @@ impl TrustedRegistry {
             return Self::open_offline(base, state_dir, saved, pinned);
         }
         let http = Http::new(opts, &base, stall_timeout)?;
-        let index_url = |rel: &str| format!("{base}/index/{rel}");
-        let state_dir_text = state_dir.display().to_string();
-
         let (seen, saved_root) = match saved {
             Some((state, root)) => (state, Some(root)),
             None => (SavedState::default(), None),
         };
-        // The pinned root and the saved one must both be what the registry
-        // serves at their versions: anything else is another registry.
-        let foreign = |trusted: &TrustedRoot| -> Result<(), TrustError> {
-            let url = index_url(&paths::root(trusted.root.version));
-            let fail = |detail: String| TrustError::ForeignRoot {
-                url: base.clone(),
-                pinned: trusted.origin.clone(),
-                detail,
-                state_dir: state_dir_text.clone(),
-            };
-            let Some(bytes) = http.get(&url, MAX_METADATA_BYTES)? else {
-                return Err(fail(format!(
-                    "the registry serves no root v{} (your trusted root's version)",
-                    trusted.root.version
-                )));
-            };
-            let served = Envelope::from_bytes(&bytes)
-                .and_then(|e| e.payload_bytes())
-                .map_err(|e| TrustError::Malformed {
-                    document: format!("root v{}", trusted.root.version),
-                    url: url.clone(),
-                    detail: e.to_string(),
-                })?;
-            if served != trusted.payload {
-                let ids = |r: &Root| {
-                    r.roles
-                        .get("root")
-                        .map(|r| r.keyids.join(", "))
-                        .unwrap_or_default()
-                };
-                let served_ids = sign::parse::<Root>(&served)
-                    .map(|r| ids(&r))
-                    .unwrap_or_else(|_| "(unreadable)".into());
-                return Err(fail(format!(
-                    "the registry's root v{} names root key(s) {served_ids}, but the trusted root v{} names {}",
-                    trusted.root.version,
-                    trusted.root.version,
-                    ids(&trusted.root)
-                )));
-            }
-            Ok(())
-        };
 
-        let mut first_use = false;
-        let mut trusted = match (pinned, saved_root) {
-            (Some(pinned), Some(saved)) => {
-                foreign(&pinned)?;
-                if saved.root.version > pinned.root.version {
-                    foreign(&saved)?;
-                    saved
-                } else {
-                    pinned
-                }
-            }
-            (Some(pinned), None) => {
-                foreign(&pinned)?;
-                pinned
-            }
-            (None, Some(saved)) => {
-                foreign(&saved)?;
-                saved
-            }
-            (None, None) if opts.trust_on_first_use => {
-                let url = index_url(paths::ROOT);
-                let bytes = http.need(
-                    &url,
-                    MAX_METADATA_BYTES,
-                    "the registry serves no root document; is it a skillreg daemon with signed metadata?",
-                )?;
-                let (root, payload) =
-                    sign::self_signed_root(&bytes).map_err(|e| TrustError::Signature {
-                        document: "root",
-                        url: url.clone(),
-                        source: root_problem(e),
-                    })?;
-                first_use = true;
-                TrustedRoot {
-                    root,
-                    envelope: bytes,
-                    payload,
-                    origin: format!("{url}, trusted on first use"),
-                }
-            }
-            (None, None) => return Err(TrustError::NoTrustRoot { url: base }),
-        };
-        if first_use {
-            let keys = role_key_ids(&trusted.root)
-                .into_iter()
-                .map(|(role, ids)| format!("{role} {}", ids.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            eprintln!(
-                "warning: TRUST ON FIRST USE: pinning root v{} of {base} without checking it against anything.\n\
-                 warning: its keys: {keys}\n\
-                 warning: whoever answered this request could have served their own keys. Compare these ids with\n\
-                 warning: `skillreg key show` on the registry host, or pass --trust-root with the output of `skillreg key export-root`.",
-                trusted.root.version
-            );
-        }
-
-        // Walk the root chain: N+1 must verify with N's root keys and its own.
-        let role_keys = |root: &Root, name: &str| root.roles.get(name).map(|r| r.keyids.clone());
-        let (timestamp_keys, index_keys) = (
-            role_keys(&trusted.root, "timestamp"),
-            role_keys(&trusted.root, "index"),
-        );
-        for _ in 0..MAX_ROOT_STEPS {
-            let next = trusted.root.version + 1;
-            let url = index_url(&paths::root(next));
-            let Some(bytes) = http.get(&url, MAX_METADATA_BYTES)? else {
-                break;
-            };
-            let chain = |detail: String| TrustError::RootChain {
-                url: url.clone(),
-                version: next,
-                detail,
-            };
-            let (root, payload) = sign::next_root(&trusted.root, &bytes).map_err(|e| match e {
-                ChainError::Malformed(e) => chain(e.to_string()),
-                ChainError::NoRootRole { trusted } => TrustError::Malformed {
-                    document: format!("root v{trusted}"),
-                    url: url.clone(),
-                    detail: "it names no `root` role".into(),
-                },
-                ChainError::NotSignedByTrusted { trusted, source } => chain(format!(
-                    "it is not signed by the root keys of the trusted root v{trusted}: {source}"
-                )),
-                ChainError::NotSelfSigned(e) => chain(format!(
-                    "it is not signed by its own root keys: {}",
-                    root_problem(e)
-                )),
-                ChainError::WrongVersion { expected, found } => chain(format!(
-                    "it is served as version {expected} but says version {found}"
-                )),
-            })?;
-            trusted = TrustedRoot {
-                root,
-                envelope: bytes,
-                payload,
-                origin: url,
-            };
-        }
-        check_expiry(
-            "root",
-            &index_url(&paths::root(trusted.root.version)),
-            &trusted.root.expires,
+        let start = roots::starting_root(
+            &http,
+            &state_dir,
+            pinned,
+            saved_root,
+            opts.trust_on_first_use,
         )?;
+        let start_root = start.root.clone();
+        let trusted = roots::walk_chain(&http, start)?;
         let root = trusted.root.clone();
-        // A rotated timestamp or index key starts its versions afresh: what
-        // a retired (maybe stolen) key signed must not block the new one.
-        let mut seen = seen;
-        if role_keys(&root, "timestamp") != timestamp_keys {
-            seen.timestamp_version = 0;
-        }
-        if role_keys(&root, "index") != index_keys {
-            seen.snapshot_version = 0;
-        }
+        let seen = seen.after_rotation(&start_root, &root);
 
-        // Timestamp: signed by the timestamp role, not older, not expired.
-        let ts_url = index_url(paths::TIMESTAMP);
-        let bytes = http.need(
-            &ts_url,
-            MAX_METADATA_BYTES,
-            "the registry serves no timestamp; is it a skillreg daemon with signed metadata?",
-        )?;
-        let timestamp: Timestamp = verify_doc(
-            &bytes,
-            types::TIMESTAMP,
-            "timestamp",
-            &root,
-            "timestamp",
-            &ts_url,
-        )?;
-        check_type(&timestamp._type, "timestamp", "timestamp", &ts_url)?;
-        if timestamp.version < seen.timestamp_version {
-            return Err(TrustError::Rollback {
-                document: "timestamp",
-                url: ts_url,
-                got: timestamp.version,
-                seen: seen.timestamp_version,
-                state_dir: state_dir_text,
-            });
-        }
-        if timestamp.snapshot.version < seen.snapshot_version {
-            return Err(TrustError::Rollback {
-                document: "snapshot",
-                url: ts_url,
-                got: timestamp.snapshot.version,
-                seen: seen.snapshot_version,
-                state_dir: state_dir_text,
-            });
-        }
-        check_expiry("timestamp", &ts_url, &timestamp.expires)?;
-        let timestamp_bytes = bytes;
+        let (timestamp, timestamp_bytes) =
+            metadata::verify_timestamp(&http, &root, &seen, &state_dir)?;
+        let (snapshot, snapshot_bytes) =
+            metadata::verify_snapshot(&http, &root, &timestamp.snapshot, &seen, &state_dir)?;
 
-        // Snapshot: exactly the bytes the timestamp names, signed by the index role.
-        let meta = &timestamp.snapshot;
-        let snap_url = index_url(&paths::snapshot(meta.version));
-        // The snapshot verified last time is reused when the (just verified)
-        // timestamp names exactly its bytes: a quiet registry costs no
-        // snapshot download. Every check below still runs on those bytes.
-        let saved_snapshot = read_state_file(&state_dir.join(SNAPSHOT_FILE))?.filter(|b| {
-            b.len() as u64 == meta.length && Sha256Digest::of(b).to_hex() == meta.sha256
-        });
-        let bytes = match saved_snapshot {
-            Some(bytes) => bytes,
-            None => http.need(
-                &snap_url,
-                meta.length,
-                "the snapshot the timestamp names is not served; if a publish happened just now, retry",
-            )?,
-        };
-        check_bytes(
-            &bytes,
-            &FileMeta {
-                length: meta.length,
-                sha256: meta.sha256.clone(),
-            },
-            &format!("snapshot v{}", meta.version),
-            &snap_url,
-            "timestamp",
-        )?;
-        let snapshot: Snapshot = verify_doc(
-            &bytes,
-            types::SNAPSHOT,
-            "snapshot",
-            &root,
-            "index",
-            &snap_url,
-        )?;
-        check_type(&snapshot._type, "snapshot", "snapshot", &snap_url)?;
-        if snapshot.version != meta.version {
-            return Err(TrustError::Inconsistent {
-                url: snap_url,
-                detail: format!(
-                    "the timestamp names snapshot v{} but the snapshot says v{}",
-                    meta.version, snapshot.version
-                ),
-            });
-        }
-        if snapshot.version < seen.snapshot_version {
-            return Err(TrustError::Rollback {
-                document: "snapshot",
-                url: snap_url,
-                got: snapshot.version,
-                seen: seen.snapshot_version,
-                state_dir: state_dir_text,
-            });
-        }
-        check_expiry("snapshot", &snap_url, &snapshot.expires)?;
-        if snapshot.root_version != root.version {
-            return Err(TrustError::Inconsistent {
-                url: snap_url,
-                detail: format!(
-                    "the snapshot was signed under root v{} but the newest root is v{}; if the registry's keys were rotated just now, retry in a few seconds",
-                    snapshot.root_version, root.version
-                ),
-            });
-        }
-
-        // Everything verified: remember it (root first, state last).
-        write_state_file(&state_dir, TRUSTED_ROOT_FILE, &trusted.envelope)?;
-        write_state_file(&state_dir, TIMESTAMP_FILE, &timestamp_bytes)?;
-        write_state_file(&state_dir, SNAPSHOT_FILE, &bytes)?;
+        // Everything verified: remember it.
         let state = SavedState {
             registry: base.clone(),
             root_version: root.version,
             timestamp_version: timestamp.version,
             snapshot_version: snapshot.version,
         };
-        write_state_file(
+        state::save(
             &state_dir,
-            STATE_FILE,
-            &serde_json::to_vec_pretty(&state).expect("state serializes"),
+            &trusted.envelope,
+            &timestamp_bytes,
+            &snapshot_bytes,
+            &state,
         )?;
         Ok(TrustedRegistry {
             base,

@@ -12,7 +12,7 @@ use super::error::local;
 use super::roots::{root_problem, TrustedRoot};
 use super::TrustError;
 use crate::blobs::Sha256Digest;
-use crate::index::sign;
+use crate::index::sign::{self, Root};
 
 /// The verified root, in the state directory.
 pub const TRUSTED_ROOT_FILE: &str = "trusted-root.json";
@@ -76,10 +76,31 @@ pub fn state_dir_for(state_home: &Path, base: &str) -> PathBuf {
 /// What was last verified, per registry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct SavedState {
+    /// The registry's base URL (normalized): a state directory holds one.
     pub(super) registry: String,
+    /// The newest verified root's version.
     pub(super) root_version: u64,
+    /// The last verified timestamp's version (rollback below it is refused).
     pub(super) timestamp_version: u64,
+    /// The last verified snapshot's version (rollback below it is refused).
     pub(super) snapshot_version: u64,
+}
+
+impl SavedState {
+    /// The versions still binding after the chain walk went from root
+    /// `before` to root `after`: a rotated timestamp or index key starts
+    /// its versions afresh (TUF's fast-forward recovery), because what a
+    /// retired (maybe stolen) key signed must not block the new one.
+    pub(super) fn after_rotation(mut self, before: &Root, after: &Root) -> SavedState {
+        let keys = |root: &Root, role: &str| root.roles.get(role).map(|r| r.keyids.clone());
+        if keys(after, "timestamp") != keys(before, "timestamp") {
+            self.timestamp_version = 0;
+        }
+        if keys(after, "index") != keys(before, "index") {
+            self.snapshot_version = 0;
+        }
+        self
+    }
 }
 
 /// Reads a file from the state directory; `None` when it does not exist.
@@ -129,14 +150,38 @@ pub(super) fn load_saved(
     )))
 }
 
-pub(super) fn write_state_file(
-    state_dir: &Path,
-    rel: &str,
-    bytes: &[u8],
-) -> Result<(), TrustError> {
+/// Writes `bytes` to `rel` in the state directory, durably.
+fn write_state_file(state_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), TrustError> {
     let path = state_dir.join(rel);
     if let Some(parent) = path.parent() {
         crate::fsutil::create_private_dir(parent).map_err(local("create", parent))?;
     }
     crate::fsutil::write_durable(&path, bytes, 0o600).map_err(local("write", &path))
+}
+
+/// Remembers what was just verified: the newest root, the timestamp and
+/// snapshot envelopes, then `state` (root first, state last, so that the
+/// state never names versions whose documents are not saved).
+pub(super) fn save(
+    state_dir: &Path,
+    root_envelope: &[u8],
+    timestamp: &[u8],
+    snapshot: &[u8],
+    state: &SavedState,
+) -> Result<(), TrustError> {
+    write_state_file(state_dir, TRUSTED_ROOT_FILE, root_envelope)?;
+    write_state_file(state_dir, TIMESTAMP_FILE, timestamp)?;
+    write_state_file(state_dir, SNAPSHOT_FILE, snapshot)?;
+    write_state_file(
+        state_dir,
+        STATE_FILE,
+        &serde_json::to_vec_pretty(state).expect("state serializes"),
+    )
+}
+
+/// True when `bytes` are exactly the `length` and lowercase hex `sha256`
+/// a verified document lists: a saved or cached copy that is as good as a
+/// fresh one (the document authenticates it).
+pub(super) fn is_listed(bytes: &[u8], length: u64, sha256: &str) -> bool {
+    bytes.len() as u64 == length && Sha256Digest::of(bytes).to_hex() == sha256
 }
