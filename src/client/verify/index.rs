@@ -3,7 +3,10 @@
 //! directory, the lines of an index file, and download URLs from
 //! config.json's `dl` (cargo's rules).
 
-use super::TrustError;
+use super::fetch::Http;
+use super::metadata::{check_bytes, check_type, verify_doc};
+use super::{TrustError, MAX_METADATA_BYTES};
+use crate::index::sign::{paths, types, FileMeta, IndexFileStatement, Root};
 use crate::index::IndexEntry;
 
 /// Checks a package name before it becomes a path or a URL.
@@ -101,4 +104,65 @@ pub(super) fn safe_index_path(path: &str) -> bool {
         && path
             .split('/')
             .all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\\'))
+}
+
+/// Fetches the index file at `path` (a safe path the verified snapshot
+/// lists as `meta`) and checks it against the snapshot and against its own
+/// statement, signed by the index role of `root`.
+pub(super) fn fetch_verified(
+    http: &Http,
+    root: &Root,
+    path: &str,
+    meta: &FileMeta,
+) -> Result<Vec<u8>, TrustError> {
+    let url = http.index_url(path);
+    let bytes = http.need(
+        &url,
+        meta.length,
+        "the snapshot lists this file but the registry does not serve it; if a publish happened just now, retry",
+    )?;
+    let what = format!("the index file `{path}`");
+    check_bytes(&bytes, meta, &what, &url, "snapshot")?;
+    let statement = fetch_statement(http, root, path)?;
+    check_bytes(
+        &bytes,
+        &FileMeta {
+            length: statement.length,
+            sha256: statement.sha256,
+        },
+        &what,
+        &url,
+        "statement",
+    )?;
+    Ok(bytes)
+}
+
+/// The verified statement about the index file at `path`: signed by the
+/// index role of `root`, and about that path (not moved from another file).
+fn fetch_statement(http: &Http, root: &Root, path: &str) -> Result<IndexFileStatement, TrustError> {
+    let url = http.index_url(&paths::statement(path));
+    let bytes = http.need(
+        &url,
+        MAX_METADATA_BYTES,
+        "the index file has no signed statement",
+    )?;
+    let statement: IndexFileStatement = verify_doc(
+        &bytes,
+        types::INDEX_FILE,
+        "index-file statement",
+        root,
+        "index",
+        &url,
+    )?;
+    check_type(&statement._type, "index-file", "index-file statement", &url)?;
+    if statement.path != path {
+        return Err(TrustError::Inconsistent {
+            url,
+            detail: format!(
+                "the statement is about `{}`, not `{path}` (a statement moved from another file)",
+                statement.path
+            ),
+        });
+    }
+    Ok(statement)
 }

@@ -61,14 +61,11 @@ pub use state::{
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::blobs::Sha256Digest;
-use crate::index::sign::{paths, types, FileMeta, IndexFileStatement, Root, Snapshot};
-use error::local;
+use crate::index::sign::{Root, Snapshot};
 use fetch::Http;
 use index::safe_index_path;
-use metadata::{check_bytes, check_type, verify_doc};
 use roots::load_pinned;
-use state::{load_saved, read_state_file, SavedState, INDEX_CACHE_DIR};
+use state::{is_listed, load_saved, read_state_file, SavedState, INDEX_CACHE_DIR};
 
 /// Cap on a root, timestamp or statement response.
 pub const MAX_METADATA_BYTES: u64 = 1024 * 1024;
@@ -251,87 +248,17 @@ impl TrustedRegistry {
         }
         let cache_path = self.state_dir.join(INDEX_CACHE_DIR).join(path);
         let Some(http) = &self.http else {
-            let missing = || TrustError::Offline {
-                what: format!(
-                    "the index file `{path}` of snapshot v{}",
-                    self.snapshot.version
-                ),
-                path: cache_path.display().to_string(),
-            };
-            let bytes = read_state_file(&cache_path)?.ok_or_else(missing)?;
-            if bytes.len() as u64 != meta.length || Sha256Digest::of(&bytes).to_hex() != meta.sha256
-            {
-                return Err(missing());
-            }
-            return Ok(bytes);
+            return offline::cached_index_file(&cache_path, path, meta, self.snapshot.version);
         };
         // A cached copy with exactly the bytes the verified snapshot lists
         // is as good as a fresh one (the snapshot authenticates it).
         if let Some(bytes) = read_state_file(&cache_path)? {
-            if bytes.len() as u64 == meta.length && Sha256Digest::of(&bytes).to_hex() == meta.sha256
-            {
+            if is_listed(&bytes, meta.length, &meta.sha256) {
                 return Ok(bytes);
             }
         }
-        let bytes = http.need(
-            &url,
-            meta.length,
-            "the snapshot lists this file but the registry does not serve it; if a publish happened just now, retry",
-        )?;
-        check_bytes(
-            &bytes,
-            meta,
-            &format!("the index file `{path}`"),
-            &url,
-            "snapshot",
-        )?;
-        let statement_url = format!("{}/index/{}", self.base, paths::statement(path));
-        let statement_bytes = http.need(
-            &statement_url,
-            MAX_METADATA_BYTES,
-            "the index file has no signed statement",
-        )?;
-        let statement: IndexFileStatement = verify_doc(
-            &statement_bytes,
-            types::INDEX_FILE,
-            "index-file statement",
-            &self.root,
-            "index",
-            &statement_url,
-        )?;
-        check_type(
-            &statement._type,
-            "index-file",
-            "index-file statement",
-            &statement_url,
-        )?;
-        if statement.path != path {
-            return Err(TrustError::Inconsistent {
-                url: statement_url,
-                detail: format!(
-                    "the statement is about `{}`, not `{path}` (a statement moved from another file)",
-                    statement.path
-                ),
-            });
-        }
-        check_bytes(
-            &bytes,
-            &FileMeta {
-                length: statement.length,
-                sha256: statement.sha256,
-            },
-            &format!("the index file `{path}`"),
-            &url,
-            "statement",
-        )?;
-        // A cache: every use checks it against the signed snapshot again,
-        // so it is replaced atomically but not fsynced.
-        let cache_file = self.state_dir.join(INDEX_CACHE_DIR).join(path);
-        if let Some(parent) = cache_file.parent() {
-            crate::fsutil::create_private_dir(parent).map_err(local("create", parent))?;
-        }
-        crate::fsutil::write_replace(&cache_file, &bytes, 0o600)
-            .map_err(local("write", &cache_file))?;
+        let bytes = index::fetch_verified(http, &self.root, path, meta)?;
+        state::cache_index_file(&self.state_dir, path, &bytes)?;
         Ok(bytes)
     }
 

@@ -179,6 +179,21 @@ pub(super) fn save(
     )
 }
 
+/// Keeps a verified index file for later runs and `--offline`.
+pub(super) fn cache_index_file(
+    state_dir: &Path,
+    path: &str,
+    bytes: &[u8],
+) -> Result<(), TrustError> {
+    // A cache: every use checks it against the signed snapshot again,
+    // so it is replaced atomically but not fsynced.
+    let cache_file = state_dir.join(INDEX_CACHE_DIR).join(path);
+    if let Some(parent) = cache_file.parent() {
+        crate::fsutil::create_private_dir(parent).map_err(local("create", parent))?;
+    }
+    crate::fsutil::write_replace(&cache_file, bytes, 0o600).map_err(local("write", &cache_file))
+}
+
 /// True when `bytes` are exactly the `length` and lowercase hex `sha256`
 /// a verified document lists: a saved or cached copy that is as good as a
 /// fresh one (the document authenticates it).
