@@ -29,15 +29,28 @@
 //! `Content-Length` is never trusted.
 //!
 //! Every trusted root must be self-signed, have `spec_version` `1`, and list
-//! each key under its own key id. When the chain walk changes the timestamp
-//! or index key, the last seen versions of what that key signs start again
-//! from 0 (TUF's fast-forward recovery): what a retired key signed must not
-//! block its successor.
+//! each key under its own key id ([`sign::self_signed_root`](crate::index::sign::self_signed_root)); root N+1
+//! must verify with N's root keys and its own ([`sign::next_root`](crate::index::sign::next_root), the
+//! rule the transfer importer follows too). When the chain walk changes the
+//! timestamp or index key, the last seen versions of what that key signs
+//! start again from 0 (TUF's fast-forward recovery): what a retired key
+//! signed must not block its successor.
 //!
 //! In `--offline` mode nothing is fetched: the saved timestamp and snapshot
 //! are re-verified against the saved root and the cached index files against
 //! the snapshot. Expiry is not checked offline, because offline use means
 //! asking for the last verified view on purpose.
+//!
+//! # Layout
+//!
+//! One file per idea: `roots` chooses the root to start from (pinned,
+//! saved, or trusted on first use), refuses a foreign root and walks the
+//! chain; `metadata` verifies the timestamp and the snapshot; `index`
+//! checks names and index paths, fetches index files with their statements
+//! and reads their lines; `state` is the state directory; `offline` is
+//! `--offline`; `fetch` reads responses under caps; `error` is
+//! [`TrustError`]. This file holds [`TrustedRegistry`], which runs those
+//! steps in order.
 
 mod error;
 mod fetch;

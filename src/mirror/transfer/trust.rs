@@ -70,7 +70,7 @@ fn root_problem(e: RootError) -> sign::VerifyError {
 /// in ascending version order. Those below the pinned version are not
 /// needed and are dropped; the one at the pinned version must be the pinned
 /// root byte for byte; each later one must verify with the previous root's
-/// root keys and with its own (the rule clients follow). Only the newest
+/// root keys and with its own ([`sign::next_root`], the rule clients follow). Only the newest
 /// trusted root is kept, so a walk holds one root however many arrive.
 pub(super) struct RootChain<'a> {
     pub(super) pinned: &'a PinnedRoot,
