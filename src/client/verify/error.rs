@@ -278,6 +278,7 @@ impl TrustError {
     }
 }
 
+/// A [`TrustError::Local`] for `action` on `path`, for `map_err`.
 pub(super) fn local<'a>(
     action: &'static str,
     path: &'a Path,

@@ -128,6 +128,7 @@ pub(super) fn verify_snapshot(
     Ok((snapshot, bytes))
 }
 
+/// Seconds since the epoch (0 if the clock is before it), for messages.
 pub(super) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -135,6 +136,7 @@ pub(super) fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// Refuses a `document` whose `expires` is past (a freeze) or unreadable.
 pub(super) fn check_expiry(
     document: &'static str,
     url: &str,
@@ -157,6 +159,7 @@ pub(super) fn check_expiry(
     Ok(())
 }
 
+/// The keys of role `name` in `root`; a root without it is malformed.
 fn role<'a>(root: &'a Root, name: &str, url: &str) -> Result<&'a sign::RoleKeys, TrustError> {
     root.roles.get(name).ok_or_else(|| TrustError::Malformed {
         document: format!("root v{}", root.version),
@@ -198,6 +201,8 @@ pub(super) fn verify_doc<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Refuses a verified document whose `_type` is `found`, not `want`: a
+/// document signed for one purpose must not be taken for another.
 pub(super) fn check_type(
     found: &str,
     want: &str,
@@ -215,6 +220,8 @@ pub(super) fn check_type(
     }
 }
 
+/// Refuses `bytes` (`what`, from `url`) unless they are exactly what the
+/// signed document `by` lists in `meta` (mix-and-match).
 pub(super) fn check_bytes(
     bytes: &[u8],
     meta: &FileMeta,

@@ -25,6 +25,8 @@ pub(super) const SNAPSHOT_FILE: &str = "snapshot.json";
 /// Verified index files, below the state directory.
 pub(super) const INDEX_CACHE_DIR: &str = "index";
 
+/// `$var/skillreg` when `var` is an absolute path, else
+/// `$HOME/fallback/skillreg`.
 fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf, TrustError> {
     if let Some(dir) = std::env::var_os(var).map(PathBuf::from) {
         if dir.is_absolute() {
