@@ -14,7 +14,7 @@ use crate::index::sign::{self, paths, ChainError, Envelope, Root, RootError, Roo
 
 /// Most root versions walked in one refresh (a registry rotating more often
 /// than this between two installs is misbehaving).
-pub(super) const MAX_ROOT_STEPS: u64 = 1024;
+const MAX_ROOT_STEPS: u64 = 1024;
 
 /// What is wrong with a root that is not a sound self-signed root
 /// ([`sign::self_signed_root`]), in the client's words.
