@@ -67,9 +67,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::verify::{
-    self, download_url, normalized_name, sha256_hex, IndexLine, RegistryOptions, TrustError,
-    TrustedRegistry, MAX_BUNDLE_BYTES,
+    self, download_url, normalized_name, IndexLine, RegistryOptions, TrustError, TrustedRegistry,
+    MAX_BUNDLE_BYTES,
 };
+use crate::blobs::Sha256Digest;
 use crate::bundle::{self, Archive, ArchiveLimits, BundleError, EntryKind};
 use crate::package::Kind;
 use crate::safe_fs::Dir;
@@ -636,7 +637,7 @@ fn fetch_bundle(
     if let Ok(meta) = fs::metadata(&cached) {
         if meta.is_file() && meta.len() <= limit {
             let bytes = fs::read(&cached).map_err(io_err("read", &cached))?;
-            if sha256_hex(&bytes) == cksum {
+            if Sha256Digest::of(&bytes).to_hex() == cksum {
                 return Ok(bytes);
             }
         }
@@ -652,7 +653,7 @@ fn fetch_bundle(
     }
     let url = download_url(dl, &entry.name, &entry.vers, &cksum);
     let bytes = registry.fetch(&url, limit)?;
-    let got = sha256_hex(&bytes);
+    let got = Sha256Digest::of(&bytes).to_hex();
     if got != cksum {
         return Err(InstallError::BlobMismatch {
             package: format!("{}@{}", entry.name, entry.vers),
@@ -1335,7 +1336,7 @@ mod tests {
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_size(content.len() as u64);
                     b.append_data(&mut h, path, *content).unwrap();
-                    (EntryKind::File, sha256_hex(content))
+                    (EntryKind::File, Sha256Digest::of(content).to_hex())
                 }
             };
             archive.entries.insert(

@@ -5,11 +5,13 @@
 //! [`verify`] trusts the registry's signed metadata; [`install`] installs
 //! skills and plugins through it and checks installations against their lock.
 
+mod http;
 pub mod install;
 pub mod verify;
 
 use std::path::Path;
-use std::time::Duration;
+
+use http::CaCertError;
 
 use crate::api::{self, ErrorBody, OkResponse, PublishMetadata, PublishResponse, SearchResponse};
 
@@ -60,39 +62,21 @@ impl Client {
         token: Option<String>,
         ca_cert: Option<&Path>,
     ) -> Result<Client, ClientError> {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .timeout_connect(Some(Duration::from_secs(15)));
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                ClientError::Local(format!(
-                    "cannot read CA certificate {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certs = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect::<Vec<_>>();
-            if certs.is_empty() {
-                return Err(ClientError::Local(format!(
-                    "{} holds no PEM certificate",
-                    path.display()
-                )));
+        // The web API waits on no stalled read of its own: a request has
+        // its 300 s.
+        let agent = http::agent(ca_cert, None).map_err(|e| match e {
+            CaCertError::Unreadable { path, source } => ClientError::Local(format!(
+                "cannot read CA certificate {}: {source}",
+                path.display()
+            )),
+            CaCertError::NoCertificate { path } => {
+                ClientError::Local(format!("{} holds no PEM certificate", path.display()))
             }
-            config = config.tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-                    .build(),
-            );
-        }
+        })?;
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token,
-            agent: config.build().into(),
+            agent,
         })
     }
 

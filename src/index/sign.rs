@@ -402,6 +402,178 @@ pub fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Verify
     serde_json::from_slice(payload).map_err(|e| VerifyError::Malformed(e.to_string()))
 }
 
+/// Why root bytes are not a sound self-signed root (see [`self_signed_root`]).
+///
+/// The kinds are kept apart, rather than worded here, because the install
+/// client and the transfer importer each say them in their own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RootError {
+    /// Not an envelope; not signed by the root keys it names; or a key
+    /// listed under an id that is not its own.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Signed, but not a version-1 root document.
+    #[error("`_type` `{doc_type}` / `spec_version` `{spec_version}`: not a version-1 root")]
+    NotVersion1 {
+        /// The document's `_type`.
+        doc_type: String,
+        /// The document's `spec_version`.
+        spec_version: String,
+    },
+}
+
+/// Parses a root envelope and checks that it verifies with its own root
+/// keys, is a version-1 root, and lists each key under its own key id.
+/// Returns the root and its payload bytes (the exact bytes signed).
+///
+/// Every root anyone trusts passes this: a pinned root, a saved one, one
+/// trusted on first use, and each step of a chain walk ([`next_root`]).
+pub fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), RootError> {
+    let envelope = Envelope::from_bytes(bytes)?;
+    self_signed(&envelope)
+}
+
+fn self_signed(envelope: &Envelope) -> Result<(Root, Vec<u8>), RootError> {
+    // The keys to check with come from the unverified payload: a root
+    // vouches for itself here, and for nothing else until this passes.
+    let unverified: Root = parse(&envelope.payload_bytes()?)?;
+    let root_role = unverified
+        .roles
+        .get("root")
+        .ok_or_else(|| VerifyError::Malformed("the root names no `root` role".into()))?;
+    let payload = envelope.verify(types::ROOT, "root", root_role, &unverified.keys)?;
+    let root: Root = parse(&payload)?;
+    if root._type != "root" || root.spec_version != "1" {
+        return Err(RootError::NotVersion1 {
+            doc_type: root._type,
+            spec_version: root.spec_version,
+        });
+    }
+    // A key id is the sha256 of its key: one key may not pose as two.
+    for (id, key) in &root.keys {
+        if key_id(&key.verifying_key()?) != *id {
+            return Err(VerifyError::Malformed(format!(
+                "the key listed as {id} has another key id"
+            ))
+            .into());
+        }
+    }
+    Ok((root, payload))
+}
+
+/// Why a root does not continue the chain from the trusted one (see
+/// [`next_root`]). Each kind carries what its caller needs to say it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The bytes are not an envelope.
+    #[error("{0}")]
+    Malformed(VerifyError),
+    /// The trusted root names no `root` role, so nothing can chain from it.
+    #[error("the trusted root v{trusted} names no `root` role")]
+    NoRootRole {
+        /// The trusted root's version.
+        trusted: u64,
+    },
+    /// Not signed by the trusted root's root keys.
+    #[error("it is not signed by the root keys of the trusted root v{trusted}: {source}")]
+    NotSignedByTrusted {
+        /// The trusted root's version.
+        trusted: u64,
+        /// Why the signature was refused.
+        source: VerifyError,
+    },
+    /// Not a sound self-signed root.
+    #[error("it is not signed by its own root keys: {0}")]
+    NotSelfSigned(RootError),
+    /// A sound root, but of another version than the one after the trusted.
+    #[error("it says version {found}, not {expected}")]
+    WrongVersion {
+        /// The trusted root's version plus one.
+        expected: u64,
+        /// The version the root says.
+        found: u64,
+    },
+}
+
+/// The one rule of a root chain: root N+1 must verify with N's root keys
+/// (the old keys hand over) and with its own (the new keys accept), and
+/// say version N+1. `trusted` is root N, `bytes` the envelope served or
+/// carried as N+1. Returns root N+1 and its payload bytes.
+pub fn next_root(trusted: &Root, bytes: &[u8]) -> Result<(Root, Vec<u8>), ChainError> {
+    let envelope = Envelope::from_bytes(bytes).map_err(ChainError::Malformed)?;
+    let old_role = trusted.roles.get("root").ok_or(ChainError::NoRootRole {
+        trusted: trusted.version,
+    })?;
+    envelope
+        .verify(types::ROOT, "root", old_role, &trusted.keys)
+        .map_err(|source| ChainError::NotSignedByTrusted {
+            trusted: trusted.version,
+            source,
+        })?;
+    let (root, payload) = self_signed(&envelope).map_err(ChainError::NotSelfSigned)?;
+    let expected = trusted.version + 1;
+    if root.version != expected {
+        return Err(ChainError::WrongVersion {
+            expected,
+            found: root.version,
+        });
+    }
+    Ok((root, payload))
+}
+
+/// Why a root file (a pinned trust root) could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RootFileError {
+    /// It could not be opened or read.
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    /// It is larger than the caller's cap.
+    #[error("it is larger than {limit} bytes")]
+    TooLarge {
+        /// The cap.
+        limit: u64,
+    },
+    /// It is not a sound self-signed root.
+    #[error("{0}")]
+    Invalid(RootError),
+}
+
+/// A root read from a file and checked with [`self_signed_root`].
+#[derive(Clone, Debug)]
+pub struct RootFile {
+    /// The envelope bytes, as stored.
+    pub envelope: Vec<u8>,
+    /// The root.
+    pub root: Root,
+    /// Its payload bytes (the exact bytes signed).
+    pub payload: Vec<u8>,
+}
+
+/// Reads a root envelope file of at most `limit` bytes (the output of
+/// `skillreg key export-root`) and checks it with [`self_signed_root`].
+pub fn load_root_file(path: &std::path::Path, limit: u64) -> Result<RootFile, RootFileError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(RootFileError::Unreadable)?;
+    let size = file.metadata().map_err(RootFileError::Unreadable)?.len();
+    if size > limit {
+        return Err(RootFileError::TooLarge { limit });
+    }
+    // Read under the cap too: the file may grow after its size was looked at.
+    let mut envelope = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut envelope)
+        .map_err(RootFileError::Unreadable)?;
+    if envelope.len() as u64 > limit {
+        return Err(RootFileError::TooLarge { limit });
+    }
+    let (root, payload) = self_signed_root(&envelope).map_err(RootFileError::Invalid)?;
+    Ok(RootFile {
+        envelope,
+        root,
+        payload,
+    })
+}
+
 /// Where signed metadata lives below `/index/` (crate names start with a
 /// letter, so no index path can begin with `_`).
 pub mod paths {
@@ -513,6 +685,114 @@ mod tests {
             .is_err());
         let both = Envelope::sign(types::ROOT, b"x", &[&a, &b]);
         assert!(both.verify(types::ROOT, "root", &role_ab, &keys_ab).is_ok());
+    }
+
+    /// Root `version` naming `root_key` as its root key, signed by `signers`.
+    fn root_doc(version: u64, root_key: &SigningKey, signers: &[&SigningKey]) -> (Root, Vec<u8>) {
+        let (role, keys) = role(&[root_key], 1);
+        let root = Root {
+            _type: "root".into(),
+            spec_version: "1".into(),
+            version,
+            expires: "2999-01-01T00:00:00Z".into(),
+            keys,
+            roles: [("root".to_string(), role)].into(),
+        };
+        let bytes = Envelope::sign(types::ROOT, &canonical(&root), signers).to_bytes();
+        (root, bytes)
+    }
+
+    #[test]
+    fn self_signed_roots_must_be_version_1_and_signed_by_their_own_keys() {
+        let (a, b) = (key(1), key(2));
+        let (root, bytes) = root_doc(1, &a, &[&a]);
+        assert_eq!(
+            self_signed_root(&bytes).unwrap(),
+            (root.clone(), canonical(&root))
+        );
+        let (_, by_other) = root_doc(1, &a, &[&b]);
+        assert!(matches!(
+            self_signed_root(&by_other),
+            Err(RootError::Verify(VerifyError::UnknownKey { .. }))
+        ));
+        let mut v2 = root.clone();
+        v2.spec_version = "2".into();
+        let v2 = Envelope::sign(types::ROOT, &canonical(&v2), &[&a]).to_bytes();
+        assert_eq!(
+            self_signed_root(&v2),
+            Err(RootError::NotVersion1 {
+                doc_type: "root".into(),
+                spec_version: "2".into()
+            })
+        );
+        assert!(matches!(
+            self_signed_root(b"{}"),
+            Err(RootError::Verify(VerifyError::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn next_root_needs_both_keys_and_the_next_version() {
+        let (a, b) = (key(1), key(2));
+        let (one, _) = root_doc(1, &a, &[&a]);
+        let (two, both) = root_doc(2, &b, &[&a, &b]);
+        assert_eq!(
+            next_root(&one, &both).unwrap(),
+            (two.clone(), canonical(&two))
+        );
+        let (_, new_only) = root_doc(2, &b, &[&b]);
+        assert!(matches!(
+            next_root(&one, &new_only),
+            Err(ChainError::NotSignedByTrusted { trusted: 1, .. })
+        ));
+        let (_, old_only) = root_doc(2, &b, &[&a]);
+        assert!(matches!(
+            next_root(&one, &old_only),
+            Err(ChainError::NotSelfSigned(_))
+        ));
+        let (_, three) = root_doc(3, &b, &[&a, &b]);
+        assert_eq!(
+            next_root(&one, &three),
+            Err(ChainError::WrongVersion {
+                expected: 2,
+                found: 3
+            })
+        );
+        assert!(matches!(
+            next_root(&one, b"not json"),
+            Err(ChainError::Malformed(_))
+        ));
+        let mut roleless = one.clone();
+        roleless.roles.clear();
+        assert_eq!(
+            next_root(&roleless, &both),
+            Err(ChainError::NoRootRole { trusted: 1 })
+        );
+    }
+
+    #[test]
+    fn root_files_are_capped_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let a = key(1);
+        let (root, bytes) = root_doc(1, &a, &[&a]);
+        let path = dir.join("root.json");
+        std::fs::write(&path, &bytes).unwrap();
+        let file = load_root_file(&path, 64 * 1024).unwrap();
+        assert_eq!((file.envelope, file.root), (bytes.clone(), root));
+        assert!(matches!(
+            load_root_file(&path, bytes.len() as u64 - 1),
+            Err(RootFileError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            load_root_file(&dir.join("missing.json"), 64 * 1024),
+            Err(RootFileError::Unreadable(_))
+        ));
+        std::fs::write(&path, b"{}").unwrap();
+        assert!(matches!(
+            load_root_file(&path, 64 * 1024),
+            Err(RootFileError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -83,6 +83,9 @@ use crate::bundle::archive::normalize_path;
 use crate::config::SourceConfig;
 use crate::fsutil::{self, rfc3339, unix_now};
 use crate::index::sign::{self, canonical, key_id, types, Envelope, Root};
+// The transfer tests build pinned roots with the shared root rule.
+#[cfg(test)]
+use crate::index::sign::self_signed_root;
 use crate::index::IndexEntry;
 use crate::keys::{self, KeyRole};
 use crate::package::{self, Kind};

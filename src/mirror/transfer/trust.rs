@@ -2,6 +2,7 @@
 //! the signed digest of a manifest with the manifest it names.
 
 use super::*;
+use crate::index::sign::{ChainError, RootError, RootFileError};
 
 /// The root an importer trusts: the exporter's root document pinned by
 /// `root_key` / `--trust-root` (the output of `skillreg key export-root`).
@@ -15,26 +16,23 @@ pub struct PinnedRoot {
 impl PinnedRoot {
     /// Reads and checks a root envelope file (it must verify with its own root keys).
     pub fn load(path: &Path) -> Result<PinnedRoot, TransferError> {
-        let bytes = match fs::metadata(path) {
-            Ok(m) if m.len() > MAX_ROOT_BYTES => {
-                return Err(local(format!(
-                    "the trust root {} is larger than {MAX_ROOT_BYTES} bytes; it must be the output of `skillreg key export-root`",
-                    path.display()
-                )))
+        let file = sign::load_root_file(path, MAX_ROOT_BYTES).map_err(|e| match e {
+            RootFileError::Unreadable(e) => {
+                local(format!("cannot read the trust root {}: {e}", path.display()))
             }
-            Ok(_) => fs::read(path),
-            Err(e) => Err(e),
-        }
-        .map_err(|e| local(format!("cannot read the trust root {}: {e}", path.display())))?;
-        let (root, payload) = self_signed_root(&bytes).map_err(|e| {
-            local(format!(
-                "the trust root {} is not a valid root document ({e}); use the output of `skillreg key export-root` on the exporting registry",
+            RootFileError::TooLarge { limit } => local(format!(
+                "the trust root {} is larger than {limit} bytes; it must be the output of `skillreg key export-root`",
                 path.display()
-            ))
+            )),
+            RootFileError::Invalid(e) => local(format!(
+                "the trust root {} is not a valid root document ({}); use the output of `skillreg key export-root` on the exporting registry",
+                path.display(),
+                root_problem(e)
+            )),
         })?;
         Ok(PinnedRoot {
-            root,
-            payload,
+            root: file.root,
+            payload: file.payload,
             origin: path.display().to_string(),
         })
     }
@@ -52,31 +50,19 @@ impl PinnedRoot {
     }
 }
 
-/// Parses a root envelope and checks that it verifies with its own root
-/// keys and is well formed (the client's rule).
-pub(super) fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::VerifyError> {
-    let envelope = Envelope::from_bytes(bytes)?;
-    let unverified: Root = sign::parse(&envelope.payload_bytes()?)?;
-    let role = unverified
-        .roles
-        .get("root")
-        .ok_or_else(|| sign::VerifyError::Malformed("the root names no `root` role".into()))?;
-    let payload = envelope.verify(types::ROOT, "root", role, &unverified.keys)?;
-    let root: Root = sign::parse(&payload)?;
-    if root._type != "root" || root.spec_version != "1" {
-        return Err(sign::VerifyError::Malformed(format!(
-            "`_type` `{}` / `spec_version` `{}`: not a version-1 root",
-            root._type, root.spec_version
-        )));
+/// What is wrong with a root that is not a sound self-signed root, in the
+/// importer's words (the client words a wrong `_type` or `spec_version`
+/// its own way).
+fn root_problem(e: RootError) -> sign::VerifyError {
+    match e {
+        RootError::Verify(e) => e,
+        RootError::NotVersion1 {
+            doc_type,
+            spec_version,
+        } => sign::VerifyError::Malformed(format!(
+            "`_type` `{doc_type}` / `spec_version` `{spec_version}`: not a version-1 root"
+        )),
     }
-    for (id, key) in &root.keys {
-        if key_id(&key.verifying_key()?) != *id {
-            return Err(sign::VerifyError::Malformed(format!(
-                "the key listed as {id} has another key id"
-            )));
-        }
-    }
-    Ok((root, payload))
 }
 
 /// The exporter's root chain, walked one root at a time from the pinned
@@ -84,7 +70,7 @@ pub(super) fn self_signed_root(bytes: &[u8]) -> Result<(Root, Vec<u8>), sign::Ve
 /// in ascending version order. Those below the pinned version are not
 /// needed and are dropped; the one at the pinned version must be the pinned
 /// root byte for byte; each later one must verify with the previous root's
-/// root keys and with its own (the rule clients follow). Only the newest
+/// root keys and with its own ([`sign::next_root`], the rule clients follow). Only the newest
 /// trusted root is kept, so a walk holds one root however many arrive.
 pub(super) struct RootChain<'a> {
     pub(super) pinned: &'a PinnedRoot,
@@ -189,24 +175,19 @@ impl<'a> RootChain<'a> {
                 next - 1
             )));
         }
-        let envelope = Envelope::from_bytes(bytes).map_err(|e| chain(e.to_string()))?;
-        let old_role =
-            self.trusted.roles.get("root").ok_or_else(|| {
-                chain(format!("root v{} names no root role", self.trusted.version))
-            })?;
-        envelope
-            .verify(types::ROOT, "root", old_role, &self.trusted.keys)
-            .map_err(|e| {
-                chain(format!(
-                    "it is not signed by the root keys of v{}: {e}",
-                    self.trusted.version
-                ))
-            })?;
-        let (root, _) = self_signed_root(bytes)
-            .map_err(|e| chain(format!("it is not signed by its own root keys: {e}")))?;
-        if root.version != next {
-            return Err(chain(format!("it says version {}", root.version)));
-        }
+        let (root, _) = sign::next_root(&self.trusted, bytes).map_err(|e| {
+            chain(match e {
+                ChainError::Malformed(e) => e.to_string(),
+                ChainError::NoRootRole { trusted } => format!("root v{trusted} names no root role"),
+                ChainError::NotSignedByTrusted { trusted, source } => {
+                    format!("it is not signed by the root keys of v{trusted}: {source}")
+                }
+                ChainError::NotSelfSigned(e) => {
+                    format!("it is not signed by its own root keys: {}", root_problem(e))
+                }
+                ChainError::WrongVersion { found, .. } => format!("it says version {found}"),
+            })
+        })?;
         self.trusted = root;
         Ok(())
     }
