@@ -53,6 +53,7 @@
 //! steps in order.
 
 mod error;
+mod expiry;
 mod fetch;
 mod index;
 mod metadata;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::fetch::Http;
-use super::metadata::check_expiry;
+use super::expiry::check_expiry;
 use super::{TrustError, MAX_METADATA_BYTES};
 use crate::index::sign::{self, paths, ChainError, Envelope, Root, RootError, RootFileError};
 

@@ -2,7 +2,7 @@
 //! paths, URLs, limits, index lines, roots and expiry.
 
 use super::index::safe_index_path;
-use super::metadata::check_expiry;
+use super::expiry::check_expiry;
 use super::roots::root_problem;
 use super::*;
 use crate::index::sign::{self, self_signed_root, types, Envelope, Root};
