@@ -12,10 +12,16 @@ mod common;
 
 #[path = "hostile_upstream/archives.rs"]
 mod archives;
+#[path = "hostile_upstream/bounds.rs"]
+mod bounds;
+#[path = "hostile_upstream/bundles.rs"]
+mod bundles;
 #[path = "hostile_upstream/drops.rs"]
 mod drops;
 #[path = "hostile_upstream/git.rs"]
 mod git;
+#[path = "hostile_upstream/git_dirs.rs"]
+mod git_dirs;
 #[path = "hostile_upstream/marketplaces.rs"]
 mod marketplaces;
 #[path = "hostile_upstream/names.rs"]

@@ -160,8 +160,7 @@ pub fn inspect(
         );
     }
     check_trailer(tar.into_inner(), limits)?;
-    check_no_folded_collisions(&archive)?;
-    check_no_path_through_symlinks(&archive)?;
+    check_no_folded_collisions_or_paths_through_links(&archive)?;
     Ok(archive)
 }
 
@@ -179,6 +178,18 @@ fn entry_header<R: Read>(
         .to_string();
     let entry_type = entry.header().entry_type();
     let path = normalize_path(&path)?;
+    if path.split('/').count() > MAX_DEPTH {
+        return Err(BundleError::UnsafePath {
+            path,
+            reason: "nests more than 64 directories deep",
+        });
+    }
+    if let Some(git) = path.split('/').find(|part| is_git_dir_name(part)) {
+        return Err(BundleError::GitDirectory {
+            path: path.clone(),
+            name: git.to_string(),
+        });
+    }
     let size = entry.header().size().map_err(|e| corrupt(&e))?;
     let mode = entry.header().mode().map_err(|e| corrupt(&e))?;
     if mode & 0o7000 != 0 {
@@ -297,100 +308,177 @@ fn check_trailer(
     Ok(())
 }
 
-/// The form two paths share when a case-insensitive, normalizing file
-/// system (APFS, HFS+, NTFS, ext4 with casefold) would store them as one:
-/// canonical caseless matching (Unicode: NFD, full case folding, NFD).
-pub fn fold_key(path: &str) -> String {
+/// Deepest nesting a bundle may have (path components). Deeper trees are
+/// no skill's and cost every reader time and stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Code points HFS+ ignores when it compares names (git's `protectHFS`
+/// list): a name holding them is the same file as the name without them.
+fn hfs_ignored(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}')
+}
+
+/// The form one path component shares with every spelling a
+/// case-insensitive, normalizing file system (APFS, HFS+, NTFS, ext4 with
+/// casefold) stores as the same name: HFS+-ignored code points dropped,
+/// trailing dots and spaces dropped (Windows), then canonical caseless
+/// matching (NFD, full case folding, NFD).
+fn fold_component(name: &str) -> String {
     use caseless::Caseless;
     use unicode_normalization::UnicodeNormalization;
-    path.chars().nfd().default_case_fold().nfd().collect()
+    let kept: String = name.chars().filter(|c| !hfs_ignored(*c)).collect();
+    let trimmed = kept.trim_end_matches(['.', ' ']);
+    let base = if trimmed.is_empty() {
+        kept.as_str()
+    } else {
+        trimmed
+    };
+    base.chars().nfd().default_case_fold().nfd().collect()
 }
 
-/// Refuses two spellings of one path, for entries and for every directory
-/// on their way (`a/b/L` and `a/b/l/E`, `é` composed and decomposed): on a
-/// case-insensitive file system they are one file, so an extractor would
-/// write one through the other, and the link checks, which compare exact
-/// strings, would be sound only where the bundle is checked.
-fn check_no_folded_collisions(archive: &Archive) -> Result<(), BundleError> {
-    let mut spellings: HashMap<String, &str> = HashMap::new();
-    for path in archive.entries.keys() {
-        let mut end = 0;
-        loop {
-            end = match path[end..].find('/') {
-                Some(i) => end + i,
-                None => path.len(),
-            };
-            let prefix = &path[..end];
-            match spellings.entry(fold_key(prefix)) {
-                std::collections::hash_map::Entry::Occupied(seen) if *seen.get() != prefix => {
-                    return Err(BundleError::FoldedCollision {
-                        path: prefix.to_string(),
-                        other: seen.get().to_string(),
-                    })
-                }
-                std::collections::hash_map::Entry::Occupied(_) => {}
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(prefix);
-                }
-            }
-            if end == path.len() {
-                break;
-            }
-            end += 1;
-        }
+/// The form two paths share when a case-insensitive, normalizing file
+/// system would store them as one ([`fold_component`] of each component).
+pub fn fold_key(path: &str) -> String {
+    path.split('/')
+        .map(fold_component)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// True for a component that is, or on some client's file system is, a git
+/// repository's `.git` (`.GIT`, `.git.`, `.g\u{200c}it`, NTFS's `git~1`).
+pub fn is_git_dir_name(name: &str) -> bool {
+    let folded = fold_component(name);
+    folded == ".git" || folded == "git~1"
+}
+
+/// The paths of an archive as a tree of folded components, so every check
+/// that compares spellings costs one lookup per component.
+struct FoldTree<'a> {
+    /// (parent node, folded component) → node.
+    children: HashMap<(usize, String), usize>,
+    /// Each node's exact path (node 0 is the root, "").
+    spelled: Vec<String>,
+    /// Nodes that are symlinks in the archive.
+    links: HashSet<usize>,
+    /// Folded form of each distinct component.
+    folds: HashMap<&'a str, String>,
+}
+
+impl<'a> FoldTree<'a> {
+    fn fold(&mut self, part: &'a str) -> String {
+        self.folds
+            .entry(part)
+            .or_insert_with(|| fold_component(part))
+            .clone()
     }
-    Ok(())
+
+    /// The node of `part` below `parent`, if the archive has it.
+    fn child(&mut self, parent: usize, part: &'a str) -> Option<usize> {
+        let key = (parent, self.fold(part));
+        self.children.get(&key).copied()
+    }
+
+    /// Builds the tree; two spellings of one node are a collision: on a
+    /// case-insensitive file system they are one file, so an extractor
+    /// would write one through the other, and the link checks, which compare
+    /// exact strings, would be sound only where the bundle is checked
+    /// (`a/b/L -> ../..` beside `a/b/l/E`, `é` composed and decomposed).
+    fn build(archive: &'a Archive) -> Result<FoldTree<'a>, BundleError> {
+        let mut tree = FoldTree {
+            children: HashMap::new(),
+            spelled: vec![String::new()],
+            links: HashSet::new(),
+            folds: HashMap::new(),
+        };
+        for entry in archive.entries.values() {
+            let mut node = 0;
+            for part in entry.path.split('/') {
+                let key = (node, tree.fold(part));
+                let exact = match tree.spelled[node].as_str() {
+                    "" => part.to_string(),
+                    parent => format!("{parent}/{part}"),
+                };
+                node = match tree.children.get(&key) {
+                    Some(&id) if tree.spelled[id] != exact => {
+                        return Err(BundleError::FoldedCollision {
+                            path: exact,
+                            other: tree.spelled[id].clone(),
+                        })
+                    }
+                    Some(&id) => id,
+                    None => {
+                        let id = tree.spelled.len();
+                        tree.spelled.push(exact);
+                        tree.children.insert(key, id);
+                        id
+                    }
+                };
+            }
+            if matches!(entry.kind, EntryKind::Symlink(_)) {
+                tree.links.insert(node);
+            }
+        }
+        Ok(tree)
+    }
 }
 
-/// Refuses paths that run through a symlink in the archive, and symlinks
-/// whose targets do: each link is checked lexically from its own location,
-/// which is sound only when no directory on the way is itself a link (an
-/// extractor would follow it, e.g. `a/b -> ..` then `a/b/c -> ..`).
-fn check_no_path_through_symlinks(archive: &Archive) -> Result<(), BundleError> {
-    // By folded form: a target spelled `B/c` runs through the link `b` on a
-    // case-insensitive file system. (Entry paths themselves have one
-    // spelling each, see check_no_folded_collisions.)
-    let links: HashSet<String> = archive
-        .entries
-        .values()
-        .filter(|e| matches!(e.kind, EntryKind::Symlink(_)))
-        .map(|e| fold_key(&e.path))
-        .collect();
-    let is_link = |p: &str| links.contains(&fold_key(p));
-    if links.is_empty() {
+/// Refuses paths that collide when folded (see [`FoldTree::build`]), paths
+/// that run through a symlink in the archive, and symlinks whose targets
+/// do: each link is checked lexically from its own location, which is sound
+/// only when no directory on the way is itself a link (an extractor would
+/// follow it, e.g. `a/b -> ..` then `a/b/c -> ..`). Links are compared by
+/// folded form: a target spelled `B/c` runs through the link `b` on a
+/// case-insensitive file system.
+fn check_no_folded_collisions_or_paths_through_links(archive: &Archive) -> Result<(), BundleError> {
+    let mut tree = FoldTree::build(archive)?;
+    if tree.links.is_empty() {
         return Ok(());
     }
     for entry in archive.entries.values() {
-        let mut prefix = String::new();
         let parts: Vec<&str> = entry.path.split('/').collect();
+        let mut node = 0;
         for part in &parts[..parts.len() - 1] {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            if is_link(&prefix) {
+            node = tree.child(node, part).expect("every prefix is in the tree");
+            if tree.links.contains(&node) {
                 return Err(BundleError::ThroughSymlink {
                     path: entry.path.clone(),
-                    link: prefix,
+                    link: tree.spelled[node].clone(),
                 });
             }
         }
-        if let EntryKind::Symlink(target) = &entry.kind {
-            let mut dir: Vec<&str> = parts[..parts.len() - 1].to_vec();
-            let steps: Vec<&str> = target
-                .split('/')
-                .filter(|s| !s.is_empty() && *s != ".")
-                .collect();
-            for (i, step) in steps.iter().enumerate() {
-                if *step == ".." {
-                    dir.pop();
-                    continue;
-                }
-                dir.push(step);
-                if i + 1 < steps.len() && is_link(&dir.join("/")) {
+        let EntryKind::Symlink(target) = &entry.kind else {
+            continue;
+        };
+        // Walk the target from the link's directory; a step outside the
+        // tree (a name the archive lacks) can hold no link below it.
+        let mut dir: Vec<Option<usize>> = vec![Some(0)];
+        dir.extend(
+            parts[..parts.len() - 1]
+                .iter()
+                .scan(0usize, |n, p| {
+                    *n = tree.child(*n, p).unwrap_or(usize::MAX);
+                    Some(*n)
+                })
+                .map(|n| (n != usize::MAX).then_some(n)),
+        );
+        let steps: Vec<&str> = target
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        for (i, step) in steps.iter().enumerate() {
+            if *step == ".." {
+                dir.pop();
+                continue;
+            }
+            let here = dir.last().copied().flatten();
+            let next = here.and_then(|n| tree.child(n, step));
+            dir.push(next);
+            if i + 1 < steps.len() {
+                if let Some(n) = next.filter(|n| tree.links.contains(n)) {
                     return Err(BundleError::ThroughSymlink {
                         path: format!("{} -> {target}", entry.path),
-                        link: dir.join("/"),
+                        link: tree.spelled[n].clone(),
                     });
                 }
             }

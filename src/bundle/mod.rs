@@ -97,6 +97,14 @@ pub enum BundleError {
     /// The same path twice.
     #[error("the path `{0}` appears twice in the bundle")]
     DuplicatePath(String),
+    /// A `.git` directory (in any spelling a client's file system reads as one).
+    #[error("`{path}` lies in `{name}`, which is (or on macOS or Windows is) a git repository's directory; bundles may not carry one, since git run inside the installed package would obey its configuration")]
+    GitDirectory {
+        /// The entry.
+        path: String,
+        /// The component.
+        name: String,
+    },
     /// Two spellings of one path on a case-insensitive file system.
     #[error("the paths `{path}` and `{other}` differ only in case or Unicode normalization; on macOS, Windows and case-folding Linux file systems they are one file, so rename one")]
     FoldedCollision {

@@ -37,12 +37,13 @@ pub fn pack_tree(
     extra: &BTreeMap<String, Vec<u8>>,
     limits: &ArchiveLimits,
 ) -> Result<Vec<u8>, BundleError> {
-    let walked = safe_fs::walk(root, SKIPPED, limits.max_entries).map_err(|e| match e {
-        safe_fs::SafeFsError::TooLarge { .. } => BundleError::TooManyEntries {
-            limit: limits.max_entries,
-        },
-        other => other.into(),
-    })?;
+    let walked = safe_fs::walk(root, SKIPPED, limits.max_entries, super::archive::MAX_DEPTH)
+        .map_err(|e| match e {
+            safe_fs::SafeFsError::TooLarge { .. } => BundleError::TooManyEntries {
+                limit: limits.max_entries,
+            },
+            other => other.into(),
+        })?;
     let mut entries: BTreeMap<String, Item> = walked
         .into_iter()
         .map(|e| {

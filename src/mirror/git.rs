@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What a fetch may cost.
+/// What the git work of one run of a source may cost, all clones together:
+/// caps per clone would multiply with every URL an upstream names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GitLimits {
-    /// Largest disk use of one clone (objects and work tree).
+    /// Largest disk use of the source's clones (objects and work trees).
     pub max_bytes: u64,
-    /// Longest one fetch (every git call of it together) may take.
+    /// Longest all git calls of one run may take together.
     pub timeout: Duration,
 }
 
@@ -212,25 +213,53 @@ fn checked_host(url: &str, host: &str) -> Result<String, GitError> {
     }
 }
 
-/// Runs git for one source.
+/// Runs git for one run of one source.
 pub struct Git {
     home: PathBuf,
     limits: GitLimits,
+    /// Everything the source's clones occupy is below this directory.
+    clones: PathBuf,
+    /// When the run's git budget ends.
+    deadline: Instant,
 }
 
 /// Most of git's output kept for a message.
 const MAX_OUTPUT: usize = 64 * 1024;
 
 impl Git {
-    /// git with `home` (an empty directory the mirror owns) as `HOME`.
-    pub fn new(home: PathBuf, limits: GitLimits) -> Git {
-        Git { home, limits }
+    /// git with `home` (an empty directory the mirror owns) as `HOME`, for
+    /// clones below `clones`, within `limits` from now on.
+    pub fn new(home: PathBuf, clones: PathBuf, limits: GitLimits) -> Git {
+        Git {
+            home,
+            limits,
+            clones,
+            deadline: Instant::now() + limits.timeout,
+        }
     }
 
-    /// Brings the clone in `dir` to `pin` (a commit, a ref, or the default
-    /// branch) of `url`, fetching `--depth 1` where the server allows, and
-    /// returns the commit checked out. The work tree is exactly that commit.
+    /// Brings the clone in `dir` (below the clones directory) to `pin` (a
+    /// commit, a ref, or the default branch) of `url`, fetching `--depth 1`
+    /// where the server allows, and returns the commit checked out. The work
+    /// tree is exactly that commit. A clone that hit a cap is removed, so
+    /// what was refused takes no disk.
     pub fn fetch_pinned(
+        &self,
+        url: &GitUrl,
+        pin: Option<&str>,
+        dir: &Path,
+    ) -> Result<String, GitError> {
+        let fetched = self.fetch_pinned_in(url, pin, dir);
+        if matches!(
+            fetched,
+            Err(GitError::TooLarge { .. } | GitError::Timeout { .. })
+        ) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        fetched
+    }
+
+    fn fetch_pinned_in(
         &self,
         url: &GitUrl,
         pin: Option<&str>,
@@ -241,7 +270,7 @@ impl Git {
                 "the pin `{p}` is not a commit or ref"
             )));
         }
-        let deadline = Instant::now() + self.limits.timeout;
+        let deadline = self.deadline;
         let io = |source| GitError::Io {
             path: dir.display().to_string(),
             source,
@@ -267,7 +296,14 @@ impl Git {
         let net = Some(url.scheme);
         let target = pin.unwrap_or("HEAD");
         let fetch = |extra: &[&str]| {
-            let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-recurse-submodules"];
+            let mut args = vec![
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--no-auto-maintenance",
+                "--no-write-commit-graph",
+            ];
             args.extend_from_slice(extra);
             self.run(dir, net, "fetch", &args, deadline)
         };
@@ -281,6 +317,18 @@ impl Git {
             fetch(&["--", "origin"])?;
             target.to_string()
         };
+        // What the checkout would write, before it writes it: a tree that
+        // names one huge blob a thousand times is small to fetch.
+        let (bytes, entries) = self.tree_size(dir, &checkout_of, deadline)?;
+        if disk_use(&self.clones)
+            .saturating_add(bytes)
+            .saturating_add(entries.saturating_mul(ENTRY_COST))
+            > self.limits.max_bytes
+        {
+            return Err(GitError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
         self.run(
             dir,
             None,
@@ -298,6 +346,82 @@ impl Git {
         self.run(dir, None, "clean", &["clean", "-ffdxq"], deadline)?;
         let head = self.run(dir, None, "rev-parse", &["rev-parse", "HEAD"], deadline)?;
         Ok(head.trim().to_string())
+    }
+
+    /// The bytes and entries the work tree of `commit` would hold, read from
+    /// `git ls-tree -r -l` as it streams (stopped once over the cap).
+    fn tree_size(
+        &self,
+        dir: &Path,
+        commit: &str,
+        deadline: Instant,
+    ) -> Result<(u64, u64), GitError> {
+        let mut cmd = self.command(None);
+        cmd.arg("-C")
+            .arg(dir)
+            .args(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--"]);
+        let mut child = cmd.spawn().map_err(GitError::Spawn)?;
+        let cap = self.limits.max_bytes;
+        let stdout = child.stdout.take();
+        let summer = std::thread::spawn(move || {
+            let (mut bytes, mut entries) = (0u64, 0u64);
+            let Some(stdout) = stdout else {
+                return (bytes, entries);
+            };
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut record = Vec::new();
+            // `<mode> <type> <object> <size>\t<path>\0`; size is `-` for
+            // what is not a blob (a submodule's commit).
+            while std::io::BufRead::read_until(&mut reader, 0, &mut record).is_ok_and(|n| n > 0) {
+                let head = record.split(|b| *b == b'\t').next().unwrap_or(&[]);
+                let size = std::str::from_utf8(head)
+                    .ok()
+                    .and_then(|h| h.split_whitespace().nth(3))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+                bytes = bytes.saturating_add(size);
+                entries += 1;
+                record.clear();
+                if bytes.saturating_add(entries.saturating_mul(ENTRY_COST)) > cap {
+                    break;
+                }
+            }
+            (bytes, entries)
+        });
+        let stderr = capture(child.stderr.take());
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if summer.is_finished() => {
+                    // Over the cap: the rest of the listing is not needed.
+                    kill_group(&mut child);
+                    break None;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(GitError::Spawn(e)),
+            }
+            if Instant::now() >= deadline {
+                kill_group(&mut child);
+                return Err(GitError::Timeout {
+                    secs: self.limits.timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let sizes = summer.join().unwrap_or((u64::MAX, u64::MAX));
+        // Over the cap, the listing was cut short (git may have died of the
+        // closed pipe): the sizes say enough.
+        if sizes.0.saturating_add(sizes.1.saturating_mul(ENTRY_COST)) > cap {
+            return Ok(sizes);
+        }
+        if status.is_some_and(|s| !s.success()) {
+            let err = stderr.join().unwrap_or_default();
+            return Err(GitError::Failed {
+                what: "ls-tree",
+                stderr: last_line(&err),
+            });
+        }
+        Ok(sizes)
     }
 
     /// Runs one git subcommand in `dir` under the caps; returns its stdout.
@@ -325,9 +449,9 @@ impl Git {
                 Some(GitError::Timeout {
                     secs: self.limits.timeout.as_secs(),
                 })
-            } else if last_size_check.elapsed() >= Duration::from_millis(250) {
+            } else if last_size_check.elapsed() >= Duration::from_millis(50) {
                 last_size_check = Instant::now();
-                (disk_use(dir) > self.limits.max_bytes).then_some(GitError::TooLarge {
+                (disk_use(&self.clones) > self.limits.max_bytes).then_some(GitError::TooLarge {
                     limit: self.limits.max_bytes,
                 })
             } else {
@@ -339,7 +463,7 @@ impl Git {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        if disk_use(dir) > self.limits.max_bytes {
+        if disk_use(&self.clones) > self.limits.max_bytes {
             return Err(GitError::TooLarge {
                 limit: self.limits.max_bytes,
             });
@@ -349,15 +473,9 @@ impl Git {
         if status.success() {
             Ok(String::from_utf8_lossy(&out).into_owned())
         } else {
-            let text = String::from_utf8_lossy(&err);
             Err(GitError::Failed {
                 what,
-                stderr: text
-                    .trim()
-                    .lines()
-                    .last()
-                    .unwrap_or("(no message)")
-                    .to_string(),
+                stderr: last_line(&err),
             })
         }
     }
@@ -417,6 +535,13 @@ impl Git {
             "http.lowSpeedLimit=1000".into(),
             "http.lowSpeedTime=20".into(),
             "advice.detachedHead=false".into(),
+            // No background work that outlives the call: auto maintenance
+            // detaches (setsid) and would run gc outside every cap.
+            "maintenance.auto=false".into(),
+            "maintenance.autoDetach=false".into(),
+            "gc.auto=0".into(),
+            "gc.autoDetach=false".into(),
+            "fetch.writeCommitGraph=false".into(),
         ];
         if let Some(scheme) = network {
             config.push(format!("protocol.{}.allow=always", scheme.protocol()));
@@ -432,6 +557,20 @@ impl Git {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd
     }
+}
+
+/// What one entry of a work tree costs at least on disk (its inode and
+/// directory record), so a million empty files count as large.
+const ENTRY_COST: u64 = 4096;
+
+/// The last line git printed, for a message.
+fn last_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or("(no message)")
+        .to_string()
 }
 
 /// Reads a pipe to its end in a thread, keeping at most [`MAX_OUTPUT`] bytes.
@@ -474,7 +613,7 @@ fn disk_use(dir: &Path) -> u64 {
             let Ok(meta) = entry.path().symlink_metadata() else {
                 continue;
             };
-            total = total.saturating_add(meta.len().max(4096));
+            total = total.saturating_add(meta.len().max(ENTRY_COST));
             if meta.is_dir() {
                 stack.push(entry.path());
             }

@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use super::git::{self, Git, GitLimits, GitUrl};
-use super::marketplace::{Fetched, FetchedPlugin, Marketplace, RemoteSource, VersionHistory};
+use super::marketplace::{
+    CatalogItem, Fetched, FetchedPlugin, Marketplace, RemoteSource, VersionHistory,
+};
 use super::progress::{count, Progress};
 use crate::blobs::Sha256Digest;
 use crate::config::SourceConfig;
@@ -69,7 +71,7 @@ pub(super) fn sync(
         max_bytes: source.git_max_bytes,
         timeout: source.git_timeout()?,
     };
-    let git = Git::new(state.join("git-home"), limits);
+    let git = Git::new(state.join("git-home"), state.to_path_buf(), limits);
     let (root, origin) = open_checkout(&git, state, source)?;
     let commit = git::read_head(&root);
     let market = Marketplace::open(root).map_err(|e| MarketplaceSourceError::Catalog {
@@ -86,7 +88,22 @@ pub(super) fn sync(
         registry,
         source: &source.name,
     };
-    let catalog = market.read(&fetched, commit.as_deref(), &history);
+    // Each package is offered as soon as it is read, so one bundle at a
+    // time is in memory; a store failure stops the offers and the run.
+    let served_as = market.served_as();
+    let mut stored: Result<(), MarketplaceSourceError> = Ok(());
+    let catalog = market.read_each(&fetched, commit.as_deref(), &history, &mut |item| {
+        if stored.is_ok() {
+            let upstream = Upstream {
+                marketplace: &served_as,
+                origin: &origin,
+                commit: commit.as_deref(),
+            };
+            stored = offer(registry, source, &upstream, item, run);
+            progress.tick(run);
+        }
+    });
+    stored?;
     for note in &catalog.notes {
         run.detail.push(format!("catalog: {note}"));
     }
@@ -98,44 +115,63 @@ pub(super) fn sync(
             skipped.kind, skipped.name, skipped.reason
         ));
     }
-    for item in &catalog.items {
-        run.discovered += 1;
-        if let Some(stored) = registry.stored_cksum(&item.name, &item.version)? {
-            if stored != item.content_sha256 {
-                run.skipped += 1;
-                run.detail.push(format!(
-                    "{} {}@{}: upstream changed its content without a new version; the stored bundle is kept",
-                    item.kind, item.name, item.version
-                ));
-                continue;
-            }
+    Ok(())
+}
+
+/// Where the packages of a run come from, as each version records it.
+struct Upstream<'a> {
+    /// The name the marketplace is served as.
+    marketplace: &'a str,
+    /// The checkout or URL.
+    origin: &'a str,
+    /// The upstream commit, if known.
+    commit: Option<&'a str>,
+}
+
+/// Offers one package, unless upstream changed its content under an
+/// unchanged version (stored bundles are immutable).
+fn offer(
+    registry: &Registry,
+    source: &SourceConfig,
+    upstream: &Upstream<'_>,
+    item: CatalogItem,
+    run: &mut SyncRun,
+) -> Result<(), MarketplaceSourceError> {
+    run.discovered += 1;
+    if let Some(stored) = registry.stored_cksum(&item.name, &item.version)? {
+        if stored != item.content_sha256 {
+            run.skipped += 1;
+            run.detail.push(format!(
+                "{} {}@{}: upstream changed its content without a new version; the stored bundle is kept",
+                item.kind, item.name, item.version
+            ));
+            return Ok(());
         }
-        let offer = Offer {
-            source: &source.name,
-            auto_approve: source.auto_approve,
-            kind: item.kind,
-            name: &item.name,
-            version: &item.version,
-            bundle: &item.bundle,
-            upstream_line: None,
-            upstream: serde_json::json!({
-                "marketplace": catalog.marketplace,
-                "origin": origin,
-                "commit": commit,
-                "source_path": item.source_path,
-                "plugin": item.plugin,
-                "notes": item.notes,
-                "signature": "none (marketplace)",
-            }),
-        };
-        let outcome = registry.import_mirrored(&offer)?;
-        count(
-            run,
-            &format!("{} {}@{}", item.kind, item.name, item.version),
-            outcome,
-        );
-        progress.tick(run);
     }
+    let offer = Offer {
+        source: &source.name,
+        auto_approve: source.auto_approve,
+        kind: item.kind,
+        name: &item.name,
+        version: &item.version,
+        bundle: &item.bundle,
+        upstream_line: None,
+        upstream: serde_json::json!({
+            "marketplace": upstream.marketplace,
+            "origin": upstream.origin,
+            "commit": upstream.commit,
+            "source_path": item.source_path,
+            "plugin": item.plugin,
+            "notes": item.notes,
+            "signature": "none (marketplace)",
+        }),
+    };
+    let outcome = registry.import_mirrored(&offer)?;
+    count(
+        run,
+        &format!("{} {}@{}", item.kind, item.name, item.version),
+        outcome,
+    );
     Ok(())
 }
 
@@ -170,12 +206,16 @@ fn fetch_remotes(
     clones: &Path,
 ) -> Fetched {
     let mut fetched = Fetched::new();
+    let mut used = std::collections::BTreeSet::new();
     for remote in remotes {
         let pin = remote.pin.as_deref().unwrap_or("HEAD");
-        let result = fetch_remote(git, remote, &source.remote_hosts, clones)
+        let clone = clones.join(clone_name(remote));
+        used.insert(clone.clone());
+        let result = fetch_remote(git, remote, &source.remote_hosts, &clone)
             .map_err(|e| format!("remote source {}@{pin} not fetched: {e}", remote.url));
         fetched.insert(remote.index, result);
     }
+    remove_unused_clones(clones, &used);
     fetched
 }
 
@@ -220,11 +260,35 @@ fn listed(allowed: &[String]) -> String {
     }
 }
 
+/// The clone directory of a remote: one per URL and pin, so two entries
+/// pinning two commits of one repository never share a work tree (and a
+/// marketplace that changes an entry's URL never fetches from the old one).
+fn clone_name(remote: &RemoteSource) -> String {
+    let key = format!("{}\0{}", remote.url, remote.pin.as_deref().unwrap_or(""));
+    Sha256Digest::of(key.as_bytes()).to_hex()[..24].to_string()
+}
+
+/// Removes the clones of remotes the catalog no longer names, so a
+/// source's disk use follows its current catalog.
+fn remove_unused_clones(clones: &Path, used: &std::collections::BTreeSet<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(clones) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !used.contains(&path) {
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove an unused clone");
+            }
+        }
+    }
+}
+
 fn fetch_remote(
     git: &Git,
     remote: &RemoteSource,
     allowed: &[String],
-    clones: &Path,
+    clone: &Path,
 ) -> Result<FetchedPlugin, RemoteError> {
     let url = GitUrl::upstream(&remote.url)?;
     if !url.allowed_by(allowed) {
@@ -239,16 +303,15 @@ fn fetch_remote(
             path: sub.clone(),
             source,
         })?;
-        if parts.iter().any(|c| c.eq_ignore_ascii_case(".git")) {
+        if parts
+            .iter()
+            .any(|c| crate::bundle::archive::is_git_dir_name(c))
+        {
             return Err(RemoteError::GitDir(sub.clone()));
         }
     }
-    // One clone per URL: a marketplace that changes an entry's URL gets a
-    // new clone, never a fetch from the old one's remote.
-    let key = &Sha256Digest::of(remote.url.as_bytes()).to_hex()[..24];
-    let clone = clones.join(key);
-    let commit = git.fetch_pinned(&url, remote.pin.as_deref(), &clone)?;
-    let root = Dir::open(&clone).map_err(RemoteError::Open)?;
+    let commit = git.fetch_pinned(&url, remote.pin.as_deref(), clone)?;
+    let root = Dir::open(clone).map_err(RemoteError::Open)?;
     match &remote.path {
         None => Ok(FetchedPlugin {
             dir: root,

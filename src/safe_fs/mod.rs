@@ -79,6 +79,15 @@ pub enum SafeFsError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A regular file with more than one name: from outside, its other name
+    /// may be a file of ours (a key hard-linked into a checkout).
+    #[error("`{path}` has {links} hard links; skillreg reads no hard-linked file from outside, since its other names may be anywhere")]
+    HardLinked {
+        /// The path.
+        path: String,
+        /// Its link count.
+        links: u64,
+    },
     /// A file's length changed between `fstat` and the end of reading it.
     #[error("`{path}` changed while it was read; try again when it is complete")]
     Changed {
@@ -113,6 +122,9 @@ impl SafeFsError {
             }
             SafeFsError::UnsafePath { reason, .. } => reason.to_string(),
             SafeFsError::Changed { .. } => "changed while it was read".into(),
+            SafeFsError::HardLinked { links, .. } => format!(
+                "has {links} hard links; skillreg reads no hard-linked file from outside"
+            ),
             SafeFsError::Io { action, source, .. } => format!("cannot be {action}: {source}"),
         }
     }
@@ -400,6 +412,12 @@ impl Dir {
             }
             EntryKind::Symlink => return Err(SafeFsError::Symlink { path: shown }),
             EntryKind::Special(kind) => return Err(SafeFsError::NotAFile { path: shown, kind }),
+        }
+        if stat.st_nlink > 1 {
+            return Err(SafeFsError::HardLinked {
+                path: shown,
+                links: stat.st_nlink as u64,
+            });
         }
         let len = stat.st_size as u64;
         if len > limit {

@@ -66,7 +66,7 @@ fn fifos_and_devices_are_refused_without_blocking() {
         ),
         "{e}"
     );
-    let e = walk(&root, &[], 100).unwrap_err();
+    let e = walk(&root, &[], 100, 64).unwrap_err();
     assert!(e.to_string().contains("FIFO"), "{e}");
 }
 
@@ -121,7 +121,7 @@ fn walk_lists_links_as_links_and_skips_by_name() {
     std::fs::write(t.path().join("s/SKILL.md"), b"x").unwrap();
     std::fs::write(t.path().join("s/.git/hooks/post-checkout"), b"x").unwrap();
     symlink("/etc", t.path().join("s/etc")).unwrap();
-    let entries = walk(&root, &[".git"], 100).unwrap();
+    let entries = walk(&root, &[".git"], 100, 64).unwrap();
     let got: Vec<(&str, &TreeKind)> = entries.iter().map(|e| (e.path.as_str(), &e.kind)).collect();
     assert_eq!(
         got,
@@ -131,7 +131,7 @@ fn walk_lists_links_as_links_and_skips_by_name() {
             ("s/etc", &TreeKind::Symlink("/etc".into())),
         ]
     );
-    let e = walk(&root, &[], 2).unwrap_err();
+    let e = walk(&root, &[], 2, 64).unwrap_err();
     assert!(matches!(e, SafeFsError::TooLarge { limit: 2, .. }), "{e}");
 }
 
@@ -145,4 +145,34 @@ fn moves_refuse_to_replace() {
     root.rename_new("a", &sub, "a-2").unwrap();
     assert_eq!(std::fs::read(t.path().join("imported/a")).unwrap(), b"2");
     assert_eq!(std::fs::read(t.path().join("imported/a-2")).unwrap(), b"1");
+}
+
+#[test]
+fn hard_linked_files_are_refused() {
+    let (t, root) = tmp();
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("key"), b"seed").unwrap();
+    if std::fs::hard_link(secret.path().join("key"), t.path().join("notes")).is_err() {
+        return; // another file system: no hard link to test
+    }
+    let e = root.read("notes", 100).unwrap_err();
+    assert!(matches!(e, SafeFsError::HardLinked { links: 2, .. }), "{e}");
+}
+
+#[test]
+fn deep_trees_are_refused_without_recursion() {
+    let (t, root) = tmp();
+    // Made one level at a time from a handle: a deep path is too long for
+    // one call. 9,000 levels once overflowed the walk's stack.
+    let mut dir = Dir::open(t.path()).unwrap();
+    for _ in 0..9000 {
+        dir = dir.create_dir("d", 0o755).unwrap();
+    }
+    let e = walk(&root, &[], 100_000, 64).unwrap_err();
+    assert!(e.to_string().contains("nests deeper"), "{e}");
+    let shallow = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(shallow.path().join("a/b/c")).unwrap();
+    let shallow = Dir::open(shallow.path()).unwrap();
+    assert_eq!(walk(&shallow, &[], 100, 3).unwrap().len(), 3);
+    assert!(walk(&shallow, &[], 100, 2).is_err());
 }

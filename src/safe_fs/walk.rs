@@ -26,63 +26,56 @@ pub struct TreeEntry {
 
 /// Every entry below `dir`, sorted by path, skipping entries named in
 /// `skip` at any depth (e.g. `.git`). More than `max_entries` entries, a
-/// FIFO, socket or device, or a name that is not UTF-8 refuses the tree.
-pub fn walk(dir: &Dir, skip: &[&str], max_entries: u64) -> Result<Vec<TreeEntry>, SafeFsError> {
-    let mut out = Vec::new();
-    walk_into(dir, "", skip, max_entries, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
-}
-
-fn walk_into(
+/// path more than `max_depth` components deep, a FIFO, socket or device, or
+/// a name that is not UTF-8 refuses the tree. The walk keeps a list of
+/// directories to visit, not a recursion or an open handle per level, so a
+/// deep tree costs neither stack nor file descriptors.
+pub fn walk(
     dir: &Dir,
-    prefix: &str,
     skip: &[&str],
     max_entries: u64,
-    out: &mut Vec<TreeEntry>,
-) -> Result<(), SafeFsError> {
-    for entry in dir.entries()? {
-        if skip.contains(&entry.name.as_str()) {
-            continue;
-        }
-        let mut path = prefix.to_string();
-        push_component(&mut path, &entry.name);
-        if out.len() as u64 >= max_entries {
-            return Err(SafeFsError::TooLarge {
-                path: dir.path().display().to_string(),
-                size: out.len() as u64 + 1,
-                limit: max_entries,
-            });
-        }
-        match entry.kind {
-            EntryKind::Dir => {
-                // Opened by its handle: a directory swapped for a link
-                // since the listing is refused here.
-                let sub = dir.open_dir(&entry.name)?;
-                out.push(TreeEntry {
-                    path: path.clone(),
-                    kind: TreeKind::Dir,
-                });
-                walk_into(&sub, &path, skip, max_entries, out)?;
+    max_depth: usize,
+) -> Result<Vec<TreeEntry>, SafeFsError> {
+    let mut out = Vec::new();
+    let mut pending = vec![String::new()];
+    while let Some(prefix) = pending.pop() {
+        let here = dir.open_dir(&prefix)?;
+        for entry in here.entries()? {
+            if skip.contains(&entry.name.as_str()) {
+                continue;
             }
-            EntryKind::File => out.push(TreeEntry {
-                path,
-                kind: TreeKind::File,
-            }),
-            EntryKind::Symlink => {
-                let target = dir.read_link(&entry.name)?;
-                out.push(TreeEntry {
-                    path,
-                    kind: TreeKind::Symlink(target),
+            let mut path = prefix.clone();
+            push_component(&mut path, &entry.name);
+            if out.len() as u64 >= max_entries {
+                return Err(SafeFsError::TooLarge {
+                    path: dir.path().display().to_string(),
+                    size: out.len() as u64 + 1,
+                    limit: max_entries,
                 });
             }
-            EntryKind::Special(kind) => {
-                return Err(SafeFsError::NotAFile {
-                    path: dir.path().join(&entry.name).display().to_string(),
-                    kind,
-                })
+            if path.split('/').count() > max_depth {
+                return Err(SafeFsError::UnsafePath {
+                    path: dir.path().join(&path).display().to_string(),
+                    reason: "nests deeper than a bundle may",
+                });
             }
+            let kind = match entry.kind {
+                EntryKind::Dir => {
+                    pending.push(path.clone());
+                    TreeKind::Dir
+                }
+                EntryKind::File => TreeKind::File,
+                EntryKind::Symlink => TreeKind::Symlink(here.read_link(&entry.name)?),
+                EntryKind::Special(kind) => {
+                    return Err(SafeFsError::NotAFile {
+                        path: here.path().join(&entry.name).display().to_string(),
+                        kind,
+                    })
+                }
+            };
+            out.push(TreeEntry { path, kind });
         }
     }
-    Ok(())
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

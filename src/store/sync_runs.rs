@@ -85,7 +85,7 @@ impl Store {
                 run.skipped,
                 run.failed,
                 run.error,
-                serde_json::to_string(&run.detail).expect("strings serialize"),
+                stored_detail(&run.detail),
                 finished,
             ],
         )?;
@@ -162,4 +162,26 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// Most detail lines a run keeps: a catalog with a reason for each of
+/// thousands of entries must not fill the database or the admin API.
+pub const MAX_DETAIL_LINES: usize = 1000;
+
+/// A run's detail as stored: the first [`MAX_DETAIL_LINES`] lines, then one
+/// saying how many more there were (the counts stay exact).
+fn stored_detail(detail: &[String]) -> String {
+    if detail.len() <= MAX_DETAIL_LINES {
+        return serde_json::to_string(detail).expect("strings serialize");
+    }
+    let mut kept: Vec<&str> = detail[..MAX_DETAIL_LINES]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let more = format!(
+        "… and {} more lines; the counts above include them",
+        detail.len() - MAX_DETAIL_LINES
+    );
+    kept.push(&more);
+    serde_json::to_string(&kept).expect("strings serialize")
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::common::{tree, Daemon};
 
@@ -164,4 +165,176 @@ pub fn daemon_for(path: &Path, extra: &str) -> Daemon {
     Daemon::with_config(&format!(
         "[[sources]]\nname = \"evil\"\nkind = \"marketplace\"\npath = {path:?}\ninterval = \"0\"\n{extra}\n"
     ))
+}
+
+/// Starts a sync of `source` and waits up to `limit` for it; `None` when the
+/// daemon stopped answering (crashed) meanwhile, `Err(elapsed)` on timeout.
+pub fn sync_within(
+    d: &Daemon,
+    source: &str,
+    limit: Duration,
+) -> Result<Option<serde_json::Value>, Duration> {
+    let (status, started) = d.admin_json(
+        "POST",
+        "/admin/v1/sync",
+        &format!("{{\"source\":\"{source}\"}}"),
+    );
+    assert_eq!(status, 202, "{started}");
+    let id = started["run"].as_i64().unwrap();
+    let t = Instant::now();
+    loop {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let r = agent
+            .get(format!("{}/admin/v1/sync-runs", d.url))
+            .header("Authorization", &d.admin)
+            .call();
+        let Ok(mut r) = r else { return Ok(None) };
+        let runs: serde_json::Value = serde_json::from_str(
+            &r.body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_string()
+                .unwrap(),
+        )
+        .unwrap();
+        let run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap();
+        if run["status"] != "running" {
+            return Ok(Some(run));
+        }
+        if t.elapsed() > limit {
+            return Err(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Peak resident memory of a process, in bytes (`VmHWM`).
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+/// `depth` nested directories `d/d/d/…` below `dir`, made one component at
+/// a time (a path that long cannot be given to mkdir whole).
+pub fn nest(dir: &Path, depth: usize) {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    let mut fd = openat(
+        rustix::fs::CWD,
+        dir,
+        OFlags::DIRECTORY | OFlags::RDONLY,
+        Mode::empty(),
+    )
+    .unwrap();
+    for _ in 0..depth {
+        mkdirat(&fd, "d", Mode::from_raw_mode(0o755)).unwrap();
+        fd = openat(&fd, "d", OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    }
+}
+
+/// Bytes below `dir` (apparent sizes), links not followed.
+pub fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let m = e.path().symlink_metadata().unwrap();
+            total += m.len();
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    total
+}
+
+pub fn noise(len: usize, mut x: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// (cksum, upstream JSON) of the one stored version of `name`.
+pub fn stored(data: &Path, name: &str) -> (String, serde_json::Value) {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("skillreg.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let (cksum, upstream): (String, String) = db
+        .query_row(
+            "SELECT v.cksum, v.upstream FROM versions v JOIN packages p ON p.id = v.package_id WHERE p.name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    (cksum, serde_json::from_str(&upstream).unwrap())
+}
+
+/// The unpacked tar stream of the stored blob `cksum`.
+pub fn unpacked_blob(data: &Path, cksum: &str) -> Vec<u8> {
+    let bytes = std::fs::read(data.join("blobs/sha256").join(&cksum[..2]).join(cksum)).unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out).unwrap();
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Processes (pid, command line) whose working directory is below `dir`.
+pub fn processes_in(dir: &Path) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(dir) {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            out.push((
+                pid,
+                format!(
+                    "pgid {} sid {}: {cmd}",
+                    f.get(2).unwrap_or(&"?"),
+                    f.get(3).unwrap_or(&"?")
+                ),
+            ));
+        }
+    }
+    out
 }

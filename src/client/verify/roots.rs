@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::fetch::Http;
 use super::expiry::check_expiry;
+use super::fetch::Http;
 use super::{TrustError, MAX_METADATA_BYTES};
 use crate::index::sign::{self, paths, ChainError, Envelope, Root, RootError, RootFileError};
 

@@ -1,8 +1,8 @@
 //! Unit tests of the verifying client's pure parts: messages, names and
 //! paths, URLs, limits, index lines, roots and expiry.
 
-use super::index::safe_index_path;
 use super::expiry::check_expiry;
+use super::index::safe_index_path;
 use super::roots::root_problem;
 use super::*;
 use crate::index::sign::{self, self_signed_root, types, Envelope, Root};

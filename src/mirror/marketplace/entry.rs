@@ -33,6 +33,17 @@ pub(super) struct Ctx<'a> {
     pub(super) fetched: &'a Fetched,
 }
 
+/// Which packages of an entry a pass reads: the reader takes every
+/// entry's plugin first, then every entry's skills, so a package can be
+/// offered as soon as its name is claimed and no bundle waits for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Part {
+    /// The plugin (and every reason the entry itself is skipped).
+    Plugin,
+    /// The skills inside it.
+    Skills,
+}
+
 /// What one marketplace entry gave.
 #[derive(Default)]
 pub(super) struct EntryOutcome {
@@ -83,13 +94,20 @@ pub(super) fn normalized(p: &str) -> Result<String, String> {
     if p.is_empty() {
         return Err("is empty".into());
     }
-    safe_fs::components(p)
-        .map(|parts| parts.join("/"))
-        .map_err(|e| why(&e))
+    let parts = safe_fs::components(p).map_err(|e| why(&e))?;
+    if let Some(git) = parts.iter().find(|c| bundle::archive::is_git_dir_name(c)) {
+        return Err(format!(
+            "names `{git}`, a git repository's directory, which is never mirrored"
+        ));
+    }
+    Ok(parts.join("/"))
 }
 
 impl Ctx<'_> {
-    pub(super) fn plugin_entry(&self, index: usize, entry: &Value) -> EntryOutcome {
+    /// The `part` of entry `index`: its plugin and the reasons the entry is
+    /// skipped, or its skills (the entry's own trouble was reported by the
+    /// plugin pass, so it is not reported again).
+    pub(super) fn plugin_entry(&self, index: usize, entry: &Value, part: Part) -> EntryOutcome {
         let mut out = EntryOutcome::default();
         let label = format!("plugins[{index}]");
         let skip = |name: &str, reason: String| Skipped {
@@ -97,27 +115,38 @@ impl Ctx<'_> {
             name: name.to_string(),
             reason,
         };
+        let report = |out: &mut EntryOutcome, s: Skipped| {
+            if part == Part::Plugin {
+                out.skipped.push(s);
+            }
+        };
         let Value::Object(entry) = entry else {
-            out.skipped.push(skip(
-                &label,
-                format!("{label} in {MARKETPLACE_JSON} is not an object"),
-            ));
+            report(
+                &mut out,
+                skip(
+                    &label,
+                    format!("{label} in {MARKETPLACE_JSON} is not an object"),
+                ),
+            );
             return out;
         };
         let name = match entry.get("name") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => {
-                out.skipped.push(skip(
-                    &label,
-                    format!("{label} in {MARKETPLACE_JSON} has no string `name`"),
-                ));
+                report(
+                    &mut out,
+                    skip(
+                        &label,
+                        format!("{label} in {MARKETPLACE_JSON} has no string `name`"),
+                    ),
+                );
                 return out;
             }
         };
         let (dir, source_path) = match self.resolve_source(index, entry.get("source")) {
             Source::Local { dir, shown } => (dir, shown),
             Source::Skip(reason) => {
-                out.skipped.push(skip(&name, reason));
+                report(&mut out, skip(&name, reason));
                 return out;
             }
         };
@@ -136,15 +165,28 @@ impl Ctx<'_> {
             Ok(Some(_)) | Err(_) => match read_plugin_json(&dir) {
                 Ok(m) => Some(m),
                 Err(reason) => {
-                    out.skipped.push(skip(
-                        &name,
-                        format!("{PLUGIN_JSON} in `{source_path}` {reason}"),
-                    ));
+                    report(
+                        &mut out,
+                        skip(&name, format!("{PLUGIN_JSON} in `{source_path}` {reason}")),
+                    );
                     return out;
                 }
             },
         };
         let (versions, skill_paths) = plugin_facts(&name, entry, manifest.as_ref(), &mut notes);
+        let mut plugin_notes = Vec::new();
+        let found = skill_dirs(&dir, &skill_paths, &mut plugin_notes);
+        if part == Part::Skills {
+            // Skills are packages of their own, mirrored even when their
+            // plugin could not be.
+            for skill in found {
+                match self.skill(&name, &dir, &source_path, &versions, skill) {
+                    Ok(item) => out.skills.push(item),
+                    Err(s) => out.skipped.push(s),
+                }
+            }
+            return out;
+        }
         match PackageName::parse(Kind::Plugin, &name) {
             Err(e) => out.skipped.push(skip(
                 &name,
@@ -169,18 +211,8 @@ impl Ctx<'_> {
                 }
             }
         }
-        // Skills are packages of their own, mirrored even when their plugin
-        // could not be.
-        let mut plugin_notes = Vec::new();
-        let found = skill_dirs(&dir, &skill_paths, &mut plugin_notes);
         if let Some(p) = out.plugin.as_mut() {
             p.notes.extend(plugin_notes);
-        }
-        for skill in found {
-            match self.skill(&name, &dir, &source_path, &versions, skill) {
-                Ok(item) => out.skills.push(item),
-                Err(s) => out.skipped.push(s),
-            }
         }
         out
     }

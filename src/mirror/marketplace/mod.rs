@@ -249,7 +249,11 @@ pub struct FetchedPlugin {
 pub type Fetched = BTreeMap<usize, Result<FetchedPlugin, String>>;
 
 /// Largest `marketplace.json` read.
-const MAX_CATALOG_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_CATALOG_BYTES: u64 = 4 * 1024 * 1024;
+/// Most JSON values (objects, arrays, members, elements) a catalog may hold.
+const MAX_CATALOG_VALUES: usize = 250_000;
+/// Most plugin entries a catalog may list (each costs a skip line at least).
+const MAX_CATALOG_ENTRIES: usize = 10_000;
 /// Largest `plugin.json` or `SKILL.md` read.
 const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
@@ -282,9 +286,17 @@ impl Marketplace {
                 })
             }
         };
+        // Parsed JSON costs tens of bytes a value: a small file of `0,0,0,…`
+        // would take gigabytes, so values are counted before parsing.
+        let values = json_values(&bytes);
+        if values > MAX_CATALOG_VALUES {
+            return Err(invalid(format!(
+                "holds about {values} JSON values; a catalog may hold at most {MAX_CATALOG_VALUES}"
+            )));
+        }
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("is not valid JSON: {e}")))?;
-        let Value::Object(top) = value else {
+        let Value::Object(mut top) = value else {
             return Err(invalid("must be a JSON object".into()));
         };
         let name = match top.get("name") {
@@ -294,10 +306,15 @@ impl Marketplace {
             }
             Some(_) => return Err(invalid("has a `name` that is not a string".into())),
         };
-        let Some(Value::Array(entries)) = top.get("plugins") else {
+        let Some(Value::Array(entries)) = top.remove("plugins") else {
             return Err(invalid("has no `plugins` list".into()));
         };
-        let entries = entries.clone();
+        if entries.len() > MAX_CATALOG_ENTRIES {
+            return Err(invalid(format!(
+                "lists {} plugins; a catalog may list at most {MAX_CATALOG_ENTRIES}",
+                entries.len()
+            )));
+        }
         Ok(Marketplace {
             root,
             name,
@@ -339,34 +356,24 @@ impl Marketplace {
             .collect()
     }
 
-    /// Reads every entry. `fetched` holds the remote plugins the caller
-    /// fetched; `commit` is the upstream commit the checkout is at, quoted
-    /// in fallback-version notes; `versions` supplies versions for packages
-    /// without one.
-    pub fn read(
+    /// Reads every entry, handing each package to `offer` as soon as it is
+    /// final, so a large catalog holds one package's bundle at a time.
+    /// Plugins come first (each entry's, in marketplace order, claiming its
+    /// name), then skills (likewise): names are unique across kinds, and a
+    /// later package whose name is taken is skipped. `fetched` holds the
+    /// remote plugins the caller fetched; `commit` is the upstream commit the
+    /// checkout is at, quoted in fallback-version notes; `versions` supplies
+    /// versions for packages without one. Returns the catalog without its
+    /// items.
+    pub fn read_each(
         &self,
         fetched: &Fetched,
         commit: Option<&str>,
         versions: &dyn VersionHistory,
+        offer: &mut dyn FnMut(CatalogItem),
     ) -> Catalog {
-        let name = self.name.clone();
         let mut notes = Vec::new();
-        if let Err(e) = PackageName::parse(Kind::Plugin, &name) {
-            notes.push(format!(
-                "the marketplace name `{name}` is not kebab-case as Claude Code requires: {e}"
-            ));
-        }
-        let marketplace = if RESERVED_MARKETPLACE_NAMES
-            .contains(&name.to_ascii_lowercase().as_str())
-        {
-            let renamed = format!("{name}-mirror");
-            notes.push(format!(
-                    "renamed: `{name}` is a marketplace name Claude Code reserves for Anthropic's own repositories, so the mirror serves it as `{renamed}`"
-                ));
-            renamed
-        } else {
-            name
-        };
+        let marketplace = self.served_name(&mut notes);
         let plugin_root = match self.top.get("metadata").and_then(|m| m.get("pluginRoot")) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -383,21 +390,69 @@ impl Marketplace {
             limits: ArchiveLimits::default(),
             fetched,
         };
-        let mut plugins = Vec::new();
-        let mut skills = Vec::new();
+        let mut claims = Claims::default();
         let mut skipped = Vec::new();
-        for (index, entry) in self.entries.iter().enumerate() {
-            let out = ctx.plugin_entry(index, entry);
-            plugins.extend(out.plugin);
-            skills.extend(out.skills);
-            skipped.extend(out.skipped);
+        for part in [entry::Part::Plugin, entry::Part::Skills] {
+            for (index, entry) in self.entries.iter().enumerate() {
+                let out = ctx.plugin_entry(index, entry, part);
+                skipped.extend(out.skipped);
+                for item in out.plugin.into_iter().chain(out.skills) {
+                    match claims.claim(&item) {
+                        Ok(()) => offer(item),
+                        Err(s) => skipped.push(s),
+                    }
+                }
+            }
         }
-        let (items, skipped) = claim_names(plugins.into_iter().chain(skills), skipped);
+        skipped.sort_by(|a, b| {
+            (a.kind.as_str(), &a.name, &a.reason).cmp(&(b.kind.as_str(), &b.name, &b.reason))
+        });
         Catalog {
             marketplace,
             notes,
-            items,
+            items: Vec::new(),
             skipped,
+        }
+    }
+
+    /// Reads every entry into a [`Catalog`] whose items are sorted by (kind,
+    /// name). Holds every bundle at once: for tests and small catalogs; the
+    /// mirror uses [`Marketplace::read_each`].
+    pub fn read(
+        &self,
+        fetched: &Fetched,
+        commit: Option<&str>,
+        versions: &dyn VersionHistory,
+    ) -> Catalog {
+        let mut items = Vec::new();
+        let mut catalog = self.read_each(fetched, commit, versions, &mut |item| items.push(item));
+        items.sort_by(|a, b| (a.kind.as_str(), &a.name).cmp(&(b.kind.as_str(), &b.name)));
+        catalog.items = items;
+        catalog
+    }
+
+    /// The name the mirror serves the marketplace as (`<name>-mirror` for a
+    /// reserved one).
+    pub fn served_as(&self) -> String {
+        self.served_name(&mut Vec::new())
+    }
+
+    /// [`Marketplace::served_as`], noting what is wrong with the name.
+    fn served_name(&self, notes: &mut Vec<String>) -> String {
+        let name = self.name.clone();
+        if let Err(e) = PackageName::parse(Kind::Plugin, &name) {
+            notes.push(format!(
+                "the marketplace name `{name}` is not kebab-case as Claude Code requires: {e}"
+            ));
+        }
+        if RESERVED_MARKETPLACE_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+            let renamed = format!("{name}-mirror");
+            notes.push(format!(
+                "renamed: `{name}` is a marketplace name Claude Code reserves for Anthropic's own repositories, so the mirror serves it as `{renamed}`"
+            ));
+            renamed
+        } else {
+            name
         }
     }
 }
@@ -416,19 +471,18 @@ pub fn read_catalog(
     Ok(Marketplace::open(root)?.read(&Fetched::new(), commit, versions))
 }
 
-/// Names are unique across kinds: plugins claim theirs first, then skills,
-/// each in marketplace order; a later item whose name is taken is skipped.
-/// Both lists come back sorted by (kind, name).
-fn claim_names(
-    candidates: impl Iterator<Item = CatalogItem>,
-    mut skipped: Vec<Skipped>,
-) -> (Vec<CatalogItem>, Vec<Skipped>) {
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
-    let mut items = Vec::new();
-    for item in candidates {
+/// The names a catalog's packages took so far (normalized → who took it).
+#[derive(Default)]
+struct Claims {
+    taken: BTreeMap<String, String>,
+}
+
+impl Claims {
+    /// Claims `item`'s name, or says who holds it already.
+    fn claim(&mut self, item: &CatalogItem) -> Result<(), Skipped> {
         let key = normalize(&item.name);
-        if let Some(owner) = taken.get(&key) {
-            skipped.push(Skipped {
+        if let Some(owner) = self.taken.get(&key) {
+            return Err(Skipped {
                 kind: item.kind,
                 name: item.name.clone(),
                 reason: format!(
@@ -436,20 +490,38 @@ fn claim_names(
                     item.kind, item.name, item.source_path
                 ),
             });
-            continue;
         }
         let owner = match &item.plugin {
             Some(p) => format!("the skill `{}` of plugin `{p}`", item.name),
             None => format!("the {} `{}` ({})", item.kind, item.name, item.source_path),
         };
-        taken.insert(key, owner);
-        items.push(item);
+        self.taken.insert(key, owner);
+        Ok(())
     }
-    items.sort_by(|a, b| (a.kind.as_str(), &a.name).cmp(&(b.kind.as_str(), &b.name)));
-    skipped.sort_by(|a, b| {
-        (a.kind.as_str(), &a.name, &a.reason).cmp(&(b.kind.as_str(), &b.name, &b.reason))
-    });
-    (items, skipped)
+}
+
+/// Roughly how many values a JSON text holds: each `,`, `[` and `{`
+/// outside strings starts one (more than the parser makes, never fewer
+/// than about half as many).
+fn json_values(bytes: &[u8]) -> usize {
+    let (mut count, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' | b':' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
 }
 
 /// Checks packed bytes as hostile input; returns them when they pass.
