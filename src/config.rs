@@ -90,10 +90,10 @@ pub struct SourceConfig {
     /// default): remote plugins are skipped with the reason.
     #[serde(default)]
     pub remote_hosts: Vec<String>,
-    /// `marketplace`: the largest disk use of one git clone.
+    /// `marketplace`: the largest disk use of all the source's git clones.
     #[serde(default = "default_git_max_bytes")]
     pub git_max_bytes: u64,
-    /// `marketplace`: the longest one git fetch may take.
+    /// `marketplace`: the longest all git work of one run may take.
     #[serde(default = "default_git_timeout")]
     pub git_timeout: String,
 }
