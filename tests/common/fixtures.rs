@@ -38,16 +38,26 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Copies a directory tree (files and directories only).
+/// A writable copy of the tree `from` at `to`: directories and regular
+/// files, each file `0755` if any exec bit was set and `0644` otherwise
+/// (read-only fixtures become writable), and symlinks recreated as the same
+/// links, never followed.
 pub fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst);
         } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+            let exec = entry.metadata().unwrap().permissions().mode() & 0o111 != 0;
+            std::fs::copy(&src, &dst).unwrap();
+            let mode = if exec { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode)).unwrap();
         }
     }
 }
