@@ -113,6 +113,22 @@ impl Daemon {
 }
 
 impl Fingerprint {
+    /// What is stored in the data dir `data` (the database and the blobs,
+    /// as in [`Daemon::fingerprint`]), for a data dir no daemon serves:
+    /// `served` is empty.
+    pub fn of_data_dir(data: &Path) -> Fingerprint {
+        let db = database(data);
+        let (blobs, blob_tmp) = blob_files(data);
+        Fingerprint {
+            published: db.published,
+            tables: db.tables,
+            schema: db.schema,
+            blobs,
+            blob_tmp,
+            served: BTreeMap::new(),
+        }
+    }
+
     /// What differs from `other`, one line per difference (empty when equal).
     pub fn diff(&self, other: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();
