@@ -584,15 +584,43 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
         down.log().matches("watching the drop directory").count() >= 2
     });
 
-    // A partial file (not yet renamed) is left alone.
-    let partial = drop_dir.join(format!("batch1{SUFFIX}.part"));
+    // A partial file (still being written, not yet renamed) is left alone:
+    // batch0's, a whole archive under its `.part` name, written first, must
+    // still be there, untouched, after the run that takes batch1.
+    let partial = drop_dir.join(format!("batch0{SUFFIX}.part"));
     std::fs::copy(&staged, &partial).unwrap();
-    // Drop by rename, as documented.
+    let untouched = |what: &str| {
+        assert_eq!(
+            std::fs::read(&partial).unwrap_or_default(),
+            std::fs::read(&staged).unwrap(),
+            "{what}: the .part file changed or went"
+        );
+        for sub in ["imported", "rejected"] {
+            let moved: Vec<String> = std::fs::read_dir(drop_dir.join(sub))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with("batch0"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(moved.is_empty(), "{what}: {sub}/ holds {moved:?}");
+        }
+    };
+    let partial_modified = std::fs::metadata(&partial).unwrap().modified().unwrap();
+    // Drop by rename, as documented: written under a `.part` name, renamed.
+    let writing = drop_dir.join(format!("batch1{SUFFIX}.part"));
+    std::fs::copy(&staged, &writing).unwrap();
     let dropped = drop_dir.join(format!("batch1{SUFFIX}"));
-    std::fs::rename(&partial, &dropped).unwrap();
+    std::fs::rename(&writing, &dropped).unwrap();
     let imported = drop_dir.join("imported").join(format!("batch1{SUFFIX}"));
     wait_for("the archive to be imported", || imported.exists());
     assert!(!dropped.exists());
+    untouched("the run that took batch1");
+    assert_eq!(
+        std::fs::metadata(&partial).unwrap().modified().unwrap(),
+        partial_modified,
+        "the .part file was written to"
+    );
     wait_for("the versions", || pending(&down).len() == 3);
     let waiting = pending(&down);
     assert!(
@@ -685,6 +713,7 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
             .any(|r| r["id"] == id && r["status"] == "completed")
     });
     assert!(other.exists());
+    untouched("a requested run");
 
     // The auto-approving source publishes what its exporter had approved.
     let mut file = std::fs::File::create(work.path().join("t.tmp")).unwrap();
