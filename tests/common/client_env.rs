@@ -27,6 +27,30 @@ impl ClientEnv {
         self.dir.path().join("cache")
     }
 
+    /// Where the client caches bundles:
+    /// `$XDG_CACHE_HOME/skillreg/blobs/sha256/<hex>`.
+    pub fn bundle_cache(&self) -> PathBuf {
+        self.cache_home().join("skillreg/blobs/sha256")
+    }
+
+    /// Every file in [`ClientEnv::bundle_cache`]: name → hex sha256 of its
+    /// bytes (empty when the directory does not exist).
+    pub fn cached_bundles(&self) -> std::collections::BTreeMap<String, String> {
+        let Ok(entries) = std::fs::read_dir(self.bundle_cache()) else {
+            return Default::default();
+        };
+        entries
+            .map(|e| {
+                let e = e.unwrap();
+                let bytes = std::fs::read(e.path()).unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
+                )
+            })
+            .collect()
+    }
+
     /// A fresh, empty project directory `name`.
     pub fn project(&self, name: &str) -> PathBuf {
         let p = self.dir.path().join("projects").join(name);
