@@ -10,6 +10,9 @@ pub enum Fault {
     Status(u16),
     /// Wait this long, then forward as usual.
     Delay(Duration),
+    /// Wait until the [`Gate`] opens (at most 60 s), then forward as usual:
+    /// the test acts while the request is held.
+    Hold(Gate),
     /// Never answer: hold the connection open until the client gives up.
     Hang,
     /// Forward, but send only the first K body bytes (at most all but one)
@@ -19,6 +22,31 @@ pub enum Fault {
     FlipByte,
     /// Answer 200 with this body instead.
     Replace(Vec<u8>),
+}
+
+/// Where a [`Fault::Hold`] waits; clones share one gate.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Opens it: held requests go on, later ones pass at once.
+    pub fn open(&self) {
+        *self.0 .0.lock().unwrap() = true;
+        self.0 .1.notify_all();
+    }
+
+    /// Waits until it opens, at most `limit`.
+    fn wait(&self, limit: Duration) {
+        let (open, changed) = &*self.0;
+        let _ = changed
+            .wait_timeout_while(open.lock().unwrap(), limit, |open| !*open)
+            .unwrap();
+    }
 }
 
 struct FaultRule {
@@ -214,6 +242,7 @@ fn proxy_answer(mut stream: std::net::TcpStream, state: &std::sync::Mutex<ProxyS
             return;
         }
         Some(Fault::Delay(d)) => std::thread::sleep(*d),
+        Some(Fault::Hold(gate)) => gate.wait(Duration::from_secs(60)),
         _ => {}
     }
     let Some(upstream) = upstream else {
