@@ -885,9 +885,39 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
     wait_for("the watcher", || {
         d.log().contains("watching the drop directory")
     });
-    // The bundle alone waits (its signature may still be on its way).
+    // The bundle alone waits (its signature may still be on its way): the
+    // watcher's run that takes the next file dropped (a marker, refused:
+    // not an archive) passes it by, settled as long as the marker, and
+    // names it as waiting.
     let lone = drop_in(work.path(), &alpha, &drop_dir);
-    std::thread::sleep(Duration::from_secs(3));
+    let marker = work.path().join(format!("marker{SUFFIX}"));
+    std::fs::write(&marker, b"not an archive").unwrap();
+    drop_in(work.path(), &marker, &drop_dir);
+    let mut run = serde_json::Value::Null;
+    wait_for("the run that refused the marker", || {
+        let (_, runs) = d.admin_json("GET", "/admin/v1/sync-runs", "");
+        run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["status"] != "running" && r["detail"].to_string().contains("marker"))
+            .cloned()
+            .unwrap_or_default();
+        !run.is_null()
+    });
+    assert!(
+        drop_dir
+            .join("rejected")
+            .join(format!("marker{SUFFIX}.error.txt"))
+            .exists(),
+        "{run}"
+    );
+    assert!(
+        run["detail"]
+            .to_string()
+            .contains("air-alpha-1.1.0.tar.gz: waiting for its signature"),
+        "{run}"
+    );
     assert!(lone.exists() && pending(&d).is_empty());
     let (status, started) = d.admin_json("POST", "/admin/v1/sync", r#"{"source":"airgap"}"#);
     assert_eq!(status, 202, "{started}");
