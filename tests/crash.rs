@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn kill_during_publish_leaves_no_half_published_version() {
@@ -40,7 +40,27 @@ fn kill_during_publish_leaves_no_half_published_version() {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(150 + 70 * round));
+        // Kill while publishes flow: once this round's worker has had
+        // 3, 6, 9, 12 acknowledged (a later point each round), with the
+        // next publish already on its way.
+        let wanted = 3 * (round as usize + 1);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().len() < wanted {
+            assert!(
+                !worker.is_finished(),
+                "round {round}: the worker stopped before {wanted} publishes"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} of {wanted} publishes acknowledged in 60 s",
+                acked.lock().unwrap().len()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            !worker.is_finished(),
+            "round {round}: the kill lands mid-run"
+        );
         d.child.kill().unwrap(); // SIGKILL: no shutdown path runs
         d.child.wait().unwrap();
         worker.join().unwrap();

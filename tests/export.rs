@@ -196,20 +196,42 @@ fn configured_export_follows_every_change() {
         .count();
     assert!(snapshots <= 2, "{snapshots} snapshots kept");
 
-    // A restart rebuilds the same tree for the same data.
-    let before = tree(&root.join("index"))
-        .into_iter()
-        .filter(|(p, _)| !p.starts_with("_skillreg"))
-        .collect::<Vec<_>>();
+    // A restart rebuilds the same tree for the same data. The tree is
+    // emptied first, so a restart that wrote nothing cannot pass.
+    let unsigned = |files: std::collections::BTreeMap<String, Vec<u8>>| {
+        files
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with("index/_skillreg/"))
+            .collect::<Vec<_>>()
+    };
+    let before = unsigned(tree(&root));
+    let blob = format!("blobs/{}", line["cksum"].as_str().unwrap());
+    for want in ["index/config.json", "index/au/to/auto-one", blob.as_str()] {
+        assert!(
+            before.iter().any(|(p, _)| p == want),
+            "{want} in {before:?}"
+        );
+    }
     let (dir, data) = d.stop();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert!(tree(&root).is_empty());
     let config = format!("[export]\ndir = {:?}\nbase_url = {:?}\n", root, nginx.url);
     let _d = Daemon::start_in(dir, data, &config);
-    let after = tree(&root.join("index"))
-        .into_iter()
-        .filter(|(p, _)| !p.starts_with("_skillreg"))
-        .collect::<Vec<_>>();
-    assert_eq!(before, after);
-    assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert_eq!(unsigned(tree(&root)), before);
+    let rebuilt = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(
+        rebuilt.version > later.version,
+        "the restart signs a newer snapshot: v{} after v{}",
+        rebuilt.version,
+        later.version
+    );
 }
 
 #[test]

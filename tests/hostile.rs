@@ -80,12 +80,8 @@ fn refused(d: &Daemon, body: Vec<u8>, status: u16, needle: &str) -> Result<(), S
     }
     if after != before {
         problems.push(format!(
-            "the store changed: published {:?} -> {:?}; blobs {} -> {}; indexes changed: {}",
-            before.published,
-            after.published,
-            before.blobs.len(),
-            after.blobs.len(),
-            before.indexes != after.indexes
+            "the store changed:\n      {}",
+            before.diff(&after).join("\n      ")
         ));
     }
     if problems.is_empty() {

@@ -490,11 +490,23 @@ fn offline_installs_use_only_the_cache_and_verified_metadata() {
     assert!(!fourth.join(".claude").exists());
     assert!(!fourth.join("skillreg.lock").exists());
 
-    // A damaged cached blob is not used offline.
-    let blobs = env.cache_home().join("skillreg/blobs/sha256");
+    // A damaged cached blob is not used offline. The cache holds what is
+    // damaged: base-skill's bundle, whole, under its checksum, and nothing
+    // else (never-fetched was never fetched).
+    let cksum = lock(&online)["packages"]["base-skill"]["cksum"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.cached_bundles(),
+        [(cksum.clone(), cksum.clone())].into(),
+        "the cache holds base-skill's bundle"
+    );
+    let blobs = env.bundle_cache();
     for blob in std::fs::read_dir(&blobs).unwrap() {
         std::fs::write(blob.unwrap().path(), b"garbage").unwrap();
     }
+    assert_ne!(env.cached_bundles()[&cksum], cksum, "damaged");
     let err = fails(&install(
         &env,
         &url,

@@ -387,7 +387,17 @@ fn mix_and_match_of_index_files_is_refused() {
 #[test]
 fn a_bundle_with_another_sha256_is_refused_and_not_cached() {
     let fx = Fixture::new();
-    fx.control(&fx.pristine);
+    // Where the control user's client cached the genuine bundle: the place
+    // a refused one must not reach.
+    let control = fx.control(&fx.pristine);
+    let genuine =
+        skillreg::blobs::Sha256Digest::of(&std::fs::read(fx.pristine.join(DOWNLOAD)).unwrap())
+            .to_hex();
+    assert_eq!(
+        control.cached_bundles(),
+        [(genuine.clone(), genuine.clone())].into(),
+        "the control cached the genuine bundle under its sha256"
+    );
     fx.tamper(&fx.pristine, "blob", |d| {
         let mut bytes = std::fs::read(d.join(DOWNLOAD)).unwrap();
         let mid = bytes.len() / 2;
@@ -406,11 +416,18 @@ fn a_bundle_with_another_sha256_is_refused_and_not_cached() {
             "nothing was installed",
         ],
     );
-    let blobs = env.cache_home().join("skillreg/blobs/sha256");
+    assert_eq!(env.cached_bundles(), [].into(), "a bad bundle was cached");
+    // The same user then installs the genuine bundle: it is cached, where
+    // the refused one was not.
+    fx.serve(&fx.pristine);
+    let project = env.project("after");
+    let out = fx.install(&env, &project, Some(&fx.root), &[]);
     assert!(
-        std::fs::read_dir(&blobs).map_or(true, |mut d| d.next().is_none()),
-        "a bad bundle was cached"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(env.cached_bundles(), [(genuine.clone(), genuine)].into());
 }
 
 #[test]

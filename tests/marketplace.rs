@@ -1,6 +1,8 @@
 //! The marketplace reader against the real superpowers checkout and against
 //! synthetic catalogs in temp dirs.
 
+mod common;
+
 use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,38 +15,13 @@ use skillreg::mirror::marketplace::{
 };
 use skillreg::package::Kind;
 
+use common::{copy_tree, fixtures_dir};
+
 const SUPERPOWERS_COMMIT: &str = "44c9b2d6e889982ac18c27d05a19fefe335194e1";
 
-/// The read-only superpowers checkout: `$SKILLREG_FIXTURES`, else `shared/`
-/// beside the repository (as CI lays it out), else `/work/shared`.
+/// The read-only superpowers checkout, below [`fixtures_dir`].
 fn superpowers() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    let base = std::env::var_os("SKILLREG_FIXTURES")
-        .map(PathBuf::from)
-        .or_else(|| beside.is_dir().then_some(beside))
-        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures"));
-    base.join("marketplaces/superpowers")
-}
-
-/// A writable copy of `from` at `to`: exec bits and symlinks kept.
-fn copy_tree(from: &Path, to: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let ft = entry.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            let exec = entry.metadata().unwrap().permissions().mode() & 0o111 != 0;
-            fs::copy(&src, &dst).unwrap();
-            let mode = if exec { 0o755 } else { 0o644 };
-            fs::set_permissions(&dst, fs::Permissions::from_mode(mode)).unwrap();
-        }
-    }
+    fixtures_dir().join("marketplaces/superpowers")
 }
 
 fn write(path: &Path, content: impl AsRef<[u8]>) {

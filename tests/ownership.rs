@@ -46,6 +46,11 @@ fn only_owners_and_admins_change_a_package() {
     let (status, body) = put(&owners, Some(&alice), b"not json");
     assert_eq!(status, 400);
     assert!(detail(&body).contains("users"), "{body}");
+    assert_eq!(
+        d.fingerprint(),
+        before,
+        "refused owner changes changed nothing"
+    );
 
     // alice adds bob; now bob may publish and yank.
     let (status, body) = put(&owners, Some(&alice), br#"{"users":["bob"]}"#);

@@ -153,6 +153,8 @@ fn bad_signatures_are_refused_and_change_nothing() {
     assert_eq!(d.fingerprint(), before);
 
     register(&d, &alice, &registered);
+    // The registration is a change: the refusals below compare with it.
+    let before = d.fingerprint();
     let cases = [
         (
             signed_body(&stranger, "sneaky", "1.0.0", "1.0.0"),
@@ -176,6 +178,7 @@ fn bad_signatures_are_refused_and_change_nothing() {
     );
     assert_eq!(status, 400);
     assert!(detail(&body).contains("64 hex digits"), "{body}");
+    assert_eq!(d.fingerprint(), before, "a malformed key");
     // The control: the registered key over the right statement is accepted.
     let (status, body) = put(
         &url,

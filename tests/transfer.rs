@@ -120,6 +120,24 @@ fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     gzip(&tar.into_inner().unwrap())
 }
 
+/// Another valid bundle for `name@version` (published by
+/// `Daemon::publish_skill`, described "A test skill."), of the same size as
+/// `real`, with a description differing in one letter: only the signed
+/// sha256 tells it from the real one; bundle validation and size checks
+/// pass.
+fn substitute(name: &str, version: &str, real: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    for c in ('a'..='z').chain('A'..='Z') {
+        let path = skill_dir(dir.path(), name, version, &format!("A test skil{c}."));
+        let bytes = skillreg::bundle::pack::pack_dir(&path).unwrap();
+        std::fs::remove_dir_all(&path).unwrap();
+        if bytes.len() == real.len() && bytes != real {
+            return bytes;
+        }
+    }
+    panic!("no substitute of {} bytes for {name}@{version}", real.len());
+}
+
 fn pending(d: &Daemon) -> Vec<serde_json::Value> {
     let (status, body) = d.admin_json("GET", "/admin/v1/pending", "");
     assert_eq!(status, 200, "{body}");
@@ -222,6 +240,7 @@ fn export_import_review_and_import_again_changes_nothing() {
     let out = ok(&import(&down_data, &file, &root, &["--create"]));
     assert!(out.contains("3 added (3 pending)"), "{out}");
     let first = store_state(&down_data);
+    let stored = Fingerprint::of_data_dir(&down_data);
     assert_eq!(
         first.1,
         [
@@ -243,6 +262,7 @@ fn export_import_review_and_import_again_changes_nothing() {
     let out = ok(&import(&down_data, &file, &root, &[]));
     assert!(out.contains("0 added (0 pending), 3 unchanged"), "{out}");
     assert_eq!(store_state(&down_data), first);
+    assert_eq!(Fingerprint::of_data_dir(&down_data), stored);
 
     // A daemon on the air-gapped side shows them for review; approve one.
     let down = Daemon::start_in(down_dir, down_data.clone(), "");
@@ -340,11 +360,17 @@ fn tampered_foreign_and_hostile_archives_are_refused_and_change_nothing() {
     ok(&export(&other.data, &other_file, &[]));
     ok(&import(&down, &other_file, &other_root, &["--create"]));
     let before = store_state(&down);
+    let stored = Fingerprint::of_data_dir(&down);
 
     let refuse = |label: &str, file: &Path, trust: &Path, want: &str| {
         let err = failed(&import(&down, file, trust, &[]));
         assert!(err.contains(want), "{label}: {err:?} lacks {want:?}");
         assert_eq!(store_state(&down), before, "{label} changed the store");
+        assert_eq!(
+            Fingerprint::of_data_dir(&down),
+            stored,
+            "{label} changed the store"
+        );
     };
     let write = |name: &str, bytes: &[u8]| -> PathBuf {
         let path = work.path().join(name);
@@ -456,6 +482,7 @@ fn tampered_foreign_and_hostile_archives_are_refused_and_change_nothing() {
     let err = failed(&import(&down, &good_file, &root, &["--max-bytes", "1000"]));
     assert!(err.contains("raise --max-bytes"), "{err}");
     assert_eq!(store_state(&down), before);
+    assert_eq!(Fingerprint::of_data_dir(&down), stored);
 
     // Every refusal is recorded as a failed run with its reason.
     let store = skillreg::store::Store::open(&down).unwrap();
@@ -512,12 +539,14 @@ fn archives_signed_before_a_key_rotation_are_refused_after_a_newer_one() {
     assert!(out.contains("3 added"), "{out}");
     // After that, an archive signed under root v1 is a rollback.
     let before = store_state(&down);
+    let stored = Fingerprint::of_data_dir(&down);
     let err = failed(&import(&down, &old, &root_v1, &[]));
     assert!(
         err.contains("already imported from source `import`"),
         "{err}"
     );
     assert_eq!(store_state(&down), before);
+    assert_eq!(Fingerprint::of_data_dir(&down), stored);
     // Another source name keeps its own record.
     let out = ok(&import(&down, &old, &root_v1, &["--source", "elsewhere"]));
     assert!(out.contains("3 unchanged"), "{out}");
@@ -555,15 +584,43 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
         down.log().matches("watching the drop directory").count() >= 2
     });
 
-    // A partial file (not yet renamed) is left alone.
-    let partial = drop_dir.join(format!("batch1{SUFFIX}.part"));
+    // A partial file (still being written, not yet renamed) is left alone:
+    // batch0's, a whole archive under its `.part` name, written first, must
+    // still be there, untouched, after the run that takes batch1.
+    let partial = drop_dir.join(format!("batch0{SUFFIX}.part"));
     std::fs::copy(&staged, &partial).unwrap();
-    // Drop by rename, as documented.
+    let untouched = |what: &str| {
+        assert_eq!(
+            std::fs::read(&partial).unwrap_or_default(),
+            std::fs::read(&staged).unwrap(),
+            "{what}: the .part file changed or went"
+        );
+        for sub in ["imported", "rejected"] {
+            let moved: Vec<String> = std::fs::read_dir(drop_dir.join(sub))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with("batch0"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(moved.is_empty(), "{what}: {sub}/ holds {moved:?}");
+        }
+    };
+    let partial_modified = std::fs::metadata(&partial).unwrap().modified().unwrap();
+    // Drop by rename, as documented: written under a `.part` name, renamed.
+    let writing = drop_dir.join(format!("batch1{SUFFIX}.part"));
+    std::fs::copy(&staged, &writing).unwrap();
     let dropped = drop_dir.join(format!("batch1{SUFFIX}"));
-    std::fs::rename(&partial, &dropped).unwrap();
+    std::fs::rename(&writing, &dropped).unwrap();
     let imported = drop_dir.join("imported").join(format!("batch1{SUFFIX}"));
     wait_for("the archive to be imported", || imported.exists());
     assert!(!dropped.exists());
+    untouched("the run that took batch1");
+    assert_eq!(
+        std::fs::metadata(&partial).unwrap().modified().unwrap(),
+        partial_modified,
+        "the .part file was written to"
+    );
     wait_for("the versions", || pending(&down).len() == 3);
     let waiting = pending(&down);
     assert!(
@@ -596,10 +653,23 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
     });
     assert_eq!(down.fingerprint(), before);
 
-    // A tampered archive goes to rejected/ with the reason beside it.
-    let mut e = entries(&std::fs::read(&staged).unwrap());
+    // A tampered archive goes to rejected/ with the reason beside it. It
+    // carries a version not imported yet, its bundle swapped for another
+    // valid one of the same size, so only the signed sha256 can refuse it:
+    // a check that let it through would store something.
+    up.publish_skill("air-late", "0.1.0");
+    let late = work.path().join("late.tar.gz");
+    ok(&export(&up.data, &late, &["--package", "air-late"]));
+    let mut e = entries(&std::fs::read(&late).unwrap());
+    let names: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names[..3],
+        ["manifest.json", "manifest.sig", "roots/1.json"],
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 4, "air-late's blob only: {names:?}");
     let last = e.len() - 1;
-    e[last].1[10] ^= 1;
+    e[last].1 = substitute("air-late", "0.1.0", &e[last].1);
     let bad = drop_dir.join(format!("bad{SUFFIX}"));
     std::fs::write(work.path().join("bad.tmp"), archive(&e)).unwrap();
     std::fs::rename(work.path().join("bad.tmp"), &bad).unwrap();
@@ -612,6 +682,21 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
     let why = std::fs::read_to_string(&note).unwrap();
     assert!(why.contains("does not match the signed manifest"), "{why}");
     assert_eq!(down.fingerprint(), before);
+    // The control: the same archive untampered imports air-late.
+    let genuine = drop_dir.join(format!("late{SUFFIX}"));
+    std::fs::copy(&late, work.path().join("late.tmp")).unwrap();
+    std::fs::rename(work.path().join("late.tmp"), &genuine).unwrap();
+    wait_for("the untampered archive", || {
+        drop_dir
+            .join("imported")
+            .join(format!("late{SUFFIX}"))
+            .exists()
+    });
+    wait_for("air-late", || {
+        pending(&down)
+            .iter()
+            .any(|p| p["name"] == "air-late" && p["version"] == "0.1.0")
+    });
 
     // Files with other names are never touched, also by a requested sync.
     let other = drop_dir.join("notes.tar.gz");
@@ -628,6 +713,7 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
             .any(|r| r["id"] == id && r["status"] == "completed")
     });
     assert!(other.exists());
+    untouched("a requested run");
 
     // The auto-approving source publishes what its exporter had approved.
     let mut file = std::fs::File::create(work.path().join("t.tmp")).unwrap();
@@ -754,9 +840,11 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
     assert!(said.contains("1 added (1 pending)"), "{said}");
     let after_one = store_state(&down);
     assert_eq!(after_one.1, ["air-beta@0.1.0=pending"]);
+    let stored = Fingerprint::of_data_dir(&down);
     let said = ok(&import(&down, &beta, &root, &[]));
     assert!(said.contains("1 unchanged"), "{said}");
     assert_eq!(store_state(&down), after_one);
+    assert_eq!(Fingerprint::of_data_dir(&down), stored);
 
     // Refusals leave the store as it was: a changed bundle, a bundle without
     // its signature, a signature from another registry.
@@ -786,6 +874,7 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
     let err = failed(&import(&down, &alpha, &stranger_root, &[]));
     assert!(err.contains("differs from the pinned root"), "{err}");
     assert_eq!(store_state(&down), after_one);
+    assert_eq!(Fingerprint::of_data_dir(&down), stored);
 
     // A running daemon's drop directory takes pairs; halves wait.
     let drop_dir = work.path().join("drop");
@@ -796,9 +885,39 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
     wait_for("the watcher", || {
         d.log().contains("watching the drop directory")
     });
-    // The bundle alone waits (its signature may still be on its way).
+    // The bundle alone waits (its signature may still be on its way): the
+    // watcher's run that takes the next file dropped (a marker, refused:
+    // not an archive) passes it by, settled as long as the marker, and
+    // names it as waiting.
     let lone = drop_in(work.path(), &alpha, &drop_dir);
-    std::thread::sleep(Duration::from_secs(3));
+    let marker = work.path().join(format!("marker{SUFFIX}"));
+    std::fs::write(&marker, b"not an archive").unwrap();
+    drop_in(work.path(), &marker, &drop_dir);
+    let mut run = serde_json::Value::Null;
+    wait_for("the run that refused the marker", || {
+        let (_, runs) = d.admin_json("GET", "/admin/v1/sync-runs", "");
+        run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["status"] != "running" && r["detail"].to_string().contains("marker"))
+            .cloned()
+            .unwrap_or_default();
+        !run.is_null()
+    });
+    assert!(
+        drop_dir
+            .join("rejected")
+            .join(format!("marker{SUFFIX}.error.txt"))
+            .exists(),
+        "{run}"
+    );
+    assert!(
+        run["detail"]
+            .to_string()
+            .contains("air-alpha-1.1.0.tar.gz: waiting for its signature"),
+        "{run}"
+    );
     assert!(lone.exists() && pending(&d).is_empty());
     let (status, started) = d.admin_json("POST", "/admin/v1/sync", r#"{"source":"airgap"}"#);
     assert_eq!(status, 202, "{started}");
@@ -849,22 +968,43 @@ fn loose_bundles_cross_by_import_and_by_drop_and_tampered_ones_are_refused() {
         waiting[0]
     );
 
-    // A tampered pair goes to rejected/ with the reason, and changes nothing.
+    // A tampered pair goes to rejected/ with the reason, and changes
+    // nothing. It is air-beta 0.1.0, not imported here yet, swapped for
+    // another valid bundle of the same size, so only the signature can
+    // refuse it: a check that let it through would store something.
     let before = d.fingerprint();
-    // (`evil` holds air-alpha 1.1.0 with one byte changed, and its good signature.)
-    let tampered = evil.join("air-alpha-1.1.0.tar.gz");
+    let evil_beta = work.path().join("evil-beta");
+    std::fs::create_dir_all(&evil_beta).unwrap();
+    let tampered = evil_beta.join("air-beta-0.1.0.tar.gz");
+    let swapped = substitute("air-beta", "0.1.0", &std::fs::read(&beta).unwrap());
+    std::fs::write(&tampered, swapped).unwrap();
+    std::fs::copy(signature_of(&beta), signature_of(&tampered)).unwrap();
     drop_in(work.path(), &signature_of(&tampered), &drop_dir);
     drop_in(work.path(), &tampered, &drop_dir);
-    let rejected = drop_dir.join("rejected").join("air-alpha-1.1.0.tar.gz");
+    let rejected = drop_dir.join("rejected").join("air-beta-0.1.0.tar.gz");
     let note = drop_dir
         .join("rejected")
-        .join("air-alpha-1.1.0.tar.gz.error.txt");
+        .join("air-beta-0.1.0.tar.gz.error.txt");
     wait_for("the refusal", || note.exists());
     let why = std::fs::read_to_string(&note).unwrap();
     assert!(why.contains("does not match its signature"), "{why}");
     assert!(rejected.exists() && signature_of(&rejected).exists());
     assert_eq!(d.fingerprint(), before);
     d.assert_serving();
+    // The control: the genuine pair imports air-beta.
+    drop_in(work.path(), &signature_of(&beta), &drop_dir);
+    drop_in(work.path(), &beta, &drop_dir);
+    let imported = drop_dir.join("imported").join("air-beta-0.1.0.tar.gz");
+    wait_for("the genuine pair", || {
+        imported.exists() && signature_of(&imported).exists()
+    });
+    let waiting = pending(&d);
+    assert!(
+        waiting
+            .iter()
+            .any(|p| p["name"] == "air-beta" && p["version"] == "0.1.0"),
+        "{waiting:?}"
+    );
 
     // Approved, the loose bundle installs with the verifying client.
     let (status, body) = d.admin_json(

@@ -1,10 +1,17 @@
 //! The signed-metadata test vectors in `index-spec/vectors/`.
 //!
 //! Every vector is rebuilt here in memory with the library's own functions
-//! (never a second implementation of the format) and compared byte for byte
-//! with the committed files, so the files and the code cannot drift apart.
-//! `SKILLREG_WRITE_VECTORS=1 cargo test --test vectors` writes the files
-//! instead; the committed files must then pass without the variable.
+//! and compared byte for byte with the committed files, so the files and
+//! the code cannot drift apart; no test that runs by default writes them.
+//! `cargo test --test vectors -- --ignored write_the_vectors` rewrites
+//! them, and then fails, saying what it rewrote.
+//!
+//! The committed files are also checked the way a client would, with
+//! skillreg's verifier, and once more without any of skillreg's code:
+//! PAE built here by hand, sha256 with `sha2`, signatures with
+//! `ed25519_dalek`, envelopes read as plain JSON
+//! ([`committed_vectors_verify_without_skillreg`]), so a change to the
+//! format on both the signing and the verifying side cannot pass unseen.
 //!
 //! Keys come from fixed seeds and ed25519 signatures are deterministic, so
 //! every byte, signatures included, is fixed. See
@@ -281,30 +288,22 @@ fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("index-spec/vectors")
 }
 
-fn file(files: &[(String, Vec<u8>)], path: &str) -> Vec<u8> {
-    files
-        .iter()
-        .find(|(p, _)| p == path)
-        .unwrap_or_else(|| panic!("no vector {path}"))
-        .1
-        .clone()
+/// A committed vector file, by its path below `index-spec/vectors/`.
+fn committed(path: &str) -> Vec<u8> {
+    std::fs::read(vectors_dir().join(path))
+        .unwrap_or_else(|e| panic!("index-spec/vectors/{path}: {e}"))
 }
 
 #[test]
 fn vectors_match_the_committed_files() {
     let dir = vectors_dir();
     let files = vectors();
-    if std::env::var("SKILLREG_WRITE_VECTORS").as_deref() == Ok("1") {
-        for (path, bytes) in &files {
-            let target = dir.join(path);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::write(&target, bytes).unwrap();
-        }
-        return;
-    }
     for (path, bytes) in &files {
         let committed = std::fs::read(dir.join(path)).unwrap_or_else(|e| {
-            panic!("index-spec/vectors/{path}: {e} (SKILLREG_WRITE_VECTORS=1 writes it)")
+            panic!(
+                "index-spec/vectors/{path}: {e} (`cargo test --test vectors -- --ignored \
+                 write_the_vectors` writes it)"
+            )
         });
         assert!(
             committed == *bytes,
@@ -316,12 +315,35 @@ fn vectors_match_the_committed_files() {
     }
 }
 
-/// Checks the vectors the way a client does (signing.md §9), from the
-/// committed-equivalent bytes.
+/// Rewrites `index-spec/vectors/` from the library, then fails: a rewrite
+/// is a change to review and commit, never a passing test.
+#[test]
+#[ignore = "rewrites index-spec/vectors/, then fails; run it on purpose: \
+            cargo test --test vectors -- --ignored write_the_vectors"]
+fn write_the_vectors() {
+    let dir = vectors_dir();
+    let mut rewritten = Vec::new();
+    for (path, bytes) in vectors() {
+        let target = dir.join(&path);
+        if std::fs::read(&target).ok().as_deref() != Some(&bytes[..]) {
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::write(&target, &bytes).unwrap();
+            rewritten.push(path);
+        }
+    }
+    panic!(
+        "the vectors were rewritten: {} file(s) of index-spec/vectors/ changed: {rewritten:?}. \
+         Review `git diff index-spec/vectors`, update its README where sizes changed, and \
+         commit; then the default tests check them. (This test always fails.)",
+        rewritten.len()
+    );
+}
+
+/// Checks the committed vectors the way a client does (signing.md §9),
+/// with skillreg's verifier.
 #[test]
 fn vectors_verify_as_a_client_would() {
-    let files = vectors();
-    let get = |p: &str| file(&files, p);
+    let get = committed;
 
     // The pinned root verifies with its own root role.
     let root_env = Envelope::from_bytes(&get("root.json")).unwrap();
@@ -428,8 +450,7 @@ fn vectors_verify_as_a_client_would() {
 
 #[test]
 fn tampered_and_misattributed_documents_are_refused() {
-    let files = vectors();
-    let get = |p: &str| file(&files, p);
+    let get = committed;
     let root_env = Envelope::from_bytes(&get("root.json")).unwrap();
     let root: Root = sign::parse(&root_env.payload_bytes().unwrap()).unwrap();
     let ts_role = &root.roles["timestamp"];
@@ -473,4 +494,286 @@ fn tampered_and_misattributed_documents_are_refused() {
         retyped.verify(types::SNAPSHOT, "timestamp", ts_role, &root.keys),
         Err(VerifyError::Threshold { valid: 0, .. })
     ));
+}
+
+// ---------------------------------------------------------------------------
+// The committed vectors checked without skillreg's code: what an independent
+// implementation of signing.md does (the vectors README, "How to check
+// them"). Only serde_json, base64, sha2 and ed25519_dalek are used.
+
+/// Lowercase hex sha256, with `sha2`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// DSSE's PAE, spelled out: `"DSSEv1" SP len(type) SP type SP len(body) SP
+/// body`, lengths in decimal bytes.
+fn pae_by_hand(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One key of keys.json, its public key derived from the seed and its id
+/// computed here.
+struct VectorKey {
+    keyid: String,
+    public: ed25519_dalek::VerifyingKey,
+}
+
+fn vector_keys() -> BTreeMap<String, VectorKey> {
+    let keys: serde_json::Value = serde_json::from_slice(&committed("keys.json")).unwrap();
+    let mut out = BTreeMap::new();
+    for (name, k) in keys.as_object().unwrap() {
+        let seed: [u8; 32] = hex::decode(k["seed"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        assert_eq!(
+            k["public"].as_str().unwrap(),
+            hex::encode(public.as_bytes()),
+            "keys.json: {name}'s public key is derived from its seed"
+        );
+        let keyid = sha256_hex(public.as_bytes());
+        assert_eq!(
+            k["keyid"].as_str().unwrap(),
+            keyid,
+            "keys.json: {name}'s key id is the sha256 of its public key"
+        );
+        out.insert(name.clone(), VectorKey { keyid, public });
+    }
+    out
+}
+
+/// An envelope read as plain JSON: (payloadType, payload bytes, [(keyid,
+/// signature)]), with exactly those three members.
+fn envelope_by_hand(bytes: &[u8]) -> (String, Vec<u8>, Vec<(String, ed25519_dalek::Signature)>) {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let members: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(members, ["payload", "payloadType", "signatures"]);
+    let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
+    let signatures = v["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let sig: [u8; 64] = B64
+                .decode(s["sig"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            (
+                s["keyid"].as_str().unwrap().to_string(),
+                ed25519_dalek::Signature::from_bytes(&sig),
+            )
+        })
+        .collect();
+    (
+        v["payloadType"].as_str().unwrap().to_string(),
+        payload,
+        signatures,
+    )
+}
+
+/// Checks the envelope at `path`: its payload is `payload_file`, its PAE
+/// (built here) is `pae_file` when given, and it carries exactly one valid
+/// signature by each of `signers` (names in keys.json), in that order.
+/// Returns the payload as JSON.
+fn check_envelope(
+    keys: &BTreeMap<String, VectorKey>,
+    path: &str,
+    payload_type: &str,
+    payload_file: &str,
+    pae_file: Option<&str>,
+    signers: &[&str],
+) -> serde_json::Value {
+    let (found_type, payload, signatures) = envelope_by_hand(&committed(path));
+    assert_eq!(found_type, payload_type, "{path}");
+    assert_eq!(payload, committed(payload_file), "{path}: its payload");
+    let message = pae_by_hand(payload_type, &payload);
+    if let Some(pae_file) = pae_file {
+        assert_eq!(message, committed(pae_file), "{pae_file}");
+    }
+    let ids: Vec<&str> = signatures.iter().map(|(id, _)| id.as_str()).collect();
+    let want: Vec<&str> = signers.iter().map(|s| keys[*s].keyid.as_str()).collect();
+    assert_eq!(ids, want, "{path}: signed by {signers:?}");
+    for ((_, sig), signer) in signatures.iter().zip(signers) {
+        keys[*signer]
+            .public
+            .verify_strict(&message, sig)
+            .unwrap_or_else(|e| panic!("{path}: {signer}'s signature: {e}"));
+    }
+    serde_json::from_slice(&payload).unwrap()
+}
+
+/// Length and sha256 of a committed file, as the signed documents list them.
+fn length_and_sha256(path: &str) -> (u64, String) {
+    let bytes = committed(path);
+    (bytes.len() as u64, sha256_hex(&bytes))
+}
+
+fn listed(meta: &serde_json::Value) -> (u64, String) {
+    (
+        meta["length"].as_u64().unwrap(),
+        meta["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn committed_vectors_verify_without_skillreg() {
+    let keys = vector_keys();
+
+    // Root v1 names the three keys, one per role, by the ids computed here.
+    let root = check_envelope(
+        &keys,
+        "root.json",
+        "application/vnd.skillreg.root+json",
+        "root.payload.json",
+        Some("pae-root.bin"),
+        &["root"],
+    );
+    for (role, name) in [
+        ("root", "root"),
+        ("index", "index"),
+        ("timestamp", "timestamp"),
+    ] {
+        let id = &keys[name].keyid;
+        assert_eq!(
+            root["roles"][role]["keyids"],
+            serde_json::json!([id]),
+            "{role}"
+        );
+        assert_eq!(root["roles"][role]["threshold"], 1, "{role}");
+        assert_eq!(
+            root["keys"][id]["public"].as_str().unwrap(),
+            hex::encode(keys[name].public.as_bytes()),
+            "{role}"
+        );
+    }
+    assert_eq!(root["version"], 1);
+
+    // Root v2 (a root-key rotation): signed by the old root key, then the new.
+    let root2 = check_envelope(
+        &keys,
+        "rotation/root-2.json",
+        "application/vnd.skillreg.root+json",
+        "rotation/root-2.payload.json",
+        None,
+        &["root", "root-v2"],
+    );
+    assert_eq!(root2["version"], 2);
+    assert_eq!(
+        root2["roles"]["root"]["keyids"],
+        serde_json::json!([keys["root-v2"].keyid])
+    );
+
+    // Timestamp → snapshot → files, by length and sha256 computed here.
+    let timestamp = check_envelope(
+        &keys,
+        "timestamp.json",
+        "application/vnd.skillreg.timestamp+json",
+        "timestamp.payload.json",
+        Some("pae-timestamp.bin"),
+        &["timestamp"],
+    );
+    assert_eq!(
+        listed(&timestamp["snapshot"]),
+        length_and_sha256("snapshot.json")
+    );
+    let snapshot = check_envelope(
+        &keys,
+        "snapshot.json",
+        "application/vnd.skillreg.snapshot+json",
+        "snapshot.payload.json",
+        Some("pae-snapshot.bin"),
+        &["index"],
+    );
+    assert_eq!(snapshot["version"], timestamp["snapshot"]["version"]);
+    assert_eq!(snapshot["root_version"], root["version"]);
+    let files = snapshot["files"].as_object().unwrap();
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        ["config.json", "he/ll/hello"]
+    );
+    for (path, name) in [("config.json", "config"), ("he/ll/hello", "he-ll-hello")] {
+        assert_eq!(listed(&files[path]), length_and_sha256(path), "{path}");
+        let statement = check_envelope(
+            &keys,
+            &format!("sig/{path}"),
+            "application/vnd.skillreg.index-file+json",
+            &format!("statement-{name}.payload.json"),
+            Some(&format!("pae-statement-{name}.bin")),
+            &["index"],
+        );
+        assert_eq!(statement["path"], *path);
+        assert_eq!(listed(&statement), length_and_sha256(path), "{path}");
+    }
+    // The index line's cksum is the bundle's sha256.
+    let hello = committed("he/ll/hello");
+    let line: serde_json::Value =
+        serde_json::from_slice(hello.strip_suffix(b"\n").unwrap()).unwrap();
+    assert_eq!(
+        line["cksum"].as_str().unwrap(),
+        sha256_hex(&committed("bundle.bin"))
+    );
+
+    // The negative vectors fail for the reasons the README gives.
+    let (_, flipped, sigs) =
+        envelope_by_hand(&committed("negative/timestamp-payload-flipped.json"));
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(sigs[0].0, keys["timestamp"].keyid);
+    assert!(
+        keys["timestamp"]
+            .public
+            .verify_strict(
+                &pae_by_hand("application/vnd.skillreg.timestamp+json", &flipped),
+                &sigs[0].1
+            )
+            .is_err(),
+        "a flipped payload byte breaks the signature"
+    );
+    let (_, payload, sigs) =
+        envelope_by_hand(&committed("negative/timestamp-signed-by-index-key.json"));
+    assert_eq!(payload, committed("timestamp.payload.json"));
+    let message = pae_by_hand("application/vnd.skillreg.timestamp+json", &payload);
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(sigs[0].0, keys["index"].keyid, "not a timestamp key id");
+    assert!(keys["index"]
+        .public
+        .verify_strict(&message, &sigs[0].1)
+        .is_ok());
+    assert!(keys["timestamp"]
+        .public
+        .verify_strict(&message, &sigs[0].1)
+        .is_err());
+    let (_, payload, sigs) =
+        envelope_by_hand(&committed("negative/root-2-signed-by-new-key-only.json"));
+    assert_eq!(payload, committed("rotation/root-2.payload.json"));
+    let message = pae_by_hand("application/vnd.skillreg.root+json", &payload);
+    assert_eq!(sigs.len(), 1);
+    assert_eq!(sigs[0].0, keys["root-v2"].keyid);
+    assert!(
+        !root["roles"]["root"]["keyids"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(sigs[0].0)),
+        "root v1's root role does not name the new key"
+    );
+    assert!(keys["root-v2"]
+        .public
+        .verify_strict(&message, &sigs[0].1)
+        .is_ok());
+    assert!(keys["root"]
+        .public
+        .verify_strict(&message, &sigs[0].1)
+        .is_err());
 }

@@ -26,9 +26,18 @@ fn skill_dir(name: &str, version: &str) -> tempfile::TempDir {
 fn pack_is_deterministic_and_valid() {
     let dir = skill_dir("demo", "1.0.0");
     let a = pack::pack_dir(dir.path()).unwrap();
-    // touch a file: mtimes must not matter
-    std::thread::sleep(std::time::Duration::from_millis(10));
-    fs::write(dir.path().join("scripts/run.sh"), "#!/bin/sh\n").unwrap();
+    // mtimes must not matter: move a file's five hours back (a tar header
+    // holds whole seconds, so a rewrite a moment later could not show it)
+    let script = dir.path().join("scripts/run.sh");
+    let was = fs::metadata(&script).unwrap().modified().unwrap();
+    let earlier = was - std::time::Duration::from_secs(5 * 3600);
+    fs::File::options()
+        .write(true)
+        .open(&script)
+        .unwrap()
+        .set_modified(earlier)
+        .unwrap();
+    assert_eq!(fs::metadata(&script).unwrap().modified().unwrap(), earlier);
     let b = pack::pack_dir(dir.path()).unwrap();
     assert_eq!(a, b);
     let name = PackageName::parse(Kind::Skill, "demo").unwrap();

@@ -908,18 +908,32 @@ fn spdx_alternatives_expand() {
 
 #[test]
 fn superpowers_fixture() {
-    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/marketplaces/superpowers");
-    let dir = if beside.is_dir() {
-        beside
-    } else {
-        std::path::PathBuf::from("/work/shared/fixtures/marketplaces/superpowers")
+    // Where tests/common finds the fixtures: $SKILLREG_FIXTURES, else
+    // ../shared/fixtures beside the repository, else /work/shared/fixtures.
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    let base = match std::env::var_os("SKILLREG_FIXTURES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None if beside.is_dir() => beside.clone(),
+        None => std::path::PathBuf::from("/work/shared/fixtures"),
     };
+    let dir = base.join("marketplaces/superpowers");
+    assert!(
+        dir.is_dir(),
+        "the superpowers fixture is missing: looked for {} ($SKILLREG_FIXTURES {}; {} {}); \
+         set SKILLREG_FIXTURES to the fixtures directory",
+        dir.display(),
+        match std::env::var_os("SKILLREG_FIXTURES") {
+            Some(v) => format!("= {}", v.to_string_lossy()),
+            None => "unset".into(),
+        },
+        beside.display(),
+        if beside.is_dir() {
+            "exists"
+        } else {
+            "does not exist"
+        },
+    );
     let dir = dir.as_path();
-    if !dir.exists() {
-        eprintln!("fixture {} missing; skipped", dir.display());
-        return;
-    }
     let b = pack_dir(dir).unwrap();
     let f = evaluate(
         &PolicyConfig::default(),

@@ -356,7 +356,25 @@ fn a_local_publish_claims_a_name_only_pending_versions_hold() {
             == "claimed-skill@1.1.0: a package published here (not by source `up`) already uses this name"),
         "{run}"
     );
-    assert_eq!(d.fingerprint(), before, "nothing mirrored into it");
+    // Nothing mirrored into it: the one change is the source's record that
+    // it handled the upstream's new index file (so the next run does not
+    // fetch it again), now naming that file's hash and its two lines.
+    let (_, upstream_file) = get_bytes(&format!("{}/index/cl/ai/claimed-skill", m.upstream.url));
+    let changes = before.diff(&d.fingerprint());
+    assert_eq!(changes.len(), 2, "nothing mirrored into it: {changes:#?}");
+    let row = r#"source="up", key="file:cl/ai/claimed-skill", value="#;
+    assert!(
+        changes[0].starts_with(&format!("mirror_state: - {row}")),
+        "{changes:#?}"
+    );
+    assert_eq!(
+        changes[1],
+        format!(
+            "mirror_state: + {row}\"{} 2\"",
+            skillreg::blobs::Sha256Digest::of(&upstream_file).to_hex()
+        ),
+        "{changes:#?}"
+    );
 
     // Another spelling or kind cannot claim it; the refusal names nothing
     // of the pending package.

@@ -1,0 +1,218 @@
+//! The real daemon binary on 127.0.0.1:0 with a temp data dir, and the CLI.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{get, get_with, put, skill_publish_body, skill_tarball};
+
+/// The skillreg binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_skillreg");
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub url: String,
+    pub data: PathBuf,
+    pub admin: String,
+    pub stderr_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts the daemon with default config.
+    pub fn start() -> Daemon {
+        Daemon::with_config("")
+    }
+
+    /// Starts the daemon with a config file holding `toml`.
+    pub fn with_config(toml: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Daemon::start_in(dir, data, toml)
+    }
+
+    /// Starts a daemon on an existing data dir inside `dir`.
+    pub fn start_in(dir: tempfile::TempDir, data: PathBuf, toml: &str) -> Daemon {
+        Daemon::start_with_env(dir, data, toml, &[])
+    }
+
+    /// Starts a daemon on an existing data dir inside `dir`, with extra
+    /// environment variables.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        toml: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let config = dir.path().join("skillreg.toml");
+        std::fs::write(&config, toml).unwrap();
+        let stderr_path = dir
+            .path()
+            .join(format!("stderr-{}.log", std::process::id()));
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data)
+            .env("SKILLREG_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("start skillreg serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "first line was {line:?}; stderr: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                )
+            })
+            .to_string();
+        let admin = std::fs::read_to_string(data.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Daemon {
+            child,
+            url,
+            data,
+            admin,
+            stderr_path,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the daemon and returns its temp dir and data path for a restart.
+    pub fn stop(mut self) -> (tempfile::TempDir, PathBuf) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        (dir, self.data.clone())
+    }
+
+    /// `skillreg token create` against this daemon's data dir.
+    pub fn token(&self, role: &str, name: &str) -> String {
+        let out = cli(&[
+            "token",
+            "create",
+            "--data",
+            self.data.to_str().unwrap(),
+            "--role",
+            role,
+            "--name",
+            name,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Publishes the skill `name@version` with the admin token; panics unless 200.
+    pub fn publish_skill(&self, name: &str, version: &str) {
+        let body = skill_publish_body(name, version, &skill_tarball(name, version));
+        let (status, text) = put(
+            &format!("{}/api/v1/crates/new", self.url),
+            Some(&self.admin),
+            &body,
+        );
+        assert_eq!(status, 200, "publishing {name}@{version}: {text}");
+    }
+
+    /// Asserts the daemon still answers.
+    pub fn assert_serving(&self) {
+        let (status, body) = get(&format!("{}/healthz", self.url));
+        assert_eq!(status, 200, "healthz: {body}");
+        let r = get_with(
+            &format!("{}/index/config.json", self.url),
+            &[("authorization", &self.admin)],
+        );
+        assert_eq!(r.status(), 200);
+    }
+
+    /// Calls the admin API with the admin token: (status, JSON body or null).
+    pub fn admin_json(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.url);
+        let response = match method {
+            "GET" => agent.get(&url).header("Authorization", &self.admin).call(),
+            _ => agent
+                .post(&url)
+                .header("Authorization", &self.admin)
+                .send(body.as_bytes()),
+        };
+        let mut r = response.unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Starts a sync of `source` and waits (up to 60 s) for its run to end.
+    pub fn sync_source(&self, source: &str) -> serde_json::Value {
+        let (status, started) = self.admin_json(
+            "POST",
+            "/admin/v1/sync",
+            &format!("{{\"source\":\"{source}\"}}"),
+        );
+        assert_eq!(status, 202, "{started}");
+        let id = started["run"].as_i64().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, runs) = self.admin_json("GET", "/admin/v1/sync-runs", "");
+            let run = runs["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id)
+                .cloned()
+                .unwrap();
+            if run["status"] != "running" {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {id} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the skillreg CLI.
+pub fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("SKILLREG_REGISTRY")
+        .env_remove("SKILLREG_TOKEN")
+        .output()
+        .unwrap()
+}
