@@ -11,8 +11,19 @@ use crate::package::{Kind, PackageName};
 /// Where the plugin manifest lives.
 pub const PLUGIN_JSON: &str = ".claude-plugin/plugin.json";
 
-/// plugin.json keys whose values are paths (a string or a list of strings).
-const PATH_KEYS: &[&str] = &[
+/// Every plugin.json key Claude Code knows (the mirror notes any other).
+/// The keys whose values are paths stand together, `commands` to
+/// `lspServers`, so [`PATH_KEYS`] is a slice of this one list.
+pub const KNOWN_KEYS: &[&str] = &[
+    "$schema",
+    "name",
+    "version",
+    "description",
+    "author",
+    "homepage",
+    "repository",
+    "license",
+    "keywords",
     "commands",
     "agents",
     "skills",
@@ -20,7 +31,14 @@ const PATH_KEYS: &[&str] = &[
     "mcpServers",
     "outputStyles",
     "lspServers",
+    "dependencies",
+    "userConfig",
+    "channels",
+    "settings",
 ];
+
+/// plugin.json keys whose values are paths (a string or a list of strings).
+pub(super) const PATH_KEYS: &[&str] = KNOWN_KEYS.split_at(9).1.split_at(7).0;
 
 /// The fields of plugin.json skillreg uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ pub const MAX_COMPATIBILITY: usize = 500;
 pub const DEPENDENCIES_FIELD: &str = "metadata.dependencies";
 
 /// The keys the Agent Skills spec defines.
-const SPEC_KEYS: &[&str] = &[
+pub const SPEC_KEYS: &[&str] = &[
     "name",
     "description",
     "license",

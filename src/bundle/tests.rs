@@ -255,3 +255,19 @@ fn paths_that_are_one_file_on_a_case_insensitive_disk_are_refused() {
     ]);
     inspect(&ok, &limits(), |_| false).unwrap();
 }
+
+#[test]
+fn path_keys_are_the_path_valued_plugin_keys() {
+    assert_eq!(
+        plugin::PATH_KEYS,
+        [
+            "commands",
+            "agents",
+            "skills",
+            "hooks",
+            "mcpServers",
+            "outputStyles",
+            "lspServers"
+        ]
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::manifest::{
-    path_list, read_skill_meta, semver_string, synthesize_manifest, ENTRY_ONLY_KEYS, PLUGIN_KEYS,
+    path_list, read_skill_meta, semver_string, synthesize_manifest, ENTRY_ONLY_KEYS,
 };
 use super::{
     inspected, CatalogItem, Fetched, Skipped, VersionHistory, MARKETPLACE_JSON, MAX_MANIFEST_BYTES,
@@ -152,7 +152,9 @@ impl Ctx<'_> {
         };
         let mut notes = Vec::new();
         for key in entry.keys() {
-            if !PLUGIN_KEYS.contains(&key.as_str()) && !ENTRY_ONLY_KEYS.contains(&key.as_str()) {
+            if !bundle::plugin::KNOWN_KEYS.contains(&key.as_str())
+                && !ENTRY_ONLY_KEYS.contains(&key.as_str())
+            {
                 notes.push(format!(
                     "the marketplace entry has the key `{key}`, which Claude Code does not know; ignored"
                 ));
@@ -568,7 +570,7 @@ fn plugin_facts(
                 _ => notes.push(format!("{PLUGIN_JSON} has no string `name`")),
             }
             for key in m.keys() {
-                if !PLUGIN_KEYS.contains(&key.as_str()) {
+                if !bundle::plugin::KNOWN_KEYS.contains(&key.as_str()) {
                     notes.push(format!(
                         "{PLUGIN_JSON} has the key `{key}`, which Claude Code does not know; kept as is"
                     ));

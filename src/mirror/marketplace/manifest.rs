@@ -8,42 +8,8 @@ use std::collections::BTreeMap;
 use crate::bundle;
 use crate::package::parse_version;
 
-/// plugin.json keys Claude Code knows (anything else is noted).
-pub(super) const PLUGIN_KEYS: &[&str] = &[
-    "$schema",
-    "name",
-    "version",
-    "description",
-    "author",
-    "homepage",
-    "repository",
-    "license",
-    "keywords",
-    "commands",
-    "agents",
-    "skills",
-    "hooks",
-    "mcpServers",
-    "outputStyles",
-    "lspServers",
-    "dependencies",
-    "userConfig",
-    "channels",
-    "settings",
-];
-
 /// Keys a marketplace entry may carry besides the plugin.json keys.
 pub(super) const ENTRY_ONLY_KEYS: &[&str] = &["source", "category", "tags", "strict"];
-
-/// The frontmatter keys of the Agent Skills spec.
-const SKILL_SPEC_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "license",
-    "compatibility",
-    "metadata",
-    "allowed-tools",
-];
 
 /// A path value (`"./x"` or `["./x", …]`) as a list.
 pub(super) fn path_list(v: Option<&Value>) -> Vec<String> {
@@ -73,7 +39,7 @@ pub(super) fn semver_string(v: &Value) -> Result<String, String> {
 pub(super) fn synthesize_manifest(name: &str, entry: &Map<String, Value>) -> Vec<u8> {
     let mut m = Map::new();
     m.insert("name".into(), Value::String(name.to_string()));
-    for key in PLUGIN_KEYS {
+    for key in bundle::plugin::KNOWN_KEYS {
         if *key == "name" || *key == "$schema" {
             continue;
         }
@@ -137,7 +103,7 @@ pub(super) fn read_skill_meta(file: &str, text: &[u8]) -> Result<SkillMeta, Stri
         }
     }
     for k in fields.keys() {
-        if !SKILL_SPEC_KEYS.contains(&k.as_str()) {
+        if !bundle::skill::SPEC_KEYS.contains(&k.as_str()) {
             meta.notes.push(format!(
                 "{file}: frontmatter key `{k}` is not in the Agent Skills spec; kept as is"
             ));
