@@ -120,21 +120,7 @@ fn a_git_marketplace_is_cloned_and_fallback_versions_grow_with_changes() {
     .unwrap();
     std::fs::write(plugin.join("README.md"), "first\n").unwrap();
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        git_http::git(Some(&repo), args);
     };
     git(&["init", "-q"]);
     git(&["add", "."]);

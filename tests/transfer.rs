@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -93,21 +93,6 @@ fn digest_sig(manifest: &[u8], key: &ed25519_dalek::SigningKey) -> Vec<u8> {
     sign::Envelope::sign(sign::types::TRANSFER, &digest, &[key]).to_bytes()
 }
 
-/// The entries of a tar.gz, in order.
-fn entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-    tar.entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let path = e.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            (path, data)
-        })
-        .collect()
-}
-
 /// A tar.gz of `entries`, as export-transfer writes them.
 fn archive(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
@@ -180,7 +165,7 @@ fn export_import_review_and_import_again_changes_nothing() {
 
     // The archive's layout and signature, as index-spec documents them.
     let bytes = std::fs::read(&file).unwrap();
-    let parts = entries(&bytes);
+    let parts = tar_entries(&bytes);
     let names: Vec<&str> = parts.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         &names[..3],
@@ -327,7 +312,7 @@ fn export_import_review_and_import_again_changes_nothing() {
     let out = ok(&export(&down_data, &onward, &["--approved-only"]));
     assert!(out.contains("1 version(s) (0 pending)"), "{out}");
     let manifest: skillreg::mirror::transfer::Manifest =
-        serde_json::from_slice(&entries(&std::fs::read(&onward).unwrap())[0].1).unwrap();
+        serde_json::from_slice(&tar_entries(&std::fs::read(&onward).unwrap())[0].1).unwrap();
     assert!(manifest.approved_only);
     let decision = &manifest.versions[0].provenance.as_ref().unwrap()["decision"];
     assert_eq!(decision["payloadType"], sign::types::DECISION, "{decision}");
@@ -348,7 +333,7 @@ fn tampered_foreign_and_hostile_archives_are_refused_and_change_nothing() {
     let root = export_root(&up.data, work.path(), "up-root.json");
     let good_file = work.path().join(format!("good{SUFFIX}"));
     ok(&export(&up.data, &good_file, &[]));
-    let good = entries(&std::fs::read(&good_file).unwrap());
+    let good = tar_entries(&std::fs::read(&good_file).unwrap());
 
     // The air-gapped side already holds one earlier import.
     let down_dir = tempfile::tempdir().unwrap();
@@ -523,8 +508,8 @@ fn archives_signed_before_a_key_rotation_are_refused_after_a_newer_one() {
     let down = down_dir.path().join("data");
     // The old archive with the new root added is refused: only the newest
     // root's index key may sign.
-    let mut e = entries(&std::fs::read(&old).unwrap());
-    let v2 = entries(&std::fs::read(&new).unwrap())
+    let mut e = tar_entries(&std::fs::read(&old).unwrap());
+    let v2 = tar_entries(&std::fs::read(&new).unwrap())
         .into_iter()
         .find(|(p, _)| p == "roots/2.json")
         .unwrap();
@@ -660,7 +645,7 @@ fn a_running_daemon_imports_archives_dropped_into_its_directory() {
     up.publish_skill("air-late", "0.1.0");
     let late = work.path().join("late.tar.gz");
     ok(&export(&up.data, &late, &["--package", "air-late"]));
-    let mut e = entries(&std::fs::read(&late).unwrap());
+    let mut e = tar_entries(&std::fs::read(&late).unwrap());
     let names: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         names[..3],

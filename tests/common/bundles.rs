@@ -84,3 +84,19 @@ pub fn skill_md(name: &str, version: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The entries of a tar.gz, in order: (path, content).
+pub fn tar_entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    tar.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (path, data)
+        })
+        .collect()
+}

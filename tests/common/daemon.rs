@@ -166,16 +166,53 @@ impl Daemon {
 
     /// Starts a sync of `source` and waits (up to 60 s) for its run to end.
     pub fn sync_source(&self, source: &str) -> serde_json::Value {
+        let id = self.start_sync(source);
+        match self.wait_run(id, Duration::from_secs(60)) {
+            Ok(Some(run)) => run,
+            Ok(None) => panic!("the daemon stopped answering during run {id}"),
+            Err(_) => panic!("run {id} did not finish"),
+        }
+    }
+
+    /// Starts a sync of `source`; returns its run id.
+    pub fn start_sync(&self, source: &str) -> i64 {
         let (status, started) = self.admin_json(
             "POST",
             "/admin/v1/sync",
             &format!("{{\"source\":\"{source}\"}}"),
         );
         assert_eq!(status, 202, "{started}");
-        let id = started["run"].as_i64().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        started["run"].as_i64().unwrap()
+    }
+
+    /// Waits up to `limit` for run `id` to end: the run, `None` when the
+    /// daemon stopped answering meanwhile (it crashed), `Err(elapsed)` when
+    /// it still runs. The run list is read without a size limit (a hostile
+    /// run's detail may be large).
+    pub fn wait_run(
+        &self,
+        id: i64,
+        limit: Duration,
+    ) -> Result<Option<serde_json::Value>, Duration> {
+        let start = std::time::Instant::now();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
         loop {
-            let (_, runs) = self.admin_json("GET", "/admin/v1/sync-runs", "");
+            let r = agent
+                .get(format!("{}/admin/v1/sync-runs", self.url))
+                .header("Authorization", &self.admin)
+                .call();
+            let Ok(mut r) = r else { return Ok(None) };
+            let text = r
+                .body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_string()
+                .unwrap();
+            let runs: serde_json::Value = serde_json::from_str(&text).unwrap();
             let run = runs["runs"]
                 .as_array()
                 .unwrap()
@@ -184,12 +221,11 @@ impl Daemon {
                 .cloned()
                 .unwrap();
             if run["status"] != "running" {
-                return run;
+                return Ok(Some(run));
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "run {id} did not finish"
-            );
+            if start.elapsed() > limit {
+                return Err(start.elapsed());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -372,27 +372,11 @@ fn publish_large(up: &Daemon, name: &str, version: &str, data: usize) {
     assert_eq!(status, 200, "publishing {name}@{version}: {body}");
 }
 
-/// The entries of a tar.gz, in order.
-fn entries(archive: &Path) -> Vec<(String, Vec<u8>)> {
-    let file = std::fs::File::open(archive).unwrap();
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    tar.entries()
-        .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let path = e.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            (path, data)
-        })
-        .collect()
-}
-
 /// `archive` remade as format 1 would have written it: the manifest says
 /// format 1, and `manifest.sig` is the exporter's index key's envelope over
 /// the whole manifest.
 fn as_format_1(archive: &Path, index_key: &ed25519_dalek::SigningKey, out: &Path) {
-    let mut e = entries(archive);
+    let mut e = common::tar_entries(&std::fs::read(archive).unwrap());
     let mut manifest: serde_json::Value = serde_json::from_slice(&e[0].1).unwrap();
     manifest["format"] = 1.into();
     e[0].1 = sign::canonical(&manifest);
@@ -427,7 +411,7 @@ fn a_large_genuine_archive_imports_and_format_1_is_refused_by_name() {
     let root = export_root(&up.data, work.path(), "up-root.json");
     let big = work.path().join(format!("big{SUFFIX}"));
     export(&up.data, &big, &[]);
-    let parts = entries(&big);
+    let parts = common::tar_entries(&std::fs::read(&big).unwrap());
     assert!(
         parts[0].1.len() > 64 * 1024,
         "manifest: {} bytes",

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{tree, Daemon};
 
@@ -173,48 +173,7 @@ pub fn sync_within(
     source: &str,
     limit: Duration,
 ) -> Result<Option<serde_json::Value>, Duration> {
-    let (status, started) = d.admin_json(
-        "POST",
-        "/admin/v1/sync",
-        &format!("{{\"source\":\"{source}\"}}"),
-    );
-    assert_eq!(status, 202, "{started}");
-    let id = started["run"].as_i64().unwrap();
-    let t = Instant::now();
-    loop {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let r = agent
-            .get(format!("{}/admin/v1/sync-runs", d.url))
-            .header("Authorization", &d.admin)
-            .call();
-        let Ok(mut r) = r else { return Ok(None) };
-        let runs: serde_json::Value = serde_json::from_str(
-            &r.body_mut()
-                .with_config()
-                .limit(u64::MAX)
-                .read_to_string()
-                .unwrap(),
-        )
-        .unwrap();
-        let run = runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap();
-        if run["status"] != "running" {
-            return Ok(Some(run));
-        }
-        if t.elapsed() > limit {
-            return Err(t.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    d.wait_run(d.start_sync(source), limit)
 }
 
 /// Peak resident memory of a process, in bytes (`VmHWM`).
