@@ -337,7 +337,9 @@ fn fold_component(name: &str) -> String {
 }
 
 /// The form two paths share when a case-insensitive, normalizing file
-/// system would store them as one ([`fold_component`] of each component).
+/// system would store them as one (each component folded as the archive
+/// rules say: HFS+-ignored code points and trailing dots and spaces dropped,
+/// then canonical caseless matching).
 pub fn fold_key(path: &str) -> String {
     path.split('/')
         .map(fold_component)

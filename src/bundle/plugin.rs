@@ -13,7 +13,7 @@ pub const PLUGIN_JSON: &str = ".claude-plugin/plugin.json";
 
 /// Every plugin.json key Claude Code knows (the mirror notes any other).
 /// The keys whose values are paths stand together, `commands` to
-/// `lspServers`, so [`PATH_KEYS`] is a slice of this one list.
+/// `lspServers`, so the path keys are a slice of this one list.
 pub const KNOWN_KEYS: &[&str] = &[
     "$schema",
     "name",
