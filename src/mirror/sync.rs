@@ -194,23 +194,16 @@ impl Mirror {
             ..Default::default()
         };
         let mut progress = Progress::new(&self.registry, id);
+        let (registry, state) = (&self.registry, self.state_home.join(&source.name));
         let outcome = match source.kind {
-            SourceKind::Registry => super::registry_source::sync(
-                &self.registry,
-                &self.state_home.join(&source.name),
-                source,
-                &mut run,
-                &mut progress,
-            )
-            .map_err(|e| e.to_string()),
-            SourceKind::Marketplace => super::marketplace_source::sync(
-                &self.registry,
-                &self.state_home.join(&source.name),
-                source,
-                &mut run,
-                &mut progress,
-            )
-            .map_err(|e| e.to_string()),
+            SourceKind::Registry => {
+                super::registry_source::sync(registry, &state, source, &mut run, &mut progress)
+                    .map_err(|e| e.to_string())
+            }
+            SourceKind::Marketplace => {
+                super::marketplace_source::sync(registry, &state, source, &mut run, &mut progress)
+                    .map_err(|e| e.to_string())
+            }
             SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run)
                 .map_err(|e| e.to_string()),
         };
