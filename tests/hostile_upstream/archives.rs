@@ -153,17 +153,6 @@ fn run_measured(args: &[&str]) -> Measured {
     }
 }
 
-/// A daemon's peak resident memory so far (`VmHWM`), in bytes.
-fn peak_rss(daemon: &Daemon) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).unwrap();
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
-    kib * 1024
-}
 
 fn import(data: &Path, file: &Path, root: &Path, extra: &[&str]) -> Measured {
     let mut args = vec![
@@ -301,7 +290,7 @@ fn a_dropped_archive_of_zeros_is_rejected_in_bounded_memory() {
     let note = drop_dir.join("rejected").join(format!("{name}.error.txt"));
     wait_for("the refusal", || note.exists());
 
-    let peak = peak_rss(&daemon);
+    let peak = crate::support::peak_rss(daemon.child.id());
     assert!(
         peak < MAX_RSS,
         "the daemon peaked at {} MiB resident importing the archive of zeros",
