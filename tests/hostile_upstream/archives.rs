@@ -153,7 +153,6 @@ fn run_measured(args: &[&str]) -> Measured {
     }
 }
 
-
 fn import(data: &Path, file: &Path, root: &Path, extra: &[&str]) -> Measured {
     let mut args = vec![
         "import",
