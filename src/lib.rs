@@ -20,6 +20,7 @@
 //! | [`config`] | defaults ← TOML file ← flags |
 //! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
+//! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
@@ -60,6 +61,7 @@ pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod feeds;
 pub mod fsutil;
 pub mod index;
 pub mod keys;

@@ -178,3 +178,37 @@ pub fn version_key(v: &semver::Version) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `name` matches the glob `pattern` (`*` any run, `?` one
+/// character, ASCII case ignored), as source filters and feed scopes use.
+/// Linear backtracking to the last `*`, so no pattern is exponential.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(b'?') => {
+                pi += 1;
+                ni += 1;
+            }
+            Some(c) if c.eq_ignore_ascii_case(&n[ni]) => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::progress::{count, Progress};
 use crate::client::verify::{self, IndexLine, RegistryOptions, TrustError, TrustedRegistry};
 use crate::config::SourceConfig;
+use crate::package::glob_matches;
 use crate::registry::{Offer, Registry};
 use crate::store::{SyncRun, VersionStatus};
 
@@ -327,21 +328,8 @@ impl RegistrySync<'_> {
 
 /// include/exclude globs (`*` any run, `?` one character).
 fn wanted(source: &SourceConfig, name: &str) -> bool {
-    (source.include.is_empty() || source.include.iter().any(|g| glob(g, name)))
-        && !source.exclude.iter().any(|g| glob(g, name))
-}
-
-fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
+    (source.include.is_empty() || source.include.iter().any(|g| glob_matches(g, name)))
+        && !source.exclude.iter().any(|g| glob_matches(g, name))
 }
 
 /// What a file that does not match its signed length and hash looked like,

@@ -5,7 +5,9 @@
 //! Every method is synchronous (SQLite and fsync); the server calls them on
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
+mod downloads;
 mod export;
+mod feeds;
 mod imports;
 mod publish;
 mod review;
@@ -13,6 +15,7 @@ mod signing;
 mod transfer;
 
 pub use export::{export_static, ExportSummary};
+pub use feeds::{FeedZip, LeftOut, MARKETPLACE_PATH};
 pub use imports::{mirror_login, Imported, Offer};
 pub use publish::{PublishDep, PublishMetadata, Published};
 pub use review::{FileDiff, PendingVersion};
@@ -80,6 +83,14 @@ pub struct Registry {
     reader: Mutex<Store>,
     blobs: BlobStore,
     index: IndexCache,
+    /// The agent-tool feeds' items, locked like `signing`.
+    feeds: Mutex<feeds::Feeds>,
+    /// Their documents and zips, for readers.
+    feed_view: feeds::FeedView,
+    /// What clients use to reach the daemon (the marketplace names it).
+    base_url: String,
+    /// Download counts, flushed in batches.
+    downloads: downloads::Downloads,
 }
 
 impl Registry {
@@ -94,6 +105,7 @@ impl Registry {
         let blobs = BlobStore::open(&data_dir)?;
         bootstrap_admin_token(&data_dir, &mut writer)?;
         let signing = signing::Signing::open(&data_dir, &mut writer, &config.signing)?;
+        let downloads = downloads::Downloads::open(&reader)?;
         let registry = Registry {
             data_dir,
             config: config.clone(),
@@ -103,6 +115,10 @@ impl Registry {
             reader: Mutex::new(reader),
             blobs,
             index: IndexCache::default(),
+            feeds: Mutex::new(feeds::Feeds::default()),
+            feed_view: feeds::FeedView::default(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            downloads,
         };
         {
             let mut store = registry.writer();
@@ -119,7 +135,7 @@ impl Registry {
                 registry.render(&store, &mut signing, &package)?;
             }
             signing.put_roots(&store, &registry.index)?;
-            signing.publish(&mut store, &registry.index, &registry.config.signing)?;
+            registry.sign_snapshot(&mut store, &mut signing)?;
             if !config.export.dir.as_os_str().is_empty() {
                 let (exporter, summary) = export::Exporter::open(
                     &registry.data_dir,
@@ -169,6 +185,68 @@ impl Registry {
 
     fn signing(&self) -> MutexGuard<'_, signing::Signing> {
         self.signing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn feeds(&self) -> MutexGuard<'_, feeds::Feeds> {
+        self.feeds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Renders the feed documents changed since the last snapshot, then
+    /// signs a new snapshot and timestamp naming them and every index file.
+    fn sign_snapshot(
+        &self,
+        store: &mut Store,
+        signing: &mut signing::Signing,
+    ) -> Result<(), RegistryError> {
+        self.feeds().publish(
+            &self.config.feeds,
+            &self.base_url,
+            signing,
+            &self.index,
+            &self.feed_view,
+        );
+        signing.publish(store, &self.index, &self.config.signing)
+    }
+
+    /// A prepared feed document, by URL path without the leading `/`
+    /// (`.well-known/agent-skills/index.json`, `teams/data/…`,
+    /// [`MARKETPLACE_PATH`]).
+    pub fn feed_document(&self, path: &str) -> Option<Arc<Prepared>> {
+        self.feed_view.docs.get(path)
+    }
+
+    /// A zip a feed document names, by its hex sha256, with where its blob is.
+    pub fn feed_zip(&self, sha256: &str) -> Option<(Arc<FeedZip>, PathBuf)> {
+        let zip = self
+            .feed_view
+            .zips
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sha256)
+            .cloned()?;
+        let path = self.blobs.path(&zip.digest);
+        Some((zip, path))
+    }
+
+    /// Counts one download of a version (a row id), in memory.
+    pub fn count_download(&self, version_id: i64) {
+        self.downloads.count(version_id);
+    }
+
+    /// All downloads of a version so far, flushed or not.
+    pub fn downloads_of(&self, version_id: i64) -> u64 {
+        self.downloads.total(version_id)
+    }
+
+    /// Writes the counted downloads to the store in one batch; the server
+    /// calls this every few seconds and at shutdown.
+    pub fn flush_downloads(&self) -> Result<usize, RegistryError> {
+        Ok(self.downloads.flush(&mut self.writer())?)
+    }
+
+    /// The latest skills and plugins a feed cannot serve, with the reasons.
+    pub fn feed_left_out(&self) -> Vec<LeftOut> {
+        self.feeds().left_out()
     }
 
     /// Periodic upkeep of signed metadata: follows key rotations and
@@ -264,14 +342,17 @@ impl Registry {
         name: &str,
         version: &str,
     ) -> Result<(PathBuf, u64, String), RegistryError> {
-        let (blob, status) = self
+        let (blob, version_id, status) = self
             .reader()
             .blob_of(name, version)?
-            .filter(|(_, status)| {
+            .filter(|(_, _, status)| {
                 *status == VersionStatus::Approved || who.is_some_and(|w| w.has(Role::Admin))
             })
             .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
-        let _ = status;
+        // An admin reviewing a pending version is not a download.
+        if status == VersionStatus::Approved {
+            self.downloads.count(version_id);
+        }
         let digest = Sha256Digest::from_hex(&blob.cksum).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
         })?;
@@ -353,7 +434,13 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let (path, body) = Registry::render_package(store, package)?;
         place_index_file(&self.index, signing, path, body, package.updated_at);
-        Ok(())
+        self.feeds().package_changed(
+            &self.feed_view,
+            store,
+            &self.blobs,
+            package,
+            &self.archive_limits(),
+        )
     }
 
     /// A package's index path and file bytes, rendered from the store.
@@ -377,7 +464,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let mut signing = self.signing();
         self.render(store, &mut signing, package)?;
-        signing.publish(store, &self.index, &self.config.signing)?;
+        self.sign_snapshot(store, &mut signing)?;
         if let Some(exporter) = self.exporter().as_mut() {
             if let Err(e) =
                 exporter.package_changed(store, &self.blobs, package, &self.config.signing)

@@ -240,7 +240,7 @@ impl Registry {
             for package in &approved {
                 self.render(&store, &mut signing, package)?;
             }
-            signing.publish(&mut store, &self.index, &self.config.signing)?;
+            self.sign_snapshot(&mut store, &mut signing)?;
             if let Some(exporter) = self.exporter().as_mut() {
                 for package in &approved {
                     if let Err(e) = exporter.package_changed(

@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod body;
 mod error;
+mod feeds;
 mod limits;
 mod request;
 mod response;
@@ -34,6 +35,9 @@ use crate::registry::Registry;
 
 /// How often signed metadata is checked for expiry and key rotations.
 const RESIGN_CHECK: Duration = Duration::from_secs(1);
+
+/// How often counted downloads are written to the store.
+const DOWNLOADS_FLUSH: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +182,17 @@ async fn serve(
         })
     };
 
+    let flusher = {
+        let registry = shared.registry.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(DOWNLOADS_FLUSH);
+            loop {
+                tick.tick().await;
+                flush_downloads(&registry).await;
+            }
+        })
+    };
+
     let scheduler = shared.mirror.spawn_scheduler();
 
     tokio::pin!(shutdown);
@@ -215,7 +230,20 @@ async fn serve(
     sweeper.abort();
     resigner.abort();
     scheduler.abort();
+    flusher.abort();
+    flush_downloads(&shared.registry).await;
     Ok(())
+}
+
+/// Writes counted downloads on the blocking pool; a failure keeps them for
+/// the next try.
+async fn flush_downloads(registry: &Arc<Registry>) {
+    let registry = registry.clone();
+    match tokio::task::spawn_blocking(move || registry.flush_downloads()).await {
+        Ok(Err(e)) => tracing::error!(error = %e, "writing download counts failed; retrying"),
+        Err(e) => tracing::error!(error = %e, "download count task failed"),
+        Ok(Ok(_)) => {}
+    }
 }
 
 struct Connection {

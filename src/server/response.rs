@@ -14,6 +14,15 @@ use crate::index::Prepared;
 
 /// Serves a prepared file with ETag/Last-Modified revalidation and gzip.
 pub(super) fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Body> {
+    prepared_as(req, file, "text/plain; charset=utf-8")
+}
+
+/// Serves a prepared file as [`prepared`] does, with its content type.
+pub(super) fn prepared_as(
+    req: &Request<Incoming>,
+    file: &Prepared,
+    content_type: &'static str,
+) -> Response<Body> {
     let headers = req.headers();
     let not_modified = if let Some(inm) = headers
         .get(header::IF_NONE_MATCH)
@@ -57,7 +66,7 @@ pub(super) fn prepared(req: &Request<Incoming>, file: &Prepared) -> Response<Bod
     }
     builder = builder
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+        .header(header::CONTENT_TYPE, content_type);
     match gzip {
         Some(gz) => builder
             .header(header::CONTENT_ENCODING, "gzip")

@@ -22,11 +22,22 @@ pub(crate) async fn handle(
     peer: SocketAddr,
 ) -> Response<Body> {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = redacted(req.uri().path());
     let result = route(req, &shared, peer).await;
     let response = result.unwrap_or_else(|e| error_response(e, &shared.base_url));
     tracing::debug!(%peer, %method, %path, status = response.status().as_u16(), "request");
     response
+}
+
+/// The path as it may be logged: a feed token (`/~TOKEN/…`) never is.
+fn redacted(path: &str) -> String {
+    match path.strip_prefix("/~") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, tail)) => format!("/~…/{tail}"),
+            None => "/~…".to_string(),
+        },
+        None => path.to_string(),
+    }
 }
 
 async fn route(
@@ -74,6 +85,9 @@ async fn route(
                 Some(file) => Ok(prepared(&req, &file)),
                 None => Err(index_not_found(&key)),
             }
+        }
+        segs if read && super::feeds::is_feed(segs) => {
+            super::feeds::handle(&req, shared, segs).await
         }
         ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,

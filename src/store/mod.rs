@@ -13,6 +13,7 @@ use crate::package::{Kind, PackageName};
 use crate::token::{self, Identity, Role};
 
 mod audit;
+mod feeds;
 mod packages;
 mod publisher_keys;
 mod review;
@@ -24,6 +25,7 @@ mod transfer;
 mod versions;
 
 pub use audit::AuditRecord;
+pub use feeds::{FeedArchiveRow, PublicVersion};
 pub use packages::{PackageRow, SearchHit};
 pub use publisher_keys::PublisherKey;
 pub use review::ReviewRow;

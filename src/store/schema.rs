@@ -116,4 +116,23 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: index files render a package's approved versions; without this
     // index SQLite scans every approved version of every package.
     "CREATE INDEX versions_by_package_status ON versions (package_id, status, id);",
+    // 6: what the agent tools download. Each approved bundle is re-rendered
+    // once into the zip shapes those tools take (a skill with SKILL.md at
+    // the root; a Claude Code plugin), kept as blobs; `left_out` says why a
+    // bundle cannot be served in a shape. Downloads are counted per version
+    // and per day, flushed in batches.
+    "CREATE TABLE feed_archives (
+        bundle_cksum TEXT NOT NULL,
+        shape        TEXT NOT NULL,
+        cksum        TEXT,
+        size         INTEGER,
+        left_out     TEXT,
+        PRIMARY KEY (bundle_cksum, shape)
+    );
+    CREATE TABLE downloads (
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        day        INTEGER NOT NULL,
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (version_id, day)
+    );",
 ];

@@ -126,17 +126,18 @@ impl Store {
         )
     }
 
-    /// The blob of `name@version` (exact version string, newest row) and
-    /// whether it is approved (only approved blobs are public).
+    /// The blob of `name@version` (exact version string, newest row), the
+    /// version's row id, and whether it is approved (only approved blobs are
+    /// public).
     pub fn blob_of(
         &self,
         name: &str,
         version: &str,
-    ) -> Result<Option<(BlobRef, VersionStatus)>, StoreError> {
+    ) -> Result<Option<(BlobRef, i64, VersionStatus)>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT v.cksum, v.size, v.status FROM versions v JOIN packages p ON p.id = v.package_id
+                "SELECT v.cksum, v.size, v.id, v.status FROM versions v JOIN packages p ON p.id = v.package_id
                  WHERE p.normalized = ?1 AND v.version = ?2
                  ORDER BY v.id DESC LIMIT 1",
             )?
@@ -146,7 +147,8 @@ impl Store {
                         cksum: r.get(0)?,
                         size: r.get::<_, i64>(1)? as u64,
                     },
-                    VersionStatus::parse(&r.get::<_, String>(2)?),
+                    r.get(2)?,
+                    VersionStatus::parse(&r.get::<_, String>(3)?),
                 ))
             })
             .optional()?)

@@ -10,6 +10,7 @@
 //! the `pub use` lines only).
 #![allow(dead_code)]
 
+mod agent_tools;
 mod bundles;
 mod cargo;
 mod client_env;
@@ -25,6 +26,6 @@ mod static_server;
 
 #[allow(unused_imports)]
 pub use self::{
-    bundles::*, cargo::*, client_env::*, daemon::*, fault_proxy::*, fingerprint::*, fixtures::*,
-    http::*, nginx::*, signed_index::*, static_server::*,
+    agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*, fault_proxy::*, fingerprint::*,
+    fixtures::*, http::*, nginx::*, signed_index::*, static_server::*,
 };

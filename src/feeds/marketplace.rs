@@ -1,0 +1,92 @@
+//! The Claude Code marketplace: `GET /claude/marketplace.json`.
+//!
+//! Claude Code installs a plugin of a URL catalog only from an `archive`
+//! source: a zip over https, from a host name that is not loopback or
+//! link-local, checked against the catalog's sha256. So every entry names
+//! its zip by absolute URL below the registry's public URL.
+
+use serde::Serialize;
+
+use super::{marketplace_zip_path, FeedItem};
+use crate::config;
+use crate::package::Kind;
+
+/// The version of the catalog's own format that skillreg writes.
+pub const CATALOG_VERSION: &str = "1.0.0";
+
+#[derive(Serialize)]
+struct Catalog<'a> {
+    name: &'a str,
+    owner: Owner<'a>,
+    metadata: Metadata<'a>,
+    plugins: Vec<Plugin<'a>>,
+}
+
+#[derive(Serialize)]
+struct Owner<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    description: &'a str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Plugin<'a> {
+    name: &'a str,
+    source: Source,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct Source {
+    source: &'static str,
+    url: String,
+    sha256: String,
+}
+
+/// Renders the catalog of `items` for a registry at `base_url`: every
+/// plugin with a zip, and every skill too when `skills_as_plugins`, by name.
+pub fn render<'a>(
+    cfg: &'a config::Feeds,
+    base_url: &str,
+    items: impl IntoIterator<Item = &'a FeedItem>,
+) -> Vec<u8> {
+    let base = base_url.trim_end_matches('/');
+    let mut plugins: Vec<Plugin<'_>> = items
+        .into_iter()
+        .filter(|item| item.kind == Kind::Plugin || cfg.skills_as_plugins)
+        .filter_map(|item| {
+            let zip = item.plugin_zip.as_ref().ok()?;
+            Some(Plugin {
+                name: &item.name,
+                source: Source {
+                    source: "archive",
+                    url: format!("{base}/{}", marketplace_zip_path(&zip.sha256)),
+                    sha256: zip.sha256.clone(),
+                },
+                description: &item.description,
+                version: &item.version,
+            })
+        })
+        .collect();
+    plugins.sort_by(|a, b| a.name.cmp(b.name));
+    let mut out = serde_json::to_vec_pretty(&Catalog {
+        name: &cfg.marketplace.name,
+        owner: Owner {
+            name: &cfg.marketplace.owner,
+        },
+        metadata: Metadata {
+            description: &cfg.marketplace.description,
+            version: CATALOG_VERSION,
+        },
+        plugins,
+    })
+    .expect("the catalog serializes");
+    out.push(b'\n');
+    out
+}

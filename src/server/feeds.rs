@@ -1,0 +1,157 @@
+//! The feeds the agents' own tools read (`index-spec/agent-feeds.md`):
+//!
+//! ```text
+//! [/~TOKEN][/SCOPE]/.well-known/agent-skills/index.json   the skills CLI
+//! [/~TOKEN][/SCOPE]/.well-known/agent-skills/files/SHA.zip
+//! /claude/marketplace.json                                Claude Code
+//! /claude/files/SHA.zip
+//! ```
+//!
+//! Documents are prepared bytes and zips are blob files, both looked up in
+//! memory: no SQL on any of these routes.
+//!
+//! The `skills` CLI never sends credentials, so on a registry with
+//! `auth_required` its URL carries a reader token as a path segment,
+//! `/~TOKEN/`: checked like a header token (constant time, revocable), and
+//! never logged (the access log shows `/~…/`).
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Request, Response, StatusCode};
+
+use super::body::{self, Body};
+use super::error::ApiError;
+use super::request::reader;
+use super::response::prepared_as;
+use super::{AuthError, Shared};
+use crate::feeds::archive::Shape;
+use crate::feeds::wellknown::INDEX_PATH;
+use crate::registry::MARKETPLACE_PATH;
+
+/// Where in a path the well-known folder starts.
+const WELL_KNOWN: [&str; 2] = [".well-known", "agent-skills"];
+
+/// Whether `segs` is a feed route; `None` leaves it to the other routes.
+pub(super) fn is_feed(segs: &[&str]) -> bool {
+    segs.first().is_some_and(|s| s.starts_with('~'))
+        || segs.windows(2).any(|w| w == WELL_KNOWN)
+        || segs.first() == Some(&"claude")
+}
+
+/// Serves one feed request (GET or HEAD).
+pub(super) async fn handle(
+    req: &Request<Incoming>,
+    shared: &Shared,
+    segs: &[&str],
+) -> Result<Response<Body>, ApiError> {
+    let (token, rest) = match segs.split_first() {
+        Some((first, rest)) if first.starts_with('~') => (Some(&first[1..]), rest),
+        _ => (None, segs),
+    };
+    match rest {
+        ["claude", "marketplace.json"] if token.is_none() => {
+            reader(req, shared)?;
+            document(req, shared, MARKETPLACE_PATH)
+        }
+        ["claude", "files", file] if token.is_none() => {
+            reader(req, shared)?;
+            zip(shared, file, Shape::Plugin).await
+        }
+        _ => {
+            let at = rest
+                .windows(2)
+                .position(|w| w == WELL_KNOWN)
+                .ok_or_else(|| not_found(rest))?;
+            let (scope, tail) = (&rest[..at], &rest[at + 2..]);
+            match token {
+                Some(token) => feed_token(shared, token)?,
+                None => reader(req, shared)?,
+            }
+            match tail {
+                ["index.json"] => {
+                    let path = if scope.is_empty() {
+                        INDEX_PATH.to_string()
+                    } else {
+                        format!("{}/{INDEX_PATH}", scope.join("/"))
+                    };
+                    document(req, shared, &path)
+                }
+                ["files", file] => zip(shared, file, Shape::Skill).await,
+                _ => Err(not_found(rest)),
+            }
+        }
+    }
+}
+
+/// A feed request that names no feed; the path is shown without a token.
+fn not_found(rest: &[&str]) -> ApiError {
+    ApiError::not_found(format!("no such feed: /{}", rest.join("/")))
+}
+
+/// Checks a token from the path: any live token (a reader token is meant).
+fn feed_token(shared: &Shared, token: &str) -> Result<(), ApiError> {
+    match shared.auth.authenticate(token) {
+        Ok(who) => shared
+            .limits
+            .check_token(who.token_id)
+            .map_err(|wait| ApiError::rate_limited(wait, "token")),
+        Err(AuthError::Invalid) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the token in this feed URL is invalid or revoked; ask an admin for a new reader token (`skillreg token create NAME --role reader`)",
+        )),
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "token check failed");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot check tokens right now; retry shortly",
+            ))
+        }
+    }
+}
+
+fn document(
+    req: &Request<Incoming>,
+    shared: &Shared,
+    path: &str,
+) -> Result<Response<Body>, ApiError> {
+    match shared.registry.feed_document(path) {
+        Some(file) => Ok(prepared_as(req, &file, "application/json")),
+        None => Err(ApiError::not_found(format!(
+            "no feed at /{path}: scopes are configured in [[feeds.scopes]]"
+        ))),
+    }
+}
+
+/// Streams a zip a current document names, counting the download.
+async fn zip(shared: &Shared, file: &str, shape: Shape) -> Result<Response<Body>, ApiError> {
+    let missing = || ApiError::not_found(format!("no such archive: {file}"));
+    let sha256 = file.strip_suffix(".zip").ok_or_else(missing)?;
+    let (zip, path) = shared
+        .registry
+        .feed_zip(sha256)
+        .filter(|(zip, _)| zip.shape == shape)
+        .ok_or_else(missing)?;
+    let handle = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "feed zip missing");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the archive is missing from storage; an operator should check the daemon log",
+        )
+    })?;
+    shared.registry.count_download(zip.version_id);
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, zip.size)
+        .header(header::ETAG, format!("\"{sha256}\""))
+        .header(
+            header::CACHE_CONTROL,
+            if shared.config.auth_required {
+                "private, max-age=31536000, immutable"
+            } else {
+                "public, max-age=31536000, immutable"
+            },
+        )
+        .body(body::file(handle, zip.size))
+        .expect("valid response"))
+}
