@@ -324,6 +324,26 @@ pub struct SourceInfo {
     pub auto_approve: bool,
 }
 
+/// `GET /admin/v1/feeds`: what the agent-tool feeds cannot serve.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FeedsResponse {
+    /// Latest versions left out of a feed, with the reason.
+    pub left_out: Vec<FeedLeftOut>,
+}
+
+/// One latest version a feed leaves out.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FeedLeftOut {
+    /// The package.
+    pub name: String,
+    /// Its latest approved version.
+    pub version: String,
+    /// `skills` (the Agent Skills index and ClawHub) or `claude` (the marketplace).
+    pub feed: String,
+    /// Why it cannot be served there.
+    pub reason: String,
+}
+
 /// `{"audit": […]}`, newest first.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuditResponse {

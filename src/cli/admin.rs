@@ -64,6 +64,14 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show the skills and plugins the agent-tool feeds leave out, and why.
+    Feeds {
+        #[command(flatten)]
+        remote: Remote,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the audit log, newest first.
     Audit {
         #[command(flatten)]
@@ -125,6 +133,10 @@ pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             print_or_json(&sources, json, print_sources)
         }
+        AdminCommand::Feeds { remote, json } => {
+            let feeds = remote.client()?.admin_feeds().map_err(|e| e.to_string())?;
+            print_or_json(&feeds, json, print_feeds)
+        }
         AdminCommand::Audit { remote, json } => {
             let audit = remote.client()?.admin_audit().map_err(|e| e.to_string())?;
             print_or_json(&audit, json, print_audit)
@@ -181,6 +193,19 @@ fn print_pending(pending: &crate::api::PendingResponse) {
                 f["detail"].as_str().unwrap_or("")
             );
         }
+    }
+}
+
+fn print_feeds(feeds: &crate::api::FeedsResponse) {
+    if feeds.left_out.is_empty() {
+        println!("every approved skill and plugin is in the feeds");
+    }
+    for l in &feeds.left_out {
+        let feed = match l.feed.as_str() {
+            "skills" => "the skills index and ClawHub",
+            _ => "the Claude Code marketplace",
+        };
+        println!("{}@{} is not in {feed}: {}", l.name, l.version, l.reason);
     }
 }
 

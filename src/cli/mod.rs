@@ -49,6 +49,18 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Write the Claude Code marketplace as a folder (for a team's own git
+    /// server): `.claude-plugin/marketplace.json` with relative sources and
+    /// every plugin unpacked below `plugins/`.
+    ExportMarketplace {
+        /// Output folder: empty, absent or an earlier export.
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+        /// Config file, for `[feeds]` (the marketplace's name and owner).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show, export and rotate the registry's signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -249,6 +261,24 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve::serve(args),
         Command::Token(cmd) => token(cmd),
         Command::Key(cmd) => key(cmd),
+        Command::ExportMarketplace { out, data, config } => {
+            let mut config = match config {
+                Some(path) => Config::load(&path).map_err(|e| e.to_string())?,
+                None => Config::default(),
+            };
+            config.data_dir = data.dir;
+            let summary =
+                crate::registry::export_marketplace(&config, &out).map_err(|e| e.to_string())?;
+            println!(
+                "exported the marketplace `{}` to {} ({} plugins, {} files); add it with `claude plugin marketplace add {}`",
+                config.feeds.marketplace.name,
+                out.display(),
+                summary.plugins,
+                summary.files,
+                out.display()
+            );
+            Ok(())
+        }
         Command::ExportStatic {
             out,
             data,

@@ -167,6 +167,13 @@ impl Client {
         self.decode(&url, response)
     }
 
+    /// `GET /admin/v1/feeds`.
+    pub fn admin_feeds(&self) -> Result<api::FeedsResponse, ClientError> {
+        let url = format!("{}/admin/v1/feeds", self.base);
+        let response = self.with_token(self.agent.get(&url)).call();
+        self.decode(&url, response)
+    }
+
     /// `GET /admin/v1/audit`.
     pub fn admin_audit(&self) -> Result<api::AuditResponse, ClientError> {
         let url = format!("{}/admin/v1/audit", self.base);

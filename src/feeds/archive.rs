@@ -35,11 +35,13 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// The word stored with the rendered archive.
+    /// The word stored with the rendered archive. It names the rendering's
+    /// version too: a change to what [`render`] writes must change it, so
+    /// bundles rendered before are rendered again rather than served stale.
     pub fn as_str(self) -> &'static str {
         match self {
-            Shape::Skill => "skill-zip",
-            Shape::Plugin => "plugin-zip",
+            Shape::Skill => "skill-zip/1",
+            Shape::Plugin => "plugin-zip/1",
         }
     }
 }
@@ -57,6 +59,8 @@ pub struct Source<'a> {
     pub version: &'a str,
     /// Its description.
     pub description: &'a str,
+    /// Who published it (the author of a skill served as a plugin).
+    pub publisher: &'a str,
 }
 
 /// Renders `source` as a zip of `shape`, or says why it cannot be one. The
@@ -127,6 +131,7 @@ fn plugin_manifest(source: &Source<'_>) -> Vec<u8> {
         "name": source.name,
         "version": source.version,
         "description": source.description,
+        "author": { "name": source.publisher },
     }))
     .expect("static JSON");
     out.push(b'\n');

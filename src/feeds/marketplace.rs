@@ -36,17 +36,10 @@ struct Metadata<'a> {
 #[derive(Serialize)]
 struct Plugin<'a> {
     name: &'a str,
-    source: Source,
+    source: serde_json::Value,
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
     version: &'a str,
-}
-
-#[derive(Serialize)]
-struct Source {
-    source: &'static str,
-    url: String,
-    sha256: String,
 }
 
 /// Renders the catalog of `items` for a registry at `base_url`: every
@@ -57,21 +50,56 @@ pub fn render<'a>(
     items: impl IntoIterator<Item = &'a FeedItem>,
 ) -> Vec<u8> {
     let base = base_url.trim_end_matches('/');
-    let mut plugins: Vec<Plugin<'_>> = items
+    catalog(cfg, items, |_, zip| {
+        serde_json::json!({
+            "source": "archive",
+            "url": format!("{base}/{}", marketplace_zip_path(&zip.sha256)),
+            "sha256": zip.sha256,
+        })
+    })
+}
+
+/// The folder below a directory marketplace where plugin `name` is unpacked.
+pub fn directory_plugin_path(name: &str) -> String {
+    format!("plugins/{name}")
+}
+
+/// Renders the same catalog for a directory (or git) marketplace, whose
+/// plugins are unpacked beside it at [`directory_plugin_path`]: relative
+/// sources, which Claude Code installs from a local or git marketplace.
+pub fn render_directory<'a>(
+    cfg: &'a config::Feeds,
+    items: impl IntoIterator<Item = &'a FeedItem>,
+) -> Vec<u8> {
+    catalog(cfg, items, |item, _| {
+        serde_json::Value::String(format!("./{}", directory_plugin_path(&item.name)))
+    })
+}
+
+/// The items a marketplace lists: plugins with a zip, and skills with one
+/// when `skills_as_plugins`.
+pub fn listed<'a>(
+    cfg: &config::Feeds,
+    items: impl IntoIterator<Item = &'a FeedItem>,
+) -> impl Iterator<Item = (&'a FeedItem, &'a super::StoredZip)> {
+    let skills = cfg.skills_as_plugins;
+    items
         .into_iter()
-        .filter(|item| item.kind == Kind::Plugin || cfg.skills_as_plugins)
-        .filter_map(|item| {
-            let zip = item.plugin_zip.as_ref().ok()?;
-            Some(Plugin {
-                name: &item.name,
-                source: Source {
-                    source: "archive",
-                    url: format!("{base}/{}", marketplace_zip_path(&zip.sha256)),
-                    sha256: zip.sha256.clone(),
-                },
-                description: &item.description,
-                version: &item.version,
-            })
+        .filter(move |item| item.kind == Kind::Plugin || skills)
+        .filter_map(|item| Some((item, item.plugin_zip.as_ref().ok()?)))
+}
+
+fn catalog<'a>(
+    cfg: &'a config::Feeds,
+    items: impl IntoIterator<Item = &'a FeedItem>,
+    source: impl Fn(&FeedItem, &super::StoredZip) -> serde_json::Value,
+) -> Vec<u8> {
+    let mut plugins: Vec<Plugin<'_>> = listed(cfg, items)
+        .map(|(item, zip)| Plugin {
+            name: &item.name,
+            source: source(item, zip),
+            description: &item.description,
+            version: &item.version,
         })
         .collect();
     plugins.sort_by(|a, b| a.name.cmp(b.name));

@@ -58,6 +58,41 @@ pub fn write_blob(out: &Path, blobs: &BlobStore, digest: &Sha256Digest) -> io::R
     Ok(true)
 }
 
+/// Writes `bytes` at `rel` below `out` (a feed document or zip, outside
+/// `index/`), durably, unless the file there already holds them.
+pub fn write_at(out: &Path, rel: &str, bytes: &[u8]) -> io::Result<bool> {
+    let target = out.join(rel);
+    if std::fs::read(&target).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    ensure_dir(target.parent().expect("a feed path has a parent"))?;
+    fsutil::write_durable(&target, bytes, 0o644)?;
+    Ok(true)
+}
+
+/// Copies a blob to `rel` below `out` if it is not there yet, checking it
+/// against its name on the way.
+pub fn copy_blob_to(
+    out: &Path,
+    rel: &str,
+    blobs: &BlobStore,
+    digest: &Sha256Digest,
+) -> io::Result<bool> {
+    let target = out.join(rel);
+    if target.exists() {
+        return Ok(false);
+    }
+    let bytes = std::fs::read(blobs.path(digest))?;
+    if Sha256Digest::of(&bytes) != *digest {
+        return Err(io::Error::other(format!(
+            "blob {digest} in the store does not match its name"
+        )));
+    }
+    ensure_dir(target.parent().expect("a feed path has a parent"))?;
+    fsutil::write_durable(&target, &bytes, 0o644)?;
+    Ok(true)
+}
+
 /// Writes the files at `changed` (index paths) from `cache` into the tree,
 /// the snapshot and timestamp after everything they vouch for.
 pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Result<()> {

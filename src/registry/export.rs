@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::feeds::{FeedView, Feeds};
 use super::signing::Signing;
 use super::{Registry, RegistryError};
 use crate::blobs::{BlobStore, Sha256Digest};
@@ -36,24 +37,35 @@ pub(super) struct Exporter {
     written: HashMap<String, Vec<u8>>,
     /// A write failed; everything is re-checked at the next refresh.
     dirty: bool,
+    /// The feeds of the tree: their marketplace names the tree's base URL.
+    feeds: Feeds,
+    feed_view: FeedView,
+    base_url: String,
+    feeds_config: config::Feeds,
+    limits: crate::bundle::ArchiveLimits,
 }
 
 impl Exporter {
     /// Builds the whole tree at `out` for clients reaching it at `base_url`.
     pub(super) fn open(
-        data_dir: &Path,
+        config: &Config,
         store: &mut Store,
         blobs: &BlobStore,
-        cfg: &config::Signing,
         out: &Path,
         base_url: &str,
     ) -> Result<(Exporter, ExportSummary), RegistryError> {
+        let (data_dir, cfg) = (&config.data_dir, &config.signing);
         let mut exporter = Exporter {
             out: out.to_path_buf(),
             cache: IndexCache::default(),
             signing: Signing::open(data_dir, store, cfg)?,
             written: HashMap::new(),
             dirty: false,
+            feeds: Feeds::default(),
+            feed_view: FeedView::default(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            feeds_config: config.feeds.clone(),
+            limits: config.limits.archive(),
         };
         let config_json = export::config_json(base_url);
         exporter
@@ -73,9 +85,10 @@ impl Exporter {
                 body,
                 package.updated_at,
             );
+            exporter.feed_changed(store, blobs, package)?;
         }
         exporter.signing.put_roots(store, &exporter.cache)?;
-        exporter.signing.publish(store, &exporter.cache, cfg)?;
+        exporter.sign_snapshot(store, cfg)?;
         // Snapshots left by an earlier run are stale: the new timestamp
         // names only the one just written.
         let snapshot_dir = export::index_file_path(out, "_skillreg/snapshot");
@@ -108,8 +121,48 @@ impl Exporter {
             body,
             package.updated_at,
         );
-        self.signing.publish(store, &self.cache, cfg)?;
+        self.feed_changed(store, blobs, package)?;
+        self.sign_snapshot(store, cfg)?;
         self.sync(store, blobs).map(|_| ())
+    }
+
+    fn feed_changed(
+        &mut self,
+        store: &Store,
+        blobs: &BlobStore,
+        package: &PackageRow,
+    ) -> Result<(), RegistryError> {
+        self.feeds
+            .package_changed(&self.feed_view, store, blobs, package, &self.limits)
+    }
+
+    /// Renders changed feed documents, then signs the tree's snapshot.
+    fn sign_snapshot(
+        &mut self,
+        store: &mut Store,
+        cfg: &config::Signing,
+    ) -> Result<(), RegistryError> {
+        self.feeds.publish(
+            &self.feeds_config,
+            &self.base_url,
+            &mut self.signing,
+            &self.cache,
+            &self.feed_view,
+        );
+        self.signing.publish(store, &self.cache, cfg)
+    }
+
+    /// Writes the feeds' zips, then their documents (outside `index/`,
+    /// at the paths the daemon serves them), before the snapshot that
+    /// vouches for them.
+    fn write_feeds(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
+        for (path, digest) in self.feeds.static_zips(&self.feeds_config) {
+            export::copy_blob_to(&self.out, &path, blobs, &digest)?;
+        }
+        for (path, file) in self.feed_view.docs.entries() {
+            export::write_at(&self.out, &path, &file.body)?;
+        }
+        Ok(())
     }
 
     /// Follows rotations and re-signs before expiry, like the daemon's own
@@ -140,6 +193,7 @@ impl Exporter {
                 summary.blobs_written += 1;
             }
         }
+        self.write_feeds(blobs)?;
         let mut changed = Vec::new();
         for (path, file) in self.cache.entries() {
             if self.written.get(&path).map(Vec::as_slice) != Some(file.etag.as_bytes()) {
@@ -190,8 +244,9 @@ pub fn export_static(
         )));
     }
     let mut store = Store::open(data_dir)?;
-    let blobs = BlobStore::open(data_dir)?;
-    let (_, summary) =
-        Exporter::open(data_dir, &mut store, &blobs, &config.signing, out, base_url)?;
+    // `attach`: the daemon may be running, with temp files in flight; the
+    // export may store zips the feeds render.
+    let blobs = BlobStore::attach(data_dir)?;
+    let (_, summary) = Exporter::open(config, &mut store, &blobs, out, base_url)?;
     Ok(summary)
 }

@@ -195,6 +195,37 @@ impl Feeds {
         }
     }
 
+    /// Every zip a static tree of the feeds holds, by its path below the
+    /// tree: each skill zip beside every index that lists it (URLs there are
+    /// relative to the index), each plugin zip below `claude/files/`.
+    pub(super) fn static_zips(&self, cfg: &config::Feeds) -> Vec<(String, Sha256Digest)> {
+        let mut out = Vec::new();
+        let digest = |zip: &StoredZip| {
+            Sha256Digest::from_hex(&zip.sha256).expect("stored zip digests are hex")
+        };
+        let index_dir = feeds::wellknown::INDEX_PATH
+            .strip_suffix("index.json")
+            .expect("the index path ends in index.json");
+        for (item, _) in self.items.values() {
+            if let (Kind::Skill, Ok(zip)) = (item.kind, &item.skill_zip) {
+                let file = feeds::wellknown_zip_path(&zip.sha256);
+                out.push((format!("{index_dir}{file}"), digest(zip)));
+                for scope in cfg.scopes.iter().filter(|s| feeds::in_scope(s, item)) {
+                    out.push((format!("{}/{index_dir}{file}", scope.path), digest(zip)));
+                }
+            }
+        }
+        for (_, zip) in feeds::marketplace::listed(cfg, self.items.values().map(|(i, _)| i)) {
+            out.push((feeds::marketplace_zip_path(&zip.sha256), digest(zip)));
+        }
+        out
+    }
+
+    /// The items, by name.
+    pub(super) fn items(&self) -> impl Iterator<Item = &FeedItem> {
+        self.items.values().map(|(item, _)| item)
+    }
+
     /// Every skill or plugin left out of a feed shape, with the reason.
     pub(super) fn left_out(&self) -> Vec<LeftOut> {
         let mut out = Vec::new();
@@ -254,6 +285,7 @@ fn zip_of(
                 name: &package.name,
                 version: &version.version,
                 description: &version.description,
+                publisher: &version.published_by,
             };
             let row = match archive::render(&source, shape, limits) {
                 Ok(zip) => {

@@ -9,6 +9,7 @@ mod downloads;
 mod export;
 mod feeds;
 mod imports;
+mod marketplace_export;
 mod publish;
 mod review;
 mod signing;
@@ -17,6 +18,7 @@ mod transfer;
 pub use export::{export_static, ExportSummary};
 pub use feeds::{FeedZip, LeftOut, MARKETPLACE_PATH};
 pub use imports::{mirror_login, Imported, Offer};
+pub use marketplace_export::{export_marketplace, MarketplaceExport};
 pub use publish::{PublishDep, PublishMetadata, Published};
 pub use review::{FileDiff, PendingVersion};
 pub use signing::{export_root, rotate, Rotation};
@@ -138,10 +140,9 @@ impl Registry {
             registry.sign_snapshot(&mut store, &mut signing)?;
             if !config.export.dir.as_os_str().is_empty() {
                 let (exporter, summary) = export::Exporter::open(
-                    &registry.data_dir,
+                    config,
                     &mut store,
                     &registry.blobs,
-                    &config.signing,
                     &config.export.dir,
                     &config.export.base_url,
                 )?;

@@ -102,6 +102,22 @@ pub(super) async fn handle(
                 &crate::api::SourcesResponse { sources },
             ))
         }
+        (&Method::GET, ["feeds"]) => {
+            let left_out = registry
+                .feed_left_out()
+                .into_iter()
+                .map(|l| crate::api::FeedLeftOut {
+                    name: l.name,
+                    version: l.version,
+                    feed: l.feed.to_string(),
+                    reason: l.reason,
+                })
+                .collect();
+            Ok(json(
+                StatusCode::OK,
+                &crate::api::FeedsResponse { left_out },
+            ))
+        }
         (&Method::GET, ["audit"]) => {
             let audit = blocking(move || registry.audit(&who)).await?;
             Ok(json(StatusCode::OK, &AuditResponse { audit }))
@@ -114,6 +130,7 @@ pub(super) async fn handle(
             | ["sync"]
             | ["sync-runs"]
             | ["sources"]
+            | ["feeds"]
             | ["packages", _, _, "approve" | "reject" | "decision"],
         ) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
