@@ -383,7 +383,7 @@ fn a_corrupted_bundle_is_not_stored_and_a_clean_resync_stores_it() {
     // What is stored is exactly what the upstream published.
     let after = p.down.fingerprint();
     let upstream = p.upstream.fingerprint();
-    assert_eq!(after.blobs, upstream.blobs);
+    assert_eq!(after.blobs, upstream.bundle_blobs());
     assert_eq!(
         after
             .published

@@ -221,6 +221,15 @@ impl IndexCache {
             .insert(path, Arc::new(file));
     }
 
+    /// Installs or replaces the file at `path` with one already prepared
+    /// (served at two paths without preparing it twice).
+    pub fn put_shared(&self, path: String, file: Arc<Prepared>) {
+        self.files
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, file);
+    }
+
     /// Every (path, file), for writing a static tree.
     pub fn entries(&self) -> Vec<(String, Arc<Prepared>)> {
         self.files

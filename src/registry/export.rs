@@ -43,6 +43,8 @@ pub(super) struct Exporter {
     base_url: String,
     feeds_config: config::Feeds,
     limits: crate::bundle::ArchiveLimits,
+    /// The feed zips written, by path below the tree.
+    feed_zips: std::collections::BTreeSet<String>,
 }
 
 impl Exporter {
@@ -66,6 +68,7 @@ impl Exporter {
             base_url: base_url.trim_end_matches('/').to_string(),
             feeds_config: config.feeds.clone(),
             limits: config.limits.archive(),
+            feed_zips: Default::default(),
         };
         let config_json = export::config_json(base_url);
         exporter
@@ -155,12 +158,36 @@ impl Exporter {
     /// Writes the feeds' zips, then their documents (outside `index/`,
     /// at the paths the daemon serves them), before the snapshot that
     /// vouches for them.
-    fn write_feeds(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
-        for (path, digest) in self.feeds.static_zips(&self.feeds_config) {
-            export::copy_blob_to(&self.out, &path, blobs, &digest)?;
+    fn write_feeds(&mut self, blobs: &BlobStore) -> Result<(), RegistryError> {
+        let wanted = self.feeds.static_zips(&self.feeds_config);
+        for (path, digest) in &wanted {
+            export::copy_blob_to(&self.out, path, blobs, digest)?;
         }
         for (path, file) in self.feed_view.docs.entries() {
             export::write_at(&self.out, &path, &file.body)?;
+        }
+        let wanted: std::collections::BTreeSet<String> =
+            wanted.into_iter().map(|(path, _)| path).collect();
+        self.feed_zips.extend(wanted.iter().cloned());
+        Ok(())
+    }
+
+    /// Removes the zips of versions the documents no longer name (yanked
+    /// or superseded), once the documents that named them are replaced.
+    fn prune_feed_zips(&mut self) -> Result<(), RegistryError> {
+        let wanted: std::collections::BTreeSet<String> = self
+            .feeds
+            .static_zips(&self.feeds_config)
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        let stale: Vec<String> = self.feed_zips.difference(&wanted).cloned().collect();
+        for path in stale {
+            match std::fs::remove_file(self.out.join(&path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            self.feed_zips.remove(&path);
         }
         Ok(())
     }
@@ -218,6 +245,7 @@ impl Exporter {
             export::remove_file(&self.out, &path)?;
             self.written.remove(&path);
         }
+        self.prune_feed_zips()?;
         summary.files_written = changed.len();
         self.dirty = false;
         Ok(summary)

@@ -19,8 +19,8 @@ use crate::index::{IndexCache, Prepared};
 use crate::package::Kind;
 use crate::store::{FeedArchiveRow, PackageRow, PublicVersion, Store};
 
-/// The prefix of feed documents in the snapshot: index paths never start
-/// with `_`, and mirrors skip such paths.
+/// The prefix of feed documents in the snapshot and below `/index/`: index
+/// paths never start with `_`, and mirrors skip such paths.
 const SNAPSHOT_PREFIX: &str = "_feeds/";
 
 /// The URL path of the Claude Code marketplace.
@@ -51,12 +51,21 @@ pub(super) struct FeedView {
 }
 
 /// The feeds' state, under the writer lock.
-#[derive(Default)]
 pub(super) struct Feeds {
     /// Latest public version per package, by normalized name, with its row id.
     items: BTreeMap<String, (FeedItem, i64)>,
-    /// Whether the documents need rendering.
+    /// Whether the documents need rendering (at first, so that a registry
+    /// with nothing approved serves empty documents, not 404s).
     dirty: bool,
+}
+
+impl Default for Feeds {
+    fn default() -> Self {
+        Feeds {
+            items: BTreeMap::new(),
+            dirty: true,
+        }
+    }
 }
 
 /// The latest version the feeds show: the highest non-yanked release, or
@@ -190,8 +199,13 @@ impl Feeds {
             if unchanged {
                 continue;
             }
-            signing.file_changed(index, &format!("{SNAPSHOT_PREFIX}{path}"), &body);
-            view.docs.put(path, Prepared::new(body, now));
+            // Also below `/index/` at its snapshot key, so that a client
+            // verifying the snapshot finds every file it lists there.
+            let key = format!("{SNAPSHOT_PREFIX}{path}");
+            signing.file_changed(index, &key, &body);
+            let file = Arc::new(Prepared::new(body, now));
+            index.put_shared(key, file.clone());
+            view.docs.put_shared(path, file);
         }
     }
 

@@ -64,6 +64,23 @@ pub struct Fingerprint {
     pub served: BTreeMap<String, (u16, String)>,
 }
 
+impl Fingerprint {
+    /// The blobs that are versions' bundles (a registry also stores the
+    /// zips its feeds render from approved bundles).
+    pub fn bundle_blobs(&self) -> BTreeMap<String, String> {
+        let bundles: std::collections::HashSet<&str> = self
+            .published
+            .iter()
+            .map(|(_, _, c, _)| c.as_str())
+            .collect();
+        self.blobs
+            .iter()
+            .filter(|(path, _)| bundles.contains(path.rsplit('/').next().unwrap_or(path)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 impl Daemon {
     /// Everything stored and served: proof that a refusal changed nothing
     /// (see [`Fingerprint`]).

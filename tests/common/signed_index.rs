@@ -125,7 +125,8 @@ pub fn mirror_registry(daemon_url: &str, dir: &Path) {
     for path in snap.files.keys() {
         let body = copy(&format!("index/{path}")).expect("listed index file");
         copy(&format!("index/{}", paths::statement(path))).expect("statement");
-        if path == "config.json" {
+        // config.json and the feed documents are not index lines.
+        if path == "config.json" || path.starts_with("_feeds/") {
             continue;
         }
         for line in String::from_utf8(body).unwrap().lines() {
