@@ -55,7 +55,7 @@ pub(super) async fn handle(
         }
         ["claude", "files", file] if token.is_none() => {
             reader(req, shared)?;
-            zip(shared, file, Shape::Plugin).await
+            zip(req, shared, file, Shape::Plugin).await
         }
         _ => {
             let at = rest
@@ -76,7 +76,7 @@ pub(super) async fn handle(
                     };
                     document(req, shared, &path)
                 }
-                ["files", file] => zip(shared, file, Shape::Skill).await,
+                ["files", file] => zip(req, shared, file, Shape::Skill).await,
                 _ => Err(not_found(rest)),
             }
         }
@@ -122,8 +122,14 @@ fn document(
     }
 }
 
-/// Streams a zip a current document names, counting the download.
-async fn zip(shared: &Shared, file: &str, shape: Shape) -> Result<Response<Body>, ApiError> {
+/// Streams a zip a current document names, counting the download (a HEAD
+/// fetches nothing, so it is not one).
+async fn zip(
+    req: &Request<Incoming>,
+    shared: &Shared,
+    file: &str,
+    shape: Shape,
+) -> Result<Response<Body>, ApiError> {
     let missing = || ApiError::not_found(format!("no such archive: {file}"));
     let sha256 = file.strip_suffix(".zip").ok_or_else(missing)?;
     let (zip, path) = shared
@@ -138,7 +144,9 @@ async fn zip(shared: &Shared, file: &str, shape: Shape) -> Result<Response<Body>
             "the archive is missing from storage; an operator should check the daemon log",
         )
     })?;
-    shared.registry.count_download(zip.version_id);
+    if req.method() == hyper::Method::GET {
+        shared.registry.count_download(zip.version_id);
+    }
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/zip")

@@ -29,15 +29,20 @@ pub(crate) async fn handle(
     response
 }
 
-/// The path as it may be logged: a feed token (`/~TOKEN/…`) never is.
+/// The path as it may be logged: a feed token (`/~TOKEN/…`) never is, in
+/// any spelling the router would take for one (extra slashes, `%7E`).
 fn redacted(path: &str) -> String {
-    match path.strip_prefix("/~") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, tail)) => format!("/~…/{tail}"),
-            None => "/~…".to_string(),
-        },
-        None => path.to_string(),
-    }
+    path.split('/')
+        .map(|segment| {
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+            if decoded.starts_with('~') {
+                "~…"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 async fn route(
@@ -381,3 +386,6 @@ fn login_help(base_url: &str) -> String {
         "skillreg at {base_url}\n\nTokens are issued by an administrator of this registry:\n\n    skillreg token create --data DATA_DIR --role reader --name YOUR_LOGIN\n\nThen give it to cargo:\n\n    cargo login --registry NAME\n"
     )
 }
+
+#[cfg(test)]
+mod tests;
