@@ -4,7 +4,8 @@
 //! documents re-rendered, prepared and signed into the next snapshot.
 //!
 //! Readers never lock the writer: documents sit in an [`IndexCache`] and the
-//! zips they name in a map behind a read-write lock.
+//! zips they name, and named before (see [`servable`]), in a map behind a
+//! read-write lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -46,7 +47,8 @@ pub struct FeedZip {
 pub(super) struct FeedView {
     /// Prepared documents, by URL path (no leading `/`).
     pub(super) docs: IndexCache,
-    /// The zips the documents name, by hex sha256.
+    /// The zips the documents name or named (see [`servable`]), by hex
+    /// sha256.
     pub(super) zips: RwLock<HashMap<String, Arc<FeedZip>>>,
 }
 
@@ -54,6 +56,8 @@ pub(super) struct FeedView {
 pub(super) struct Feeds {
     /// Latest public version per package, by normalized name, with its row id.
     items: BTreeMap<String, (FeedItem, i64)>,
+    /// The zips each package has in [`FeedView::zips`], by normalized name.
+    served: HashMap<String, Vec<String>>,
     /// Whether the documents need rendering (at first, so that a registry
     /// with nothing approved serves empty documents, not 404s).
     dirty: bool,
@@ -63,6 +67,7 @@ impl Default for Feeds {
     fn default() -> Self {
         Feeds {
             items: BTreeMap::new(),
+            served: HashMap::new(),
             dirty: true,
         }
     }
@@ -124,36 +129,11 @@ impl Feeds {
                 version.id,
             )),
         };
+        // Zips first: yanking an older version changes no item but takes
+        // its zips away.
+        self.serve(view, &key, servable(store, &package.name, &versions)?);
         if self.items.get(&key) == item.as_ref() {
             return Ok(());
-        }
-        {
-            let mut zips = view.zips.write().unwrap_or_else(|e| e.into_inner());
-            if let Some((old, _)) = self.items.get(&key) {
-                for zip in [&old.skill_zip, &old.plugin_zip].into_iter().flatten() {
-                    zips.remove(&zip.sha256);
-                }
-            }
-            if let Some((new, version_id)) = &item {
-                for (zip, shape) in [
-                    (&new.skill_zip, archive::Shape::Skill),
-                    (&new.plugin_zip, archive::Shape::Plugin),
-                ] {
-                    let Ok(zip) = zip else { continue };
-                    let digest =
-                        Sha256Digest::from_hex(&zip.sha256).expect("stored zip digests are hex");
-                    zips.insert(
-                        zip.sha256.clone(),
-                        Arc::new(FeedZip {
-                            digest,
-                            size: zip.size,
-                            shape,
-                            version_id: *version_id,
-                            name: new.name.clone(),
-                        }),
-                    );
-                }
-            }
         }
         match item {
             Some(item) => self.items.insert(key, item),
@@ -161,6 +141,21 @@ impl Feeds {
         };
         self.dirty = true;
         Ok(())
+    }
+
+    /// Makes `zips` the package's served zips, in place of those it had.
+    fn serve(&mut self, view: &FeedView, key: &str, zips: Vec<FeedZip>) {
+        let mut map = view.zips.write().unwrap_or_else(|e| e.into_inner());
+        for sha in self.served.remove(key).unwrap_or_default() {
+            map.remove(&sha);
+        }
+        let shas: Vec<String> = zips.iter().map(|z| z.digest.to_hex()).collect();
+        for (sha, zip) in shas.iter().zip(zips) {
+            map.insert(sha.clone(), Arc::new(zip));
+        }
+        if !shas.is_empty() {
+            self.served.insert(key.to_string(), shas);
+        }
     }
 
     /// Renders the documents after changes, prepares them and signs a
@@ -274,6 +269,39 @@ pub struct LeftOut {
     pub feed: &'static str,
     /// Why, for the admin.
     pub reason: String,
+}
+
+/// The zips a package serves: every zip ever rendered (so once named by a
+/// document) of a version that is approved and not yanked. Not only the
+/// latest's: a client fetches zips after the document that names them, and
+/// Claude Code installs from a catalog it cached at `marketplace add`, so a
+/// zip a document named a moment ago must not vanish when a newer version
+/// is approved. A yanked version's zips go at once.
+fn servable(
+    store: &Store,
+    name: &str,
+    versions: &[PublicVersion],
+) -> Result<Vec<FeedZip>, RegistryError> {
+    let mut zips = Vec::new();
+    for version in versions.iter().filter(|v| !v.yanked) {
+        for shape in [archive::Shape::Skill, archive::Shape::Plugin] {
+            let Some(FeedArchiveRow::Stored { cksum, size }) =
+                store.feed_archive(&version.cksum, shape.as_str())?
+            else {
+                continue;
+            };
+            zips.push(FeedZip {
+                digest: Sha256Digest::from_hex(&cksum).ok_or_else(|| {
+                    RegistryError::Io(std::io::Error::other("stored zip digest is not hex"))
+                })?,
+                size,
+                shape,
+                version_id: version.id,
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(zips)
 }
 
 /// The zip of `shape` for a version: remembered from an earlier render, or

@@ -122,8 +122,9 @@ fn document(
     }
 }
 
-/// Streams a zip a current document names, counting the download (a HEAD
-/// fetches nothing, so it is not one).
+/// Streams a zip of an approved, non-yanked version that a document names
+/// or named, counting the download (a HEAD fetches nothing, so it is not
+/// one).
 async fn zip(
     req: &Request<Incoming>,
     shared: &Shared,
