@@ -46,13 +46,39 @@ impl Daemon {
         toml: &str,
         env: &[(&str, &str)],
     ) -> Daemon {
+        Daemon::start_listening(dir, data, toml, env, "127.0.0.1:0")
+    }
+
+    /// Starts a daemon whose `toml` may name its own port: `toml(port)` is
+    /// the config of a daemon listening on 127.0.0.1:`port`, a port free a
+    /// moment before (e.g. for a `public_url` with that port, which a
+    /// daemon on port 0 cannot be told in advance).
+    pub fn on_free_port(toml: impl FnOnce(u16) -> String, env: &[(&str, &str)]) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("find a free port")
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Daemon::start_listening(dir, data, &toml(port), env, &format!("127.0.0.1:{port}"))
+    }
+
+    /// Starts a daemon listening on `listen`, with extra environment
+    /// variables.
+    pub fn start_listening(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        toml: &str,
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> Daemon {
         let config = dir.path().join("skillreg.toml");
         std::fs::write(&config, toml).unwrap();
         let stderr_path = dir
             .path()
             .join(format!("stderr-{}.log", std::process::id()));
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", listen, "--config"])
             .arg(&config)
             .arg("--data")
             .arg(&data)

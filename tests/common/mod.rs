@@ -10,6 +10,7 @@
 //! the `pub use` lines only).
 #![allow(dead_code)]
 
+mod agent_registry;
 mod agent_tools;
 mod bundles;
 mod cargo;
@@ -23,9 +24,12 @@ mod http;
 mod nginx;
 mod signed_index;
 mod static_server;
+mod test_ca;
+mod tool_run;
 
 #[allow(unused_imports)]
 pub use self::{
-    agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*, fault_proxy::*, fingerprint::*,
-    fixtures::*, http::*, nginx::*, signed_index::*, static_server::*,
+    agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*,
+    fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, signed_index::*,
+    static_server::*, test_ca::*, tool_run::*,
 };
