@@ -45,6 +45,13 @@ impl TlsRegistry {
         TlsRegistry { d, ca, url }
     }
 
+    /// The same daemon stopped and started again (on its port): a start
+    /// renders every document from the store.
+    fn restart(self) -> TlsRegistry {
+        let d = self.d.restart(&[("SKILLREG_LOG", "debug")]);
+        TlsRegistry { d, ..self }
+    }
+
     fn admin(&self) -> Admin<'_> {
         Admin {
             url: self.url.clone(),
@@ -158,10 +165,10 @@ fn claude_code_installs_a_plugin_and_a_skill_from_the_marketplace_over_tls() {
         .ok();
     user.claude(&["plugin", "install", &format!("hello-plugin@{MARKETPLACE}")])
         .ok();
-    assert_eq!(
-        user.cached("hello-plugin", "0.1.0"),
-        bundle_files(&reg.bundle("hello-plugin", "0.1.0")),
-        "the plugin is installed as its bundle's files, byte for byte"
+    assert_same_files(
+        &user.cached("hello-plugin", "0.1.0"),
+        &bundle_files(&reg.bundle("hello-plugin", "0.1.0")),
+        "the plugin is installed as its bundle's files, byte for byte",
     );
 
     // A skill is a plugin of one skill: its files under skills/<name>/,
@@ -179,7 +186,11 @@ fn claude_code_installs_a_plugin_and_a_skill_from_the_marketplace_over_tls() {
         .into_iter()
         .map(|(path, bytes)| (format!("skills/hello-skill/{path}"), bytes))
         .collect();
-    assert_eq!(cached, expected);
+    assert_same_files(
+        &cached,
+        &expected,
+        "the skill-as-plugin holds the bundle's files",
+    );
 }
 
 #[test]
@@ -206,9 +217,10 @@ fn with_auth_required_claude_code_needs_a_token_in_the_marketplace_headers() {
         .ok();
     user.claude(&["plugin", "install", &format!("hello-plugin@{MARKETPLACE}")])
         .ok();
-    assert_eq!(
-        user.cached("hello-plugin", "0.1.0"),
-        bundle_files(&reg.bundle("hello-plugin", "0.1.0"))
+    assert_same_files(
+        &user.cached("hello-plugin", "0.1.0"),
+        &bundle_files(&reg.bundle("hello-plugin", "0.1.0")),
+        "installed as the bundle's files",
     );
     let log = reg.d.log();
     assert!(log.contains("path=/claude/files/"), "{log}");
@@ -254,6 +266,8 @@ fn a_pending_plugin_is_left_out_of_the_marketplace_until_approved() {
     admin.publish(&example_dir("hello-skill"));
     admin.sync_up();
     assert_eq!(admin.pending(), ["hello-plugin@0.1.0"]);
+    let reg = reg.restart();
+    let admin = reg.admin();
 
     assert!(!reg.marketplace().contains_key("hello-plugin"));
     assert!(reg.marketplace().contains_key("hello-skill"));
@@ -286,7 +300,11 @@ fn a_pending_plugin_is_left_out_of_the_marketplace_until_approved() {
         .ok();
     user.claude(&["plugin", "install", &format!("hello-plugin@{MARKETPLACE}")])
         .ok();
-    assert_eq!(user.cached("hello-plugin", "0.1.0"), bundle_files(&pending));
+    assert_same_files(
+        &user.cached("hello-plugin", "0.1.0"),
+        &bundle_files(&pending),
+        "installed as the bundle's files",
+    );
 }
 
 /// A copy of examples/hello-plugin at `version`, in `dir`.
@@ -320,9 +338,10 @@ fn a_catalog_claude_code_cached_still_installs_after_a_newer_version_is_approved
     assert_ne!(reg.marketplace()["hello-plugin"].0, old_url);
     user.claude(&["plugin", "install", &format!("hello-plugin@{MARKETPLACE}")])
         .ok();
-    assert_eq!(
-        user.cached("hello-plugin", "0.1.0"),
-        bundle_files(&reg.bundle("hello-plugin", "0.1.0"))
+    assert_same_files(
+        &user.cached("hello-plugin", "0.1.0"),
+        &bundle_files(&reg.bundle("hello-plugin", "0.1.0")),
+        "installed as the bundle's files",
     );
 
     // Yanked, it is not served to anyone holding an old catalog.

@@ -126,10 +126,10 @@ fn skills_add_installs_a_published_skill_byte_identical_and_lists_it() {
     project.add(&d.url);
     for (name, version) in [("pdf-tools", "1.2.0"), ("hello-skill", "1.0.0")] {
         let stored = bundle(&d, name, version);
-        assert_eq!(
-            project.installed(name),
-            bundle_files(&stored),
-            "{name} is installed as the bundle's files, byte for byte"
+        assert_same_files(
+            &project.installed(name),
+            &bundle_files(&stored),
+            &format!("{name} is installed as the bundle's files, byte for byte"),
         );
         assert_eq!(project.locked_digest(name), index(&d.url)[name].1);
     }
@@ -198,24 +198,35 @@ fn skills_update_picks_up_a_new_version_only_once_it_is_approved() {
     let project = Project::new();
     project.add(&down.url);
     let first = bundle_files(&bundle(&down, "mirror-me", "1.0.0"));
-    assert_eq!(project.installed("mirror-me"), first);
+    assert_same_files(
+        &project.installed("mirror-me"),
+        &first,
+        "installed as the bundle's files",
+    );
 
     std::fs::remove_dir_all(src.path().join("mirror-me")).unwrap();
     up.publish(&rich_skill(src.path(), "mirror-me", "1.1.0", "Second."));
     admin.sync_up();
     assert_eq!(admin.pending(), ["mirror-me@1.1.0"]);
+    // A start renders every document from the store: still not offered.
+    let down = down.restart(&[]);
+    let admin = Admin::of(&down);
     project.skills(&["update", "-p", "-y"]).ok();
-    assert_eq!(
-        project.installed("mirror-me"),
-        first,
-        "a pending version is not an update"
+    assert_same_files(
+        &project.installed("mirror-me"),
+        &first,
+        "a pending version is not an update",
     );
 
     admin.approve("mirror-me@1.1.0");
     project.skills(&["update", "-p", "-y"]).ok();
     let second = bundle(&down, "mirror-me", "1.1.0");
     assert_ne!(bundle_files(&second), first);
-    assert_eq!(project.installed("mirror-me"), bundle_files(&second));
+    assert_same_files(
+        &project.installed("mirror-me"),
+        &bundle_files(&second),
+        "installed as the bundle's files",
+    );
     assert_eq!(
         project.locked_digest("mirror-me"),
         format!("sha256:{}", skill_zip(&second, "mirror-me", "1.1.0"))
@@ -232,6 +243,9 @@ fn a_pending_skill_is_never_offered_and_its_zip_is_not_served() {
     assert_eq!(admin.pending(), ["held-back@1.0.0"]);
     // Something approved beside it, so the index is not simply empty.
     admin.publish(&rich_skill(src.path(), "local-one", "1.0.0", "Approved."));
+    // A start renders every document from the store, pending or not.
+    let down = down.restart(&[]);
+    let admin = Admin::of(&down);
 
     let project = Project::new();
     let listed = project.skills(&["add", &down.url, "--list"]).ok().output();
@@ -290,7 +304,11 @@ fn yanking_the_latest_version_falls_back_to_the_previous_one_and_then_removes_th
     assert_eq!(get(&new_url).0, 404, "the yanked version's zip is gone");
     let project = Project::new();
     project.add(&d.url);
-    assert_eq!(project.installed("yank-me"), bundle_files(&old));
+    assert_same_files(
+        &project.installed("yank-me"),
+        &bundle_files(&old),
+        "installed as the bundle's files",
+    );
 
     yank("1.0.0");
     assert!(!index(&d.url).contains_key("yank-me"));
@@ -343,9 +361,10 @@ fn with_auth_required_the_skills_cli_needs_a_feed_token_in_the_url_and_a_revoked
         "{scoped}"
     );
     project.add(&with);
-    assert_eq!(
-        project.installed("private-one"),
-        bundle_files(&bundle(&d, "private-one", "1.0.0"))
+    assert_same_files(
+        &project.installed("private-one"),
+        &bundle_files(&bundle(&d, "private-one", "1.0.0")),
+        "installed as the bundle's files",
     );
 
     // Revoked: refused on the very next request.

@@ -169,3 +169,23 @@ pub fn feed_zip_sha256(
     .unwrap();
     skillreg::blobs::Sha256Digest::of(&zip).to_hex()
 }
+
+/// Asserts two file trees (path → bytes) are equal, naming the paths that
+/// differ rather than printing bytes.
+pub fn assert_same_files(
+    actual: &BTreeMap<String, Vec<u8>>,
+    expected: &BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let differ: Vec<&String> = actual
+        .keys()
+        .chain(expected.keys())
+        .filter(|path| actual.get(*path) != expected.get(*path))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: these files differ or exist on one side only: {differ:?}"
+    );
+}

@@ -124,6 +124,16 @@ impl Daemon {
         (dir, self.data.clone())
     }
 
+    /// Stops the daemon and starts it again on the same address, data dir
+    /// and config, with `env`: a start renders every package's documents
+    /// from the store again.
+    pub fn restart(self, env: &[(&str, &str)]) -> Daemon {
+        let listen = self.url.rsplit("://").next().unwrap().to_string();
+        let (dir, data) = self.stop();
+        let toml = std::fs::read_to_string(dir.path().join("skillreg.toml")).unwrap();
+        Daemon::start_listening(dir, data, &toml, env, &listen)
+    }
+
     /// `skillreg token create` against this daemon's data dir.
     pub fn token(&self, role: &str, name: &str) -> String {
         let out = cli(&[
