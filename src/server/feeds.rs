@@ -27,6 +27,7 @@ use super::{AuthError, Shared};
 use crate::feeds::archive::Shape;
 use crate::feeds::wellknown::INDEX_PATH;
 use crate::registry::MARKETPLACE_PATH;
+use crate::token::Role;
 
 /// Where in a path the well-known folder starts.
 const WELL_KNOWN: [&str; 2] = [".well-known", "agent-skills"];
@@ -88,16 +89,30 @@ fn not_found(rest: &[&str]) -> ApiError {
     ApiError::not_found(format!("no such feed: /{}", rest.join("/")))
 }
 
-/// Checks a token from the path: any live token (a reader token is meant).
+/// How an admin makes a token for a feed URL.
+const READER_TOKEN_HINT: &str =
+    "ask an admin for a reader token (`skillreg token create --data DATA_DIR --role reader --name LOGIN`)";
+
+/// Checks a token from the path: a live reader token. A feed URL is
+/// copied into lock files (the skills CLI writes it into
+/// `skills-lock.json`), shell history and proxy logs, so a token that can
+/// also publish or administer is refused there rather than spread.
 fn feed_token(shared: &Shared, token: &str) -> Result<(), ApiError> {
     match shared.auth.authenticate(token) {
+        Ok(who) if who.has(Role::Publisher) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token in this feed URL has the role {}; feed URLs take a reader token only, since they end up in lock files and logs: {READER_TOKEN_HINT}",
+                who.role
+            ),
+        )),
         Ok(who) => shared
             .limits
             .check_token(who.token_id)
             .map_err(|wait| ApiError::rate_limited(wait, "token")),
         Err(AuthError::Invalid) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "the token in this feed URL is invalid or revoked; ask an admin for a new reader token (`skillreg token create NAME --role reader`)",
+            format!("the token in this feed URL is invalid or revoked; {READER_TOKEN_HINT}"),
         )),
         Err(AuthError::Store(e)) => {
             tracing::error!(error = %e, "token check failed");
