@@ -367,6 +367,16 @@ fn with_auth_required_the_skills_cli_needs_a_feed_token_in_the_url_and_a_revoked
         "installed as the bundle's files",
     );
 
+    // Only a reader token: a URL is copied into lock files and logs.
+    for token in [d.admin.clone(), d.token("publisher", "pat")] {
+        let (status, body) = get(&format!(
+            "{}/~{token}/.well-known/agent-skills/index.json",
+            d.url
+        ));
+        assert_eq!(status, 403, "{body}");
+        assert!(detail(&body).contains("reader token only"), "{body}");
+    }
+
     // Revoked: refused on the very next request.
     let out = cli(&[
         "token",
