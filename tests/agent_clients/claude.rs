@@ -322,7 +322,8 @@ fn hello_plugin_at(dir: &std::path::Path, version: &str) -> PathBuf {
 }
 
 #[test]
-fn a_catalog_claude_code_cached_still_installs_after_a_newer_version_is_approved() {
+fn a_catalog_claude_code_cached_still_installs_after_a_newer_version_is_approved_and_update_brings_it(
+) {
     let reg = TlsRegistry::start("", "");
     let admin = reg.admin();
     let src = tempfile::tempdir().unwrap();
@@ -342,6 +343,17 @@ fn a_catalog_claude_code_cached_still_installs_after_a_newer_version_is_approved
         &user.cached("hello-plugin", "0.1.0"),
         &bundle_files(&reg.bundle("hello-plugin", "0.1.0")),
         "installed as the bundle's files",
+    );
+
+    // Refreshed, the catalog brings 0.2.0 to `plugin update`.
+    user.claude(&["plugin", "marketplace", "update", MARKETPLACE])
+        .ok();
+    user.claude(&["plugin", "update", &format!("hello-plugin@{MARKETPLACE}")])
+        .ok();
+    assert_same_files(
+        &user.cached("hello-plugin", "0.2.0"),
+        &bundle_files(&reg.bundle("hello-plugin", "0.2.0")),
+        "updated to the bundle's files",
     );
 
     // Yanked, it is not served to anyone holding an old catalog.
