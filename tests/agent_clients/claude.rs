@@ -278,6 +278,7 @@ fn a_pending_plugin_is_left_out_of_the_marketplace_until_approved() {
         "hello-plugin",
         "0.1.0",
         "A tiny Claude Code plugin with one skill",
+        "mirror:up",
         Shape::Plugin,
     );
     let zip_url = format!("{}/claude/files/{sha}.zip", reg.url);

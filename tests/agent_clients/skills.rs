@@ -91,7 +91,8 @@ fn index(base: &str) -> BTreeMap<String, (String, String)> {
         .collect()
 }
 
-/// The skill-shaped zip of a skill bundle, as the index should name it.
+/// The skill-shaped zip of a skill bundle, as the index should name it
+/// (that shape names no publisher).
 fn skill_zip(bundle: &[u8], name: &str, version: &str) -> String {
     feed_zip_sha256(
         bundle,
@@ -99,6 +100,7 @@ fn skill_zip(bundle: &[u8], name: &str, version: &str) -> String {
         name,
         version,
         &format!("The {name} skill, for tests."),
+        "",
         skillreg::feeds::archive::Shape::Skill,
     )
 }

@@ -145,13 +145,15 @@ pub fn bundle_files(bundle: &[u8]) -> BTreeMap<String, Vec<u8>> {
 
 /// The hex sha256 of the zip a feed serves for a bundle, rendered the way
 /// the registry renders it: so a test knows a pending version's zip URL
-/// before the registry would ever name it.
+/// before the registry would ever name it. `publisher` is the login that
+/// published it (`admin`, or `mirror:SOURCE` when mirrored).
 pub fn feed_zip_sha256(
     bundle: &[u8],
     kind: skillreg::package::Kind,
     name: &str,
     version: &str,
     description: &str,
+    publisher: &str,
     shape: skillreg::feeds::archive::Shape,
 ) -> String {
     let source = skillreg::feeds::archive::Source {
@@ -160,6 +162,7 @@ pub fn feed_zip_sha256(
         name,
         version,
         description,
+        publisher,
     };
     let zip = skillreg::feeds::archive::render(
         &source,
