@@ -159,7 +159,7 @@ impl Exporter {
     /// at the paths the daemon serves them), before the snapshot that
     /// vouches for them.
     fn write_feeds(&mut self, blobs: &BlobStore) -> Result<(), RegistryError> {
-        let wanted = self.feeds.static_zips(&self.feeds_config);
+        let wanted = self.feeds.static_zips(&self.feed_view, &self.feeds_config);
         for (path, digest) in &wanted {
             export::copy_blob_to(&self.out, path, blobs, digest)?;
         }
@@ -177,7 +177,7 @@ impl Exporter {
     fn prune_feed_zips(&mut self) -> Result<(), RegistryError> {
         let wanted: std::collections::BTreeSet<String> = self
             .feeds
-            .static_zips(&self.feeds_config)
+            .static_zips(&self.feed_view, &self.feeds_config)
             .into_iter()
             .map(|(path, _)| path)
             .collect();

@@ -207,25 +207,43 @@ impl Feeds {
     /// Every zip a static tree of the feeds holds, by its path below the
     /// tree: each skill zip beside every index that lists it (URLs there are
     /// relative to the index), each plugin zip below `claude/files/`.
-    pub(super) fn static_zips(&self, cfg: &config::Feeds) -> Vec<(String, Sha256Digest)> {
+    pub(super) fn static_zips(
+        &self,
+        view: &FeedView,
+        cfg: &config::Feeds,
+    ) -> Vec<(String, Sha256Digest)> {
         let mut out = Vec::new();
-        let digest = |zip: &StoredZip| {
-            Sha256Digest::from_hex(&zip.sha256).expect("stored zip digests are hex")
-        };
         let index_dir = feeds::wellknown::INDEX_PATH
             .strip_suffix("index.json")
             .expect("the index path ends in index.json");
-        for (item, _) in self.items.values() {
-            if let (Kind::Skill, Ok(zip)) = (item.kind, &item.skill_zip) {
-                let file = feeds::wellknown_zip_path(&zip.sha256);
-                out.push((format!("{index_dir}{file}"), digest(zip)));
-                for scope in cfg.scopes.iter().filter(|s| feeds::in_scope(s, item)) {
-                    out.push((format!("{}/{index_dir}{file}", scope.path), digest(zip)));
+        let zips = view.zips.read().unwrap_or_else(|e| e.into_inner());
+        // Every zip the daemon serves for the package (its superseded
+        // approved versions too, which cached documents still name), below
+        // every document that lists the package now.
+        for (key, shas) in &self.served {
+            let Some((item, _)) = self.items.get(key) else {
+                continue;
+            };
+            let in_marketplace = item.kind == Kind::Plugin || cfg.skills_as_plugins;
+            for zip in shas.iter().filter_map(|sha| zips.get(sha)) {
+                let sha = zip.digest.to_hex();
+                match zip.shape {
+                    archive::Shape::Skill => {
+                        let file = feeds::wellknown_zip_path(&sha);
+                        out.push((format!("{index_dir}{file}"), zip.digest.clone()));
+                        for scope in cfg.scopes.iter().filter(|s| feeds::in_scope(s, item)) {
+                            out.push((
+                                format!("{}/{index_dir}{file}", scope.path),
+                                zip.digest.clone(),
+                            ));
+                        }
+                    }
+                    archive::Shape::Plugin if in_marketplace => {
+                        out.push((feeds::marketplace_zip_path(&sha), zip.digest.clone()));
+                    }
+                    archive::Shape::Plugin => {}
                 }
             }
-        }
-        for (_, zip) in feeds::marketplace::listed(cfg, self.items.values().map(|(i, _)| i)) {
-            out.push((feeds::marketplace_zip_path(&zip.sha256), digest(zip)));
         }
         out
     }
