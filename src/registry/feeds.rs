@@ -230,16 +230,13 @@ impl Feeds {
                 match zip.shape {
                     archive::Shape::Skill => {
                         let file = feeds::wellknown_zip_path(&sha);
-                        out.push((format!("{index_dir}{file}"), zip.digest.clone()));
+                        out.push((format!("{index_dir}{file}"), zip.digest));
                         for scope in cfg.scopes.iter().filter(|s| feeds::in_scope(s, item)) {
-                            out.push((
-                                format!("{}/{index_dir}{file}", scope.path),
-                                zip.digest.clone(),
-                            ));
+                            out.push((format!("{}/{index_dir}{file}", scope.path), zip.digest));
                         }
                     }
                     archive::Shape::Plugin if in_marketplace => {
-                        out.push((feeds::marketplace_zip_path(&sha), zip.digest.clone()));
+                        out.push((feeds::marketplace_zip_path(&sha), zip.digest));
                     }
                     archive::Shape::Plugin => {}
                 }
