@@ -393,9 +393,14 @@ impl<'a> FoldTree<'a> {
             links: HashSet::new(),
             folds: HashMap::new(),
         };
+        let mut leaves: HashMap<usize, &str> = HashMap::new();
+        let mut below: Vec<(usize, &str)> = Vec::new();
         for entry in archive.entries.values() {
             let mut node = 0;
-            for part in entry.path.split('/') {
+            for (i, part) in entry.path.split('/').enumerate() {
+                if i > 0 {
+                    below.push((node, &entry.path));
+                }
                 let key = (node, tree.fold(part));
                 let exact = match tree.spelled[node].as_str() {
                     "" => part.to_string(),
@@ -419,6 +424,21 @@ impl<'a> FoldTree<'a> {
             }
             if matches!(entry.kind, EntryKind::Symlink(_)) {
                 tree.links.insert(node);
+            }
+            // Links have their own rule (no path runs through one).
+            if matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_)) {
+                leaves.insert(node, &entry.path);
+            }
+        }
+        // A file (or link) that other paths lie below (`a` and `a/b`): no
+        // file system can hold both, so the bundle would install
+        // differently with every tool, or not at all.
+        for (node, path) in below {
+            if let Some(file) = leaves.get(&node) {
+                return Err(BundleError::FileHoldsPaths {
+                    path: path.to_string(),
+                    file: file.to_string(),
+                });
             }
         }
         Ok(tree)

@@ -113,6 +113,14 @@ pub enum BundleError {
         /// The spelling seen first.
         other: String,
     },
+    /// A path below a file or link of the same bundle.
+    #[error("`{path}` lies below `{file}`, which is a file or link in the same bundle; no file system can hold both, so remove one")]
+    FileHoldsPaths {
+        /// The path below it.
+        path: String,
+        /// The file or link.
+        file: String,
+    },
     /// A required file is missing.
     #[error("the bundle has no `{0}`")]
     Missing(String),

@@ -40,8 +40,8 @@ impl Shape {
     /// bundles rendered before are rendered again rather than served stale.
     pub fn as_str(self) -> &'static str {
         match self {
-            Shape::Skill => "skill-zip/1",
-            Shape::Plugin => "plugin-zip/1",
+            Shape::Skill => "skill-zip/2",
+            Shape::Plugin => "plugin-zip/2",
         }
     }
 }
@@ -199,7 +199,12 @@ fn read_files(
     let unreadable = |e: std::io::Error| format!("the stored bundle cannot be read: {e}");
     for entry in tar.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
+        // What `inspect` counts as a file (regular and contiguous), nothing
+        // less: a file it checked must never vanish from the zip.
+        if !matches!(
+            entry.header().entry_type(),
+            tar::EntryType::Regular | tar::EntryType::Continuous
+        ) {
             continue;
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -222,6 +227,12 @@ fn read_files(
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files.dedup_by(|a, b| a.0 == b.0);
+    if files.len() != count {
+        return Err(format!(
+            "the stored bundle's second reading found {} of its {count} files",
+            files.len()
+        ));
+    }
     Ok(files)
 }
 

@@ -11,6 +11,20 @@ use super::{marketplace_zip_path, FeedItem};
 use crate::config;
 use crate::package::Kind;
 
+/// Longest description a catalog entry carries, in characters: one line in
+/// Claude Code's list, and one huge description (a plugin's is not capped at
+/// publish) must not make every client download megabytes.
+pub const MAX_DESCRIPTION: usize = 1024;
+
+/// The description as the catalog carries it: cut at [`MAX_DESCRIPTION`]
+/// characters, with `…` when cut.
+fn capped(description: &str) -> std::borrow::Cow<'_, str> {
+    match description.char_indices().nth(MAX_DESCRIPTION) {
+        None => description.into(),
+        Some((at, _)) => format!("{}…", &description[..at]).into(),
+    }
+}
+
 /// The version of the catalog's own format that skillreg writes.
 pub const CATALOG_VERSION: &str = "1.0.0";
 
@@ -38,7 +52,7 @@ struct Plugin<'a> {
     name: &'a str,
     source: serde_json::Value,
     #[serde(skip_serializing_if = "str::is_empty")]
-    description: &'a str,
+    description: std::borrow::Cow<'a, str>,
     version: &'a str,
 }
 
@@ -98,7 +112,7 @@ fn catalog<'a>(
         .map(|(item, zip)| Plugin {
             name: &item.name,
             source: source(item, zip),
-            description: &item.description,
+            description: capped(&item.description),
             version: &item.version,
         })
         .collect();

@@ -103,3 +103,21 @@ fn scopes_filter_by_source_kind_and_name() {
     by_kind.kinds = vec![Kind::Plugin];
     assert!(!in_scope(&by_kind, &local));
 }
+
+#[test]
+fn a_huge_description_is_cut_in_the_marketplace() {
+    let mut big = item("plug", Kind::Plugin, None);
+    big.description = "é".repeat(900_000);
+    let doc: serde_json::Value = serde_json::from_slice(&marketplace::render(
+        &config::Feeds::default(),
+        "https://reg.example",
+        [&big],
+    ))
+    .unwrap();
+    let description = doc["plugins"][0]["description"].as_str().unwrap();
+    assert_eq!(
+        description.chars().count(),
+        marketplace::MAX_DESCRIPTION + 1
+    );
+    assert!(description.ends_with('…'));
+}

@@ -43,8 +43,6 @@ pub(super) struct Exporter {
     base_url: String,
     feeds_config: config::Feeds,
     limits: crate::bundle::ArchiveLimits,
-    /// The feed zips written, by path below the tree.
-    feed_zips: std::collections::BTreeSet<String>,
 }
 
 impl Exporter {
@@ -68,7 +66,6 @@ impl Exporter {
             base_url: base_url.trim_end_matches('/').to_string(),
             feeds_config: config.feeds.clone(),
             limits: config.limits.archive(),
-            feed_zips: Default::default(),
         };
         let config_json = export::config_json(base_url);
         exporter
@@ -158,7 +155,7 @@ impl Exporter {
     /// Writes the feeds' zips, then their documents (outside `index/`,
     /// at the paths the daemon serves them), before the snapshot that
     /// vouches for them.
-    fn write_feeds(&mut self, blobs: &BlobStore) -> Result<(), RegistryError> {
+    fn write_feeds(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
         let wanted = self.feeds.static_zips(&self.feed_view, &self.feeds_config);
         for (path, digest) in &wanted {
             export::copy_blob_to(&self.out, path, blobs, digest)?;
@@ -166,14 +163,12 @@ impl Exporter {
         for (path, file) in self.feed_view.docs.entries() {
             export::write_at(&self.out, &path, &file.body)?;
         }
-        let wanted: std::collections::BTreeSet<String> =
-            wanted.into_iter().map(|(path, _)| path).collect();
-        self.feed_zips.extend(wanted.iter().cloned());
         Ok(())
     }
 
-    /// Removes the zips of versions the documents no longer name (yanked
-    /// or superseded), once the documents that named them are replaced.
+    /// Removes the zips of versions no longer served (yanked since), found
+    /// in the tree's zip folders, so a tree written by an earlier run or
+    /// process is pruned too.
     fn prune_feed_zips(&mut self) -> Result<(), RegistryError> {
         let wanted: std::collections::BTreeSet<String> = self
             .feeds
@@ -181,13 +176,27 @@ impl Exporter {
             .into_iter()
             .map(|(path, _)| path)
             .collect();
-        let stale: Vec<String> = self.feed_zips.difference(&wanted).cloned().collect();
-        for path in stale {
-            match std::fs::remove_file(self.out.join(&path)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                _ => {}
+        let index_dir = crate::feeds::wellknown::INDEX_PATH
+            .strip_suffix("index.json")
+            .expect("the index path ends in index.json");
+        let mut dirs = vec![format!("{index_dir}files"), "claude/files".to_string()];
+        for scope in &self.feeds_config.scopes {
+            dirs.push(format!("{}/{index_dir}files", scope.path));
+        }
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(self.out.join(&dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = format!("{dir}/{name}");
+                if name.ends_with(".zip") && !wanted.contains(&path) {
+                    match std::fs::remove_file(entry.path()) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
             }
-            self.feed_zips.remove(&path);
         }
         Ok(())
     }

@@ -131,7 +131,7 @@ impl Feeds {
         };
         // Zips first: yanking an older version changes no item but takes
         // its zips away.
-        self.serve(view, &key, servable(store, &package.name, &versions)?);
+        self.serve(view, &key, servable(store, package, &versions, limits)?);
         if self.items.get(&key) == item.as_ref() {
             return Ok(());
         }
@@ -294,14 +294,16 @@ pub struct LeftOut {
 /// is approved. A yanked version's zips go at once.
 fn servable(
     store: &Store,
-    name: &str,
+    package: &PackageRow,
     versions: &[PublicVersion],
+    limits: &ArchiveLimits,
 ) -> Result<Vec<FeedZip>, RegistryError> {
+    let name = &package.name;
     let mut zips = Vec::new();
     for version in versions.iter().filter(|v| !v.yanked) {
         for shape in [archive::Shape::Skill, archive::Shape::Plugin] {
             let Some(FeedArchiveRow::Stored { cksum, size }) =
-                store.feed_archive(&version.cksum, shape.as_str())?
+                store.feed_archive(&render_key(package, version, limits), shape.as_str())?
             else {
                 continue;
             };
@@ -319,8 +321,31 @@ fn servable(
     Ok(zips)
 }
 
+/// What a rendered zip depends on besides its shape, hashed: the bundle,
+/// the facts of the version a skill-as-plugin manifest names, and the limits
+/// that may leave it out. A zip is remembered under this key, so none is
+/// served for other inputs than it was rendered from.
+fn render_key(package: &PackageRow, version: &PublicVersion, limits: &ArchiveLimits) -> String {
+    let facts = format!(
+        "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+        version.cksum,
+        package.kind.as_str(),
+        package.name,
+        version.version,
+        version.description,
+        version.published_by,
+        limits.max_compressed,
+        limits.max_unpacked,
+        limits.max_entries
+    );
+    Sha256Digest::of(facts.as_bytes()).to_hex()
+}
+
 /// The zip of `shape` for a version: remembered from an earlier render, or
-/// rendered now from the stored bundle and remembered.
+/// rendered now from the stored bundle and remembered. A render that fails
+/// on I/O (a missing blob, a full disk) leaves the zip out with the reason
+/// and is not remembered, so the next change to the package tries again;
+/// the change that asked for it stands.
 fn zip_of(
     store: &Store,
     blobs: &BlobStore,
@@ -329,34 +354,21 @@ fn zip_of(
     shape: archive::Shape,
     limits: &ArchiveLimits,
 ) -> Result<Result<StoredZip, String>, RegistryError> {
-    let row = match store.feed_archive(&version.cksum, shape.as_str())? {
+    let key = render_key(package, version, limits);
+    let row = match store.feed_archive(&key, shape.as_str())? {
         Some(row) => row,
-        None => {
-            let digest = Sha256Digest::from_hex(&version.cksum).ok_or_else(|| {
-                RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
-            })?;
-            let bundle = std::fs::read(blobs.path(&digest))?;
-            let source = archive::Source {
-                bundle: &bundle,
-                kind: package.kind,
-                name: &package.name,
-                version: &version.version,
-                description: &version.description,
-                publisher: &version.published_by,
-            };
-            let row = match archive::render(&source, shape, limits) {
-                Ok(zip) => {
-                    let digest = blobs.put(&zip)?;
-                    FeedArchiveRow::Stored {
-                        cksum: digest.to_hex(),
-                        size: zip.len() as u64,
-                    }
-                }
-                Err(reason) => FeedArchiveRow::LeftOut(reason),
-            };
-            store.put_feed_archive(&version.cksum, shape.as_str(), &row)?;
-            row
-        }
+        None => match render_and_keep(blobs, package, version, shape, limits) {
+            Ok(row) => {
+                store.put_feed_archive(&key, shape.as_str(), &row)?;
+                row
+            }
+            Err(e) => {
+                tracing::error!(package = %package.name, version = %version.version, error = %e, "rendering a feed zip failed; retrying on the next change");
+                return Ok(Err(format!(
+                    "could not be rendered ({e}); retried on the next change to the package"
+                )));
+            }
+        },
     };
     Ok(match row {
         FeedArchiveRow::Stored { cksum, size } => Ok(StoredZip {
@@ -364,5 +376,39 @@ fn zip_of(
             size,
         }),
         FeedArchiveRow::LeftOut(reason) => Err(reason),
+    })
+}
+
+/// Reads the bundle, renders the zip and stores it as a blob.
+fn render_and_keep(
+    blobs: &BlobStore,
+    package: &PackageRow,
+    version: &PublicVersion,
+    shape: archive::Shape,
+    limits: &ArchiveLimits,
+) -> std::io::Result<FeedArchiveRow> {
+    let digest = Sha256Digest::from_hex(&version.cksum)
+        .ok_or_else(|| std::io::Error::other("the stored checksum is not hex"))?;
+    let path = blobs.path(&digest);
+    let bundle = std::fs::read(&path).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("bundle blob {}: {e}", path.display()))
+    })?;
+    let source = archive::Source {
+        bundle: &bundle,
+        kind: package.kind,
+        name: &package.name,
+        version: &version.version,
+        description: &version.description,
+        publisher: &version.published_by,
+    };
+    Ok(match archive::render(&source, shape, limits) {
+        Ok(zip) => {
+            let digest = blobs.put(&zip)?;
+            FeedArchiveRow::Stored {
+                cksum: digest.to_hex(),
+                size: zip.len() as u64,
+            }
+        }
+        Err(reason) => FeedArchiveRow::LeftOut(reason),
     })
 }

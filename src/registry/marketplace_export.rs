@@ -56,6 +56,43 @@ pub fn export_marketplace(config: &Config, out: &Path) -> Result<MarketplaceExpo
     let staging = out.join(format!(".plugins.new-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir(&staging)?;
+    let unpacked = unpack_all(config, &feeds, &blobs, &staging);
+    let summary = match unpacked {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Nothing half-written is left to make the next run refuse `out`.
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    fsutil::sync_dir(&staging)?;
+    swap_in(out, &staging)?;
+    let catalog = marketplace::render_directory(&config.feeds, feeds.items());
+    let manifest_dir = out.join(".claude-plugin");
+    match std::fs::symlink_metadata(&manifest_dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(RegistryError::BadRequest(format!(
+                "{} is not a folder (a link or a file); remove it and export again",
+                manifest_dir.display()
+            )))
+        }
+        Err(_) => {
+            std::fs::create_dir(&manifest_dir)?;
+            fsutil::sync_dir(out)?;
+        }
+    }
+    fsutil::write_durable(&manifest_dir.join("marketplace.json"), &catalog, 0o644)?;
+    Ok(summary)
+}
+
+/// Unpacks every listed plugin's zip into `staging/<name>/`.
+fn unpack_all(
+    config: &Config,
+    feeds: &Feeds,
+    blobs: &BlobStore,
+    staging: &Path,
+) -> Result<MarketplaceExport, RegistryError> {
     let mut summary = MarketplaceExport::default();
     for (item, zip) in marketplace::listed(&config.feeds, feeds.items()) {
         let digest = Sha256Digest::from_hex(&zip.sha256).ok_or_else(|| {
@@ -70,15 +107,6 @@ pub fn export_marketplace(config: &Config, out: &Path) -> Result<MarketplaceExpo
         summary.files += unpack(&bytes, &staging.join(&item.name))?;
         summary.plugins += 1;
     }
-    fsutil::sync_dir(&staging)?;
-    swap_in(out, &staging)?;
-    let catalog = marketplace::render_directory(&config.feeds, feeds.items());
-    let manifest_dir = out.join(".claude-plugin");
-    if !manifest_dir.is_dir() {
-        std::fs::create_dir(&manifest_dir)?;
-        fsutil::sync_dir(out)?;
-    }
-    fsutil::write_durable(&manifest_dir.join("marketplace.json"), &catalog, 0o644)?;
     Ok(summary)
 }
 
@@ -97,6 +125,15 @@ fn check_target(out: &Path) -> Result<(), RegistryError> {
     };
     if !meta.is_dir() {
         return refuse("is not a folder");
+    }
+    let manifest_dir = out.join(".claude-plugin");
+    if let Ok(meta) = std::fs::symlink_metadata(&manifest_dir) {
+        if !meta.is_dir() {
+            return Err(RegistryError::BadRequest(format!(
+                "{} is not a folder (a link or a file); remove it and export again",
+                manifest_dir.display()
+            )));
+        }
     }
     let earlier = out.join(".claude-plugin/marketplace.json").is_file();
     let empty = std::fs::read_dir(out)?

@@ -72,11 +72,11 @@ impl Store {
         )
     }
 
-    /// The zip of shape `shape` rendered from the bundle `bundle_cksum`, if
-    /// it was rendered before.
+    /// The zip of shape `shape` rendered under `key` (a hash of the bundle
+    /// and every other input of the render), if it was rendered before.
     pub fn feed_archive(
         &self,
-        bundle_cksum: &str,
+        key: &str,
         shape: &str,
     ) -> Result<Option<FeedArchiveRow>, StoreError> {
         Ok(self
@@ -85,7 +85,7 @@ impl Store {
                 "SELECT cksum, size, left_out FROM feed_archives
                  WHERE bundle_cksum = ?1 AND shape = ?2",
             )?
-            .query_row(params![bundle_cksum, shape], |r| {
+            .query_row(params![key, shape], |r| {
                 let cksum: Option<String> = r.get(0)?;
                 let size: Option<i64> = r.get(1)?;
                 let left_out: Option<String> = r.get(2)?;
@@ -100,12 +100,12 @@ impl Store {
             .optional()?)
     }
 
-    /// Records the zip of shape `shape` of a bundle (its blob is durable
-    /// before this is called). Rendering is deterministic, so recording the
-    /// same bundle again replaces the row with an identical one.
+    /// Records the zip of shape `shape` rendered under `key` (its blob is
+    /// durable before this is called). Rendering is deterministic, so
+    /// recording the same key again replaces the row with an identical one.
     pub fn put_feed_archive(
         &self,
-        bundle_cksum: &str,
+        key: &str,
         shape: &str,
         row: &FeedArchiveRow,
     ) -> Result<(), StoreError> {
@@ -118,7 +118,7 @@ impl Store {
         self.conn.execute(
             "INSERT OR REPLACE INTO feed_archives (bundle_cksum, shape, cksum, size, left_out)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![bundle_cksum, shape, cksum, size, left_out],
+            params![key, shape, cksum, size, left_out],
         )?;
         Ok(())
     }

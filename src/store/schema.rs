@@ -119,7 +119,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 6: what the agent tools download. Each approved bundle is re-rendered
     // once into the zip shapes those tools take (a skill with SKILL.md at
     // the root; a Claude Code plugin), kept as blobs; `left_out` says why a
-    // bundle cannot be served in a shape. Downloads are counted per version
+    // bundle cannot be served in a shape. `bundle_cksum` holds the render
+    // key: a hash of the bundle's sha256 and every other input of the render. Downloads are counted per version
     // and per day, flushed in batches.
     "CREATE TABLE feed_archives (
         bundle_cksum TEXT NOT NULL,

@@ -176,3 +176,37 @@ fn a_git_directory_in_any_spelling_is_refused_on_publish() {
     );
     d.assert_serving();
 }
+
+/// A file `a` beside `a/b` (or `A/b`, which a case-folding disk merges):
+/// no file system holds both, so such a bundle installs differently with
+/// each tool and broke `export-marketplace` for every later run. Refused on
+/// publish, with nothing stored.
+#[test]
+fn a_path_below_a_file_of_the_same_bundle_is_refused_on_publish() {
+    let d = Daemon::start();
+    let before = d.fingerprint();
+    for (file_path, below) in [("docs", "docs/readme.md"), ("Docs", "docs/readme.md")] {
+        let tar = raw_tar(&[
+            file_entry("SKILL.md", &skill_md("shadow-skill", "1.0.0")),
+            file_entry(file_path, b"a file\n"),
+            file_entry(below, b"below it\n"),
+        ]);
+        let body = skill_publish_body("shadow-skill", "1.0.0", &gzip(&tar));
+        let (status, text) = put(
+            &format!("{}/api/v1/crates/new", d.url),
+            Some(&d.admin),
+            &body,
+        );
+        assert_eq!(status, 400, "{file_path} and {below}: {text}");
+        assert!(
+            text.contains("lies below") || text.contains("differ only in case"),
+            "{file_path} and {below}: {text}"
+        );
+    }
+    assert_eq!(
+        d.fingerprint(),
+        before,
+        "a refused publish stored something"
+    );
+    d.assert_serving();
+}

@@ -152,3 +152,33 @@ fn skill_names_follow_the_skills_cli() {
         assert!(check_skill_name(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn contiguous_files_are_files_in_the_zip_as_inspect_counts_them() {
+    // Type `7` (contiguous) entries are files to `inspect`, the policy and
+    // tar; a zip that dropped them would install other code than was reviewed.
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, kind, content) in [
+        (
+            "SKILL.md",
+            tar::EntryType::Continuous,
+            &b"---\nname: demo\ndescription: A demo.\n---\n"[..],
+        ),
+        ("guard.sh", tar::EntryType::Continuous, b"exit 0\n"),
+        ("notes.md", tar::EntryType::Regular, b"notes\n"),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, content).unwrap();
+    }
+    let bundle = builder.into_inner().unwrap().finish().unwrap();
+    let zip = render(&source(&bundle, Kind::Skill), Shape::Skill, &limits()).unwrap();
+    let names: Vec<String> = entries(&zip).into_iter().map(|e| e.0).collect();
+    assert_eq!(names, ["SKILL.md", "guard.sh", "notes.md"]);
+}
