@@ -61,7 +61,7 @@ pub(super) struct Feeds {
 
 /// The latest version the feeds show: the highest non-yanked release, or
 /// the highest non-yanked pre-release when there is no release.
-fn latest(versions: &[PublicVersion]) -> Option<&PublicVersion> {
+pub(super) fn latest(versions: &[PublicVersion]) -> Option<&PublicVersion> {
     versions
         .iter()
         .filter(|v| !v.yanked)
@@ -233,7 +233,7 @@ pub struct LeftOut {
 
 /// The zip of `shape` for a version: remembered from an earlier render, or
 /// rendered now from the stored bundle and remembered.
-fn zip_of(
+pub(super) fn zip_of(
     store: &Store,
     blobs: &BlobStore,
     package: &PackageRow,
