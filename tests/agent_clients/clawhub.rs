@@ -404,9 +404,10 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     let work = tempfile::tempdir().unwrap();
     let m = work.path().join("market");
     vault_marketplace(&m, "1.0.0", "first");
-    let d = Daemon::with_config(&format!(
+    let toml = format!(
         "[[sources]]\nname = \"team\"\nkind = \"marketplace\"\npath = {m:?}\ninterval = \"0\"\n"
-    ));
+    );
+    let d = Daemon::with_config(&toml);
     let dir = skill_source(work.path(), SKILL, "1.0.0", "public");
     publish(&d, "skill", SKILL, "1.0.0", &dir, &["pdf"]);
     let run = d.sync_source("team");
@@ -414,7 +415,10 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     let pending = pending_versions(&d, "vault-skill");
     assert_eq!(pending.len(), 1, "{pending:?}");
     let pending = &pending[0];
-    let c = Clawhub::new(&d.url);
+    // A restart renders every package from the store: still held.
+    let (dir, data) = d.stop();
+    let d = Daemon::start_in(dir, data, &toml);
+    let mut c = Clawhub::new(&d.url);
 
     let before = d.fingerprint();
     // Every route answers exactly as for a name never used, to anyone.
@@ -467,6 +471,9 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     let newer = pending_versions(&d, "vault-skill");
     assert_eq!(newer.len(), 1, "{newer:?}");
     let newer = &newer[0];
+    let (dir, data) = d.stop();
+    let d = Daemon::start_in(dir, data, &toml);
+    c.url = d.url.clone();
     let before = d.fingerprint();
     let body = api(&d, "/api/v1/skills/vault-skill");
     assert_eq!(body["latestVersion"]["version"], pending.as_str(), "{body}");
