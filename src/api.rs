@@ -1,5 +1,8 @@
 //! The web API's wire formats, shared by the server and the client: cargo's
-//! publish framing and the JSON bodies of each endpoint.
+//! publish framing and the JSON bodies of each endpoint; the ClawHub REST
+//! API's bodies are in [`clawhub`].
+
+pub mod clawhub;
 
 use serde::{Deserialize, Serialize};
 

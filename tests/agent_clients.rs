@@ -11,6 +11,8 @@ mod common;
 
 #[path = "agent_clients/claude.rs"]
 mod claude;
+#[path = "agent_clients/clawhub.rs"]
+mod clawhub;
 #[path = "agent_clients/skills.rs"]
 mod skills;
 #[path = "agent_clients/static_tree.rs"]

@@ -61,6 +61,25 @@ impl Downloads {
         flushed + pending
     }
 
+    /// Every version's downloads, written or not (version id → count), for
+    /// sorting many packages at once: two locks, however many versions.
+    pub(super) fn totals(&self) -> HashMap<i64, u64> {
+        let mut totals = self
+            .flushed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for ((version_id, _), n) in self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            *totals.entry(*version_id).or_default() += n;
+        }
+        totals
+    }
+
     /// Writes the pending counts in one transaction; on failure they are
     /// kept for the next flush. Returns how many (version, day) rows.
     pub(super) fn flush(&self, store: &mut Store) -> Result<usize, StoreError> {

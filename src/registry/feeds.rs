@@ -75,7 +75,7 @@ impl Default for Feeds {
 
 /// The latest version the feeds show: the highest non-yanked release, or
 /// the highest non-yanked pre-release when there is no release.
-fn latest(versions: &[PublicVersion]) -> Option<&PublicVersion> {
+pub(super) fn latest(versions: &[PublicVersion]) -> Option<&PublicVersion> {
     versions
         .iter()
         .filter(|v| !v.yanked)
@@ -346,7 +346,7 @@ fn render_key(package: &PackageRow, version: &PublicVersion, limits: &ArchiveLim
 /// on I/O (a missing blob, a full disk) leaves the zip out with the reason
 /// and is not remembered, so the next change to the package tries again;
 /// the change that asked for it stands.
-fn zip_of(
+pub(super) fn zip_of(
     store: &Store,
     blobs: &BlobStore,
     package: &PackageRow,

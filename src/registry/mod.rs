@@ -5,6 +5,7 @@
 //! Every method is synchronous (SQLite and fsync); the server calls them on
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
+mod catalog;
 mod downloads;
 mod export;
 mod feeds;
@@ -15,6 +16,10 @@ mod review;
 mod signing;
 mod transfer;
 
+pub use catalog::{
+    CatalogError, CatalogFile, CatalogHit, CatalogPackage, CatalogPage, CatalogQuery,
+    CatalogVersion, Catalogue, SkillZip, Sort, TagCount, MAX_FILE_BYTES,
+};
 pub use export::{export_static, ExportSummary};
 pub use feeds::{FeedZip, LeftOut, MARKETPLACE_PATH};
 pub use imports::{mirror_login, Imported, Offer};
@@ -93,6 +98,10 @@ pub struct Registry {
     base_url: String,
     /// Download counts, flushed in batches.
     downloads: downloads::Downloads,
+    /// Every approved version's facts, locked like `signing`.
+    catalog: Mutex<catalog::Catalog>,
+    /// Their snapshot, for readers.
+    catalog_view: catalog::CatalogView,
 }
 
 impl Registry {
@@ -121,6 +130,8 @@ impl Registry {
             feed_view: feeds::FeedView::default(),
             base_url: base_url.trim_end_matches('/').to_string(),
             downloads,
+            catalog: Mutex::new(catalog::Catalog::default()),
+            catalog_view: catalog::CatalogView::default(),
         };
         {
             let mut store = registry.writer();
@@ -192,8 +203,13 @@ impl Registry {
         self.feeds.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Renders the feed documents changed since the last snapshot, then
-    /// signs a new snapshot and timestamp naming them and every index file.
+    fn catalog_state(&self) -> MutexGuard<'_, catalog::Catalog> {
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Renders the feed documents changed since the last snapshot, shows
+    /// readers the catalog as it is now, then signs a new snapshot and
+    /// timestamp naming the documents and every index file.
     fn sign_snapshot(
         &self,
         store: &mut Store,
@@ -206,6 +222,7 @@ impl Registry {
             &self.index,
             &self.feed_view,
         );
+        self.catalog_state().publish(&self.catalog_view);
         signing.publish(store, &self.index, &self.config.signing)
     }
 
@@ -441,7 +458,9 @@ impl Registry {
             &self.blobs,
             package,
             &self.archive_limits(),
-        )
+        )?;
+        self.catalog_state()
+            .package_changed(store, &self.blobs, package, &self.archive_limits())
     }
 
     /// A package's index path and file bytes, rendered from the store.

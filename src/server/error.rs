@@ -6,7 +6,7 @@ use hyper::StatusCode;
 use super::limits::{UploadCapError, UPLOAD_RETRY_AFTER};
 use crate::api::FramingError;
 use crate::bundle::BundleError;
-use crate::registry::RegistryError;
+use crate::registry::{CatalogError, RegistryError};
 use crate::store::StoreError;
 
 /// An error on its way to the client.
@@ -117,6 +117,26 @@ impl From<RegistryError> for ApiError {
                 "the registry failed to store or read data; nothing was changed. An operator should check the daemon log",
             );
         }
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    /// What is not there is 404, every version yanked 410, what exists but
+    /// cannot be served in the shape asked for 409; the store's trouble maps
+    /// as the registry's.
+    fn from(e: CatalogError) -> ApiError {
+        let status = match e {
+            CatalogError::Registry(e) => return ApiError::from(e),
+            CatalogError::NotFound(_)
+            | CatalogError::NoVersion { .. }
+            | CatalogError::NoFile { .. }
+            | CatalogError::NotASkill { .. } => StatusCode::NOT_FOUND,
+            CatalogError::AllYanked(_) => StatusCode::GONE,
+            CatalogError::NotServable { .. }
+            | CatalogError::FileTooLarge { .. }
+            | CatalogError::NotText { .. } => StatusCode::CONFLICT,
+        };
         ApiError::new(status, e.to_string())
     }
 }

@@ -8,6 +8,7 @@
 mod admin;
 mod auth;
 mod body;
+mod clawhub;
 mod error;
 mod feeds;
 mod limits;

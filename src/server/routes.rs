@@ -94,6 +94,9 @@ async fn route(
         segs if read && super::feeds::is_feed(segs) => {
             super::feeds::handle(&req, shared, segs).await
         }
+        segs if super::clawhub::is_clawhub(segs) => {
+            super::clawhub::handle(&req, shared, segs).await
+        }
         ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {

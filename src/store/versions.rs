@@ -510,4 +510,14 @@ impl Store {
             |r| r.get(0),
         )
     }
+
+    /// The stored file list of an approved version (`[{path, kind, size,
+    /// sha256, …}]` as JSON), by row id; `None` for any other version.
+    pub fn version_files(&self, version_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT files FROM versions WHERE id = ?1 AND status = 'approved'")?
+            .query_row([version_id], |r| r.get(0))
+            .optional()?)
+    }
 }

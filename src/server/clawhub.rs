@@ -1,0 +1,561 @@
+//! The ClawHub REST API (`index-spec/clawhub.md`), which the `clawhub` CLI
+//! installs, searches, inspects and updates from, and which is also the
+//! registry's JSON metadata API for any client:
+//!
+//! ```text
+//! /.well-known/clawhub.json                 {"apiBase": BASE}, no token needed
+//! /api/v1/whoami                            the token's login
+//! /api/v1/skills?q&prefix&kind&sort&limit&offset|cursor
+//! /api/v1/skills/{slug}                     ClawHub's skill + skillreg's metadata
+//! /api/v1/skills/{slug}/versions[?limit&cursor]
+//! /api/v1/skills/{slug}/versions/{version}  with its files
+//! /api/v1/skills/{slug}/file?path&version|tag
+//! /api/v1/skills/{slug}/install             the latest version, or why none
+//! /api/v1/download?slug&version             the zip, SKILL.md at its root
+//! /api/v1/search?q&limit&mode&kind
+//! /api/v1/resolve?slug&hash                 match is always null
+//! /api/v1/tags[?kind]                       keywords with counts
+//! ```
+//!
+//! Everything is read from the registry's in-memory catalog of approved
+//! versions; only a version's file list and a file's text are read from the
+//! store and the blobs (`inspect --files`, `inspect --file`). Reads need a
+//! token exactly when `auth_required`; the CLI sends it as `Bearer`.
+
+mod shapes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::body::{self, Body};
+use super::error::ApiError;
+use super::request::{blocking, identity, reader};
+use super::response::{json, text};
+use super::Shared;
+use crate::api::clawhub::{
+    FileInfo, InstallArchive, InstallResolve, ResolveResponse, SearchResponse, SkillListResponse,
+    SkillRef, SkillResponse, TagInfo, TagsResponse, VersionDetail, VersionListResponse,
+    VersionOnly, VersionResponse, WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE,
+};
+use crate::package::Kind;
+use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, Sort};
+use crate::token::Role;
+
+/// The routes below `/api/v1/` this module answers.
+const API_ROUTES: [&str; 6] = ["whoami", "search", "resolve", "download", "tags", "skills"];
+
+/// Page size when none is asked for (the CLI's own default).
+const DEFAULT_LIMIT: usize = 25;
+
+/// The largest page (the CLI clamps to the same).
+const MAX_LIMIT: usize = 200;
+
+/// Whether `segs` is a ClawHub route.
+pub(super) fn is_clawhub(segs: &[&str]) -> bool {
+    matches!(segs, [".well-known", "clawhub.json" | "clawdhub.json"])
+        || matches!(segs, ["api", "v1", route, ..] if API_ROUTES.contains(route))
+}
+
+/// Serves one ClawHub request.
+pub(super) async fn handle(
+    req: &Request<Incoming>,
+    shared: &Shared,
+    segs: &[&str],
+) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} is not allowed on {}: skillreg's ClawHub API is read-only; publish with cargo or `skillreg publish`",
+                req.method(),
+                req.uri().path()
+            ),
+        ));
+    }
+    let params = Params::of(req);
+    match segs {
+        // Discovery names only the base URL the caller already used.
+        [".well-known", _] => Ok(json(
+            StatusCode::OK,
+            &WellKnown {
+                api_base: shared.base_url.clone(),
+            },
+        )),
+        ["api", "v1", "whoami"] => whoami(req, shared),
+        [_, _, rest @ ..] => {
+            read_access(req, shared)?;
+            route(shared, rest, &params, req.method() == Method::HEAD).await
+        }
+        _ => Err(ApiError::not_found("no such endpoint")),
+    }
+}
+
+/// The routes that read the catalog, below `/api/v1/`.
+async fn route(
+    shared: &Shared,
+    rest: &[&str],
+    params: &Params,
+    head: bool,
+) -> Result<Response<Body>, ApiError> {
+    match rest {
+        ["search"] => search(shared, params),
+        ["skills"] => list(shared, params),
+        ["tags"] => tags(shared, params),
+        ["resolve"] => resolve(shared, params),
+        ["download"] => download(shared, params, head).await,
+        ["skills", slug] => detail(shared, slug, params),
+        ["skills", slug, "versions"] => versions(shared, slug, params),
+        ["skills", slug, "versions", v] => one_version(shared, slug, v, params).await,
+        ["skills", slug, "file"] => file(shared, slug, params).await,
+        ["skills", slug, "install"] => install(shared, slug, params),
+        _ => Err(ApiError::not_found(format!(
+            "no such endpoint: /api/v1/{}",
+            rest.join("/")
+        ))),
+    }
+}
+
+/// Reads need a token when `auth_required`; the refusal says how the
+/// ClawHub CLI carries one.
+fn read_access(req: &Request<Incoming>, shared: &Shared) -> Result<(), ApiError> {
+    reader(req, shared).map_err(|e| {
+        if e.status == StatusCode::UNAUTHORIZED && !req.headers().contains_key(header::AUTHORIZATION)
+        {
+            ApiError::unauthorized(format!(
+                "this registry requires a token to read: run `clawhub --registry {} login --token TOKEN` with a reader token from an admin, or write {{\"registry\":\"{}\",\"token\":\"TOKEN\"}} to $CLAWHUB_CONFIG_PATH (default ~/.config/clawhub/config.json)",
+                shared.base_url, shared.base_url
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// `GET /api/v1/whoami`: the login of the token sent (any role).
+fn whoami(req: &Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
+    let who = match identity(req, shared) {
+        Ok(Some(who)) => who,
+        Ok(None) => {
+            return Err(ApiError::unauthorized(
+                "whoami needs a token: `clawhub login --token TOKEN` sends one (a reader token is enough)",
+            ))
+        }
+        Err(e) if e.status == StatusCode::FORBIDDEN => return Err(ApiError::unauthorized(e.detail)),
+        Err(e) => return Err(e),
+    };
+    let role = if who.has(Role::Admin) {
+        "admin"
+    } else {
+        "user"
+    };
+    Ok(json(
+        StatusCode::OK,
+        &WhoamiResponse {
+            user: WhoamiUser {
+                handle: who.login.clone(),
+                display_name: who.login,
+                role: role.into(),
+            },
+        },
+    ))
+}
+
+/// The package `slug` as the request names it. An `ownerHandle` other than
+/// [`OWNER_HANDLE`] names a skill of another registry: not found here.
+fn package(shared: &Shared, slug: &str, params: &Params) -> Result<Arc<CatalogPackage>, ApiError> {
+    if let Some(owner) = params.get("ownerHandle") {
+        let owner = owner.trim().trim_start_matches('@').to_ascii_lowercase();
+        if !owner.is_empty() && owner != OWNER_HANDLE {
+            return Err(CatalogError::NotFound(slug.to_string()).into());
+        }
+    }
+    Ok(shared.registry.catalog_package(slug)?)
+}
+
+/// A query parameter every route of its kind needs.
+fn required<'a>(params: &'a Params, key: &str) -> Result<&'a str, ApiError> {
+    params.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the query parameter `{key}` is required"),
+        )
+    })
+}
+
+/// `GET /api/v1/skills/{slug}`.
+fn detail(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
+    let p = package(shared, slug, params)?;
+    let info = shapes::package_info(&p, |id| shared.registry.downloads_of(id));
+    Ok(json(
+        StatusCode::OK,
+        &SkillResponse {
+            skill: shapes::skill(&p, info.downloads),
+            latest_version: p.latest().map(shapes::latest_version),
+            owner: shapes::owner(),
+            package: info,
+        },
+    ))
+}
+
+/// `GET /api/v1/skills/{slug}/versions`: highest first.
+fn versions(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
+    let p = package(shared, slug, params)?;
+    let (offset, limit) = (params.offset()?, params.limit());
+    let items = p
+        .versions
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|v| shapes::version_item(v, shared.registry.downloads_of(v.id)))
+        .collect::<Vec<_>>();
+    let next = offset + items.len();
+    Ok(json(
+        StatusCode::OK,
+        &VersionListResponse {
+            next_cursor: (next < p.versions.len()).then(|| next.to_string()),
+            items,
+        },
+    ))
+}
+
+/// `GET /api/v1/skills/{slug}/versions/{version}`, with its files.
+async fn one_version(
+    shared: &Shared,
+    slug: &str,
+    version: &str,
+    params: &Params,
+) -> Result<Response<Body>, ApiError> {
+    let p = package(shared, slug, params)?;
+    let v = p
+        .version(version)
+        .ok_or_else(|| CatalogError::NoVersion {
+            name: slug.to_string(),
+            version: version.to_string(),
+        })?
+        .clone();
+    let registry = shared.registry.clone();
+    let read = v.clone();
+    let files = blocking(move || Ok(registry.version_files(&read))).await??;
+    Ok(json(
+        StatusCode::OK,
+        &VersionResponse {
+            version: VersionDetail {
+                version: v.version.clone(),
+                created_at: shapes::ms(v.published_at),
+                changelog: shapes::changelog(&v),
+                license: shapes::latest_version(&v).license,
+                files: files
+                    .into_iter()
+                    .map(|f| FileInfo {
+                        path: f.path,
+                        size: f.size,
+                        sha256: f.sha256,
+                    })
+                    .collect(),
+                package: shapes::version_info(&v, shared.registry.downloads_of(v.id)),
+            },
+            skill: SkillRef {
+                slug: p.name.clone(),
+                display_name: p.name.clone(),
+            },
+        },
+    ))
+}
+
+/// The version a request names by `version` or `tag` (only `latest`), or
+/// the latest.
+fn chosen_version(p: &CatalogPackage, slug: &str, params: &Params) -> Result<String, ApiError> {
+    match (params.get("version"), params.get("tag")) {
+        (Some(v), _) if !v.is_empty() => Ok(v.to_string()),
+        (_, Some(tag)) if !tag.is_empty() && tag != "latest" => Err(ApiError::not_found(format!(
+            "`{slug}` has no tag `{tag}`; skillreg tags only `latest`"
+        ))),
+        _ => p
+            .latest()
+            .map(|v| v.version.clone())
+            .ok_or_else(|| CatalogError::AllYanked(p.name.clone()).into()),
+    }
+}
+
+/// `GET /api/v1/skills/{slug}/file?path=…`: one text file of a version.
+async fn file(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
+    let path = required(params, "path")?.to_string();
+    let p = package(shared, slug, params)?;
+    let version = chosen_version(&p, slug, params)?;
+    if p.version(&version).is_none() {
+        return Err(CatalogError::NoVersion {
+            name: slug.to_string(),
+            version,
+        }
+        .into());
+    }
+    let registry = shared.registry.clone();
+    let content = blocking(move || {
+        let v = p.version(&version).expect("looked up above");
+        Ok(registry.version_file(&p, v, &path))
+    })
+    .await??;
+    let mut response = text(StatusCode::OK, content);
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
+}
+
+/// `GET /api/v1/skills/{slug}/install`: the CLI asks only when
+/// `latestVersion` is null, i.e. every version is yanked.
+fn install(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
+    let p = package(shared, slug, params)?;
+    let latest = match (p.kind, p.latest()) {
+        (Kind::Skill, Some(latest)) => latest,
+        (kind, _) => {
+            let (status, e) = if kind == Kind::Skill {
+                (StatusCode::GONE, CatalogError::AllYanked(p.name.clone()))
+            } else {
+                let name = p.name.clone();
+                (StatusCode::CONFLICT, CatalogError::NotASkill { name, kind })
+            };
+            return Ok(json(
+                status,
+                &InstallResolve {
+                    ok: false,
+                    slug: p.name.clone(),
+                    install_kind: None,
+                    archive: None,
+                    reason: Some("archive_version_missing".into()),
+                    message: Some(e.to_string()),
+                    status: Some(status.as_u16()),
+                },
+            ));
+        }
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("slug", &p.name)
+        .append_pair("version", &latest.version)
+        .finish();
+    Ok(json(
+        StatusCode::OK,
+        &InstallResolve {
+            ok: true,
+            slug: p.name.clone(),
+            install_kind: Some("archive".into()),
+            archive: Some(InstallArchive {
+                version: latest.version.clone(),
+                download_url: format!("{}/api/v1/download?{query}", shared.base_url),
+            }),
+            reason: None,
+            message: None,
+            status: None,
+        },
+    ))
+}
+
+/// `GET /api/v1/resolve`: skillreg does not compute ClawHub's fingerprint,
+/// so `match` is null and the CLI trusts its own `origin.json`.
+fn resolve(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+    let slug = required(params, "slug")?;
+    let p = package(shared, slug, params)?;
+    Ok(json(
+        StatusCode::OK,
+        &ResolveResponse {
+            matched: None,
+            latest_version: p.latest().map(|v| VersionOnly {
+                version: v.version.clone(),
+            }),
+        },
+    ))
+}
+
+/// `GET /api/v1/download?slug=…&version=…`: the version's zip with
+/// `SKILL.md` at its root, streamed from its blob; counted as a download
+/// (a `HEAD` is not one).
+async fn download(
+    shared: &Shared,
+    params: &Params,
+    head: bool,
+) -> Result<Response<Body>, ApiError> {
+    let slug = required(params, "slug")?;
+    package(shared, slug, params)?;
+    let version = params.get("version").filter(|v| !v.is_empty());
+    let zip = shared.registry.skill_zip(slug, version)?;
+    let handle = tokio::fs::File::open(&zip.path).await.map_err(|e| {
+        tracing::error!(path = %zip.path.display(), error = %e, "skill zip missing");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the archive is missing from storage; an operator should check the daemon log",
+        )
+    })?;
+    if !head {
+        shared.registry.count_download(zip.version_id);
+    }
+    let filename = format!(
+        "{}-{}.zip",
+        slug.replace(['"', '\\', '/'], "_"),
+        zip.version
+    );
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, zip.size)
+        .header(header::ETAG, format!("\"{}\"", zip.sha256))
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .header(
+            header::CACHE_CONTROL,
+            if shared.config.auth_required {
+                "private, max-age=31536000, immutable"
+            } else {
+                "public, max-age=31536000, immutable"
+            },
+        )
+        .body(body::file(handle, zip.size))
+        .expect("valid response"))
+}
+
+/// `GET /api/v1/search`: ClawHub's search, skills only unless `kind` says
+/// otherwise, best match first.
+fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+    let query = CatalogQuery {
+        text: params.get("q").unwrap_or("").to_string(),
+        exact: params.get("mode") == Some("exact"),
+        prefix: String::new(),
+        kinds: kinds(params, &[Kind::Skill])?,
+        sort: Sort::Relevance,
+        offset: 0,
+        limit: params.limit(),
+    };
+    let page = shared.registry.catalog_query(&query);
+    Ok(json(
+        StatusCode::OK,
+        &SearchResponse {
+            results: page.hits.iter().map(shapes::search_result).collect(),
+        },
+    ))
+}
+
+/// `GET /api/v1/skills`: every kind unless `kind` says otherwise.
+fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+    let offset = params.offset()?;
+    let query = CatalogQuery {
+        text: params.get("q").unwrap_or("").to_string(),
+        exact: false,
+        prefix: params.get("prefix").unwrap_or("").to_string(),
+        kinds: kinds(params, &[])?,
+        sort: sort(params.get("sort"))?,
+        offset,
+        limit: params.limit(),
+    };
+    let page = shared.registry.catalog_query(&query);
+    let next = offset + page.hits.len();
+    Ok(json(
+        StatusCode::OK,
+        &SkillListResponse {
+            items: page.hits.iter().map(shapes::list_item).collect(),
+            next_cursor: (next < page.total).then(|| next.to_string()),
+            total: page.total,
+        },
+    ))
+}
+
+/// `GET /api/v1/tags`: keywords with how many packages list each.
+fn tags(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+    let kind = match kinds(params, &[])?.as_slice() {
+        [] => None,
+        [kind] => Some(*kind),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "`kind` takes one of skill, plugin, crate or all here",
+            ))
+        }
+    };
+    let tags = shared
+        .registry
+        .catalog_tags(kind)
+        .into_iter()
+        .map(|t| TagInfo {
+            tag: t.tag,
+            count: t.count,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &TagsResponse { tags }))
+}
+
+/// The kinds `kind=` names (comma-separated, or `all`), else `default`.
+fn kinds(params: &Params, default: &[Kind]) -> Result<Vec<Kind>, ApiError> {
+    match params.get("kind").map(str::trim) {
+        None | Some("") => Ok(default.to_vec()),
+        Some("all") => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(|k| {
+                Kind::parse(k.trim()).map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("`kind` takes skill, plugin, crate or all, not `{k}`"),
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The order `sort=` names; ClawHub's own words are understood too.
+fn sort(value: Option<&str>) -> Result<Sort, ApiError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "recent" | "updated") => Ok(Sort::Recent),
+        Some("downloads" | "installs" | "trending") => Ok(Sort::Downloads),
+        Some("created" | "createdat" | "newest") => Ok(Sort::Created),
+        Some("name") => Ok(Sort::Name),
+        Some("relevance") => Ok(Sort::Relevance),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("skillreg sorts by downloads, recent, created, name or relevance, not `{other}` (it keeps no stars or ratings)"),
+        )),
+    }
+}
+
+/// The decoded query string (`+` is a space), the last value of each key.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn of(req: &Request<Incoming>) -> Params {
+        Params(
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// `limit`, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent or not a number.
+    fn limit(&self) -> usize {
+        self.get("limit")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_LIMIT)
+            .clamp(1, MAX_LIMIT)
+    }
+
+    /// `offset`, or the `cursor` a previous page gave (the same number).
+    fn offset(&self) -> Result<usize, ApiError> {
+        match self.get("offset").or(self.get("cursor")).map(str::trim) {
+            None | Some("") => Ok(0),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{v}` is not an offset or a cursor this registry gave"),
+                )
+            }),
+        }
+    }
+}
