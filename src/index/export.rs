@@ -43,19 +43,7 @@ pub fn blob_path(out: &Path, digest: &Sha256Digest) -> PathBuf {
 
 /// Copies a blob into the tree if it is not there yet.
 pub fn write_blob(out: &Path, blobs: &BlobStore, digest: &Sha256Digest) -> io::Result<bool> {
-    let target = blob_path(out, digest);
-    if target.exists() {
-        return Ok(false);
-    }
-    let bytes = std::fs::read(blobs.path(digest))?;
-    if Sha256Digest::of(&bytes) != *digest {
-        return Err(io::Error::other(format!(
-            "blob {digest} in the store does not match its name"
-        )));
-    }
-    ensure_dir(target.parent().expect("blob path has a parent"))?;
-    fsutil::write_durable(&target, &bytes, 0o644)?;
-    Ok(true)
+    copy_blob_to(out, &format!("blobs/{}", digest.to_hex()), blobs, digest)
 }
 
 /// Writes `bytes` at `rel` below `out` (a feed document or zip, outside

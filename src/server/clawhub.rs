@@ -31,10 +31,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::body::{self, Body};
+use super::body::Body;
 use super::error::ApiError;
 use super::request::{blocking, identity, reader};
-use super::response::{json, text};
+use super::response::{blob_file, json, text};
 use super::Shared;
 use crate::api::clawhub::{
     FileInfo, InstallArchive, InstallResolve, ResolveResponse, SearchResponse, SkillListResponse,
@@ -383,13 +383,14 @@ async fn download(
     package(shared, slug, params)?;
     let version = params.get("version").filter(|v| !v.is_empty());
     let zip = shared.registry.skill_zip(slug, version)?;
-    let handle = tokio::fs::File::open(&zip.path).await.map_err(|e| {
-        tracing::error!(path = %zip.path.display(), error = %e, "skill zip missing");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the archive is missing from storage; an operator should check the daemon log",
-        )
-    })?;
+    let mut response = blob_file(
+        &zip.path,
+        zip.size,
+        &zip.sha256,
+        "application/zip",
+        shared.config.auth_required,
+    )
+    .await?;
     if !head {
         shared.registry.count_download(zip.version_id);
     }
@@ -398,25 +399,14 @@ async fn download(
         slug.replace(['"', '\\', '/'], "_"),
         zip.version
     );
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/zip")
-        .header(header::CONTENT_LENGTH, zip.size)
-        .header(header::ETAG, format!("\"{}\"", zip.sha256))
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        )
-        .header(
-            header::CACHE_CONTROL,
-            if shared.config.auth_required {
-                "private, max-age=31536000, immutable"
-            } else {
-                "public, max-age=31536000, immutable"
-            },
-        )
-        .body(body::file(handle, zip.size))
-        .expect("valid response"))
+    if let Ok(value) =
+        header::HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// `GET /api/v1/search`: ClawHub's search, skills only unless `kind` says

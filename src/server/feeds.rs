@@ -16,13 +16,12 @@
 //! never logged (the access log shows `/~…/`).
 
 use hyper::body::Incoming;
-use hyper::header;
 use hyper::{Request, Response, StatusCode};
 
-use super::body::{self, Body};
+use super::body::Body;
 use super::error::ApiError;
 use super::request::reader;
-use super::response::prepared_as;
+use super::response::{blob_file, prepared_as};
 use super::{AuthError, Shared};
 use crate::feeds::archive::Shape;
 use crate::feeds::wellknown::INDEX_PATH;
@@ -153,29 +152,16 @@ async fn zip(
         .feed_zip(sha256)
         .filter(|(zip, _)| zip.shape == shape)
         .ok_or_else(missing)?;
-    let handle = tokio::fs::File::open(&path).await.map_err(|e| {
-        tracing::error!(path = %path.display(), error = %e, "feed zip missing");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the archive is missing from storage; an operator should check the daemon log",
-        )
-    })?;
+    let response = blob_file(
+        &path,
+        zip.size,
+        sha256,
+        "application/zip",
+        shared.config.auth_required,
+    )
+    .await?;
     if req.method() == hyper::Method::GET {
         shared.registry.count_download(zip.version_id);
     }
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/zip")
-        .header(header::CONTENT_LENGTH, zip.size)
-        .header(header::ETAG, format!("\"{sha256}\""))
-        .header(
-            header::CACHE_CONTROL,
-            if shared.config.auth_required {
-                "private, max-age=31536000, immutable"
-            } else {
-                "public, max-age=31536000, immutable"
-            },
-        )
-        .body(body::file(handle, zip.size))
-        .expect("valid response"))
+    Ok(response)
 }

@@ -79,6 +79,41 @@ pub(super) fn prepared_as(
     .expect("valid response")
 }
 
+/// An immutable blob file (a bundle or a feed zip), opened and streamed:
+/// its strong ETag is its sha256, and it may be cached for a year (privately
+/// when reads need a token). A file the store names but the disk lost is a
+/// 500 for an operator, logged with the path.
+pub(super) async fn blob_file(
+    path: &std::path::Path,
+    size: u64,
+    sha256: &str,
+    content_type: &'static str,
+    auth_required: bool,
+) -> Result<Response<Body>, ApiError> {
+    let handle = tokio::fs::File::open(path).await.map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "a stored blob is missing");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the file is missing from storage; an operator should check the daemon log",
+        )
+    })?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, size)
+        .header(header::ETAG, format!("\"{sha256}\""))
+        .header(
+            header::CACHE_CONTROL,
+            if auth_required {
+                "private, max-age=31536000, immutable"
+            } else {
+                "public, max-age=31536000, immutable"
+            },
+        )
+        .body(body::file(handle, size))
+        .expect("valid response"))
+}
+
 /// True when Accept-Encoding lists gzip with a non-zero q.
 fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
     let Some(value) = value.and_then(|v| v.to_str().ok()) else {

@@ -1,16 +1,15 @@
 //! Routing and request handling: the web API and the sparse index.
 
 use hyper::body::Incoming;
-use hyper::header;
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::body::{self, Body};
+use super::body::Body;
 use super::error::ApiError;
 use super::request::{blocking, read_body, reader, reader_identity, writer};
-use super::response::{error_response, json, prepared, text};
+use super::response::{blob_file, error_response, json, prepared, text};
 use super::Shared;
 use crate::api::{self, OkResponse, OwnerUser, OwnersChange, OwnersResponse};
 use crate::token::Identity;
@@ -257,28 +256,14 @@ async fn download(
     let registry = shared.registry.clone();
     let (n, v) = (name.to_string(), version.to_string());
     let (path, size, cksum) = blocking(move || registry.download(who.as_ref(), &n, &v)).await?;
-    let file = tokio::fs::File::open(&path).await.map_err(|e| {
-        tracing::error!(path = %path.display(), error = %e, "blob missing");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the bundle is missing from storage; an operator should check the daemon log",
-        )
-    })?;
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/gzip")
-        .header(header::CONTENT_LENGTH, size)
-        .header(header::ETAG, format!("\"{cksum}\""))
-        .header(
-            header::CACHE_CONTROL,
-            if shared.config.auth_required {
-                "private, max-age=31536000, immutable"
-            } else {
-                "public, max-age=31536000, immutable"
-            },
-        )
-        .body(body::file(file, size))
-        .expect("valid response"))
+    blob_file(
+        &path,
+        size,
+        &cksum,
+        "application/gzip",
+        shared.config.auth_required,
+    )
+    .await
 }
 
 async fn owners(
