@@ -88,3 +88,77 @@ fn the_skills_cli_installs_from_an_exported_tree_on_nginx_with_its_scopes() {
     );
     assert!(!scoped.join(".claude/skills/web-fetch").exists(), "{text}");
 }
+
+/// Claude Code installs a plugin and a skill-as-plugin from an exported
+/// tree that nginx serves over https (the tree's marketplace names its
+/// `--base-url`), byte for byte as the registry stores them.
+#[test]
+fn claude_code_installs_from_an_exported_tree_on_nginx_over_https() {
+    assert_test_host_resolves();
+    let tools = AgentTools::get();
+    let d = Daemon::start();
+    let admin = Admin::of(&d);
+    admin.publish(&example_dir("hello-plugin"));
+    admin.publish(&example_dir("hello-skill"));
+
+    let ca = TestCa::new(&[TEST_HOST]);
+    let site = public_tempdir();
+    let root = site.path().join("tree");
+    let nginx = Nginx::serve_tls(&root, TEST_HOST, &ca.cert, &ca.key);
+    let out = cli(&[
+        "export-static",
+        root.to_str().unwrap(),
+        "--data",
+        d.data.to_str().unwrap(),
+        "--base-url",
+        &nginx.url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let (home, project) = (work.path().join("home"), work.path().join("project"));
+    std::fs::create_dir_all(&project).unwrap();
+    let claude = |args: &[&str]| {
+        ToolRun::of(
+            tools
+                .claude(&home, &project)
+                .env("NODE_EXTRA_CA_CERTS", &ca.ca_pem)
+                .args(args),
+        )
+        .ok()
+    };
+    let marketplace = format!("{}/claude/marketplace.json", nginx.url);
+    claude(&["plugin", "marketplace", "add", &marketplace]);
+    claude(&["plugin", "install", "hello-plugin@skillreg"]);
+    claude(&["plugin", "install", "hello-skill@skillreg"]);
+
+    let bundle = |name: &str, version: &str| {
+        let (status, body) = ca.get(
+            &format!("{}/api/v1/crates/{name}/{version}/download", d.url),
+            None,
+        );
+        assert_eq!(status, 200, "{name}@{version}");
+        bundle_files(&body)
+    };
+    let cache = home.join(".claude/plugins/cache/skillreg");
+    assert_same_files(
+        &tree(&cache.join("hello-plugin/0.1.0")),
+        &bundle("hello-plugin", "0.1.0"),
+        "the plugin from the static tree is its bundle's files",
+    );
+    let mut skill = tree(&cache.join("hello-skill/1.0.0"));
+    assert!(skill.remove(".claude-plugin/plugin.json").is_some());
+    let expected = bundle("hello-skill", "1.0.0")
+        .into_iter()
+        .map(|(path, bytes)| (format!("skills/hello-skill/{path}"), bytes))
+        .collect();
+    assert_same_files(
+        &skill,
+        &expected,
+        "the skill-as-plugin from the static tree",
+    );
+}
