@@ -113,12 +113,24 @@ pub struct PackageInfo {
     pub latest: Option<String>,
     /// Downloads of every version.
     pub downloads: u64,
+    /// Downloads of every version per UTC day over the last 90 days,
+    /// oldest first; days without any are left out.
+    pub downloads_by_day: Vec<DayCount>,
     /// RFC 3339 time of the first approved version.
     pub created_at: String,
     /// RFC 3339 time of the newest approved version.
     pub updated_at: String,
     /// Every approved version, highest first.
     pub versions: Vec<VersionInfo>,
+}
+
+/// Downloads on one day.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Downloads that day.
+    pub count: u64,
 }
 
 /// skillreg's metadata of one approved version.

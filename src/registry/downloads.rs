@@ -3,7 +3,7 @@
 //! download). A count not yet flushed is lost only if the process dies
 //! without its shutdown flush, which is a count, not content.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::fsutil::unix_now;
@@ -19,20 +19,55 @@ pub(super) struct Downloads {
     pending: Mutex<HashMap<(i64, i64), u64>>,
     /// Written totals per version, as of the last flush.
     flushed: Mutex<HashMap<i64, u64>>,
+    /// Written counts per version and day, as of the last flush.
+    daily: Mutex<HashMap<i64, BTreeMap<i64, u64>>>,
 }
 
 impl Downloads {
-    /// Loads the written totals.
+    /// Loads the written counts.
     pub(super) fn open(store: &Store) -> Result<Downloads, StoreError> {
+        let mut daily: HashMap<i64, BTreeMap<i64, u64>> = HashMap::new();
+        for (version_id, day, count) in store.all_daily_downloads()? {
+            daily.entry(version_id).or_default().insert(day, count);
+        }
         Ok(Downloads {
             pending: Mutex::default(),
             flushed: Mutex::new(store.download_totals()?.into_iter().collect()),
+            daily: Mutex::new(daily),
         })
+    }
+
+    /// Downloads of `version_id` per UTC day number (days since the Unix
+    /// epoch) from `since` on, written or not.
+    pub(super) fn daily(&self, version_id: i64, since: i64) -> BTreeMap<i64, u64> {
+        let mut out: BTreeMap<i64, u64> = self
+            .daily
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&version_id)
+            .map(|days| days.range(since..).map(|(d, n)| (*d, *n)).collect())
+            .unwrap_or_default();
+        for ((id, day), n) in self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            if *id == version_id && *day >= since {
+                *out.entry(*day).or_default() += n;
+            }
+        }
+        out
+    }
+
+    /// Today's UTC day number.
+    pub(super) fn today() -> i64 {
+        unix_now().div_euclid(DAY)
     }
 
     /// Counts one download of `version_id` today.
     pub(super) fn count(&self, version_id: i64) {
-        let day = unix_now().div_euclid(DAY);
+        let day = Downloads::today();
         *self
             .pending
             .lock()
@@ -101,8 +136,10 @@ impl Downloads {
             return Err(e);
         }
         let mut flushed = self.flushed.lock().unwrap_or_else(|e| e.into_inner());
-        for ((version_id, _), n) in batch {
+        let mut daily = self.daily.lock().unwrap_or_else(|e| e.into_inner());
+        for ((version_id, day), n) in batch {
             *flushed.entry(version_id).or_default() += n;
+            *daily.entry(version_id).or_default().entry(day).or_default() += n;
         }
         Ok(rows.len())
     }

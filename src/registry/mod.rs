@@ -256,6 +256,23 @@ impl Registry {
         self.downloads.total(version_id)
     }
 
+    /// The downloads of the versions `version_ids` per day over the last
+    /// `days` days (UTC, today included): `(YYYY-MM-DD, count)`, oldest
+    /// first, days without downloads left out.
+    pub fn daily_downloads(&self, version_ids: &[i64], days: i64) -> Vec<(String, u64)> {
+        let since = downloads::Downloads::today() - days.max(1) + 1;
+        let mut total: std::collections::BTreeMap<i64, u64> = Default::default();
+        for id in version_ids {
+            for (day, n) in self.downloads.daily(*id, since) {
+                *total.entry(day).or_default() += n;
+            }
+        }
+        total
+            .into_iter()
+            .map(|(day, n)| (fsutil::rfc3339(day * 86_400)[..10].to_string(), n))
+            .collect()
+    }
+
     /// Writes the counted downloads to the store in one batch; the server
     /// calls this every few seconds and at shutdown.
     pub fn flush_downloads(&self) -> Result<usize, RegistryError> {

@@ -189,7 +189,12 @@ fn required<'a>(params: &'a Params, key: &str) -> Result<&'a str, ApiError> {
 /// `GET /api/v1/skills/{slug}`.
 fn detail(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
     let p = package(shared, slug, params)?;
-    let info = shapes::package_info(&p, |id| shared.registry.downloads_of(id));
+    let ids: Vec<i64> = p.versions.iter().map(|v| v.id).collect();
+    let info = shapes::package_info(
+        &p,
+        |id| shared.registry.downloads_of(id),
+        shared.registry.daily_downloads(&ids, DOWNLOAD_DAYS),
+    );
     Ok(json(
         StatusCode::OK,
         &SkillResponse {
@@ -408,6 +413,9 @@ async fn download(
     }
     Ok(response)
 }
+
+/// How many days of daily downloads the metadata API shows.
+const DOWNLOAD_DAYS: i64 = 90;
 
 /// `GET /api/v1/search`: ClawHub's search, skills only unless `kind` says
 /// otherwise, best match first.

@@ -149,6 +149,13 @@ impl Store {
         )
     }
 
+    /// Every written daily count: (version id, day number, count).
+    pub fn all_daily_downloads(&self) -> Result<Vec<(i64, i64, u64)>, StoreError> {
+        self.all("SELECT version_id, day, count FROM downloads", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })
+    }
+
     /// The daily downloads of one version (day number → count), oldest first.
     pub fn daily_downloads(&self, version_id: i64) -> Result<Vec<(i64, u64)>, StoreError> {
         self.all(

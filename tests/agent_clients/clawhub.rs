@@ -323,6 +323,23 @@ fn download_counts_show_in_the_metadata_api_and_are_flushed() {
     let (dir, data) = d.stop();
     let d = Daemon::start_in(dir, data, "");
     assert_eq!(downloads_by_version(&d, SKILL), (3, expected));
+    // Per day too: all three on the test's day (UTC; two days if it ran
+    // across midnight), kept across the restart.
+    let body = api(&d, &format!("/api/v1/skills/{SKILL}"));
+    let day = |t: std::time::SystemTime| {
+        humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
+    };
+    let now = std::time::SystemTime::now();
+    let days = [day(now - Duration::from_secs(120)), day(now)];
+    let by_day = body["package"]["downloads_by_day"].as_array().unwrap();
+    assert!(
+        by_day
+            .iter()
+            .all(|d| days.contains(&d["day"].as_str().unwrap().to_string())),
+        "{body:#}"
+    );
+    let sum: u64 = by_day.iter().map(|d| d["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum, 3, "{body:#}");
 }
 
 /// A marketplace checkout at `m` with one plugin `vault@version` holding

@@ -77,6 +77,7 @@ pub(super) fn latest_version(version: &CatalogVersion) -> LatestVersion {
 pub(super) fn package_info(
     package: &CatalogPackage,
     downloads_of: impl Fn(i64) -> u64,
+    by_day: Vec<(String, u64)>,
 ) -> PackageInfo {
     let current = package.current();
     let versions: Vec<VersionInfo> = package
@@ -93,6 +94,10 @@ pub(super) fn package_info(
         source: current.source.clone(),
         latest: package.latest().map(|v| v.version.clone()),
         downloads: versions.iter().map(|v| v.downloads).sum(),
+        downloads_by_day: by_day
+            .into_iter()
+            .map(|(day, count)| crate::api::clawhub::DayCount { day, count })
+            .collect(),
         created_at: rfc3339(package.created_at()),
         updated_at: rfc3339(package.updated_at()),
         versions,
