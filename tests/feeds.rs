@@ -168,3 +168,75 @@ fn export_marketplace_refuses_a_linked_manifest_folder_and_writes_nothing_throug
         .collect();
     assert_eq!(leftovers, Vec::<String>::new());
 }
+
+/// What a publisher writes reaches terminals: `clawhub inspect` prints
+/// descriptions and files raw, the skills CLI and Claude Code print
+/// descriptions. Escape sequences arrive as harmless characters, search
+/// text is bounded, and a path that is not a file is answered from the
+/// stored file list.
+#[test]
+fn publisher_text_cannot_drive_a_terminal_and_searches_are_bounded() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let skill = dir.path().join("esc-skill");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: esc-skill\ndescription: \"Clean \\e[2J\\e]8;;http://evil.example\\e\\\\ here\"\nmetadata:\n  version: \"1.0.0\"\n---\n# x\n",
+    )
+    .unwrap();
+    std::fs::write(skill.join("notes.txt"), "tab\there\nesc \u{1b}[31mred\n").unwrap();
+    let out = cli(&[
+        "publish",
+        skill.to_str().unwrap(),
+        "--registry",
+        &d.url,
+        "--token",
+        &d.admin,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for path in [
+        "/.well-known/agent-skills/index.json",
+        "/claude/marketplace.json",
+        "/api/v1/skills/esc-skill",
+        "/api/v1/search?q=clean",
+        "/api/v1/skills/esc-skill/file?path=notes.txt",
+    ] {
+        let (status, body) = get(&format!("{}{path}", d.url));
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(
+            !body.contains('\u{1b}'),
+            "{path} carries an escape: {body:?}"
+        );
+        assert!(
+            !body.contains("\\u001b"),
+            "{path} carries an escaped escape: {body}"
+        );
+    }
+    let (_, file) = get(&format!(
+        "{}/api/v1/skills/esc-skill/file?path=notes.txt",
+        d.url
+    ));
+    assert!(
+        file.contains("tab\there\n"),
+        "tabs and newlines stay: {file:?}"
+    );
+
+    let (status, body) = get(&format!(
+        "{}/api/v1/skills/esc-skill/file?path=missing.md",
+        d.url
+    ));
+    assert_eq!(status, 404, "{body}");
+    let words = vec!["a"; 17].join("+");
+    for route in ["search", "skills"] {
+        let (status, body) = get(&format!("{}/api/v1/{route}?q={words}", d.url));
+        assert_eq!(status, 400, "{route}: {body}");
+        assert!(body.contains("fewer words"), "{body}");
+    }
+    d.assert_serving();
+}

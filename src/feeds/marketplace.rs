@@ -16,11 +16,13 @@ use crate::package::Kind;
 /// publish) must not make every client download megabytes.
 pub const MAX_DESCRIPTION: usize = 1024;
 
-/// The description as the catalog carries it: cut at [`MAX_DESCRIPTION`]
-/// characters, with `…` when cut.
+/// The description as the catalog carries it: one line (control
+/// characters become spaces), cut at [`MAX_DESCRIPTION`] characters, with
+/// `…` when cut.
 fn capped(description: &str) -> std::borrow::Cow<'_, str> {
+    let description = super::one_line(description);
     match description.char_indices().nth(MAX_DESCRIPTION) {
-        None => description.into(),
+        None => description,
         Some((at, _)) => format!("{}…", &description[..at]).into(),
     }
 }

@@ -47,6 +47,21 @@ pub struct FeedItem {
     pub plugin_zip: Result<StoredZip, String>,
 }
 
+/// Text from a publisher as the agent tools show it in a terminal: every
+/// control character (escape sequences that move the cursor, rewrite the
+/// screen or forge hyperlinks, and line breaks in a one-line field) becomes
+/// a space.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 /// The source name scopes use for versions published here.
 pub const LOCAL_SOURCE: &str = "local";
 

@@ -29,7 +29,7 @@ struct Entry<'a> {
     name: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
-    description: &'a str,
+    description: std::borrow::Cow<'a, str>,
     url: String,
     digest: String,
 }
@@ -45,7 +45,7 @@ pub fn render<'a>(items: impl IntoIterator<Item = &'a FeedItem>) -> Vec<u8> {
             Some(Entry {
                 name: &item.name,
                 kind: "archive",
-                description: &item.description,
+                description: super::one_line(&item.description),
                 url: wellknown_zip_path(&zip.sha256),
                 digest: format!("sha256:{}", zip.sha256),
             })

@@ -69,6 +69,15 @@ pub enum CatalogError {
         /// Why, as the feeds record it.
         reason: String,
     },
+    /// The version's zip could not be rendered (storage trouble on the
+    /// server); it is retried.
+    #[error("`{name}@{version}` cannot be served right now; retry later (an admin sees why in `skillreg admin feeds`)")]
+    NotRenderedYet {
+        /// The package.
+        name: String,
+        /// The version.
+        version: String,
+    },
     /// The version has no regular file at that path.
     #[error("`{name}@{version}` has no file `{path}`")]
     NoFile {
@@ -375,6 +384,12 @@ impl Registry {
                 return Err(CatalogError::NotASkill {
                     name: package.name.clone(),
                     kind: package.kind,
+                })
+            }
+            Some(Err(reason)) if reason.starts_with(super::feeds::RENDER_FAILED) => {
+                return Err(CatalogError::NotRenderedYet {
+                    name: package.name.clone(),
+                    version: chosen.version.clone(),
                 })
             }
             Some(Err(reason)) => {

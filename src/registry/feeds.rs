@@ -24,6 +24,10 @@ use crate::store::{FeedArchiveRow, PackageRow, PublicVersion, Store};
 /// paths never start with `_`, and mirrors skip such paths.
 const SNAPSHOT_PREFIX: &str = "_feeds/";
 
+/// How the reason of a zip left out by a failed render (I/O, not the
+/// bundle) begins: such a zip is retried, and a client is told to retry.
+pub const RENDER_FAILED: &str = "could not be rendered";
+
 /// The URL path of the Claude Code marketplace.
 pub const MARKETPLACE_PATH: &str = "claude/marketplace.json";
 
@@ -365,7 +369,7 @@ pub(super) fn zip_of(
             Err(e) => {
                 tracing::error!(package = %package.name, version = %version.version, error = %e, "rendering a feed zip failed; retrying on the next change");
                 return Ok(Err(format!(
-                    "could not be rendered ({e}); retried on the next change to the package"
+                    "{RENDER_FAILED} ({e}); retried on the next change to the package"
                 )));
             }
         },
@@ -389,9 +393,13 @@ fn render_and_keep(
 ) -> std::io::Result<FeedArchiveRow> {
     let digest = Sha256Digest::from_hex(&version.cksum)
         .ok_or_else(|| std::io::Error::other("the stored checksum is not hex"))?;
-    let path = blobs.path(&digest);
-    let bundle = std::fs::read(&path).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("bundle blob {}: {e}", path.display()))
+    // The reason reaches clients (a ClawHub download says why it cannot
+    // be served): the blob's name, never where the data directory is.
+    let bundle = std::fs::read(blobs.path(&digest)).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("bundle blob {}: {}", digest.to_hex(), e.kind()),
+        )
     })?;
     let source = archive::Source {
         bundle: &bundle,

@@ -102,8 +102,8 @@ async fn route(
     head: bool,
 ) -> Result<Response<Body>, ApiError> {
     match rest {
-        ["search"] => search(shared, params),
-        ["skills"] => list(shared, params),
+        ["search"] => search(shared, params).await,
+        ["skills"] => list(shared, params).await,
         ["tags"] => tags(shared, params),
         ["resolve"] => resolve(shared, params),
         ["download"] => download(shared, params, head).await,
@@ -298,18 +298,70 @@ async fn file(shared: &Shared, slug: &str, params: &Params) -> Result<Response<B
         }
         .into());
     }
+    // The stored file list answers for paths that are not files, and for
+    // files too large to show, without opening the bundle.
+    let registry = shared.registry.clone();
+    let (p, version, path) = blocking(move || {
+        let v = p.version(&version).expect("looked up above");
+        let listed = match registry.version_files(v) {
+            Ok(files) => files.into_iter().find(|f| f.path == path),
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(match listed {
+            None => Err(CatalogError::NoFile {
+                name: p.name.clone(),
+                version: version.clone(),
+                path,
+            }),
+            Some(f) if f.size > crate::registry::MAX_FILE_BYTES => {
+                Err(CatalogError::FileTooLarge {
+                    name: p.name.clone(),
+                    version: version.clone(),
+                    path,
+                    size: f.size,
+                })
+            }
+            Some(_) => Ok((p, version, path)),
+        })
+    })
+    .await??;
+    let Ok(_permit) = shared.file_reads.try_acquire() else {
+        return Err(ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the registry is reading other files right now; retry in a second",
+            )
+        });
+    };
     let registry = shared.registry.clone();
     let content = blocking(move || {
         let v = p.version(&version).expect("looked up above");
         Ok(registry.version_file(&p, v, &path))
     })
     .await??;
-    let mut response = text(StatusCode::OK, content);
+    let mut response = text(StatusCode::OK, terminal_safe(&content));
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     Ok(response)
+}
+
+/// A text file as a terminal may print it (`clawhub inspect --file` does,
+/// raw): escape and the other control characters but tab and line breaks
+/// become U+FFFD, so a file cannot move the cursor, rewrite the screen or
+/// forge a hyperlink.
+fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `GET /api/v1/skills/{slug}/install`: the CLI asks only when
@@ -417,11 +469,30 @@ async fn download(
 /// How many days of daily downloads the metadata API shows.
 const DOWNLOAD_DAYS: i64 = 90;
 
+/// Longest search text, in characters and in words: the cost of a search
+/// is words × packages, so a query may not name thousands.
+const MAX_QUERY_CHARS: usize = 256;
+const MAX_QUERY_WORDS: usize = 16;
+
+/// The `q` parameter, refused when longer than a search needs.
+fn search_text(params: &Params) -> Result<String, ApiError> {
+    let text = params.get("q").unwrap_or("");
+    if text.chars().count() > MAX_QUERY_CHARS || text.split_whitespace().count() > MAX_QUERY_WORDS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the search text is longer than {MAX_QUERY_CHARS} characters or {MAX_QUERY_WORDS} words; search for fewer words"
+            ),
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// `GET /api/v1/search`: ClawHub's search, skills only unless `kind` says
 /// otherwise, best match first.
-fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+async fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
     let query = CatalogQuery {
-        text: params.get("q").unwrap_or("").to_string(),
+        text: search_text(params)?,
         exact: params.get("mode") == Some("exact"),
         prefix: String::new(),
         kinds: kinds(params, &[Kind::Skill])?,
@@ -429,7 +500,8 @@ fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> 
         offset: 0,
         limit: params.limit(),
     };
-    let page = shared.registry.catalog_query(&query);
+    let registry = shared.registry.clone();
+    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
     Ok(json(
         StatusCode::OK,
         &SearchResponse {
@@ -439,10 +511,10 @@ fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> 
 }
 
 /// `GET /api/v1/skills`: every kind unless `kind` says otherwise.
-fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
+async fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
     let offset = params.offset()?;
     let query = CatalogQuery {
-        text: params.get("q").unwrap_or("").to_string(),
+        text: search_text(params)?,
         exact: false,
         prefix: params.get("prefix").unwrap_or("").to_string(),
         kinds: kinds(params, &[])?,
@@ -450,7 +522,8 @@ fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
         offset,
         limit: params.limit(),
     };
-    let page = shared.registry.catalog_query(&query);
+    let registry = shared.registry.clone();
+    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
     let next = offset + page.hits.len();
     Ok(json(
         StatusCode::OK,

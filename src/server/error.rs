@@ -133,6 +133,7 @@ impl From<CatalogError> for ApiError {
             | CatalogError::NoFile { .. }
             | CatalogError::NotASkill { .. } => StatusCode::NOT_FOUND,
             CatalogError::AllYanked(_) => StatusCode::GONE,
+            CatalogError::NotRenderedYet { .. } => StatusCode::SERVICE_UNAVAILABLE,
             CatalogError::NotServable { .. }
             | CatalogError::FileTooLarge { .. }
             | CatalogError::NotText { .. } => StatusCode::CONFLICT,

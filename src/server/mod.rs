@@ -69,7 +69,14 @@ pub(crate) struct Shared {
     pub limits: RateLimits,
     pub uploads: limits::UploadSlots,
     pub mirror: Arc<crate::mirror::sync::Mirror>,
+    /// Reads of one file out of a stored bundle (ClawHub's `inspect
+    /// --file`) unpack that bundle: this many at once, the rest are told to
+    /// retry, so they cannot take every blocking thread and gigabytes.
+    pub file_reads: tokio::sync::Semaphore,
 }
+
+/// Bundle file reads at once (see [`Shared::file_reads`]).
+const FILE_READS_AT_ONCE: usize = 2;
 
 /// A server ready to accept: TLS loaded, token cache warm.
 pub struct Server {
@@ -97,6 +104,7 @@ impl Server {
             auth: Authenticator::new(store)?,
             limits: RateLimits::new(&config.rate_limit),
             uploads: limits::UploadSlots::new(&config.limits),
+            file_reads: tokio::sync::Semaphore::new(FILE_READS_AT_ONCE),
             registry,
             base_url,
             config,

@@ -6,6 +6,7 @@ use crate::api::clawhub::{
     DependencyInfo, LatestVersion, Owner, PackageInfo, SearchResult, Skill, SkillListItem, Stats,
     VersionInfo, VersionListItem, OWNER_HANDLE,
 };
+use crate::feeds::one_line;
 use crate::fsutil::rfc3339;
 use crate::registry::{CatalogHit, CatalogPackage, CatalogVersion};
 
@@ -47,7 +48,7 @@ pub(super) fn skill(package: &CatalogPackage, downloads: u64) -> Skill {
     Skill {
         slug: package.name.clone(),
         display_name: package.name.clone(),
-        summary: Some(current.description.clone()).filter(|d| !d.is_empty()),
+        summary: Some(one_line(&current.description).into_owned()).filter(|d| !d.is_empty()),
         topics: current.keywords.clone(),
         tags: package
             .latest()
@@ -88,7 +89,7 @@ pub(super) fn package_info(
     PackageInfo {
         name: package.name.clone(),
         kind: package.kind,
-        description: current.description.clone(),
+        description: one_line(&current.description).into_owned(),
         keywords: current.keywords.clone(),
         license: current.license.clone(),
         source: current.source.clone(),
@@ -117,7 +118,7 @@ pub(super) fn version_info(version: &CatalogVersion, downloads: u64) -> VersionI
             _ => None,
         },
         downloads,
-        description: version.description.clone(),
+        description: one_line(&version.description).into_owned(),
         keywords: version.keywords.clone(),
         license: version.license.clone(),
         dependencies: version
@@ -154,7 +155,7 @@ pub(super) fn search_result(hit: &CatalogHit) -> SearchResult {
     SearchResult {
         slug: package.name.clone(),
         display_name: package.name.clone(),
-        summary: Some(current.description.clone()).filter(|d| !d.is_empty()),
+        summary: Some(one_line(&current.description).into_owned()).filter(|d| !d.is_empty()),
         version: package.latest().map(|v| v.version.clone()),
         owner_handle: OWNER_HANDLE.into(),
         score: hit.score,
