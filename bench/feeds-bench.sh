@@ -8,7 +8,7 @@
 #
 #   bash bench/feeds-bench.sh
 #
-# Environment: DURATION (seconds, default 10), THREADS (wrk -t, default 2),
+# Environment: DURATION (seconds, default 10), ROUNDS (default 3), THREADS (wrk -t, default 2),
 # CONNECTIONS (wrk -c, default 64), SKILLREG_BIN (use this binary instead of
 # building target/release/skillreg).
 set -euo pipefail
@@ -108,17 +108,29 @@ measure() { # NAME URL
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2" > "$TMP/wrk.$1"
     [[ -z "$(wrk_non2xx "$TMP/wrk.$1")" ]] || { cat "$TMP/wrk.$1" >&2; die "$1: error responses"; }
 }
+# The machine is noisy (wrk shares its 2 cores): ROUNDS rounds, the two
+# servers alternating within each, and the median of each server's rounds.
+ROUNDS="${ROUNDS:-3}"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 rows=""
 ratios=""
 for target in index zip; do
     path="$INDEX"; [[ "$target" == zip ]] && path="$ZIP"
-    measure "skillreg-$target" "$BASE$path"
-    measure "nginx-$target" "http://127.0.0.1:$NGINX_PORT$path"
-    s="$(wrk_rps "$TMP/wrk.skillreg-$target")"
-    n="$(wrk_rps "$TMP/wrk.nginx-$target")"
+    s_all=""; n_all=""; s_p99=""; n_p99=""
+    for round in $(seq "$ROUNDS"); do
+        measure "skillreg-$target" "$BASE$path"
+        measure "nginx-$target" "http://127.0.0.1:$NGINX_PORT$path"
+        s_all+="$(wrk_rps "$TMP/wrk.skillreg-$target") "
+        n_all+="$(wrk_rps "$TMP/wrk.nginx-$target") "
+        s_p99+="$(wrk_pct "$TMP/wrk.skillreg-$target" 99) "
+        n_p99+="$(wrk_pct "$TMP/wrk.nginx-$target" 99) "
+        log "$target round $round: skillreg $(wrk_rps "$TMP/wrk.skillreg-$target"), nginx $(wrk_rps "$TMP/wrk.nginx-$target")"
+    done
+    s="$(echo "$s_all" | median)"
+    n="$(echo "$n_all" | median)"
     r="$(awk -v a="$s" -v b="$n" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
     ok="$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.90 ? "met" : "NOT met") }')"
-    rows+="| $target | $(printf '%.0f' "$s") | $(wrk_pct "$TMP/wrk.skillreg-$target" 99) | $(printf '%.0f' "$n") | $(wrk_pct "$TMP/wrk.nginx-$target" 99) | $r ($ok) |"$'\n'
+    rows+="| $target | $(printf '%.0f' "$s") | $(echo "$s_p99" | median) | $(printf '%.0f' "$n") | $(echo "$n_p99" | median) | $r ($ok) | ${s_all% } / ${n_all% } |"$'\n'
     ratios+="$target $r ($ok); "
 done
 
@@ -135,8 +147,11 @@ done
     echo "  rate limiting off; no Accept-Encoding, so both send the identity bytes."
     echo "- Load: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\`, after a ${WARMUP} s warm-up each."
     echo
-    echo "| file | skillreg req/s | skillreg p99 ms | nginx req/s | nginx p99 ms | ratio (target >= 0.90) |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "Medians of $ROUNDS rounds (the servers alternate within a round); the last"
+    echo "column lists every round's requests/s, skillreg / nginx."
+    echo
+    echo "| file | skillreg req/s | skillreg p99 ms | nginx req/s | nginx p99 ms | ratio (target >= 0.90) | rounds |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
     printf '%s' "$rows"
     echo
     echo "How to reproduce: \`bash bench/feeds-bench.sh\`."

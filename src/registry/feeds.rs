@@ -44,7 +44,19 @@ pub struct FeedZip {
     pub version_id: i64,
     /// That package.
     pub name: String,
+    /// The bytes, when small enough to serve from memory (see
+    /// [`MAX_CACHED_ZIP`]); else the blob file is streamed.
+    pub bytes: Option<bytes::Bytes>,
 }
+
+/// Largest zip served from memory: the feeds' zips are small (a skill is a
+/// few files), and a hot one is then served like an index file, with no
+/// open or read per request.
+pub const MAX_CACHED_ZIP: u64 = 256 * 1024;
+
+/// Most memory all zips served from memory take together; beyond it, zips
+/// are streamed from their files.
+pub const MAX_CACHED_ZIPS_TOTAL: u64 = 256 * 1024 * 1024;
 
 /// What readers of the feeds see: documents and the zips they name.
 #[derive(Default)]
@@ -65,6 +77,8 @@ pub(super) struct Feeds {
     /// Whether the documents need rendering (at first, so that a registry
     /// with nothing approved serves empty documents, not 404s).
     dirty: bool,
+    /// Bytes of the zips held in memory.
+    cached: u64,
 }
 
 impl Default for Feeds {
@@ -73,6 +87,7 @@ impl Default for Feeds {
             items: BTreeMap::new(),
             served: HashMap::new(),
             dirty: true,
+            cached: 0,
         }
     }
 }
@@ -135,7 +150,12 @@ impl Feeds {
         };
         // Zips first: yanking an older version changes no item but takes
         // its zips away.
-        self.serve(view, &key, servable(store, package, &versions, limits)?);
+        self.serve(
+            view,
+            blobs,
+            &key,
+            servable(store, package, &versions, limits)?,
+        );
         if self.items.get(&key) == item.as_ref() {
             return Ok(());
         }
@@ -148,13 +168,26 @@ impl Feeds {
     }
 
     /// Makes `zips` the package's served zips, in place of those it had.
-    fn serve(&mut self, view: &FeedView, key: &str, zips: Vec<FeedZip>) {
+    /// Small zips are read into memory while the total allows.
+    fn serve(&mut self, view: &FeedView, blobs: &BlobStore, key: &str, zips: Vec<FeedZip>) {
         let mut map = view.zips.write().unwrap_or_else(|e| e.into_inner());
         for sha in self.served.remove(key).unwrap_or_default() {
-            map.remove(&sha);
+            if let Some(old) = map.remove(&sha) {
+                self.cached -= old.bytes.as_ref().map_or(0, |b| b.len() as u64);
+            }
         }
         let shas: Vec<String> = zips.iter().map(|z| z.digest.to_hex()).collect();
-        for (sha, zip) in shas.iter().zip(zips) {
+        for (sha, mut zip) in shas.iter().zip(zips) {
+            if zip.size <= MAX_CACHED_ZIP && self.cached + zip.size <= MAX_CACHED_ZIPS_TOTAL {
+                // A zip that cannot be read now is streamed (and its error
+                // reported) when asked for.
+                if let Ok(bytes) = std::fs::read(blobs.path(&zip.digest)) {
+                    if Sha256Digest::of(&bytes) == zip.digest {
+                        self.cached += bytes.len() as u64;
+                        zip.bytes = Some(bytes.into());
+                    }
+                }
+            }
             map.insert(sha.clone(), Arc::new(zip));
         }
         if !shas.is_empty() {
@@ -319,6 +352,7 @@ fn servable(
                 shape,
                 version_id: version.id,
                 name: name.to_string(),
+                bytes: None,
             });
         }
     }

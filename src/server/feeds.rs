@@ -21,7 +21,7 @@ use hyper::{Request, Response, StatusCode};
 use super::body::Body;
 use super::error::ApiError;
 use super::request::reader;
-use super::response::{blob_file, prepared_as};
+use super::response::{blob_bytes, blob_file, prepared_as};
 use super::{AuthError, Shared};
 use crate::feeds::archive::Shape;
 use crate::feeds::wellknown::INDEX_PATH;
@@ -152,14 +152,24 @@ async fn zip(
         .feed_zip(sha256)
         .filter(|(zip, _)| zip.shape == shape)
         .ok_or_else(missing)?;
-    let response = blob_file(
-        &path,
-        zip.size,
-        sha256,
-        "application/zip",
-        shared.config.auth_required,
-    )
-    .await?;
+    let response = match &zip.bytes {
+        Some(bytes) => blob_bytes(
+            bytes.clone(),
+            sha256,
+            "application/zip",
+            shared.config.auth_required,
+        ),
+        None => {
+            blob_file(
+                &path,
+                zip.size,
+                sha256,
+                "application/zip",
+                shared.config.auth_required,
+            )
+            .await?
+        }
+    };
     if req.method() == hyper::Method::GET {
         shared.registry.count_download(zip.version_id);
     }

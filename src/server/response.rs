@@ -79,6 +79,33 @@ pub(super) fn prepared_as(
     .expect("valid response")
 }
 
+/// The `Cache-Control` of an immutable blob: a year, privately when reads
+/// need a token (so a shared cache never hands it to clients without one).
+fn immutable(auth_required: bool) -> &'static str {
+    if auth_required {
+        "private, max-age=31536000, immutable"
+    } else {
+        "public, max-age=31536000, immutable"
+    }
+}
+
+/// An immutable blob held in memory, answered like [`blob_file`].
+pub(super) fn blob_bytes(
+    bytes: Bytes,
+    sha256: &str,
+    content_type: &'static str,
+    auth_required: bool,
+) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .header(header::ETAG, format!("\"{sha256}\""))
+        .header(header::CACHE_CONTROL, immutable(auth_required))
+        .body(body::full(bytes))
+        .expect("valid response")
+}
+
 /// An immutable blob file (a bundle or a feed zip), opened and streamed:
 /// its strong ETag is its sha256, and it may be cached for a year (privately
 /// when reads need a token). A file the store names but the disk lost is a
@@ -102,14 +129,7 @@ pub(super) async fn blob_file(
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CONTENT_LENGTH, size)
         .header(header::ETAG, format!("\"{sha256}\""))
-        .header(
-            header::CACHE_CONTROL,
-            if auth_required {
-                "private, max-age=31536000, immutable"
-            } else {
-                "public, max-age=31536000, immutable"
-            },
-        )
+        .header(header::CACHE_CONTROL, immutable(auth_required))
         .body(body::file(handle, size))
         .expect("valid response"))
 }
