@@ -134,6 +134,13 @@ fn check_crate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Whether `name` is a kebab-case name of at most 64 characters (`a`-`z`,
+/// `0`-`9`, single `-` inside): the skill and plugin name rule, which the
+/// agent tools apply to skill folders and marketplace names too.
+pub fn is_kebab(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && check_kebab_name(Kind::Skill, name).is_ok()
+}
+
 fn check_kebab_name(kind: Kind, name: &str) -> Result<(), NameError> {
     if let Some(bad) = name
         .chars()

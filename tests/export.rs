@@ -68,20 +68,8 @@ fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
     let site = public_tempdir();
     let root = site.path().join("tree");
     let nginx = Nginx::serve(&root);
-    let out = cli(&[
-        "export-static",
-        root.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-        "--base-url",
-        &nginx.url,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 2 packages"));
+    let printed = d.export_static(&root, &nginx.url);
+    assert!(printed.contains("exported 2 packages"));
 
     // Index files and their statements are byte-identical to the daemon's.
     for path in ["ex/-b/ex-base", "ex/po/exported-skill"] {

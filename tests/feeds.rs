@@ -14,22 +14,6 @@ fn yank(d: &Daemon, name: &str, version: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-fn export_static(d: &Daemon, out: &Path) {
-    let out = cli(&[
-        "export-static",
-        out.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-        "--base-url",
-        "http://tree.example",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn zips_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
@@ -101,13 +85,13 @@ fn a_static_tree_loses_the_zips_of_yanked_versions_on_the_next_export() {
     d.publish_skill("tree-skill", "1.1.0");
     let site = tempfile::tempdir().unwrap();
     let out = site.path().join("tree");
-    export_static(&d, &out);
+    d.export_static(&out, "http://tree.example");
     let files = out.join(".well-known/agent-skills/files");
     let before = zips_in(&files);
     assert_eq!(before.len(), 2, "both approved versions' zips: {before:?}");
 
     yank(&d, "tree-skill", "1.0.0");
-    export_static(&d, &out);
+    d.export_static(&out, "http://tree.example");
     let after = zips_in(&files);
     assert_eq!(after.len(), 1, "{after:?}");
     let index = std::fs::read_to_string(out.join(".well-known/agent-skills/index.json")).unwrap();

@@ -100,22 +100,11 @@ impl Default for Marketplace {
     }
 }
 
-fn kebab(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
 impl Feeds {
     /// Checks names and scope paths.
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         let name = &self.marketplace.name;
-        if !kebab(name) || RESERVED_MARKETPLACE_NAMES.contains(&name.as_str()) {
+        if !crate::package::is_kebab(name) || RESERVED_MARKETPLACE_NAMES.contains(&name.as_str()) {
             return Err(ConfigError::Invalid {
                 key: "feeds.marketplace.name",
                 reason: format!(
@@ -135,7 +124,7 @@ impl Feeds {
         let mut seen = std::collections::HashSet::new();
         for scope in &self.scopes {
             let segments: Vec<&str> = scope.path.split('/').collect();
-            let ok = segments.iter().all(|s| kebab(s))
+            let ok = segments.iter().all(|s| crate::package::is_kebab(s))
                 && !ROUTED.contains(&segments[0])
                 && segments.len() <= 4;
             if !ok {

@@ -141,14 +141,7 @@ fn plugin_manifest(source: &Source<'_>) -> Vec<u8> {
 /// The `skills` CLI installs into `.claude/skills/<name>/` and takes only
 /// `^[a-z0-9-]{1,64}$` without a leading, trailing or double `-`.
 fn check_skill_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--");
+    let ok = crate::package::is_kebab(name);
     if ok {
         Ok(())
     } else {

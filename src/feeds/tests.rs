@@ -121,3 +121,11 @@ fn a_huge_description_is_cut_in_the_marketplace() {
     );
     assert!(description.ends_with('…'));
 }
+
+#[test]
+fn the_index_lives_in_its_folder() {
+    assert_eq!(
+        format!("{}index.json", wellknown::DIR),
+        wellknown::INDEX_PATH
+    );
+}

@@ -14,6 +14,10 @@ use crate::package::Kind;
 /// The schema the `skills` CLI checks for.
 pub const SCHEMA: &str = "https://schemas.agentskills.io/discovery/0.2.0/schema.json";
 
+/// The folder of the index below a base (`` or `teams/data/`); its zips
+/// are below it too, at [`super::wellknown_zip_path`].
+pub const DIR: &str = ".well-known/agent-skills/";
+
 /// The path of the index below a base (`` or `teams/data/`).
 pub const INDEX_PATH: &str = ".well-known/agent-skills/index.json";
 

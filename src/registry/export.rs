@@ -176,9 +176,7 @@ impl Exporter {
             .into_iter()
             .map(|(path, _)| path)
             .collect();
-        let index_dir = crate::feeds::wellknown::INDEX_PATH
-            .strip_suffix("index.json")
-            .expect("the index path ends in index.json");
+        let index_dir = crate::feeds::wellknown::DIR;
         let mut dirs = vec![format!("{index_dir}files"), "claude/files".to_string()];
         for scope in &self.feeds_config.scopes {
             dirs.push(format!("{}/{index_dir}files", scope.path));

@@ -171,14 +171,24 @@ impl Feeds {
     /// Small zips are read into memory while the total allows.
     fn serve(&mut self, view: &FeedView, blobs: &BlobStore, key: &str, zips: Vec<FeedZip>) {
         let mut map = view.zips.write().unwrap_or_else(|e| e.into_inner());
+        // Zips the package keeps (most, on any change) keep their bytes:
+        // read once, not again on every change to the package.
+        let mut held: HashMap<String, bytes::Bytes> = HashMap::new();
         for sha in self.served.remove(key).unwrap_or_default() {
             if let Some(old) = map.remove(&sha) {
-                self.cached -= old.bytes.as_ref().map_or(0, |b| b.len() as u64);
+                if let Some(bytes) = &old.bytes {
+                    self.cached -= bytes.len() as u64;
+                    held.insert(sha, bytes.clone());
+                }
             }
         }
         let shas: Vec<String> = zips.iter().map(|z| z.digest.to_hex()).collect();
         for (sha, mut zip) in shas.iter().zip(zips) {
-            if zip.size <= MAX_CACHED_ZIP && self.cached + zip.size <= MAX_CACHED_ZIPS_TOTAL {
+            if let Some(bytes) = held.remove(sha) {
+                self.cached += bytes.len() as u64;
+                zip.bytes = Some(bytes);
+            } else if zip.size <= MAX_CACHED_ZIP && self.cached + zip.size <= MAX_CACHED_ZIPS_TOTAL
+            {
                 // A zip that cannot be read now is streamed (and its error
                 // reported) when asked for.
                 if let Ok(bytes) = std::fs::read(blobs.path(&zip.digest)) {
@@ -250,9 +260,7 @@ impl Feeds {
         cfg: &config::Feeds,
     ) -> Vec<(String, Sha256Digest)> {
         let mut out = Vec::new();
-        let index_dir = feeds::wellknown::INDEX_PATH
-            .strip_suffix("index.json")
-            .expect("the index path ends in index.json");
+        let index_dir = feeds::wellknown::DIR;
         let zips = view.zips.read().unwrap_or_else(|e| e.into_inner());
         // Every zip the daemon serves for the package (its superseded
         // approved versions too, which cached documents still name), below

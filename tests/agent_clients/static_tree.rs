@@ -30,26 +30,7 @@ fn the_skills_cli_installs_from_an_exported_tree_on_nginx_with_its_scopes() {
     let site = public_tempdir();
     let root = site.path().join("tree");
     let nginx = Nginx::serve(&root);
-    let out = cli(&[
-        "export-static",
-        root.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-        "--config",
-        d.data
-            .parent()
-            .unwrap()
-            .join("skillreg.toml")
-            .to_str()
-            .unwrap(),
-        "--base-url",
-        &nginx.url,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.export_static(&root, &nginx.url);
 
     // The tree's well-known indexes are the daemon's bytes (relative URLs).
     for path in [
@@ -105,19 +86,7 @@ fn claude_code_installs_from_an_exported_tree_on_nginx_over_https() {
     let site = public_tempdir();
     let root = site.path().join("tree");
     let nginx = Nginx::serve_tls(&root, TEST_HOST, &ca.cert, &ca.key);
-    let out = cli(&[
-        "export-static",
-        root.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-        "--base-url",
-        &nginx.url,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.export_static(&root, &nginx.url);
 
     let work = tempfile::tempdir().unwrap();
     let (home, project) = (work.path().join("home"), work.path().join("project"));

@@ -1,7 +1,7 @@
 //! The real daemon binary on 127.0.0.1:0 with a temp data dir, and the CLI.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -163,6 +163,29 @@ impl Daemon {
             &body,
         );
         assert_eq!(status, 200, "publishing {name}@{version}: {text}");
+    }
+
+    /// `skillreg export-static OUT --base-url URL` of this daemon's data,
+    /// with its config file (scopes, signing); panics unless it succeeds and
+    /// returns what it printed.
+    pub fn export_static(&self, out: &Path, base_url: &str) -> String {
+        let config = self.data.parent().unwrap().join("skillreg.toml");
+        let run = cli(&[
+            "export-static",
+            out.to_str().unwrap(),
+            "--data",
+            self.data.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--base-url",
+            base_url,
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8(run.stdout).unwrap()
     }
 
     /// Asserts the daemon still answers.
