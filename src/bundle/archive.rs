@@ -87,6 +87,16 @@ pub const MAX_PADDING: u64 = 64 * 1024;
 /// Largest file [`inspect`] keeps in memory for validation (manifests are small).
 pub const MAX_KEPT_FILE: u64 = 1024 * 1024;
 
+/// The tar entry types [`inspect`] takes for regular files (regular and
+/// contiguous): whoever reads a checked archive again must read exactly
+/// these as files, or a checked file vanishes from what it writes.
+pub fn is_file_type(entry_type: tar::EntryType) -> bool {
+    matches!(
+        entry_type,
+        tar::EntryType::Regular | tar::EntryType::Continuous
+    )
+}
+
 /// Checks a tar.gz and returns its entries. `keep` selects the files whose
 /// contents are returned (each at most [`MAX_KEPT_FILE`]).
 pub fn inspect(
@@ -196,7 +206,7 @@ fn entry_header<R: Read>(
         return Err(BundleError::SpecialMode { path, mode });
     }
     let kind = match entry_type {
-        tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+        t if is_file_type(t) => EntryKind::File,
         tar::EntryType::Directory => EntryKind::Dir,
         tar::EntryType::Symlink => {
             let target = link_target(entry, &path)?;

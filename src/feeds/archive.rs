@@ -192,12 +192,8 @@ fn read_files(
     let unreadable = |e: std::io::Error| format!("the stored bundle cannot be read: {e}");
     for entry in tar.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
-        // What `inspect` counts as a file (regular and contiguous), nothing
-        // less: a file it checked must never vanish from the zip.
-        if !matches!(
-            entry.header().entry_type(),
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        ) {
+        // What `inspect` counts as a file, nothing less.
+        if !bundle::archive::is_file_type(entry.header().entry_type()) {
             continue;
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
