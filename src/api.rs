@@ -1,8 +1,7 @@
 //! The web API's wire formats, shared by the server and the client: cargo's
-//! publish framing and the JSON bodies of each endpoint; the ClawHub REST
-//! API's bodies are in [`clawhub`].
-
-pub mod clawhub;
+//! publish framing and the JSON bodies of each endpoint. The ClawHub REST
+//! API's bodies are documents an agent tool reads, in
+//! [`feeds::clawhub`](crate::feeds::clawhub).
 
 use serde::{Deserialize, Serialize};
 

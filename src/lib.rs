@@ -15,12 +15,12 @@
 //! | [`server`] | HTTP: routes (cargo's API and index, the agent-tool feeds, ClawHub's API), auth, rate limits and upload caps, timeouts, TLS, shutdown |
 //! | [`mirror`] | upstream sources (registry, marketplace, drop) and their sync runs; transfer archives |
 //! | [`client`] | the web API as plain functions, and the verifying client (`skillreg install`) |
-//! | [`api`] | the web API's wire formats (publish framing, JSON bodies, ClawHub's shapes); used by the edges only |
+//! | [`api`] | the web API's wire formats (publish framing, JSON bodies); used by the edges only |
 //! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog and download counts |
 //! | [`config`] | defaults ← TOML file ← flags |
 //! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
-//! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips |
+//! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |

@@ -4,7 +4,9 @@
 //! - the Agent Skills well-known index (the `skills` CLI), at the root and
 //!   under each configured scope ([`wellknown`]);
 //! - the Claude Code marketplace ([`marketplace`]);
-//! - the zips they download ([`archive`]).
+//! - the zips they download ([`archive`]);
+//! - the bodies of ClawHub's REST API ([`clawhub`]), which the registry
+//!   fills from its catalog.
 //!
 //! Everything here is a pure function of [`FeedItem`]s: the registry reads
 //! the store, renders the zips once per bundle, and hands the items in on
@@ -12,6 +14,7 @@
 //! snapshot and served as bytes.
 
 pub mod archive;
+pub mod clawhub;
 pub mod marketplace;
 pub mod wellknown;
 

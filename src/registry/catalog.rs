@@ -14,6 +14,7 @@
 
 mod query;
 
+pub(super) use query::tags;
 pub use query::{CatalogHit, CatalogPage, CatalogQuery, Sort, TagCount};
 
 use std::collections::{BTreeMap, HashMap};
@@ -278,6 +279,16 @@ impl Catalog {
         Ok(())
     }
 
+    /// The package `name` (any spelling), if it has an approved version.
+    pub(super) fn get(&self, name: &str) -> Option<&Arc<CatalogPackage>> {
+        self.packages.get(&normalize(name))
+    }
+
+    /// Every package with an approved version, by normalized name.
+    pub(super) fn packages(&self) -> &Catalogue {
+        &self.packages
+    }
+
     /// Shows readers the packages as they are now, after changes.
     pub(super) fn publish(&mut self, view: &CatalogView) {
         if std::mem::take(&mut self.dirty) {
@@ -330,6 +341,26 @@ fn catalog_version(
         source: row.source.clone(),
         skill_zip,
     })
+}
+
+/// The regular files of an approved version, from its stored file list.
+pub(super) fn stored_files(
+    store: &Store,
+    version: &CatalogVersion,
+) -> Result<Vec<CatalogFile>, RegistryError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        #[serde(flatten)]
+        file: CatalogFile,
+        kind: serde_json::Value,
+    }
+    let json = store.version_files(version.id)?.unwrap_or_default();
+    let stored: Vec<Stored> = serde_json::from_str(&json).unwrap_or_default();
+    Ok(stored
+        .into_iter()
+        .filter(|s| s.kind == "file")
+        .map(|s| s.file)
+        .collect())
 }
 
 impl Registry {
@@ -419,23 +450,7 @@ impl Registry {
         &self,
         version: &CatalogVersion,
     ) -> Result<Vec<CatalogFile>, CatalogError> {
-        #[derive(serde::Deserialize)]
-        struct Stored {
-            #[serde(flatten)]
-            file: CatalogFile,
-            kind: serde_json::Value,
-        }
-        let json = self
-            .reader()
-            .version_files(version.id)
-            .map_err(RegistryError::from)?
-            .unwrap_or_default();
-        let stored: Vec<Stored> = serde_json::from_str(&json).unwrap_or_default();
-        Ok(stored
-            .into_iter()
-            .filter(|s| s.kind == "file")
-            .map(|s| s.file)
-            .collect())
+        Ok(stored_files(&self.reader(), version)?)
     }
 
     /// The text of one file of an approved version, read from its stored

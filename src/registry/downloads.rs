@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use crate::fsutil::unix_now;
+use crate::fsutil::{rfc3339, unix_now};
 use crate::store::{Store, StoreError};
 
 /// Seconds in a day: days are UTC day numbers since the Unix epoch.
@@ -78,6 +78,23 @@ impl Downloads {
             }
         }
         out
+    }
+
+    /// The downloads of the versions `version_ids` per day over the last
+    /// `days` days (UTC, today included): `(YYYY-MM-DD, count)`, oldest
+    /// first, days without downloads left out.
+    pub(super) fn by_day(&self, version_ids: &[i64], days: i64) -> Vec<(String, u64)> {
+        let since = Downloads::today() - days.max(1) + 1;
+        let mut total: BTreeMap<i64, u64> = BTreeMap::new();
+        for id in version_ids {
+            for (day, n) in self.daily(*id, since) {
+                *total.entry(day).or_default() += n;
+            }
+        }
+        total
+            .into_iter()
+            .map(|(day, n)| (rfc3339(day * DAY)[..10].to_string(), n))
+            .collect()
     }
 
     /// Today's UTC day number.

@@ -6,9 +6,12 @@
 //! `/blobs/`), so its snapshot and timestamp are its own, while index files
 //! and their statements are byte-identical to the daemon's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::catalog::Catalog;
+use super::clawhub::tree;
+use super::downloads::Downloads;
 use super::feeds::{FeedView, Feeds};
 use super::signing::Signing;
 use super::{Registry, RegistryError};
@@ -43,6 +46,10 @@ pub(super) struct Exporter {
     base_url: String,
     feeds_config: config::Feeds,
     limits: crate::bundle::ArchiveLimits,
+    /// The approved packages, for the tree's ClawHub files.
+    catalog: Catalog,
+    /// Packages whose ClawHub files are not written since they changed.
+    clawhub_changed: BTreeSet<String>,
 }
 
 impl Exporter {
@@ -66,6 +73,8 @@ impl Exporter {
             base_url: base_url.trim_end_matches('/').to_string(),
             feeds_config: config.feeds.clone(),
             limits: config.limits.archive(),
+            catalog: Catalog::default(),
+            clawhub_changed: BTreeSet::new(),
         };
         let config_json = export::config_json(base_url);
         exporter
@@ -133,7 +142,11 @@ impl Exporter {
         package: &PackageRow,
     ) -> Result<(), RegistryError> {
         self.feeds
-            .package_changed(&self.feed_view, store, blobs, package, &self.limits)
+            .package_changed(&self.feed_view, store, blobs, package, &self.limits)?;
+        self.catalog
+            .package_changed(store, blobs, package, &self.limits)?;
+        self.clawhub_changed.insert(package.name.clone());
+        Ok(())
     }
 
     /// Renders changed feed documents, then signs the tree's snapshot.
@@ -162,6 +175,31 @@ impl Exporter {
         }
         for (path, file) in self.feed_view.docs.entries() {
             export::write_at(&self.out, &path, &file.body)?;
+        }
+        Ok(())
+    }
+
+    /// Writes ClawHub's files (`index-spec/export.md` §8): each changed
+    /// package's zips, then its documents, then the catalog's. They are not
+    /// signed (the CLI checks no signature), so they need not come before
+    /// the snapshot; a failed write leaves the package to the next sync.
+    fn write_clawhub(&mut self, store: &Store, blobs: &BlobStore) -> Result<(), RegistryError> {
+        let downloads = Downloads::open(store)?;
+        for name in &self.clawhub_changed {
+            let Some(package) = self.catalog.get(name) else {
+                continue;
+            };
+            for (path, digest) in tree::package_zips(package) {
+                export::copy_blob_to(&self.out, &path, blobs, &digest)?;
+            }
+            for (path, bytes) in tree::package_files(store, &downloads, package, &self.base_url)? {
+                export::write_at(&self.out, &path, &bytes)?;
+            }
+        }
+        self.clawhub_changed.clear();
+        let totals = downloads.totals();
+        for (path, bytes) in tree::catalog_files(self.catalog.packages(), &totals, &self.base_url) {
+            export::write_at(&self.out, &path, &bytes)?;
         }
         Ok(())
     }
@@ -228,6 +266,7 @@ impl Exporter {
             }
         }
         self.write_feeds(blobs)?;
+        self.write_clawhub(store, blobs)?;
         let mut changed = Vec::new();
         for (path, file) in self.cache.entries() {
             if self.written.get(&path).map(Vec::as_slice) != Some(file.etag.as_bytes()) {

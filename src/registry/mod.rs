@@ -6,6 +6,7 @@
 //! tokio's blocking pool. Writes serialize on one writer connection.
 
 mod catalog;
+pub mod clawhub;
 mod downloads;
 mod export;
 mod feeds;
@@ -260,17 +261,7 @@ impl Registry {
     /// `days` days (UTC, today included): `(YYYY-MM-DD, count)`, oldest
     /// first, days without downloads left out.
     pub fn daily_downloads(&self, version_ids: &[i64], days: i64) -> Vec<(String, u64)> {
-        let since = downloads::Downloads::today() - days.max(1) + 1;
-        let mut total: std::collections::BTreeMap<i64, u64> = Default::default();
-        for id in version_ids {
-            for (day, n) in self.downloads.daily(*id, since) {
-                *total.entry(day).or_default() += n;
-            }
-        }
-        total
-            .into_iter()
-            .map(|(day, n)| (fsutil::rfc3339(day * 86_400)[..10].to_string(), n))
-            .collect()
+        self.downloads.by_day(version_ids, days)
     }
 
     /// Writes the counted downloads to the store in one batch; the server

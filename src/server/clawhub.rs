@@ -22,8 +22,6 @@
 //! store and the blobs (`inspect --files`, `inspect --file`). Reads need a
 //! token exactly when `auth_required`; the CLI sends it as `Bearer`.
 
-mod shapes;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -36,12 +34,9 @@ use super::error::ApiError;
 use super::request::{blocking, identity, reader};
 use super::response::{blob_file, json, text};
 use super::Shared;
-use crate::api::clawhub::{
-    FileInfo, InstallArchive, InstallResolve, ResolveResponse, SearchResponse, SkillListResponse,
-    SkillRef, SkillResponse, TagInfo, TagsResponse, VersionDetail, VersionListResponse,
-    VersionOnly, VersionResponse, WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE,
-};
+use crate::feeds::clawhub::{WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE};
 use crate::package::Kind;
+use crate::registry::clawhub;
 use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, Sort};
 use crate::token::Role;
 
@@ -190,41 +185,21 @@ fn required<'a>(params: &'a Params, key: &str) -> Result<&'a str, ApiError> {
 fn detail(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
     let p = package(shared, slug, params)?;
     let ids: Vec<i64> = p.versions.iter().map(|v| v.id).collect();
-    let info = shapes::package_info(
+    let body = clawhub::detail(
         &p,
         |id| shared.registry.downloads_of(id),
         shared.registry.daily_downloads(&ids, DOWNLOAD_DAYS),
     );
-    Ok(json(
-        StatusCode::OK,
-        &SkillResponse {
-            skill: shapes::skill(&p, info.downloads),
-            latest_version: p.latest().map(shapes::latest_version),
-            owner: shapes::owner(),
-            package: info,
-        },
-    ))
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `GET /api/v1/skills/{slug}/versions`: highest first.
 fn versions(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
     let p = package(shared, slug, params)?;
-    let (offset, limit) = (params.offset()?, params.limit());
-    let items = p
-        .versions
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|v| shapes::version_item(v, shared.registry.downloads_of(v.id)))
-        .collect::<Vec<_>>();
-    let next = offset + items.len();
-    Ok(json(
-        StatusCode::OK,
-        &VersionListResponse {
-            next_cursor: (next < p.versions.len()).then(|| next.to_string()),
-            items,
-        },
-    ))
+    let body = clawhub::versions(&p, params.offset()?, params.limit(), |id| {
+        shared.registry.downloads_of(id)
+    });
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `GET /api/v1/skills/{slug}/versions/{version}`, with its files.
@@ -245,29 +220,10 @@ async fn one_version(
     let registry = shared.registry.clone();
     let read = v.clone();
     let files = blocking(move || Ok(registry.version_files(&read))).await??;
+    let downloads = shared.registry.downloads_of(v.id);
     Ok(json(
         StatusCode::OK,
-        &VersionResponse {
-            version: VersionDetail {
-                version: v.version.clone(),
-                created_at: shapes::ms(v.published_at),
-                changelog: shapes::changelog(&v),
-                license: shapes::latest_version(&v).license,
-                files: files
-                    .into_iter()
-                    .map(|f| FileInfo {
-                        path: f.path,
-                        size: f.size,
-                        sha256: f.sha256,
-                    })
-                    .collect(),
-                package: shapes::version_info(&v, shared.registry.downloads_of(v.id)),
-            },
-            skill: SkillRef {
-                slug: p.name.clone(),
-                display_name: p.name.clone(),
-            },
-        },
+        &clawhub::version(&p, &v, files, downloads),
     ))
 }
 
@@ -364,68 +320,23 @@ fn terminal_safe(text: &str) -> String {
         .collect()
 }
 
-/// `GET /api/v1/skills/{slug}/install`: the CLI asks only when
-/// `latestVersion` is null, i.e. every version is yanked.
+/// `GET /api/v1/skills/{slug}/install`: the latest version, or why none
+/// (with the status the refusal names).
 fn install(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>, ApiError> {
     let p = package(shared, slug, params)?;
-    let latest = match (p.kind, p.latest()) {
-        (Kind::Skill, Some(latest)) => latest,
-        (kind, _) => {
-            let (status, e) = if kind == Kind::Skill {
-                (StatusCode::GONE, CatalogError::AllYanked(p.name.clone()))
-            } else {
-                let name = p.name.clone();
-                (StatusCode::CONFLICT, CatalogError::NotASkill { name, kind })
-            };
-            return Ok(json(
-                status,
-                &InstallResolve {
-                    ok: false,
-                    slug: p.name.clone(),
-                    install_kind: None,
-                    archive: None,
-                    reason: Some("archive_version_missing".into()),
-                    message: Some(e.to_string()),
-                    status: Some(status.as_u16()),
-                },
-            ));
-        }
-    };
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("slug", &p.name)
-        .append_pair("version", &latest.version)
-        .finish();
-    Ok(json(
-        StatusCode::OK,
-        &InstallResolve {
-            ok: true,
-            slug: p.name.clone(),
-            install_kind: Some("archive".into()),
-            archive: Some(InstallArchive {
-                version: latest.version.clone(),
-                download_url: format!("{}/api/v1/download?{query}", shared.base_url),
-            }),
-            reason: None,
-            message: None,
-            status: None,
-        },
-    ))
+    let body = clawhub::install(&p, &shared.base_url);
+    let status = body
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    Ok(json(status, &body))
 }
 
-/// `GET /api/v1/resolve`: skillreg does not compute ClawHub's fingerprint,
-/// so `match` is null and the CLI trusts its own `origin.json`.
+/// `GET /api/v1/resolve`.
 fn resolve(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
     let slug = required(params, "slug")?;
     let p = package(shared, slug, params)?;
-    Ok(json(
-        StatusCode::OK,
-        &ResolveResponse {
-            matched: None,
-            latest_version: p.latest().map(|v| VersionOnly {
-                version: v.version.clone(),
-            }),
-        },
-    ))
+    Ok(json(StatusCode::OK, &clawhub::resolve(&p)))
 }
 
 /// `GET /api/v1/download?slug=…&version=…`: the version's zip with
@@ -502,12 +413,7 @@ async fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiE
     };
     let registry = shared.registry.clone();
     let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
-    Ok(json(
-        StatusCode::OK,
-        &SearchResponse {
-            results: page.hits.iter().map(shapes::search_result).collect(),
-        },
-    ))
+    Ok(json(StatusCode::OK, &clawhub::search(&page.hits)))
 }
 
 /// `GET /api/v1/skills`: every kind unless `kind` says otherwise.
@@ -524,14 +430,9 @@ async fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiErr
     };
     let registry = shared.registry.clone();
     let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
-    let next = offset + page.hits.len();
     Ok(json(
         StatusCode::OK,
-        &SkillListResponse {
-            items: page.hits.iter().map(shapes::list_item).collect(),
-            next_cursor: (next < page.total).then(|| next.to_string()),
-            total: page.total,
-        },
+        &clawhub::list(&page.hits, offset, page.total),
     ))
 }
 
@@ -547,16 +448,10 @@ fn tags(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
             ))
         }
     };
-    let tags = shared
-        .registry
-        .catalog_tags(kind)
-        .into_iter()
-        .map(|t| TagInfo {
-            tag: t.tag,
-            count: t.count,
-        })
-        .collect();
-    Ok(json(StatusCode::OK, &TagsResponse { tags }))
+    Ok(json(
+        StatusCode::OK,
+        &clawhub::tags(shared.registry.catalog_tags(kind)),
+    ))
 }
 
 /// The kinds `kind=` names (comma-separated, or `all`), else `default`.

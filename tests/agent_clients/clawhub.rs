@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// The skill most tests publish.
-const SKILL: &str = "pdf-fill";
+pub(crate) const SKILL: &str = "pdf-fill";
 
 /// Writes a skill `name@version` of several files below `dir` (a script, a
 /// reference and a binary file), its text carrying `note`; returns its root.
-fn skill_source(dir: &Path, name: &str, version: &str, note: &str) -> PathBuf {
+pub(crate) fn skill_source(dir: &Path, name: &str, version: &str, note: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let root = dir.join(format!("{name}-{version}"));
     let write = |rel: &str, bytes: &[u8]| {
@@ -40,7 +40,14 @@ fn skill_source(dir: &Path, name: &str, version: &str, note: &str) -> PathBuf {
 }
 
 /// Publishes the directory `dir` as `kind` `name@version` with the admin token.
-fn publish(d: &Daemon, kind: &str, name: &str, version: &str, dir: &Path, keywords: &[&str]) {
+pub(crate) fn publish(
+    d: &Daemon,
+    kind: &str,
+    name: &str,
+    version: &str,
+    dir: &Path,
+    keywords: &[&str],
+) {
     let tarball = skillreg::bundle::pack::pack_dir(dir).unwrap();
     let meta = json!({"name": name, "vers": version, "kind": kind, "deps": [],
                       "features": {}, "keywords": keywords});
@@ -82,7 +89,7 @@ fn slugs(body: &Value, key: &str) -> Vec<String> {
 }
 
 /// One ClawHub user: a HOME (holding the CLI's config) and a workdir.
-struct Clawhub {
+pub(crate) struct Clawhub {
     tools: AgentTools,
     home: PathBuf,
     work: PathBuf,
@@ -91,7 +98,7 @@ struct Clawhub {
 }
 
 impl Clawhub {
-    fn new(url: &str) -> Clawhub {
+    pub(crate) fn new(url: &str) -> Clawhub {
         let dir = tempfile::tempdir().unwrap();
         let (home, work) = (dir.path().join("home"), dir.path().join("work"));
         std::fs::create_dir_all(&work).unwrap();
@@ -105,7 +112,7 @@ impl Clawhub {
     }
 
     /// `clawhub --registry URL --no-input ARGS`: success and all output.
-    fn run(&self, args: &[&str]) -> (bool, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (bool, String) {
         let out = self
             .tools
             .clawhub(&self.home, &self.work, &self.url)
@@ -120,13 +127,13 @@ impl Clawhub {
         (out.status.success(), text)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let (ok, out) = self.run(args);
         assert!(ok, "clawhub {args:?} failed:\n{out}");
         out
     }
 
-    fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let (ok, out) = self.run(args);
         assert!(!ok, "clawhub {args:?} succeeded:\n{out}");
         out
@@ -147,14 +154,14 @@ impl Clawhub {
     }
 
     /// The installed files of `slug`, without the CLI's own `.clawhub/`.
-    fn installed(&self, slug: &str) -> BTreeMap<String, Vec<u8>> {
+    pub(crate) fn installed(&self, slug: &str) -> BTreeMap<String, Vec<u8>> {
         tree(&self.skill_dir(slug))
             .into_iter()
             .filter(|(path, _)| !path.starts_with(".clawhub/"))
             .collect()
     }
 
-    fn locked_version(&self, slug: &str) -> Value {
+    pub(crate) fn locked_version(&self, slug: &str) -> Value {
         let lock = std::fs::read_to_string(self.work.join(".clawhub/lock.json")).unwrap();
         serde_json::from_str::<Value>(&lock).unwrap()["skills"][slug]["version"].clone()
     }
@@ -466,6 +473,7 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
         "reading a held skill changed nothing"
     );
     d.assert_serving();
+    assert_not_exported(&d, "vault-skill");
 
     // Approved, it appears (so the 404s were the hold, not the fixture).
     let (status, body) = d.admin_json(
@@ -515,6 +523,25 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     assert!(c.ok(&["update", "vault-skill"]).contains("up to date"));
     assert_eq!(d.fingerprint(), before);
     d.assert_serving();
+    assert_not_exported(&d, newer);
+}
+
+/// A static export of `d` names `held` in no file's path or content (its
+/// ClawHub files, feeds and index alike).
+fn assert_not_exported(d: &Daemon, held: &str) {
+    let out = tempfile::tempdir().unwrap();
+    d.export_static(out.path(), "http://tree.example");
+    let files = tree(out.path());
+    assert!(
+        files.contains_key("api/v1/search/index.json"),
+        "{:?}",
+        files.keys()
+    );
+    for (path, bytes) in files {
+        assert!(!path.contains(held), "{path}");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(held), "{path} names {held}");
+    }
 }
 
 #[test]

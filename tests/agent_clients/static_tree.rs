@@ -131,3 +131,91 @@ fn claude_code_installs_from_an_exported_tree_on_nginx_over_https() {
         "the skill-as-plugin from the static tree",
     );
 }
+
+/// The ClawHub CLI installs, searches, inspects and updates from an
+/// exported tree on nginx with `nginx/clawhub.conf` included: the same
+/// files as from the daemon, and the same answers where a tree can give
+/// them (a tree cannot search: it offers every skill).
+#[test]
+fn clawhub_installs_inspects_and_updates_from_an_exported_tree_on_nginx() {
+    use crate::clawhub::{publish, skill_source, Clawhub, SKILL};
+    let d = Daemon::start();
+    let src = tempfile::tempdir().unwrap();
+    let v1 = skill_source(src.path(), SKILL, "1.0.0", "first");
+    publish(&d, "skill", SKILL, "1.0.0", &v1, &["pdf", "forms"]);
+    let other = skill_source(src.path(), "csv-read", "1.0.0", "other");
+    publish(&d, "skill", "csv-read", "1.0.0", &other, &[]);
+
+    let site = public_tempdir();
+    let root = site.path().join("tree");
+    let nginx = Nginx::serve_with_clawhub(&root);
+    d.export_static(&root, &nginx.url);
+    let c = Clawhub::new(&nginx.url);
+
+    let out = c.ok(&["install", SKILL]);
+    assert!(out.contains("Installed pdf-fill v1.0.0"), "{out}");
+    assert_eq!(c.installed(SKILL), tree(&v1), "the published files");
+    assert_eq!(c.locked_version(SKILL), "1.0.0");
+
+    let out = c.ok(&["search", "pdf"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("pdf-fill v1.0.0") && l.contains("@skillreg")),
+        "{out}"
+    );
+    let out = c.ok(&["inspect", SKILL]);
+    for needle in ["Fill PDF forms from a table.", "@skillreg", "latest=1.0.0"] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
+    let out = c.ok(&["inspect", SKILL, "--files"]);
+    assert!(out.contains("reference/forms.md  "), "{out}");
+
+    // The answers that hold no download counts are the daemon's bytes.
+    for path in [
+        "/api/v1/resolve?slug=pdf-fill&hash=00",
+        "/api/v1/download?slug=pdf-fill&version=1.0.0",
+        "/api/v1/skills/pdf-fill/install",
+        "/.well-known/clawhub.json",
+    ] {
+        let (status, from_tree) = get_bytes(&format!("{}{path}", nginx.url));
+        assert_eq!(status, 200, "{path} from nginx");
+        let (_, from_daemon) = get_bytes(&format!("{}{path}", d.url));
+        if path.starts_with("/.well-known") || path.ends_with("/install") {
+            // They name their own base URL.
+            let tree_text = String::from_utf8(from_tree).unwrap();
+            let daemon_text = String::from_utf8(from_daemon).unwrap();
+            assert_eq!(tree_text.replace(&nginx.url, &d.url), daemon_text, "{path}");
+        } else {
+            assert_eq!(from_tree, from_daemon, "{path}");
+        }
+    }
+
+    // A new version reaches the tree with the next export; `update` takes it.
+    let v2 = skill_source(src.path(), SKILL, "1.1.0", "second");
+    publish(&d, "skill", SKILL, "1.1.0", &v2, &["pdf", "forms"]);
+    d.export_static(&root, &nginx.url);
+    let out = c.ok(&["update", SKILL]);
+    assert!(out.contains("v1.1.0"), "{out}");
+    assert_eq!(c.installed(SKILL), tree(&v2));
+    assert_eq!(c.locked_version(SKILL), "1.1.0");
+    let out = c.ok(&["inspect", SKILL, "--versions"]);
+    assert!(out.contains("1.1.0") && out.contains("1.0.0"), "{out}");
+    c.ok(&["install", SKILL, "--version", "1.0.0", "--force"]);
+    assert_eq!(c.installed(SKILL), tree(&v1));
+
+    // Nothing but the exported files can be named through the queries.
+    for path in [
+        "/api/v1/download?slug=../../etc&version=passwd",
+        "/api/v1/download?slug=pdf-fill&version=../../../index/config.json",
+        "/api/v1/download?slug=pdf-fill&version=.zip",
+        "/api/v1/download?slug=pdf-fill&version=1.0.0&ownerHandle=mallory",
+        "/api/v1/resolve?slug=pdf-fill/../../index/config",
+        "/api/v1/skills/pdf-fill?ownerHandle=mallory",
+        "/api/v1/skills/no-such-skill",
+    ] {
+        let (status, _) = get_bytes(&format!("{}{path}", nginx.url));
+        assert_eq!(status, 404, "{path}");
+    }
+    let out = c.fails(&["install", "no-such-skill"]);
+    assert!(out.to_lowercase().contains("not found"), "{out}");
+}

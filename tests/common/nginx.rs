@@ -14,21 +14,28 @@ pub struct Nginx {
 impl Nginx {
     /// Serves `root` (which must be world-readable, with its parents).
     pub fn serve(root: &Path) -> Nginx {
-        Nginx::start(root, None)
+        Nginx::start(root, None, "")
+    }
+
+    /// Serves `root` with `nginx/clawhub.conf` of this repository included,
+    /// as `index-spec/export.md` §8 tells an operator to.
+    pub fn serve_with_clawhub(root: &Path) -> Nginx {
+        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("nginx/clawhub.conf");
+        Nginx::start(root, None, &format!("include {};", conf.display()))
     }
 
     /// Serves `root` over https with `cert` and `key` (PEM files nginx's
     /// workers can read); `url` names `host`, which must resolve to
     /// 127.0.0.1.
     pub fn serve_tls(root: &Path, host: &str, cert: &Path, key: &Path) -> Nginx {
-        let mut nginx = Nginx::start(root, Some((cert, key)));
+        let mut nginx = Nginx::start(root, Some((cert, key)), "");
         nginx.url = nginx
             .url
             .replacen("http://127.0.0.1", &format!("https://{host}"), 1);
         nginx
     }
 
-    fn start(root: &Path, tls: Option<(&Path, &Path)>) -> Nginx {
+    fn start(root: &Path, tls: Option<(&Path, &Path)>, extra: &str) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -42,7 +49,7 @@ impl Nginx {
              http {{\n  access_log off;\n  default_type text/plain;\n\
                client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
                uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               server {{ listen 127.0.0.1:{port}{}; root {}; {} }}\n}}\n",
+               server {{ listen 127.0.0.1:{port}{}; root {}; {} {extra} }}\n}}\n",
             if tls.is_some() { " ssl" } else { "" },
             root.display(),
             tls.map(|(cert, key)| format!(

@@ -73,7 +73,11 @@ pub struct TagCount {
 
 impl CatalogQuery {
     /// Runs the query over `catalogue`, with each version's downloads.
-    pub(super) fn run(&self, catalogue: &Catalogue, downloads: &HashMap<i64, u64>) -> CatalogPage {
+    pub(in crate::registry) fn run(
+        &self,
+        catalogue: &Catalogue,
+        downloads: &HashMap<i64, u64>,
+    ) -> CatalogPage {
         let terms: Vec<String> = self
             .text
             .split_whitespace()
@@ -169,7 +173,7 @@ fn score(package: &CatalogPackage, terms: &[String]) -> Option<f64> {
 
 /// Every keyword of the packages' current versions (of `kind`, if given),
 /// lowercased, with how many packages list it: most used first.
-pub(super) fn tags(catalogue: &Catalogue, kind: Option<Kind>) -> Vec<TagCount> {
+pub(in crate::registry) fn tags(catalogue: &Catalogue, kind: Option<Kind>) -> Vec<TagCount> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for package in catalogue.values() {
         if kind.is_some_and(|k| k != package.kind) {

@@ -1,8 +1,8 @@
-//! The catalog as the ClawHub API's bodies: registry facts in, wire types
-//! out. Times become epoch milliseconds for ClawHub's fields and RFC 3339
-//! for skillreg's own.
+//! The catalog as the parts of ClawHub's bodies: registry facts in, wire
+//! types out. Times become epoch milliseconds for ClawHub's fields and
+//! RFC 3339 for skillreg's own.
 
-use crate::api::clawhub::{
+use crate::feeds::clawhub::{
     DependencyInfo, LatestVersion, Owner, PackageInfo, SearchResult, Skill, SkillListItem, Stats,
     VersionInfo, VersionListItem, OWNER_HANDLE,
 };
@@ -97,7 +97,7 @@ pub(super) fn package_info(
         downloads: versions.iter().map(|v| v.downloads).sum(),
         downloads_by_day: by_day
             .into_iter()
-            .map(|(day, count)| crate::api::clawhub::DayCount { day, count })
+            .map(|(day, count)| crate::feeds::clawhub::DayCount { day, count })
             .collect(),
         created_at: rfc3339(package.created_at()),
         updated_at: rfc3339(package.updated_at()),
