@@ -249,3 +249,56 @@ fn export_refuses_bad_arguments_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no skillreg database"));
     assert!(!Path::new(&target).exists());
 }
+
+/// ClawHub's files of a tree come after its signed files: a version too
+/// long for a file name, or a file in the way of a package's folder, keeps
+/// neither the index nor the snapshot from reaching the tree, and neither
+/// stops a restart or an `export-static`.
+#[test]
+fn clawhub_files_that_cannot_be_written_hold_back_nothing_signed() {
+    let site = tempfile::tempdir().unwrap();
+    let root = site.path().join("tree");
+    let toml = format!(
+        "[export]\ndir = {:?}\nbase_url = \"http://tree.example\"\n",
+        root
+    );
+    let d = Daemon::with_config(&toml);
+    let timestamp = || std::fs::read(root.join("index/_skillreg/timestamp.json")).unwrap();
+
+    // SemVer takes a pre-release of any length; a file name does not.
+    let long = format!("1.0.0-{}", "a".repeat(240));
+    let src = tempfile::tempdir().unwrap();
+    let dir = skill_dir(src.path(), "long-version", &long, "A long version.");
+    let before = timestamp();
+    d.publish_dir("skill", "long-version", &long, &dir, &[]);
+    assert_ne!(timestamp(), before, "the tree was signed again");
+    assert!(root.join("index/lo/ng/long-version").is_file());
+    let versions =
+        std::fs::read_to_string(root.join("api/v1/skills/long-version/versions/index.json"))
+            .unwrap();
+    assert!(versions.contains(&long), "listed, with no file of its own");
+
+    // Something in the way of a package's ClawHub folder.
+    std::fs::create_dir_all(root.join("api/v1/skills")).unwrap();
+    std::fs::write(root.join("api/v1/skills/in-the-way"), "junk").unwrap();
+    let before = timestamp();
+    d.publish_skill("in-the-way", "1.0.0");
+    assert_ne!(timestamp(), before, "the tree was signed again");
+    assert!(root.join("index/in/-t/in-the-way").is_file());
+    d.assert_serving();
+
+    // Once the way is clear, the next retry writes them.
+    std::fs::remove_file(root.join("api/v1/skills/in-the-way")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !root.join("api/v1/skills/in-the-way/index.json").is_file() {
+        assert!(std::time::Instant::now() < deadline, "not retried");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // A restart and a one-off export of the same data both succeed.
+    let (dir, data) = d.stop();
+    let d = Daemon::start_in(dir, data, &toml);
+    let other = tempfile::tempdir().unwrap();
+    d.export_static(&other.path().join("tree"), "http://other.example");
+    d.assert_serving();
+}

@@ -141,6 +141,8 @@ pub struct CatalogVersion {
     pub dependencies: Vec<IndexDep>,
     /// The `[[sources]]` name of a mirrored version.
     pub source: Option<String>,
+    /// Who published it: a login, or `mirror:SOURCE` for a mirrored version.
+    pub published_by: String,
     /// For a skill: its zip with `SKILL.md` at the root, or why there is
     /// none. `None` for other kinds.
     pub skill_zip: Option<Result<StoredZip, String>>,
@@ -339,6 +341,7 @@ fn catalog_version(
         license: entry.as_ref().and_then(|e| e.license.clone()),
         dependencies: entry.map(|e| e.deps).unwrap_or_default(),
         source: row.source.clone(),
+        published_by: row.published_by.clone(),
         skill_zip,
     })
 }

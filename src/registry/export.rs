@@ -114,13 +114,34 @@ impl Exporter {
         Ok((exporter, summary))
     }
 
-    /// Re-renders one package into the tree after a publish or yank.
-    pub(super) fn package_changed(
+    /// Re-renders packages into the tree after a publish, yank or import,
+    /// then signs and writes once. A package that fails to render does not
+    /// keep the others out: each is placed, and the first error is
+    /// returned after the tree is written.
+    pub(super) fn packages_changed(
+        &mut self,
+        store: &mut Store,
+        blobs: &BlobStore,
+        packages: &[PackageRow],
+        cfg: &config::Signing,
+    ) -> Result<(), RegistryError> {
+        let mut first_error = None;
+        for package in packages {
+            if let Err(e) = self.package_changed(store, blobs, package) {
+                first_error.get_or_insert(e);
+            }
+        }
+        self.sign_snapshot(store, cfg)?;
+        self.sync(store, blobs)?;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Places one package's index file and feeds.
+    fn package_changed(
         &mut self,
         store: &mut Store,
         blobs: &BlobStore,
         package: &PackageRow,
-        cfg: &config::Signing,
     ) -> Result<(), RegistryError> {
         let (path, body) = Registry::render_package(store, package)?;
         super::place_index_file(
@@ -130,9 +151,7 @@ impl Exporter {
             body,
             package.updated_at,
         );
-        self.feed_changed(store, blobs, package)?;
-        self.sign_snapshot(store, cfg)?;
-        self.sync(store, blobs).map(|_| ())
+        self.feed_changed(store, blobs, package)
     }
 
     fn feed_changed(
@@ -181,8 +200,9 @@ impl Exporter {
 
     /// Writes ClawHub's files (`index-spec/export.md` §8): each changed
     /// package's zips, then its documents, then the catalog's. They are not
-    /// signed (the CLI checks no signature), so they need not come before
-    /// the snapshot; a failed write leaves the package to the next sync.
+    /// signed (the CLI checks no signature), so they come after the signed
+    /// tree, and a failure to write them never holds that back; a failed
+    /// write leaves the package to the next sync.
     fn write_clawhub(&mut self, store: &Store, blobs: &BlobStore) -> Result<(), RegistryError> {
         let downloads = Downloads::open(store)?;
         for name in &self.clawhub_changed {
@@ -266,7 +286,6 @@ impl Exporter {
             }
         }
         self.write_feeds(blobs)?;
-        self.write_clawhub(store, blobs)?;
         let mut changed = Vec::new();
         for (path, file) in self.cache.entries() {
             if self.written.get(&path).map(Vec::as_slice) != Some(file.etag.as_bytes()) {
@@ -293,6 +312,11 @@ impl Exporter {
         }
         self.prune_feed_zips()?;
         summary.files_written = changed.len();
+        if let Err(e) = self.write_clawhub(store, blobs) {
+            // The signed tree is written; only ClawHub's files wait.
+            tracing::error!(error = %e, out = %self.out.display(), "writing the static tree's ClawHub files failed; retrying every second");
+            return Ok(summary);
+        }
         self.dirty = false;
         Ok(summary)
     }

@@ -494,9 +494,12 @@ impl Registry {
         self.render(store, &mut signing, package)?;
         self.sign_snapshot(store, &mut signing)?;
         if let Some(exporter) = self.exporter().as_mut() {
-            if let Err(e) =
-                exporter.package_changed(store, &self.blobs, package, &self.config.signing)
-            {
+            if let Err(e) = exporter.packages_changed(
+                store,
+                &self.blobs,
+                std::slice::from_ref(package),
+                &self.config.signing,
+            ) {
                 tracing::error!(error = %e, "updating the static export failed; retrying in the background");
             }
         }

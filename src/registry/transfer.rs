@@ -242,16 +242,13 @@ impl Registry {
             }
             self.sign_snapshot(&mut store, &mut signing)?;
             if let Some(exporter) = self.exporter().as_mut() {
-                for package in &approved {
-                    if let Err(e) = exporter.package_changed(
-                        &mut store,
-                        &self.blobs,
-                        package,
-                        &self.config.signing,
-                    ) {
-                        tracing::error!(error = %e, "updating the static export failed; retrying in the background");
-                        break;
-                    }
+                if let Err(e) = exporter.packages_changed(
+                    &mut store,
+                    &self.blobs,
+                    &approved,
+                    &self.config.signing,
+                ) {
+                    tracing::error!(error = %e, "updating the static export failed; retrying in the background");
                 }
             }
         }

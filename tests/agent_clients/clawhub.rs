@@ -39,27 +39,6 @@ pub(crate) fn skill_source(dir: &Path, name: &str, version: &str, note: &str) ->
     root
 }
 
-/// Publishes the directory `dir` as `kind` `name@version` with the admin token.
-pub(crate) fn publish(
-    d: &Daemon,
-    kind: &str,
-    name: &str,
-    version: &str,
-    dir: &Path,
-    keywords: &[&str],
-) {
-    let tarball = skillreg::bundle::pack::pack_dir(dir).unwrap();
-    let meta = json!({"name": name, "vers": version, "kind": kind, "deps": [],
-                      "features": {}, "keywords": keywords});
-    let body = skillreg::api::encode_publish(&serde_json::to_vec(&meta).unwrap(), &tarball);
-    let (status, text) = put(
-        &format!("{}/api/v1/crates/new", d.url),
-        Some(&d.admin),
-        &body,
-    );
-    assert_eq!(status, 200, "publishing {name}@{version}: {text}");
-}
-
 /// GET `path` (with a token, if given): status and body.
 fn fetch(d: &Daemon, path: &str, token: Option<&str>) -> (u16, String) {
     let auth = token.map(|t| format!("Bearer {t}"));
@@ -172,7 +151,7 @@ fn install_search_inspect_and_update_work_as_on_the_public_catalog() {
     let d = Daemon::start();
     let src = tempfile::tempdir().unwrap();
     let v1 = skill_source(src.path(), SKILL, "1.0.0", "first");
-    publish(&d, "skill", SKILL, "1.0.0", &v1, &["pdf", "forms"]);
+    d.publish_dir("skill", SKILL, "1.0.0", &v1, &["pdf", "forms"]);
     let c = Clawhub::new(&d.url);
 
     let out = c.ok(&["install", SKILL]);
@@ -211,7 +190,7 @@ fn install_search_inspect_and_update_work_as_on_the_public_catalog() {
 
     // A new version: `update` picks it up, files and lock.
     let v2 = skill_source(src.path(), SKILL, "1.1.0", "second");
-    publish(&d, "skill", SKILL, "1.1.0", &v2, &["pdf", "forms"]);
+    d.publish_dir("skill", SKILL, "1.1.0", &v2, &["pdf", "forms"]);
     let out = c.ok(&["update", SKILL]);
     assert!(out.contains("v1.1.0"), "{out}");
     assert_eq!(c.installed(SKILL), tree(&v2));
@@ -280,7 +259,7 @@ fn download_counts_show_in_the_metadata_api_and_are_flushed() {
     let src = tempfile::tempdir().unwrap();
     for (version, note) in [("1.0.0", "first"), ("1.1.0", "second")] {
         let dir = skill_source(src.path(), SKILL, version, note);
-        publish(&d, "skill", SKILL, version, &dir, &["pdf"]);
+        d.publish_dir("skill", SKILL, version, &dir, &["pdf"]);
     }
     let other = skill_source(src.path(), "csv-read", "1.0.0", "other");
     std::fs::write(
@@ -288,7 +267,7 @@ fn download_counts_show_in_the_metadata_api_and_are_flushed() {
         "---\nname: csv-read\ndescription: Read CSV files.\n---\n# csv\n",
     )
     .unwrap();
-    publish(&d, "skill", "csv-read", "1.0.0", &other, &[]);
+    d.publish_dir("skill", "csv-read", "1.0.0", &other, &[]);
     let c = Clawhub::new(&d.url);
     c.ok(&["install", SKILL, "--version", "1.0.0"]);
     c.ok(&["update", SKILL]);
@@ -433,7 +412,7 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     );
     let d = Daemon::with_config(&toml);
     let dir = skill_source(work.path(), SKILL, "1.0.0", "public");
-    publish(&d, "skill", SKILL, "1.0.0", &dir, &["pdf"]);
+    d.publish_dir("skill", SKILL, "1.0.0", &dir, &["pdf"]);
     let run = d.sync_source("team");
     assert_eq!(run["status"], "completed", "{run}");
     let pending = pending_versions(&d, "vault-skill");
@@ -549,7 +528,7 @@ fn with_auth_required_the_cli_needs_the_token_in_its_config() {
     let d = Daemon::with_config("auth_required = true\n");
     let src = tempfile::tempdir().unwrap();
     let dir = skill_source(src.path(), SKILL, "1.0.0", "private");
-    publish(&d, "skill", SKILL, "1.0.0", &dir, &["pdf"]);
+    d.publish_dir("skill", SKILL, "1.0.0", &dir, &["pdf"]);
     let reader = d.token("reader", "alice");
     let c = Clawhub::new(&d.url);
 
@@ -587,7 +566,7 @@ fn the_cli_finds_the_registry_through_the_well_known_file() {
     let d = Daemon::start();
     let src = tempfile::tempdir().unwrap();
     let dir = skill_source(src.path(), SKILL, "1.0.0", "found");
-    publish(&d, "skill", SKILL, "1.0.0", &dir, &[]);
+    d.publish_dir("skill", SKILL, "1.0.0", &dir, &[]);
     let c = Clawhub::new(&d.url);
     // The same command, with `--site` instead of `--registry`.
     let base = c.tools.clawhub(&c.home, &c.work, &d.url);
@@ -620,7 +599,7 @@ fn the_metadata_api_lists_every_kind_with_its_facts() {
     let src = tempfile::tempdir().unwrap();
     for (version, note) in [("1.0.0", "first"), ("1.1.0", "second")] {
         let dir = skill_source(src.path(), SKILL, version, note);
-        publish(&d, "skill", SKILL, version, &dir, &["pdf", "forms"]);
+        d.publish_dir("skill", SKILL, version, &dir, &["pdf", "forms"]);
     }
     let plugin = src.path().join("pdf-kit");
     std::fs::create_dir_all(plugin.join(".claude-plugin")).unwrap();
@@ -629,7 +608,7 @@ fn the_metadata_api_lists_every_kind_with_its_facts() {
         r#"{"name":"pdf-kit","version":"0.3.0","description":"PDF tools for Claude Code","license":"MIT-0"}"#,
     )
     .unwrap();
-    publish(&d, "plugin", "pdf-kit", "0.3.0", &plugin, &["pdf"]);
+    d.publish_dir("plugin", "pdf-kit", "0.3.0", &plugin, &["pdf"]);
 
     let all = api(&d, "/api/v1/skills?sort=name");
     assert_eq!(slugs(&all, "items"), ["pdf-fill", "pdf-kit"], "{all}");

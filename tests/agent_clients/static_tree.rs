@@ -138,13 +138,13 @@ fn claude_code_installs_from_an_exported_tree_on_nginx_over_https() {
 /// them (a tree cannot search: it offers every skill).
 #[test]
 fn clawhub_installs_inspects_and_updates_from_an_exported_tree_on_nginx() {
-    use crate::clawhub::{publish, skill_source, Clawhub, SKILL};
+    use crate::clawhub::{skill_source, Clawhub, SKILL};
     let d = Daemon::start();
     let src = tempfile::tempdir().unwrap();
     let v1 = skill_source(src.path(), SKILL, "1.0.0", "first");
-    publish(&d, "skill", SKILL, "1.0.0", &v1, &["pdf", "forms"]);
+    d.publish_dir("skill", SKILL, "1.0.0", &v1, &["pdf", "forms"]);
     let other = skill_source(src.path(), "csv-read", "1.0.0", "other");
-    publish(&d, "skill", "csv-read", "1.0.0", &other, &[]);
+    d.publish_dir("skill", "csv-read", "1.0.0", &other, &[]);
 
     let site = public_tempdir();
     let root = site.path().join("tree");
@@ -192,7 +192,7 @@ fn clawhub_installs_inspects_and_updates_from_an_exported_tree_on_nginx() {
 
     // A new version reaches the tree with the next export; `update` takes it.
     let v2 = skill_source(src.path(), SKILL, "1.1.0", "second");
-    publish(&d, "skill", SKILL, "1.1.0", &v2, &["pdf", "forms"]);
+    d.publish_dir("skill", SKILL, "1.1.0", &v2, &["pdf", "forms"]);
     d.export_static(&root, &nginx.url);
     let out = c.ok(&["update", SKILL]);
     assert!(out.contains("v1.1.0"), "{out}");
@@ -203,7 +203,34 @@ fn clawhub_installs_inspects_and_updates_from_an_exported_tree_on_nginx() {
     c.ok(&["install", SKILL, "--version", "1.0.0", "--force"]);
     assert_eq!(c.installed(SKILL), tree(&v1));
 
-    // Nothing but the exported files can be named through the queries.
+    // The download is named as the daemon names it.
+    let disposition = |base: &str| {
+        get_with(
+            &format!("{base}/api/v1/download?slug=pdf-fill&version=1.0.0"),
+            &[],
+        )
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(disposition(&nginx.url), disposition(&d.url));
+    assert_eq!(
+        disposition(&nginx.url).as_deref(),
+        Some("attachment; filename=\"pdf-fill-1.0.0.zip\"")
+    );
+
+    // Nothing but the exported files can be named through the queries, and
+    // a write in progress is never served.
+    std::fs::write(
+        root.join("api/v1/skills/pdf-fill/.index.json.tmp-1-1"),
+        "{}",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("api/v1/download/pdf-fill/.1.0.0.zip.tmp-1-1"),
+        "x",
+    )
+    .unwrap();
     for path in [
         "/api/v1/download?slug=../../etc&version=passwd",
         "/api/v1/download?slug=pdf-fill&version=../../../index/config.json",
@@ -212,6 +239,8 @@ fn clawhub_installs_inspects_and_updates_from_an_exported_tree_on_nginx() {
         "/api/v1/resolve?slug=pdf-fill/../../index/config",
         "/api/v1/skills/pdf-fill?ownerHandle=mallory",
         "/api/v1/skills/no-such-skill",
+        "/api/v1/skills/pdf-fill/.index.json.tmp-1-1",
+        "/api/v1/download/pdf-fill/.1.0.0.zip.tmp-1-1",
     ] {
         let (status, _) = get_bytes(&format!("{}{path}", nginx.url));
         assert_eq!(status, 404, "{path}");

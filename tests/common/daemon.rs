@@ -154,6 +154,28 @@ impl Daemon {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Publishes the directory `dir` as `kind` `name@version` with
+    /// `keywords`, as the admin; panics unless it is accepted.
+    pub fn publish_dir(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        dir: &Path,
+        keywords: &[&str],
+    ) {
+        let tarball = skillreg::bundle::pack::pack_dir(dir).unwrap();
+        let meta = serde_json::json!({"name": name, "vers": version, "kind": kind, "deps": [],
+                                      "features": {}, "keywords": keywords});
+        let body = skillreg::api::encode_publish(&serde_json::to_vec(&meta).unwrap(), &tarball);
+        let (status, text) = put(
+            &format!("{}/api/v1/crates/new", self.url),
+            Some(&self.admin),
+            &body,
+        );
+        assert_eq!(status, 200, "publishing {name}@{version}: {text}");
+    }
+
     /// Publishes the skill `name@version` with the admin token; panics unless 200.
     pub fn publish_skill(&self, name: &str, version: &str) {
         let body = skill_publish_body(name, version, &skill_tarball(name, version));

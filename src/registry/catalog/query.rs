@@ -34,6 +34,9 @@ pub struct CatalogQuery {
     pub prefix: String,
     /// Only these kinds; empty means every kind.
     pub kinds: Vec<Kind>,
+    /// Only packages whose current version came from this `[[sources]]`
+    /// name; `Some("")` means published here; `None` means from anywhere.
+    pub source: Option<String>,
     /// The order.
     pub sort: Sort,
     /// Matches to skip.
@@ -87,7 +90,12 @@ impl CatalogQuery {
         let mut hits: Vec<CatalogHit> = catalogue
             .iter()
             .filter(|(key, p)| {
-                (self.kinds.is_empty() || self.kinds.contains(&p.kind)) && key.starts_with(&prefix)
+                (self.kinds.is_empty() || self.kinds.contains(&p.kind))
+                    && key.starts_with(&prefix)
+                    && self
+                        .source
+                        .as_deref()
+                        .is_none_or(|wanted| p.current().source.as_deref().unwrap_or("") == wanted)
             })
             .filter_map(|(_, p)| {
                 let score = if self.exact {

@@ -23,6 +23,7 @@ fn version(
         license: None,
         dependencies: Vec::new(),
         source: None,
+        published_by: "alice".into(),
         skill_zip: None,
     }
 }
@@ -88,6 +89,7 @@ fn query(text: &str) -> CatalogQuery {
         exact: false,
         prefix: String::new(),
         kinds: Vec::new(),
+        source: None,
         sort: Sort::Name,
         offset: 0,
         limit: 100,

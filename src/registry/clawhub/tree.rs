@@ -34,11 +34,19 @@ const DOWNLOAD_DAYS: i64 = 90;
 /// A file of the tree: its path below the tree and its bytes.
 pub(in crate::registry) type TreeFile = (String, Vec<u8>);
 
+/// The longest name or version that becomes a path segment: with a
+/// `.zip` and the exporter's temporary-file affixes it stays far below the
+/// 255 bytes a file name may have, and `nginx/clawhub.conf` takes no
+/// longer version.
+const MAX_SEGMENT: usize = 128;
+
 /// Whether `segment` can be a path segment of the tree as it is: names and
 /// versions are checked when published, and this keeps any that slipped
-/// through from naming another place.
+/// through from naming another place. A version SemVer allows but too long
+/// for a file name gets no files (its package's other versions do).
 fn plain(segment: &str) -> bool {
     !segment.is_empty()
+        && segment.len() <= MAX_SEGMENT
         && !segment.starts_with('.')
         && segment
             .bytes()
@@ -133,6 +141,7 @@ pub(in crate::registry) fn catalog_files(
         exact: false,
         prefix: String::new(),
         kinds,
+        source: None,
         sort,
         offset: 0,
         limit: usize::MAX,
@@ -176,5 +185,7 @@ mod tests {
         for bad in ["", ".", "..", ".hidden", "a/b", "a\\b", "a b", "é", "a%2fb"] {
             assert!(!plain(bad), "{bad}");
         }
+        assert!(plain(&"a".repeat(128)));
+        assert!(!plain(&"a".repeat(129)), "longer than a file name can hold");
     }
 }
