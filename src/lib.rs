@@ -12,11 +12,12 @@
 //! | module | concept |
 //! |---|---|
 //! | [`cli`] | the `skillreg` command (the daemon, local admin commands, the client commands) |
-//! | [`server`] | HTTP: routes (cargo's API and index, the agent-tool feeds, ClawHub's API), auth, rate limits and upload caps, timeouts, TLS, shutdown |
+//! | [`server`] | HTTP: routes (cargo's API and index, the agent-tool feeds, ClawHub's API, the web pages), auth, rate limits and upload caps, timeouts, TLS, shutdown |
+//! | [`web`] | the HTML pages people read: browse, package pages, the file viewer (templates, sanitized Markdown, the style sheet) |
 //! | [`mirror`] | upstream sources (registry, marketplace, drop) and their sync runs; transfer archives |
 //! | [`client`] | the web API as plain functions, and the verifying client (`skillreg install`) |
 //! | [`api`] | the web API's wire formats (publish framing, JSON bodies); used by the edges only |
-//! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog and download counts |
+//! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog, ClawHub's bodies and download counts |
 //! | [`config`] | defaults ← TOML file ← flags |
 //! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
@@ -73,3 +74,4 @@ pub mod safe_fs;
 pub mod server;
 pub mod store;
 pub mod token;
+pub mod web;

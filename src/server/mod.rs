@@ -12,6 +12,7 @@ mod clawhub;
 mod error;
 mod feeds;
 mod limits;
+mod pages;
 mod request;
 mod response;
 mod routes;

@@ -1,4 +1,5 @@
-//! Routing and request handling: the web API and the sparse index.
+//! Routing and request handling: the web API, the sparse index, and the
+//! rooms that answer the agent tools and the web pages.
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -96,6 +97,7 @@ async fn route(
         segs if super::clawhub::is_clawhub(segs) => {
             super::clawhub::handle(&req, shared, segs).await
         }
+        segs if super::pages::is_page(segs) => Ok(super::pages::handle(&req, shared, segs).await),
         ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {

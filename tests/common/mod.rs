@@ -26,10 +26,11 @@ mod signed_index;
 mod static_server;
 mod test_ca;
 mod tool_run;
+mod webdriver;
 
 #[allow(unused_imports)]
 pub use self::{
     agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*,
     fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, signed_index::*,
-    static_server::*, test_ca::*, tool_run::*,
+    static_server::*, test_ca::*, tool_run::*, webdriver::*,
 };

@@ -1,0 +1,127 @@
+//! Browsing: search, the package page and the file viewer.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Writes a skill with a SKILL.md body, a script and a reference.
+fn pdf_skill(dir: &Path, version: &str) -> std::path::PathBuf {
+    let root = dir.join(format!("pdf-fill-{version}"));
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::create_dir_all(root.join("references")).unwrap();
+    std::fs::write(
+        root.join("SKILL.md"),
+        format!(
+            "---\nname: pdf-fill\ndescription: Fill PDF forms from a table.\nlicense: Apache-2.0\nmetadata:\n  version: \"{version}\"\n---\n# Filling forms\n\nRun **fill.sh** with the table.\n\n| column | meaning |\n|---|---|\n| name | the field |\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join("scripts/fill.sh"), "#!/bin/sh\necho filling\n").unwrap();
+    std::fs::write(root.join("references/forms.md"), "# Forms\n\nEvery form.\n").unwrap();
+    root
+}
+
+#[test]
+fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_lines() {
+    let d = Daemon::start();
+    let src = tempfile::tempdir().unwrap();
+    d.publish_dir(
+        "skill",
+        "pdf-fill",
+        "1.0.0",
+        &pdf_skill(src.path(), "1.0.0"),
+        &["pdf"],
+    );
+    d.publish_dir(
+        "skill",
+        "pdf-fill",
+        "1.1.0",
+        &pdf_skill(src.path(), "1.1.0"),
+        &["pdf"],
+    );
+    d.publish_skill("csv-read", "1.0.0");
+    let b = Browser::start();
+
+    // The catalog, then a search.
+    b.goto(&format!("{}/", d.url));
+    assert_eq!(b.title(), "Browse · skillreg");
+    let rows = b.all("table.packages tbody tr");
+    assert_eq!(rows.len(), 2, "{}", b.body_text());
+    b.screenshot("browse");
+    b.type_into(&b.find("input[name=q]"), "pdf forms");
+    b.click(&b.find("form.search button"));
+    assert!(b.url().contains("q=pdf+forms"), "{}", b.url());
+    let rows = b.all("table.packages tbody tr");
+    assert_eq!(rows.len(), 1, "{}", b.body_text());
+    let row = b.text(&rows[0]);
+    for needle in [
+        "pdf-fill",
+        "skill",
+        "1.1.0",
+        "Fill PDF forms from a table.",
+        "Apache-2.0",
+        "published here",
+    ] {
+        assert!(row.contains(needle), "{needle}: {row}");
+    }
+
+    // The package page.
+    b.click(&b.find("table.packages tbody a"));
+    assert!(b.url().ends_with("/packages/pdf-fill"), "{}", b.url());
+    let readme = b.find("article.readme");
+    assert_eq!(b.text(&b.find("article.readme h1")), "Filling forms");
+    assert!(
+        b.all("article.readme table").len() == 1,
+        "the table is rendered"
+    );
+    assert!(!b.text(&readme).contains("description:"), "no frontmatter");
+    let versions: Vec<String> = b
+        .all("table.versions tbody tr td:first-child")
+        .iter()
+        .map(|e| b.text(e))
+        .collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"]);
+    let files: Vec<String> = b
+        .all("table.files code")
+        .iter()
+        .map(|e| b.text(e))
+        .collect();
+    assert_eq!(
+        files,
+        ["SKILL.md", "references/forms.md", "scripts/fill.sh"]
+    );
+    let install: Vec<String> = b.all(".install pre").iter().map(|e| b.text(e)).collect();
+    let base = &d.url;
+    for line in [
+        format!("skillreg install pdf-fill --registry {base}"),
+        format!("npx skills add {base} --skill pdf-fill -y -a claude-code"),
+        "claude plugin install pdf-fill@skillreg".to_string(),
+        format!("clawhub --registry {base} install pdf-fill"),
+    ] {
+        assert!(
+            install.iter().any(|l| l.contains(&line)),
+            "{line}: {install:?}"
+        );
+    }
+    let facts = b.body_text();
+    for needle in [
+        "Context cost",
+        "tokens",
+        "Scripts\n1",
+        "References\n1",
+        "cl100k_base",
+    ] {
+        assert!(facts.contains(needle), "{needle}: {facts}");
+    }
+    b.screenshot("package");
+
+    // The file viewer shows the text as text.
+    b.click(&b.find("table.files a[href$='scripts/fill.sh']"));
+    assert_eq!(b.text(&b.find("pre.file")), "#!/bin/sh\necho filling");
+
+    // A package that does not exist is a page that says so, with 404.
+    let (status, body) = get(&format!("{}/packages/no-such-thing", d.url));
+    assert_eq!(status, 404);
+    assert!(body.contains("was not found in this registry"), "{body}");
+    d.assert_serving();
+}
