@@ -8,6 +8,8 @@
 
 mod common;
 
+#[path = "web_pages/admin.rs"]
+mod admin;
 #[path = "web_pages/browse.rs"]
 mod browse;
 #[path = "web_pages/hostile.rs"]

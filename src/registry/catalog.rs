@@ -466,12 +466,25 @@ impl Registry {
         version: &CatalogVersion,
         path: &str,
     ) -> Result<String, CatalogError> {
+        self.bundle_file(&package.name, &version.version, &version.cksum, path)
+    }
+
+    /// The text of the file `path` of the stored bundle `cksum` (of
+    /// `name@version`, for the errors), whatever the version's status: the
+    /// callers decide who may read it.
+    pub(super) fn bundle_file(
+        &self,
+        name: &str,
+        version: &str,
+        cksum: &str,
+        path: &str,
+    ) -> Result<String, CatalogError> {
         let no_file = || CatalogError::NoFile {
-            name: package.name.clone(),
-            version: version.version.clone(),
+            name: name.to_string(),
+            version: version.to_string(),
             path: path.to_string(),
         };
-        let digest = Sha256Digest::from_hex(&version.cksum).ok_or_else(|| {
+        let digest = Sha256Digest::from_hex(cksum).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
         })?;
         let bundle = std::fs::read(self.blobs.path(&digest)).map_err(RegistryError::from)?;
@@ -485,8 +498,8 @@ impl Registry {
             .ok_or_else(no_file)?;
         if entry.size > MAX_FILE_BYTES {
             return Err(CatalogError::FileTooLarge {
-                name: package.name.clone(),
-                version: version.version.clone(),
+                name: name.to_string(),
+                version: version.to_string(),
                 path: path.to_string(),
                 size: entry.size,
             });
@@ -495,8 +508,8 @@ impl Registry {
         match std::str::from_utf8(bytes) {
             Ok(text) if !text.contains('\0') => Ok(text.to_string()),
             _ => Err(CatalogError::NotText {
-                name: package.name.clone(),
-                version: version.version.clone(),
+                name: name.to_string(),
+                version: version.to_string(),
                 path: path.to_string(),
             }),
         }

@@ -26,7 +26,7 @@ pub use feeds::{FeedZip, LeftOut, MARKETPLACE_PATH};
 pub use imports::{mirror_login, Imported, Offer};
 pub use marketplace_export::{export_marketplace, MarketplaceExport};
 pub use publish::{PublishDep, PublishMetadata, Published};
-pub use review::{FileDiff, PendingVersion};
+pub use review::{FileDiff, PendingVersion, ReviewFile};
 pub use signing::{export_root, rotate, Rotation};
 pub use transfer::{OfflineRegistry, TransferItem, TransferSink};
 

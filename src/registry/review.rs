@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Registry, RegistryError};
+use super::{CatalogError, Registry, RegistryError};
 use crate::fsutil::{rfc3339, unix_now};
 use crate::index::sign::DecisionStatement;
 use crate::package::Kind;
@@ -22,6 +22,9 @@ pub struct PendingVersion {
     pub kind: Kind,
     /// The `[[sources]]` name it came from.
     pub source: Option<String>,
+    /// Its one-line description.
+    #[serde(default)]
+    pub description: String,
     /// Bundle sha256.
     pub cksum: String,
     /// Upstream facts: URL, commit or index hash, signature status.
@@ -32,6 +35,16 @@ pub struct PendingVersion {
     pub files: serde_json::Value,
     /// Changes against the last approved version.
     pub diff: FileDiff,
+}
+
+/// A file of a version under review ([`Registry::review_file`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewFile {
+    /// Its text.
+    pub text: String,
+    /// The last approved version, and the same path's text there (none
+    /// when it has no such file); none for a first version.
+    pub previous: Option<(String, Option<String>)>,
 }
 
 /// Paths that differ from the last approved version of the same package.
@@ -123,6 +136,7 @@ impl Registry {
                 version: row.version,
                 kind: row.kind,
                 source: row.source,
+                description: row.description,
                 cksum: row.cksum,
                 upstream: json(&row.upstream),
                 findings: json(&row.findings),
@@ -191,6 +205,47 @@ impl Registry {
             return Ok(None);
         };
         Ok(store.decision_statement(row.id)?)
+    }
+
+    /// One text file of a stored version (any status), with the same path
+    /// in the last approved version of its package, for reviewing the
+    /// change: admins only.
+    pub fn review_file(
+        &self,
+        who: &Identity,
+        name: &str,
+        version: &str,
+        path: &str,
+    ) -> Result<ReviewFile, CatalogError> {
+        require_admin(who)?;
+        let (row, previous) = {
+            let store = self.reader();
+            let row = store
+                .review_row(name, version)
+                .map_err(RegistryError::from)?
+                .ok_or_else(|| CatalogError::NoVersion {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                })?;
+            let previous = store
+                .last_approved(&row.name, row.id)
+                .map_err(RegistryError::from)?;
+            (row, previous)
+        };
+        let text = self.bundle_file(&row.name, &row.version, &row.cksum, path)?;
+        let previous = match previous {
+            None => None,
+            Some(p) => {
+                let listed = file_map(&p.files).contains_key(path);
+                let old = if listed {
+                    Some(self.bundle_file(&p.name, &p.version, &p.cksum, path)?)
+                } else {
+                    None
+                };
+                Some((p.version, old))
+            }
+        };
+        Ok(ReviewFile { text, previous })
     }
 
     /// The checksum of a stored version (any status).

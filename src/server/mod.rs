@@ -6,6 +6,7 @@
 //! closes, in-flight requests finish, and `run` returns.
 
 mod admin;
+mod admin_pages;
 mod auth;
 mod body;
 mod clawhub;
@@ -16,6 +17,7 @@ mod pages;
 mod request;
 mod response;
 mod routes;
+mod session;
 mod tls;
 
 pub use auth::{AuthError, Authenticator};
@@ -74,6 +76,8 @@ pub(crate) struct Shared {
     /// --file`) unpack that bundle: this many at once, the rest are told to
     /// retry, so they cannot take every blocking thread and gigabytes.
     pub file_reads: tokio::sync::Semaphore,
+    /// The web pages' signed-in browsers.
+    pub sessions: session::Sessions,
 }
 
 /// Bundle file reads at once (see [`Shared::file_reads`]).
@@ -106,6 +110,7 @@ impl Server {
             limits: RateLimits::new(&config.rate_limit),
             uploads: limits::UploadSlots::new(&config.limits),
             file_reads: tokio::sync::Semaphore::new(FILE_READS_AT_ONCE),
+            sessions: session::Sessions::default(),
             registry,
             base_url,
             config,

@@ -9,7 +9,13 @@
 //! /static/skillreg-1.css                     the style sheet
 //! ```
 //!
-//! Reads need a token exactly when `auth_required`, as for the API.
+//! `/login` (a form; a POST trades a token for a session), `/logout`
+//! (POST) and `/admin/…` (`admin_pages`) are pages too.
+//!
+//! Reads need a token exactly when `auth_required`, as for the API: a
+//! session's (`session`) or an `Authorization` header's. Every POST needs a
+//! same-origin `Origin`, and all but the sign-in a session and its CSRF
+//! token; nothing changes on a GET.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +26,12 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::request::{blocking, reader};
-use super::Shared;
+use super::request::{blocking, identity, read_body};
+use super::session::{self, Session};
+use super::{AuthError, Shared};
 use crate::package::Kind;
 use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, CatalogVersion};
+use crate::token::{Identity, Role};
 use crate::web::browse::{self, BrowseQuery, BrowseView, PAGE_SIZE};
 use crate::web::layout::{self, Viewer};
 use crate::web::package::{self, Endpoints, PackageView, Readme, CHART_DAYS};
@@ -35,35 +43,96 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 /// Longest search text, as for the API.
 const MAX_QUERY_CHARS: usize = 256;
 
+/// Largest form body.
+const MAX_FORM: u64 = 64 * 1024;
+
 /// Whether `segs` is a page.
 pub(super) fn is_page(segs: &[&str]) -> bool {
-    matches!(segs, [""] | ["packages", ..] | ["static", _])
+    matches!(
+        segs,
+        [""] | ["packages", ..] | ["static", _] | ["login"] | ["logout"]
+    ) || matches!(segs, ["admin", first, ..] if *first != "v1")
+}
+
+/// Who sent a page request: the session's identity (its token checked
+/// again), else the `Authorization` header's, else nobody.
+pub(super) struct Visitor {
+    /// The identity, if any.
+    pub who: Option<Identity>,
+    /// The session id and session, when signed in through the form.
+    pub session: Option<(String, Session)>,
+}
+
+impl Visitor {
+    /// What the navigation shows.
+    pub(super) fn viewer(&self) -> Viewer {
+        Viewer {
+            login: self.who.as_ref().map(|w| w.login.clone()),
+            admin: self.who.as_ref().is_some_and(|w| w.has(Role::Admin)),
+            csrf: self.session.as_ref().map(|(_, s)| s.csrf.clone()),
+        }
+    }
+}
+
+/// The visitor of `req`. A session whose token was revoked is ended.
+fn visitor(req: &Request<Incoming>, shared: &Shared) -> Result<Visitor, ApiError> {
+    if let Some((id, s)) = shared.sessions.of(req) {
+        match shared.auth.authenticate(&s.token) {
+            Ok(who) => {
+                shared
+                    .limits
+                    .check_token(who.token_id)
+                    .map_err(|wait| ApiError::rate_limited(wait, "token"))?;
+                return Ok(Visitor {
+                    who: Some(who),
+                    session: Some((id, s)),
+                });
+            }
+            Err(AuthError::Invalid) => shared.sessions.end(&id),
+            Err(AuthError::Store(e)) => {
+                tracing::error!(error = %e, "token check failed");
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Cannot check tokens right now; reload in a moment.",
+                ));
+            }
+        }
+    }
+    Ok(Visitor {
+        who: identity(req, shared)?,
+        session: None,
+    })
 }
 
 /// Serves one page request; errors become HTML pages with their status.
 pub(super) async fn handle(
-    req: &Request<Incoming>,
+    req: Request<Incoming>,
     shared: &Shared,
     segs: &[&str],
 ) -> Response<Body> {
-    let viewer = Viewer::default();
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return problem(
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not allowed on this page", req.method()),
-            ),
-            &viewer,
-        );
-    }
     if let ["static", file] = segs {
         return static_file(file);
     }
-    if let Err(e) = reader(req, shared) {
-        return problem(e, &viewer);
-    }
+    let visitor = match visitor(&req, shared) {
+        Ok(visitor) => visitor,
+        Err(e) => return problem(e, &Viewer::default()),
+    };
+    let viewer = visitor.viewer();
+    let read = req.method() == Method::GET || req.method() == Method::HEAD;
     let result = match segs {
-        [""] => browse_page(req, shared, &viewer).await,
+        ["login"] if read => Ok(html(StatusCode::OK, layout::sign_in(&viewer, None))),
+        ["login"] if req.method() == Method::POST => sign_in(req, shared).await,
+        ["logout"] if req.method() == Method::POST => sign_out(req, shared, &visitor).await,
+        ["admin", rest @ ..] => super::admin_pages::handle(req, shared, &visitor, rest).await,
+        _ if !read => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed on this page", req.method()),
+        )),
+        _ if shared.config.auth_required && visitor.who.is_none() => Ok(html(
+            StatusCode::UNAUTHORIZED,
+            layout::sign_in(&viewer, Some("This registry needs a token to read.")),
+        )),
+        [""] => browse_page(&req, shared, &viewer).await,
         ["packages", name] => package_page(shared, name, None, &viewer).await,
         ["packages", name, version] => package_page(shared, name, Some(version), &viewer).await,
         ["packages", name, version, "files", path @ ..] if !path.is_empty() => {
@@ -72,6 +141,125 @@ pub(super) async fn handle(
         _ => Err(ApiError::not_found("There is no such page.")),
     };
     result.unwrap_or_else(|e| problem(e, &viewer))
+}
+
+/// The fields of a posted form (the last value of each key, and every
+/// value of `select`), after the checks every post passes: a same-origin
+/// `Origin`, and, for a `visitor` (every post but the sign-in), a session
+/// and its CSRF token.
+pub(super) async fn form(
+    req: Request<Incoming>,
+    shared: &Shared,
+    visitor: Option<&Visitor>,
+) -> Result<(HashMap<String, String>, Vec<String>), ApiError> {
+    if !session::same_origin(&req, &shared.base_url) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "This form was not sent from this registry's own page; nothing was changed.",
+        ));
+    }
+    let timeout = std::time::Duration::from_secs(shared.config.limits.body_read_timeout_secs);
+    let body = read_body(req, MAX_FORM, "the form limit", timeout).await?;
+    let mut fields = HashMap::new();
+    let mut selected = Vec::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        if key == "select" {
+            selected.push(value.into_owned());
+        } else {
+            fields.insert(key.into_owned(), value.into_owned());
+        }
+    }
+    if let Some(visitor) = visitor {
+        let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
+        match &visitor.session {
+            Some((_, s)) if session::csrf_matches(s, sent) => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "This form has expired or was not sent from this session; reload the page and try again. Nothing was changed.",
+                ))
+            }
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "Sign in first: forms need a session. Nothing was changed.",
+                ))
+            }
+        }
+    }
+    Ok((fields, selected))
+}
+
+/// Whether the session cookie gets `Secure`.
+fn secure(shared: &Shared) -> bool {
+    shared.config.tls_enabled() || shared.base_url.starts_with("https://")
+}
+
+/// `POST /login`: a valid token becomes a session.
+async fn sign_in(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
+    let (fields, _) = form(req, shared, None).await?;
+    let token = fields.get("token").map(|t| t.trim()).unwrap_or("");
+    let who = match shared.auth.authenticate(token) {
+        Ok(who) => who,
+        Err(AuthError::Invalid) => {
+            return Ok(html(
+                StatusCode::UNAUTHORIZED,
+                layout::sign_in(
+                    &Viewer::default(),
+                    Some("That token is not valid (or was revoked). Check it, or ask an admin for a new one."),
+                ),
+            ))
+        }
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "token check failed");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Cannot check tokens right now; try again in a moment.",
+            ));
+        }
+    };
+    let id = shared.sessions.create(token).map_err(|e| ApiError {
+        retry_after: Some(60),
+        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    })?;
+    let next = if who.has(Role::Admin) {
+        "/admin/pending"
+    } else {
+        "/"
+    };
+    let mut response = see_other(next);
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&id, secure(shared))) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `POST /logout`: ends the session.
+async fn sign_out(
+    req: Request<Incoming>,
+    shared: &Shared,
+    visitor: &Visitor,
+) -> Result<Response<Body>, ApiError> {
+    form(req, shared, Some(visitor)).await?;
+    if let Some((id, _)) = &visitor.session {
+        shared.sessions.end(id);
+    }
+    let mut response = see_other("/");
+    if let Ok(cookie) = HeaderValue::from_str(&session::clear_cookie(secure(shared))) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `303 See Other` to `location` (a path of this registry).
+pub(super) fn see_other(location: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::CONTENT_LENGTH, 0)
+        .body(body::full(""))
+        .expect("valid response")
 }
 
 /// `/`: the catalog.
@@ -299,7 +487,7 @@ fn static_file(file: &str) -> Response<Body> {
 }
 
 /// An error as a page with its status.
-fn problem(e: ApiError, viewer: &Viewer) -> Response<Body> {
+pub(super) fn problem(e: ApiError, viewer: &Viewer) -> Response<Body> {
     let title = e
         .status
         .canonical_reason()
@@ -314,7 +502,7 @@ fn problem(e: ApiError, viewer: &Viewer) -> Response<Body> {
 }
 
 /// A page with the headers every page gets.
-fn html(status: StatusCode, markup: maud::Markup) -> Response<Body> {
+pub(super) fn html(status: StatusCode, markup: maud::Markup) -> Response<Body> {
     let body = markup.into_string();
     Response::builder()
         .status(status)
@@ -322,7 +510,7 @@ fn html(status: StatusCode, markup: maud::Markup) -> Response<Body> {
         .header(header::CONTENT_SECURITY_POLICY, CSP)
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::X_FRAME_OPTIONS, "DENY")
-        .header(header::REFERRER_POLICY, "no-referrer")
+        .header(header::REFERRER_POLICY, "same-origin")
         .header(header::CACHE_CONTROL, "no-cache")
         .header(header::CONTENT_LENGTH, body.len())
         .body(body::full(body))

@@ -97,7 +97,7 @@ async fn route(
         segs if super::clawhub::is_clawhub(segs) => {
             super::clawhub::handle(&req, shared, segs).await
         }
-        segs if super::pages::is_page(segs) => Ok(super::pages::handle(&req, shared, segs).await),
+        segs if super::pages::is_page(segs) => Ok(super::pages::handle(req, shared, segs).await),
         ["api", "v1", "crates", "new"] if method == Method::PUT => publish(req, shared, peer).await,
         ["api", "v1", "crates"] if read => search(&req, shared).await,
         ["api", "v1", "crates", name, version, "download"] if read => {

@@ -25,6 +25,8 @@ pub struct ReviewRow {
     pub cksum: String,
     /// Current status.
     pub status: VersionStatus,
+    /// The one-line description it was stored with.
+    pub description: String,
 }
 
 impl Store {
@@ -34,7 +36,7 @@ impl Store {
         status: VersionStatus,
     ) -> Result<Vec<ReviewRow>, StoreError> {
         self.all(
-            "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+            "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status, v.description
              FROM versions v JOIN packages p ON p.id = v.package_id
              WHERE v.status = ?1 ORDER BY v.id",
             [status.as_str()],
@@ -48,7 +50,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status, v.description
                  FROM versions v JOIN packages p ON p.id = v.package_id
                  WHERE p.normalized = ?1 AND v.version = ?2
                  ORDER BY v.id DESC LIMIT 1",
@@ -66,7 +68,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status
+                "SELECT v.id, p.name, v.version, p.kind, v.source, v.upstream, v.findings, v.files, v.cksum, v.status, v.description
                  FROM versions v JOIN packages p ON p.id = v.package_id
                  WHERE p.normalized = ?1 AND v.status = 'approved' AND v.id != ?2
                  ORDER BY v.id DESC LIMIT 1",
@@ -154,5 +156,6 @@ pub(super) fn review_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
         files: r.get(7)?,
         cksum: r.get(8)?,
         status: VersionStatus::parse(&r.get::<_, String>(9)?),
+        description: r.get(10)?,
     })
 }

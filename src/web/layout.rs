@@ -9,6 +9,9 @@ pub struct Viewer {
     pub login: Option<String>,
     /// Whether the signed-in token is an admin's.
     pub admin: bool,
+    /// The session's CSRF token, when signed in through the form (the
+    /// sign-out button needs it).
+    pub csrf: Option<String>,
 }
 
 /// A whole page: `title` (escaped) in the tab and `body` in the frame.
@@ -19,7 +22,7 @@ pub fn page(title: &str, viewer: &Viewer, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                meta name="referrer" content="same-origin";
                 title { (title) " · skillreg" }
                 link rel="stylesheet" href=(super::CSS_PATH);
             }
@@ -36,6 +39,14 @@ pub fn page(title: &str, viewer: &Viewer, body: Markup) -> Markup {
                         @if let Some(login) = &viewer.login {
                             span.who { (login) }
                         }
+                        @if let Some(csrf) = &viewer.csrf {
+                            form.signout method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.link type="submit" { "Sign out" }
+                            }
+                        } @else if viewer.login.is_none() {
+                            a.signin href="/login" { "Sign in" }
+                        }
                     }
                 }
                 main { (body) }
@@ -43,6 +54,29 @@ pub fn page(title: &str, viewer: &Viewer, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// The hidden field every form of a session carries.
+pub fn csrf_field(viewer: &Viewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(viewer.csrf.as_deref().unwrap_or("")); }
+}
+
+/// The sign-in form: a token for a session.
+pub fn sign_in(viewer: &Viewer, why: Option<&str>) -> Markup {
+    page(
+        "Sign in",
+        viewer,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(why) = why { p.problem { (why) } }
+            form.signin method="post" action="/login" {
+                label for="token" { "Token" }
+                input #token type="password" name="token" autocomplete="off" required placeholder="skr_…";
+                button type="submit" { "Sign in" }
+            }
+            p.muted.small { "An admin token opens the review pages; any token opens the catalog of a registry that needs one. An admin makes tokens with " code { "skillreg token create" } ". The session ends after 8 hours, at sign-out, or when the token is revoked." }
+        },
+    )
 }
 
 /// A page that says what went wrong and what to do.

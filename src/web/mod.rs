@@ -13,9 +13,12 @@
 
 pub mod browse;
 pub mod chart;
+pub mod diff;
 pub mod layout;
 pub mod markdown;
+pub mod operations;
 pub mod package;
+pub mod review;
 
 /// The style sheet every page links, served at [`CSS_PATH`].
 pub const CSS: &str = include_str!("style.css");

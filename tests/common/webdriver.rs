@@ -216,6 +216,26 @@ impl Browser {
         );
     }
 
+    /// Clicks an element that loads another page (a link, a submit
+    /// button), and waits until the new page has loaded.
+    pub fn click_and_wait(&self, element: &Element) {
+        self.eval("window.__skillreg_before_click = true;");
+        self.click(element);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let state =
+                self.eval("return (window.__skillreg_before_click ? 'old' : document.readyState);");
+            if state == "complete" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the click on {element:?} loaded no page (still {state})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Types `text` into an element (after clearing it).
     pub fn type_into(&self, element: &Element, text: &str) {
         self.call(
@@ -250,6 +270,16 @@ impl Browser {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The value of the cookie `name` the browser holds for the current
+    /// page (HttpOnly ones too: WebDriver sees them).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let (status, value) =
+            self.try_call("GET", &self.session_path(&format!("/cookie/{name}")), None);
+        (status < 300)
+            .then(|| value["value"].as_str().map(str::to_string))
+            .flatten()
     }
 
     /// The URLs the browser requested since the last call (Chrome's

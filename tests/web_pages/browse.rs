@@ -49,7 +49,7 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
     assert_eq!(rows.len(), 2, "{}", b.body_text());
     b.screenshot("browse");
     b.type_into(&b.find("input[name=q]"), "pdf forms");
-    b.click(&b.find("form.search button"));
+    b.click_and_wait(&b.find("form.search button"));
     assert!(b.url().contains("q=pdf+forms"), "{}", b.url());
     let rows = b.all("table.packages tbody tr");
     assert_eq!(rows.len(), 1, "{}", b.body_text());
@@ -66,7 +66,7 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
     }
 
     // The package page.
-    b.click(&b.find("table.packages tbody a"));
+    b.click_and_wait(&b.find("table.packages tbody a"));
     assert!(b.url().ends_with("/packages/pdf-fill"), "{}", b.url());
     let readme = b.find("article.readme");
     assert_eq!(b.text(&b.find("article.readme h1")), "Filling forms");
@@ -116,7 +116,7 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
     b.screenshot("package");
 
     // The file viewer shows the text as text.
-    b.click(&b.find("table.files a[href$='scripts/fill.sh']"));
+    b.click_and_wait(&b.find("table.files a[href$='scripts/fill.sh']"));
     assert_eq!(b.text(&b.find("pre.file")), "#!/bin/sh\necho filling");
 
     // A package that does not exist is a page that says so, with 404.

@@ -86,7 +86,7 @@ fn a_hostile_skill_renders_escaped_and_inert_and_nothing_leaves_the_origin() {
     );
 
     // The HTML file is shown as text, not rendered.
-    b.click(&b.find("table.files a[href*='x.html']"));
+    b.click_and_wait(&b.find("table.files a[href*='x.html']"));
     assert_eq!(
         b.text(&b.find("pre.file")),
         "<script>document.title='pwned-file'</script>"
