@@ -97,6 +97,15 @@ fn signed_publish_is_verified_and_shown_as_provenance() {
     let line: serde_json::Value = serde_json::from_str(index.trim()).unwrap();
     let provenance = &line["provenance"];
     assert_eq!(provenance["publisher"], "alice");
+    // The web pages show it: a badge in the catalog, the key on the page.
+    let (_, browse) = get(&format!("{}/?q=signed-skill", d.url));
+    assert!(browse.contains("class=\"badge signed\""), "{browse}");
+    let (_, page) = get(&format!("{}/packages/signed-skill", d.url));
+    let keyid = provenance["keyid"].as_str().unwrap();
+    assert!(
+        page.contains("signed by <code>alice</code>") && page.contains(keyid),
+        "{page}"
+    );
     // The provenance verifies on its own: rebuild the statement, check the signature.
     let public = hex::decode(provenance["public_key"].as_str().unwrap()).unwrap();
     let public = ed25519_dalek::VerifyingKey::from_bytes(&public.try_into().unwrap()).unwrap();

@@ -143,6 +143,11 @@ pub struct CatalogVersion {
     pub source: Option<String>,
     /// Who published it: a login, or `mirror:SOURCE` for a mirrored version.
     pub published_by: String,
+    /// The publisher's signature the registry verified at publish: the
+    /// publisher's login and key id.
+    pub signed_by: Option<(String, String)>,
+    /// The admin who approved a reviewed version, and their note.
+    pub approved_by: Option<(String, String)>,
     /// For a skill: its zip with `SKILL.md` at the root, or why there is
     /// none. `None` for other kinds.
     pub skill_zip: Option<Result<StoredZip, String>>,
@@ -339,9 +344,17 @@ fn catalog_version(
         description: row.description.clone(),
         keywords: row.keywords.clone(),
         license: entry.as_ref().and_then(|e| e.license.clone()),
-        dependencies: entry.map(|e| e.deps).unwrap_or_default(),
+        dependencies: entry.as_ref().map(|e| e.deps.clone()).unwrap_or_default(),
         source: row.source.clone(),
         published_by: row.published_by.clone(),
+        signed_by: entry
+            .as_ref()
+            .and_then(|e| e.provenance.as_ref())
+            .map(|p| (p.publisher.clone(), p.keyid.clone())),
+        approved_by: row
+            .decided_by
+            .clone()
+            .map(|by| (by, row.decision_note.clone().unwrap_or_default())),
         skill_zip,
     })
 }

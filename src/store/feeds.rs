@@ -29,6 +29,10 @@ pub struct PublicVersion {
     pub source: Option<String>,
     /// The stored index line (licence, dependencies, provenance).
     pub entry_json: String,
+    /// Who approved it, for a mirrored version an admin reviewed.
+    pub decided_by: Option<String>,
+    /// The note the admin approved it with.
+    pub decision_note: Option<String>,
 }
 
 /// A zip rendered from a bundle, or why the bundle cannot take that shape.
@@ -50,7 +54,7 @@ impl Store {
     pub fn public_versions(&self, package_id: i64) -> Result<Vec<PublicVersion>, StoreError> {
         self.all(
             "SELECT id, version, cksum, size, description, keywords, yanked, published_at,
-                    published_by, source, entry_json
+                    published_by, source, entry_json, decided_by, decision_note
              FROM versions WHERE package_id = ?1 AND status = 'approved' ORDER BY id",
             [package_id],
             |r| {
@@ -67,6 +71,8 @@ impl Store {
                     published_by: r.get(8)?,
                     source: r.get(9)?,
                     entry_json: r.get(10)?,
+                    decided_by: r.get(11)?,
+                    decision_note: r.get(12)?,
                 })
             },
         )

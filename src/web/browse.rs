@@ -4,7 +4,7 @@ use maud::{html, Markup};
 
 use super::layout::{count, page, Viewer};
 use crate::package::Kind;
-use crate::registry::{CatalogHit, Sort};
+use crate::registry::{CatalogHit, CatalogVersion, Sort};
 
 /// Rows per page.
 pub const PAGE_SIZE: usize = 50;
@@ -115,7 +115,7 @@ pub fn render(view: &BrowseView, viewer: &Viewer) -> Markup {
                             td.description { (crate::feeds::one_line(&current.description)) }
                             td.num { (count(hit.downloads)) }
                             td { (current.license.as_deref().unwrap_or("—")) }
-                            td { (provenance_badge(current.source.as_deref())) }
+                            td { (provenance_badge(current)) }
                         }
                     }
                 }
@@ -140,12 +140,16 @@ pub fn package_href(name: &str) -> String {
     )
 }
 
-/// The badge that says where a package comes from.
-pub fn provenance_badge(source: Option<&str>) -> Markup {
-    match source {
-        None => html! { span.badge.local title="Published to this registry" { "published here" } },
-        Some(source) => {
-            html! { span.badge.mirror title="Mirrored, approved by an admin" { "mirror: " (source) } }
+/// The badges that say where a version comes from and whether its
+/// publisher signed it.
+pub fn provenance_badge(version: &CatalogVersion) -> Markup {
+    html! {
+        @match &version.source {
+            None => { span.badge.local title="Published to this registry" { "published here" } }
+            Some(source) => { span.badge.mirror title="Mirrored, approved by an admin" { "mirror: " (source) } }
+        }
+        @if let Some((publisher, keyid)) = &version.signed_by {
+            " " span.badge.signed title={ "Signed by " (publisher) " with key " (keyid) "; verified at publish" } { "signed" }
         }
     }
 }

@@ -91,7 +91,16 @@ pub fn render(view: &PackageView, viewer: &Viewer) -> Markup {
                 dl.facts {
                     dt { "Licence" } dd { (v.license.as_deref().unwrap_or("not stated")) }
                     dt { "Published" } dd { (date(v.published_at)) }
-                    dt { "Provenance" } dd { (provenance_badge(v.source.as_deref())) " by " code { (v.published_by) } }
+                    dt { "Provenance" } dd { (provenance_badge(v)) " by " code { (v.published_by) } }
+                    dt { "Signature" } dd {
+                        @match &v.signed_by {
+                            Some((publisher, keyid)) => { "signed by " code { (publisher) } ", key " code.hash { (keyid) } " (verified at publish)" }
+                            None => { span.muted { "not signed by its publisher" } }
+                        }
+                    }
+                    @if let Some((admin, note)) = &v.approved_by {
+                        dt { "Approved" } dd { "by " code { (admin) } @if !note.is_empty() { ": " (note) } }
+                    }
                     dt { "Checksum" } dd { code.hash title="sha256 of the bundle" { (v.cksum) } }
                     dt { "Size" } dd { (size(v.size)) }
                     dt { "Downloads" } dd { (count(total)) }

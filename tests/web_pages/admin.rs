@@ -194,6 +194,20 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
         market.contains("\"vault\"") && !market.contains("shady"),
         "{market}"
     );
+    b.goto(&format!("{}/packages/vault", d.url));
+    let facts = b.text(&b.find("dl.facts"));
+    for needle in [
+        "mirror: team",
+        "not signed by its publisher",
+        "Approved\nby admin",
+    ] {
+        assert!(facts.contains(needle), "{needle}: {facts}");
+    }
+    assert_eq!(
+        b.text(&b.find("article.readme h1")),
+        "Vault",
+        "a plugin shows its README"
+    );
     b.goto(&format!("{}/admin/audit?package=shady", d.url));
     let audit = b.body_text();
     assert!(

@@ -24,6 +24,8 @@ fn version(
         dependencies: Vec::new(),
         source: None,
         published_by: "alice".into(),
+        signed_by: None,
+        approved_by: None,
         skill_zip: None,
     }
 }
