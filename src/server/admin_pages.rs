@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::pages::{form, html, see_other, Visitor};
+use super::pages::{form, private_html as html, see_other, Visitor};
 use super::request::blocking;
 use super::Shared;
 use crate::registry::PendingVersion;
@@ -60,13 +60,24 @@ pub(super) async fn handle(
         }
     };
     let params = query(&req);
-    let notice = params.get("done").map(String::as_str);
+    // What the last form did: kept in the session, so no link can forge it.
+    let notice = visitor
+        .session
+        .as_ref()
+        .and_then(|(id, _)| shared.sessions.take_notice(id));
+    let notice = notice.as_deref();
     let get = req.method() == Method::GET || req.method() == Method::HEAD;
     let post = req.method() == Method::POST;
     match rest {
         ["pending"] if get => {
             let pending = pending(shared, &who).await?;
-            let checked = if params.get("all").is_some_and(|v| v == "1") {
+            // "Select all" carries the session's CSRF token, so a link from
+            // elsewhere cannot open the queue with every box checked.
+            let all = match (params.get("all"), &visitor.session) {
+                (Some(sent), Some((_, s))) => super::session::csrf_matches(s, sent),
+                _ => false,
+            };
+            let checked = if all {
                 pending.iter().map(review::selection).collect()
             } else {
                 BTreeSet::new()
@@ -171,8 +182,11 @@ async fn decide(
         }
     };
     if selected.is_empty() {
-        return Ok(see_other(
-            "/admin/pending?done=Nothing+was+selected%3B+nothing+was+changed.",
+        return Ok(back_with(
+            shared,
+            visitor,
+            "/admin/pending",
+            "Nothing was selected; nothing was changed.".into(),
         ));
     }
     let note = fields
@@ -220,10 +234,15 @@ async fn decide(
             summary.push_str(&format!(" {what}: {e}."));
         }
     }
-    let back = form_urlencoded::Serializer::new(String::new())
-        .append_pair("done", &summary)
-        .finish();
-    Ok(see_other(&format!("/admin/pending?{back}")))
+    Ok(back_with(shared, visitor, "/admin/pending", summary))
+}
+
+/// `303` to `page`, which shows `notice` once.
+fn back_with(shared: &Shared, visitor: &Visitor, page: &str, notice: String) -> Response<Body> {
+    if let Some((id, _)) = &visitor.session {
+        shared.sessions.set_notice(id, notice);
+    }
+    see_other(page)
 }
 
 /// `GET /admin/sources`.
@@ -270,13 +289,8 @@ async fn sync_now(
     }
     let started = shared.mirror.trigger(&source)?;
     let ids: Vec<String> = started.iter().map(|(_, id)| id.to_string()).collect();
-    let back = form_urlencoded::Serializer::new(String::new())
-        .append_pair(
-            "done",
-            &format!("Started run {} of {source}.", ids.join(", ")),
-        )
-        .finish();
-    Ok(see_other(&format!("/admin/sources?{back}")))
+    let notice = format!("Started run {} of {source}.", ids.join(", "));
+    Ok(back_with(shared, visitor, "/admin/sources", notice))
 }
 
 /// `GET /admin/audit` and its CSV.

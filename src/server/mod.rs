@@ -13,6 +13,7 @@ mod clawhub;
 mod error;
 mod feeds;
 mod limits;
+mod page_cache;
 mod pages;
 mod request;
 mod response;
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     pub file_reads: tokio::sync::Semaphore,
     /// The web pages' signed-in browsers.
     pub sessions: session::Sessions,
+    /// Rendered page content, for a few seconds.
+    pub page_cache: page_cache::PageCache,
 }
 
 /// Bundle file reads at once (see [`Shared::file_reads`]).
@@ -111,6 +114,7 @@ impl Server {
             uploads: limits::UploadSlots::new(&config.limits),
             file_reads: tokio::sync::Semaphore::new(FILE_READS_AT_ONCE),
             sessions: session::Sessions::default(),
+            page_cache: page_cache::PageCache::default(),
             registry,
             base_url,
             config,

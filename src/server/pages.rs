@@ -121,7 +121,7 @@ pub(super) async fn handle(
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
     let result = match segs {
         ["login"] if read => Ok(html(StatusCode::OK, layout::sign_in(&viewer, None))),
-        ["login"] if req.method() == Method::POST => sign_in(req, shared).await,
+        ["login"] if req.method() == Method::POST => sign_in(req, shared, &visitor).await,
         ["logout"] if req.method() == Method::POST => sign_out(req, shared, &visitor).await,
         ["admin", rest @ ..] => super::admin_pages::handle(req, shared, &visitor, rest).await,
         _ if !read => Err(ApiError::new(
@@ -195,8 +195,13 @@ fn secure(shared: &Shared) -> bool {
     shared.config.tls_enabled() || shared.base_url.starts_with("https://")
 }
 
-/// `POST /login`: a valid token becomes a session.
-async fn sign_in(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, ApiError> {
+/// `POST /login`: a valid token becomes a session (and ends the one the
+/// browser had, if any).
+async fn sign_in(
+    req: Request<Incoming>,
+    shared: &Shared,
+    visitor: &Visitor,
+) -> Result<Response<Body>, ApiError> {
     let (fields, _) = form(req, shared, None).await?;
     let token = fields.get("token").map(|t| t.trim()).unwrap_or("");
     let who = match shared.auth.authenticate(token) {
@@ -218,10 +223,14 @@ async fn sign_in(req: Request<Incoming>, shared: &Shared) -> Result<Response<Bod
             ));
         }
     };
-    let id = shared.sessions.create(token).map_err(|e| ApiError {
-        retry_after: Some(60),
-        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-    })?;
+    shared
+        .limits
+        .check_token(who.token_id)
+        .map_err(|wait| ApiError::rate_limited(wait, "token"))?;
+    if let Some((old, _)) = &visitor.session {
+        shared.sessions.end(old);
+    }
+    let id = shared.sessions.create(token);
     let next = if who.has(Role::Admin) {
         "/admin/pending"
     } else {
@@ -268,6 +277,11 @@ async fn browse_page(
     shared: &Shared,
     viewer: &Viewer,
 ) -> Result<Response<Body>, ApiError> {
+    let key = format!("/?{}", req.uri().query().unwrap_or(""));
+    let catalog = shared.registry.catalog();
+    if let Some(content) = shared.page_cache.get(&key, &catalog) {
+        return Ok(framed(browse::TITLE, viewer, &content));
+    }
     let params: HashMap<String, String> =
         form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
             .into_owned()
@@ -322,7 +336,9 @@ async fn browse_page(
         total: found.total,
         sources: &sources,
     };
-    Ok(html(StatusCode::OK, browse::render(&view, viewer)))
+    let content = Arc::new(browse::render(&view).into_string());
+    shared.page_cache.put(key, catalog, content.clone());
+    Ok(framed(browse::TITLE, viewer, &content))
 }
 
 /// The package and the version a page names (the latest, else the
@@ -351,7 +367,28 @@ async fn package_page(
     version: Option<&str>,
     viewer: &Viewer,
 ) -> Result<Response<Body>, ApiError> {
+    let key = format!("/packages/{name}/{}", version.unwrap_or(""));
+    let catalog = shared.registry.catalog();
     let (p, v) = package_and_version(shared, name, version)?;
+    if let Some(content) = shared.page_cache.get(&key, &catalog) {
+        return Ok(framed(&p.name, viewer, &content));
+    }
+    // The README is read out of the bundle, which unpacks it: as many at
+    // once as file views, the others wait a little, then are told to retry.
+    let permit = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        shared.file_reads.acquire(),
+    )
+    .await;
+    let Ok(Ok(_permit)) = permit else {
+        return Err(ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The registry is reading other bundles right now; reload in a second.",
+            )
+        });
+    };
     let registry = shared.registry.clone();
     let (read_p, read_v) = (p.clone(), v.clone());
     let (files, readme) = blocking(move || {
@@ -384,7 +421,9 @@ async fn package_page(
             skills_as_plugins: feeds.skills_as_plugins,
         },
     };
-    Ok(html(StatusCode::OK, package::render(&view, viewer)))
+    let content = Arc::new(package::render(&view).into_string());
+    shared.page_cache.put(key, catalog, content.clone());
+    Ok(framed(&p.name, viewer, &content))
 }
 
 /// The SKILL.md of a skill, else a README, rendered and sanitized.
@@ -498,6 +537,25 @@ pub(super) fn problem(e: ApiError, viewer: &Viewer) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    response
+}
+
+/// Content (of [`browse::render`] or [`package::render`]) in the frame
+/// for `viewer`, as a `200` page.
+fn framed(title: &str, viewer: &Viewer, content: &str) -> Response<Body> {
+    html(
+        StatusCode::OK,
+        layout::page(title, viewer, maud::PreEscaped(content.to_string())),
+    )
+}
+
+/// An admin page: a page that no cache keeps.
+pub(super) fn private_html(status: StatusCode, markup: maud::Markup) -> Response<Body> {
+    let mut response = html(status, markup);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
     response
 }
 

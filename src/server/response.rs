@@ -154,6 +154,7 @@ pub(super) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Respon
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::CONTENT_LENGTH, bytes.len())
         .body(body::full(bytes))
         .expect("valid response")

@@ -23,9 +23,13 @@ pub(super) const COOKIE: &str = "skillreg_session";
 /// How long a session lasts from sign-in.
 pub(super) const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-/// Most sessions at once: a sign-in beyond it first drops expired ones,
-/// then is refused, so sign-ins cannot fill the memory.
+/// Most sessions at once: a sign-in beyond it drops the expired ones, else
+/// the oldest, so sign-ins cannot fill the memory (nor lock anyone out).
 const MAX_SESSIONS: usize = 10_000;
+
+/// Most sessions of one token: a sign-in beyond it ends that token's
+/// oldest, so one token cannot crowd out everyone else's.
+const MAX_PER_TOKEN: usize = 8;
 
 /// One signed-in browser.
 #[derive(Clone)]
@@ -36,6 +40,8 @@ pub(super) struct Session {
     pub csrf: String,
     /// When it ends.
     pub expires: Instant,
+    /// What the last form did, shown once on the next page.
+    pub notice: Option<String>,
 }
 
 /// The sessions, by the sha256 of their id (the id itself is kept only in
@@ -43,14 +49,6 @@ pub(super) struct Session {
 #[derive(Default)]
 pub(crate) struct Sessions {
     by_id_hash: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-/// Why no session could be made.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum SessionError {
-    /// Too many live sessions.
-    #[error("too many people are signed in right now; retry in a minute")]
-    Full,
 }
 
 /// 32 random bytes as 64 hex digits.
@@ -66,13 +64,25 @@ fn id_hash(id: &str) -> [u8; 32] {
 
 impl Sessions {
     /// Makes a session for `token`; returns its id (for the cookie).
-    pub(super) fn create(&self, token: &str) -> Result<String, SessionError> {
+    pub(super) fn create(&self, token: &str) -> String {
         let mut sessions = self.by_id_hash.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        let oldest = |sessions: &HashMap<[u8; 32], Session>, of_token: bool| {
+            sessions
+                .iter()
+                .filter(|(_, s)| !of_token || s.token == token)
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| *k)
+        };
+        if sessions.values().filter(|s| s.token == token).count() >= MAX_PER_TOKEN {
+            if let Some(key) = oldest(&sessions, true) {
+                sessions.remove(&key);
+            }
+        }
         if sessions.len() >= MAX_SESSIONS {
-            let now = Instant::now();
-            sessions.retain(|_, s| s.expires > now);
-            if sessions.len() >= MAX_SESSIONS {
-                return Err(SessionError::Full);
+            if let Some(key) = oldest(&sessions, false) {
+                sessions.remove(&key);
             }
         }
         let id = random_id();
@@ -81,10 +91,32 @@ impl Sessions {
             Session {
                 token: token.to_string(),
                 csrf: random_id(),
-                expires: Instant::now() + LIFETIME,
+                expires: now + LIFETIME,
+                notice: None,
             },
         );
-        Ok(id)
+        id
+    }
+
+    /// Keeps `notice` for the next page the session `id` sees.
+    pub(super) fn set_notice(&self, id: &str, notice: String) {
+        if let Some(s) = self
+            .by_id_hash
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&id_hash(id))
+        {
+            s.notice = Some(notice);
+        }
+    }
+
+    /// The notice kept for the session `id`, once.
+    pub(super) fn take_notice(&self, id: &str) -> Option<String> {
+        self.by_id_hash
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&id_hash(id))
+            .and_then(|s| s.notice.take())
     }
 
     /// The live session the request's cookie names, if any.
@@ -189,9 +221,50 @@ mod tests {
     }
 
     #[test]
+    fn one_token_cannot_crowd_out_the_others() {
+        let sessions = Sessions::default();
+        let first = sessions.create("reader");
+        for _ in 0..(MAX_PER_TOKEN * 4) {
+            sessions.create("reader");
+        }
+        let count = |token: &str| {
+            let map = sessions.by_id_hash.lock().unwrap();
+            map.values().filter(|s| s.token == token).count()
+        };
+        assert_eq!(count("reader"), MAX_PER_TOKEN);
+        assert!(
+            !sessions
+                .by_id_hash
+                .lock()
+                .unwrap()
+                .contains_key(&id_hash(&first)),
+            "the oldest went"
+        );
+        let admin = sessions.create("admin");
+        assert!(sessions
+            .by_id_hash
+            .lock()
+            .unwrap()
+            .contains_key(&id_hash(&admin)));
+        assert_eq!(count("admin"), 1);
+    }
+
+    #[test]
+    fn a_notice_is_shown_once() {
+        let sessions = Sessions::default();
+        let id = sessions.create("t");
+        sessions.set_notice(&id, "Approved 1 of 1.".into());
+        assert_eq!(
+            sessions.take_notice(&id).as_deref(),
+            Some("Approved 1 of 1.")
+        );
+        assert_eq!(sessions.take_notice(&id), None);
+    }
+
+    #[test]
     fn csrf_tokens_must_match_exactly() {
         let sessions = Sessions::default();
-        sessions.create("t").unwrap();
+        sessions.create("t");
         let session = sessions
             .by_id_hash
             .lock()

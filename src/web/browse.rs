@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::layout::{count, page, Viewer};
+use super::layout::count;
 use crate::package::Kind;
 use crate::registry::{CatalogHit, CatalogVersion, Sort};
 
@@ -70,12 +70,16 @@ pub fn default_sort(query: &BrowseQuery) -> Sort {
     })
 }
 
-/// The browse page.
-pub fn render(view: &BrowseView, viewer: &Viewer) -> Markup {
+/// The browse page's title.
+pub const TITLE: &str = "Browse";
+
+/// The browse page's content (the same for every viewer; the frame around
+/// it is [`super::layout::page`]'s).
+pub fn render(view: &BrowseView) -> Markup {
     let q = view.query;
     let sort = default_sort(q);
     let pages = view.total.div_ceil(PAGE_SIZE).max(1);
-    let body = html! {
+    html! {
         form.search method="get" action="/" role="search" {
             input type="search" name="q" value=(q.text) placeholder="Search names, descriptions, keywords" aria-label="Search" autofocus;
             select name="kind" aria-label="Kind" {
@@ -128,8 +132,7 @@ pub fn render(view: &BrowseView, viewer: &Viewer) -> Markup {
                 @if q.page < pages { a rel="next" href=(page_href(q, sort, q.page + 1)) { "Next →" } }
             }
         }
-    };
-    page("Browse", viewer, body)
+    }
 }
 
 /// Where a package's page is.

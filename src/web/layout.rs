@@ -92,6 +92,26 @@ pub fn problem(title: &str, viewer: &Viewer, detail: &str) -> Markup {
     )
 }
 
+/// `text` with every character that could hide or reorder what a reader
+/// sees (controls, bidi overrides and isolates, zero-width characters) as
+/// `\u{…}`: for file names, where `notes/\u{202e}gnp.exe` must not read
+/// as `notes/exe.png`.
+pub fn visible(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{061c}')
+    };
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A count with thousands separators (`12,345`).
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -137,6 +157,13 @@ mod tests {
         assert_eq!(size(10), "10 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn hidden_characters_are_shown() {
+        assert_eq!(visible("notes/\u{202e}gnp.exe"), "notes/\\u{202e}gnp.exe");
+        assert_eq!(visible("a\u{200b}b\tc"), "a\\u{200b}b\\u{9}c");
+        assert_eq!(visible("plain/файл.md"), "plain/файл.md");
     }
 
     #[test]

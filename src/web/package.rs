@@ -5,7 +5,7 @@
 use maud::{html, Markup, PreEscaped};
 
 use super::browse::{package_href, provenance_badge};
-use super::layout::{count, date, page, size, Viewer};
+use super::layout::{count, date, page, size, visible, Viewer};
 use crate::package::Kind;
 use crate::registry::{CatalogFile, CatalogPackage, CatalogVersion};
 
@@ -66,8 +66,9 @@ pub fn estimated_tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
 }
 
-/// The package page.
-pub fn render(view: &PackageView, viewer: &Viewer) -> Markup {
+/// The package page's content (the same for every viewer; the frame
+/// around it is [`super::layout::page`]'s, titled with the package name).
+pub fn render(view: &PackageView) -> Markup {
     let (p, v) = (view.package, view.version);
     let total: u64 = view.downloads.iter().sum();
     let body = html! {
@@ -137,7 +138,7 @@ pub fn render(view: &PackageView, viewer: &Viewer) -> Markup {
             }
         }
     };
-    page(&p.name, viewer, body)
+    body
 }
 
 /// The SKILL.md or README, sanitized.
@@ -158,7 +159,7 @@ fn file_tree(p: &CatalogPackage, v: &CatalogVersion, files: &[CatalogFile]) -> M
             tbody {
                 @for f in files {
                     tr {
-                        td { a href=(file_href(&p.name, &v.version, &f.path)) { code { (f.path) } } }
+                        td { a href=(file_href(&p.name, &v.version, &f.path)) { code { (visible(&f.path)) } } }
                         td.num { (size(f.size)) }
                     }
                 }
@@ -262,9 +263,9 @@ pub fn file_page(
         p.crumbs {
             a href=(package_href(&p.name)) { (p.name) } " / "
             a href=(version_href(&p.name, &v.version)) { (v.version) } " / "
-            code { (path) }
+            code { (visible(path)) }
         }
         pre.file { (text) }
     };
-    page(&format!("{path} · {}", p.name), viewer, body)
+    page(&format!("{} · {}", visible(path), p.name), viewer, body)
 }

@@ -5,7 +5,7 @@
 
 use maud::{html, Markup};
 
-use super::layout::{csrf_field, page, size, Viewer};
+use super::layout::{csrf_field, page, size, visible, Viewer};
 use super::package::estimated_tokens;
 use crate::policy::{Finding, Severity};
 use crate::registry::{PendingVersion, ReviewFile};
@@ -96,7 +96,7 @@ pub fn queue(
             form method="post" action="/admin/pending" {
                 (csrf_field(viewer))
                 div.actions {
-                    a href="/admin/pending?all=1" { "Select all" }
+                    a href={ "/admin/pending?all=" (viewer.csrf.as_deref().unwrap_or("")) } { "Select all" }
                     a href="/admin/pending" { "Select none" }
                     button name="action" value="approve" type="submit" { "Approve selected" }
                     input type="text" name="reason" placeholder="Reason (needed to reject)" aria-label="Reason";
@@ -187,7 +187,7 @@ pub fn item(p: &PendingVersion, viewer: &Viewer) -> Markup {
                         @for f in group {
                             tr {
                                 td.(severity_name(s)) { code { (f.rule) } }
-                                td { @if let Some(path) = &f.path { a href=(file_href(&p.name, &p.version, path)) { code { (path) } } } }
+                                td { @if let Some(path) = &f.path { a href=(file_href(&p.name, &p.version, path)) { code { (visible(path)) } } } }
                                 td { (f.detail) }
                             }
                         }
@@ -198,7 +198,7 @@ pub fn item(p: &PendingVersion, viewer: &Viewer) -> Markup {
         h2 { "What it runs and brings" }
         @if inventory.is_empty() { p.muted { "No hooks, MCP servers, bin/ or scripts." } } @else {
             ul { @for f in &inventory {
-                li { code { (f.rule) } " " @if let Some(path) = &f.path { a href=(file_href(&p.name, &p.version, path)) { code { (path) } } } " " (f.detail) }
+                li { code { (f.rule) } " " @if let Some(path) = &f.path { a href=(file_href(&p.name, &p.version, path)) { code { (visible(path)) } } } " " (f.detail) }
             } }
         }
         h2 { "Changes" }
@@ -207,9 +207,9 @@ pub fn item(p: &PendingVersion, viewer: &Viewer) -> Markup {
             Some(against) => {
                 p { "Against the last approved version, " (against) ":" }
                 ul.changes {
-                    @for path in &p.diff.added { li { "added " a href=(file_href(&p.name, &p.version, path)) { code { (path) } } } }
-                    @for path in &p.diff.changed { li { "changed " a href=(file_href(&p.name, &p.version, path)) { code { (path) } } } }
-                    @for path in &p.diff.removed { li { "removed " code { (path) } } }
+                    @for path in &p.diff.added { li { "added " a href=(file_href(&p.name, &p.version, path)) { code { (visible(path)) } } } }
+                    @for path in &p.diff.changed { li { "changed " a href=(file_href(&p.name, &p.version, path)) { code { (visible(path)) } } } }
+                    @for path in &p.diff.removed { li { "removed " code { (visible(path)) } } }
                 }
             }
         }
@@ -217,7 +217,7 @@ pub fn item(p: &PendingVersion, viewer: &Viewer) -> Markup {
         table.files { tbody {
             @for f in &listed {
                 tr {
-                    td { @if f.kind == "file" { a href=(file_href(&p.name, &p.version, &f.path)) { code { (f.path) } } } @else { code { (f.path) } " " span.muted { (f.kind.as_str().unwrap_or("")) } } }
+                    td { @if f.kind == "file" { a href=(file_href(&p.name, &p.version, &f.path)) { code { (visible(&f.path)) } } } @else { code { (visible(&f.path)) } " " span.muted { (f.kind.as_str().unwrap_or("")) } } }
                     td.num { (size(f.size)) }
                 }
             }
@@ -233,7 +233,7 @@ pub fn file(p: &PendingVersion, path: &str, file: &ReviewFile, viewer: &Viewer) 
         p.crumbs {
             a href="/admin/pending" { "Pending" } " / "
             a href=(item_href(&p.name, &p.version)) { (p.name) " " (p.version) } " / "
-            code { (path) }
+            code { (visible(path)) }
         }
         @match &file.previous {
             Some((against, Some(old))) => {
@@ -246,5 +246,9 @@ pub fn file(p: &PendingVersion, path: &str, file: &ReviewFile, viewer: &Viewer) 
         h2 { "The file" }
         pre.file { (file.text) }
     };
-    page(&format!("{path} · review {}", p.name), viewer, body)
+    page(
+        &format!("{} · review {}", visible(path), p.name),
+        viewer,
+        body,
+    )
 }

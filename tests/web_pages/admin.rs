@@ -49,6 +49,28 @@ fn sign_in(b: &Browser, d: &Daemon, token: &str) {
     b.click_and_wait(&b.find("form.signin button"));
 }
 
+/// Signs in through the form by hand: the status and where it leads.
+fn sign_in_by_post(d: &Daemon, token: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let body = format!("token={token}");
+    let r = agent
+        .post(format!("{}/login", d.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", &d.url)
+        .send(body)
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), location)
+}
+
 /// POSTs a form to `path` with the session cookie, as another page or
 /// script might: the status and body.
 fn post_form(
@@ -151,6 +173,21 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
         .collect();
     assert_eq!(deleted, ["− Step two."]);
     assert_eq!(inserted, ["+ Step two, changed."]);
+
+    // "Select all" checks every box, but only through the queue's own link:
+    // a link from a README or elsewhere can neither check them nor forge
+    // the notice that reports a decision.
+    b.goto(&format!(
+        "{}/admin/pending?all=1&done=Approve+everything",
+        d.url
+    ));
+    assert!(b.all("input[name=select]:checked").is_empty());
+    assert!(
+        b.all("p.notice").is_empty(),
+        "no notice from a query string"
+    );
+    b.click_and_wait(&b.find("a[href^='/admin/pending?all=']"));
+    assert_eq!(b.all("input[name=select]:checked").len(), 2);
 
     // Approve one, reject the other with a reason.
     b.goto(&format!("{}/admin/pending", d.url));
@@ -334,6 +371,17 @@ fn a_reader_or_publisher_session_cannot_see_admin_pages() {
         }
         b.click_and_wait(&b.find("form.signout button"));
     }
+    // One token signing in again and again crowds nobody out.
+    let reader = d.token("reader", "many-sessions");
+    for _ in 0..30 {
+        let (status, _) = sign_in_by_post(&d, &reader);
+        assert_eq!(status, 303);
+    }
+    assert_eq!(
+        sign_in_by_post(&d, &d.admin),
+        (303, "/admin/pending".to_string())
+    );
+
     // A token that is not one is refused at sign-in.
     sign_in(&b, &d, "skr_1_notatoken");
     assert!(

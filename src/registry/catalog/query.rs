@@ -81,13 +81,19 @@ impl CatalogQuery {
         catalogue: &Catalogue,
         downloads: &HashMap<i64, u64>,
     ) -> CatalogPage {
-        let terms: Vec<String> = self
+        let terms: Vec<Term> = self
             .text
             .split_whitespace()
-            .map(str::to_lowercase)
+            .map(|word| Term {
+                lower: word.to_lowercase(),
+                as_name: normalize(word),
+            })
             .collect();
         let prefix = normalize(self.prefix.trim());
-        let mut hits: Vec<CatalogHit> = catalogue
+        let exact = normalize(self.text.trim());
+        // Each hit keeps its catalogue key (the normalized name), so that
+        // ordering never normalizes a name again.
+        let mut hits: Vec<(&str, CatalogHit)> = catalogue
             .iter()
             .filter(|(key, p)| {
                 (self.kinds.is_empty() || self.kinds.contains(&p.kind))
@@ -97,86 +103,98 @@ impl CatalogQuery {
                         .as_deref()
                         .is_none_or(|wanted| p.current().source.as_deref().unwrap_or("") == wanted)
             })
-            .filter_map(|(_, p)| {
+            .filter_map(|(key, p)| {
                 let score = if self.exact {
-                    (normalize(&p.name) == normalize(self.text.trim())).then_some(1.0)
+                    (*key == exact).then_some(1.0)
                 } else {
-                    score(p, &terms)
+                    score(key, p, &terms)
                 }?;
-                Some(CatalogHit {
-                    downloads: p.downloads(|id| downloads.get(&id).copied().unwrap_or(0)),
-                    package: p.clone(),
-                    score,
-                })
+                Some((
+                    key.as_str(),
+                    CatalogHit {
+                        downloads: p.downloads(|id| downloads.get(&id).copied().unwrap_or(0)),
+                        package: p.clone(),
+                        score,
+                    },
+                ))
             })
             .collect();
-        let name = |h: &CatalogHit| normalize(&h.package.name);
-        match self.sort {
-            Sort::Relevance => hits.sort_by(|a, b| {
-                b.score
+        let order = |a: &(&str, CatalogHit), b: &(&str, CatalogHit)| {
+            let (ka, a) = a;
+            let (kb, b) = b;
+            let first = match self.sort {
+                Sort::Relevance => b
+                    .score
                     .total_cmp(&a.score)
-                    .then(b.downloads.cmp(&a.downloads))
-                    .then_with(|| name(a).cmp(&name(b)))
-            }),
-            Sort::Downloads => hits.sort_by(|a, b| {
-                b.downloads
-                    .cmp(&a.downloads)
-                    .then_with(|| name(a).cmp(&name(b)))
-            }),
-            Sort::Recent => hits.sort_by(|a, b| {
-                b.package
-                    .updated_at()
-                    .cmp(&a.package.updated_at())
-                    .then_with(|| name(a).cmp(&name(b)))
-            }),
-            Sort::Created => hits.sort_by(|a, b| {
-                b.package
-                    .created_at()
-                    .cmp(&a.package.created_at())
-                    .then_with(|| name(a).cmp(&name(b)))
-            }),
-            // The catalogue is keyed by normalized name: already in order.
-            Sort::Name => {}
-        }
+                    .then(b.downloads.cmp(&a.downloads)),
+                Sort::Downloads => b.downloads.cmp(&a.downloads),
+                Sort::Recent => b.package.updated_at().cmp(&a.package.updated_at()),
+                Sort::Created => b.package.created_at().cmp(&a.package.created_at()),
+                // The catalogue is keyed by normalized name.
+                Sort::Name => std::cmp::Ordering::Equal,
+            };
+            first.then_with(|| ka.cmp(kb))
+        };
         let total = hits.len();
+        // Only the requested page needs to be in order: the matches before
+        // it are found without sorting the rest.
+        let end = self.offset.saturating_add(self.limit).min(total);
+        if end > 0 && end < total {
+            hits.select_nth_unstable_by(end - 1, order);
+            hits.truncate(end);
+        }
+        hits.sort_unstable_by(order);
         let hits = hits
             .into_iter()
             .skip(self.offset)
-            .take(self.limit)
+            .map(|(_, hit)| hit)
             .collect();
         CatalogPage { hits, total }
     }
 }
 
-/// How well `package` matches every term (lowercase words), or `None` when
+/// How well `package` (whose normalized name is `name`) matches every term
+/// (lowercase words), or `None` when
 /// one term matches nothing: the mean of each term's best match, where a
 /// whole name counts 1, a name prefix 0.8, part of the name 0.6, a keyword
 /// 0.5 and part of the description 0.3. No terms match everything with 0.
-fn score(package: &CatalogPackage, terms: &[String]) -> Option<f64> {
+fn score(name: &str, package: &CatalogPackage, terms: &[Term]) -> Option<f64> {
     if terms.is_empty() {
         return Some(0.0);
     }
-    let name = normalize(&package.name);
     let current = package.current();
-    let description = current.description.to_lowercase();
+    let mut description: Option<String> = None;
     let mut sum = 0.0;
     for term in terms {
-        let as_name = normalize(term);
-        sum += if name == as_name {
+        sum += if name == term.as_name {
             1.0
-        } else if name.starts_with(&as_name) {
+        } else if name.starts_with(&term.as_name) {
             0.8
-        } else if name.contains(&as_name) {
+        } else if name.contains(&term.as_name) {
             0.6
-        } else if current.keywords.iter().any(|k| k.to_lowercase() == *term) {
+        } else if current
+            .keywords
+            .iter()
+            .any(|k| k.to_lowercase() == term.lower)
+        {
             0.5
-        } else if description.contains(term.as_str()) {
+        } else if description
+            .get_or_insert_with(|| current.description.to_lowercase())
+            .contains(term.lower.as_str())
+        {
             0.3
         } else {
             return None;
         };
     }
     Some(sum / terms.len() as f64)
+}
+
+/// A search word, lowercased and as a name normalizes it, worked out once
+/// per query rather than once per package.
+struct Term {
+    lower: String,
+    as_name: String,
 }
 
 /// Every keyword of the packages' current versions (of `kind`, if given),

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Web pages benchmark: skillreg rendering the browse page, a search and a
+# package page of a catalog of PACKAGES (default 10,000) skills, against
+# nginx serving the SAME BYTES (each page as the daemon rendered it, saved to
+# a file), measured with wrk in one run on this machine. The issue's target:
+# browse page p99 <= 20 ms with 10,000 packages. Writes the results into
+# BENCHMARKS.md (between the web-bench markers). Not run in CI.
+#
+#   bash bench/web-bench.sh
+#
+# Environment: PACKAGES (default 10000), DURATION (seconds, default 10),
+# ROUNDS (default 3), THREADS (wrk -t, default 2), CONNECTIONS (wrk -c,
+# default 16), SKILLREG_BIN and SEED_BIN (use these binaries instead of
+# building target/release/skillreg and the mirror_bench_seed example).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The parsing, nginx and section helpers of the index benchmark.
+# shellcheck source=bench/index-bench.sh
+source "$ROOT/bench/index-bench.sh"
+OUT="$ROOT/BENCHMARKS.md"
+PACKAGES="${PACKAGES:-10000}"
+DURATION="${DURATION:-10}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-16}"
+ROUNDS="${ROUNDS:-3}"
+WARMUP=2
+MARK_START='<!-- web-bench:start -->'
+MARK_END='<!-- web-bench:end -->'
+
+NGINX="$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)"
+[[ -n "$NGINX" ]] || die "missing nginx (apt-get install nginx)"
+for tool in wrk curl python3 cmp; do
+    command -v "$tool" >/dev/null 2>&1 || die "missing $tool"
+done
+
+if [[ -n "${SKILLREG_BIN:-}" && -n "${SEED_BIN:-}" ]]; then
+    BIN="$SKILLREG_BIN"
+    SEED="$SEED_BIN"
+else
+    log "cargo build --release (and the seed example)"
+    (cd "$ROOT" && cargo build --release && cargo build --release --example mirror_bench_seed)
+    BIN="$ROOT/target/release/skillreg"
+    SEED="$ROOT/target/release/examples/mirror_bench_seed"
+fi
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-web-bench.XXXXXX")"
+SKILLREG_PID=""
+NGINX_PID=""
+stop_pid() {
+    local pid="$1"
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    set +e
+    stop_pid "$SKILLREG_PID"
+    stop_pid "$NGINX_PID"
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+log "seeding $PACKAGES skills"
+seed_start=$(date +%s)
+"$SEED" "$TMP/data" "$PACKAGES" 1 > /dev/null
+log "seeded in $(( $(date +%s) - seed_start )) s"
+
+printf '[rate_limit]\nper_ip_per_second = 0\nper_token_per_second = 0\n' > "$TMP/skillreg.toml"
+start=$(date +%s)
+"$BIN" serve --config "$TMP/skillreg.toml" --data "$TMP/data" --listen 127.0.0.1:0 \
+    > "$TMP/serve.out" 2> "$TMP/serve.err" &
+SKILLREG_PID=$!
+BASE=""
+for _ in $(seq 6000); do
+    if [[ "$(wc -l < "$TMP/serve.out")" -ge 1 ]]; then
+        first="$(head -n 1 "$TMP/serve.out")"
+        [[ "$first" =~ ^listening\ on\ (http://[^[:space:]]+)$ ]] || die "unexpected: $first"
+        BASE="${BASH_REMATCH[1]%/}"
+        break
+    fi
+    kill -0 "$SKILLREG_PID" 2>/dev/null || { cat "$TMP/serve.err" >&2; die "skillreg exited"; }
+    sleep 0.1
+done
+[[ -n "$BASE" ]] || die "skillreg did not listen"
+START_SECS=$(( $(date +%s) - start ))
+log "skillreg at $BASE after $START_SECS s"
+
+# The pages, and the same bytes as files for nginx.
+PAGES=("browse:/" "search:/?q=bench-0042" "package:/packages/bench-04242")
+mkdir -p "$TMP/www"
+for entry in "${PAGES[@]}"; do
+    name="${entry%%:*}"; path="${entry#*:}"
+    curl -fsS "$BASE$path" -o "$TMP/www/$name.html"
+done
+grep -q 'bench-' "$TMP/www/browse.html" || die "the browse page lists no package"
+NGINX_PORT="$(free_port)"
+chmod -R a+rX "$TMP"
+write_nginx_conf "$TMP" "$NGINX_PORT"
+"$NGINX" -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf" &
+NGINX_PID=$!
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT/browse.html" 2>/dev/null && break
+    sleep 0.1
+done
+
+measure() { # NAME URL
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$2" > /dev/null
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2" > "$TMP/wrk.$1"
+    [[ -z "$(wrk_non2xx "$TMP/wrk.$1")" ]] || { cat "$TMP/wrk.$1" >&2; die "$1: error responses"; }
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+rows=""
+summary=""
+for entry in "${PAGES[@]}"; do
+    name="${entry%%:*}"; path="${entry#*:}"
+    bytes="$(wc -c < "$TMP/www/$name.html" | tr -d ' ')"
+    s_all=""; n_all=""; s_p99=""; n_p99=""; s_p50=""
+    for round in $(seq "$ROUNDS"); do
+        measure "skillreg-$name" "$BASE$path"
+        measure "nginx-$name" "http://127.0.0.1:$NGINX_PORT/$name.html"
+        s_all+="$(wrk_rps "$TMP/wrk.skillreg-$name") "
+        n_all+="$(wrk_rps "$TMP/wrk.nginx-$name") "
+        s_p99+="$(wrk_pct "$TMP/wrk.skillreg-$name" 99) "
+        s_p50+="$(wrk_pct "$TMP/wrk.skillreg-$name" 50) "
+        n_p99+="$(wrk_pct "$TMP/wrk.nginx-$name" 99) "
+        log "$name round $round: skillreg $(wrk_rps "$TMP/wrk.skillreg-$name") req/s p99 $(wrk_pct "$TMP/wrk.skillreg-$name" 99) ms, nginx $(wrk_rps "$TMP/wrk.nginx-$name")"
+    done
+    s="$(echo "$s_all" | median)"
+    n="$(echo "$n_all" | median)"
+    p99="$(echo "$s_p99" | median)"
+    r="$(awk -v a="$s" -v b="$n" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+    target="—"
+    if [[ "$name" == browse ]]; then
+        target="$(awk -v p="$p99" 'BEGIN { print (p + 0 <= 20 ? "met" : "NOT met") }')"
+    fi
+    rows+="| $name (\`$path\`) | $bytes | $(printf '%.0f' "$s") | $(echo "$s_p50" | median) | $p99 | $target | $(printf '%.0f' "$n") | $(echo "$n_p99" | median) | $r | ${s_all% } / ${n_all% } |"$'\n'
+    summary+="$name p99 $p99 ms, ratio $r; "
+done
+
+{
+    echo "## Web pages: skillreg vs nginx, $PACKAGES packages"
+    echo
+    echo "- Date: $(date -u)"
+    echo "- Machine: $(nproc) CPUs, $(uname -m)"
+    echo "- Commit: \`$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\`"
+    echo "- Catalog: $PACKAGES skills, one version each (\`examples/mirror_bench_seed.rs\`); the daemon"
+    echo "  started in $START_SECS s (rendering and signing every index file and zip)."
+    echo "- Measured: skillreg rendering each page per request (the catalog query over every"
+    echo "  package, the template; the package page also reads its file list and its SKILL.md"
+    echo "  from the bundle); nginx serving the bytes skillreg rendered, saved as files. Both on"
+    echo "  127.0.0.1, wrk on the same machine, skillreg with rate limiting off."
+    echo "- Load: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\`, after a ${WARMUP} s warm-up each."
+    echo
+    echo "Medians of $ROUNDS rounds (the servers alternate within a round); the last column"
+    echo "lists every round's requests/s, skillreg / nginx. Target: browse p99 <= 20 ms."
+    echo
+    echo "| page | bytes | skillreg req/s | skillreg p50 ms | skillreg p99 ms | target | nginx req/s | nginx p99 ms | ratio | rounds |"
+    echo "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"
+    printf '%s' "$rows"
+    echo
+    echo "How to reproduce: \`bash bench/web-bench.sh\`."
+} > "$TMP/section.md"
+replace_section "$OUT" "$TMP/section.md"
+log "wrote $OUT: $summary"
