@@ -282,13 +282,7 @@ async fn file(shared: &Shared, slug: &str, params: &Params) -> Result<Response<B
     })
     .await??;
     let Ok(_permit) = shared.file_reads.try_acquire() else {
-        return Err(ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the registry is reading other files right now; retry in a second",
-            )
-        });
+        return Err(ApiError::busy_reading());
     };
     let registry = shared.registry.clone();
     let content = blocking(move || {

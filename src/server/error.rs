@@ -58,6 +58,27 @@ impl ApiError {
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, detail)
     }
+
+    /// 503: the token store could not be read (the cause is logged here,
+    /// not sent).
+    pub fn tokens_unavailable(e: &impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "token check failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot check tokens right now; retry shortly",
+        )
+    }
+
+    /// 503 with `Retry-After: 1`: as many bundles are being read as may be.
+    pub fn busy_reading() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the registry is reading other bundles right now; retry in a second",
+            )
+        }
+    }
 }
 
 impl From<UploadCapError> for ApiError {

@@ -113,13 +113,7 @@ fn feed_token(shared: &Shared, token: &str) -> Result<(), ApiError> {
             StatusCode::FORBIDDEN,
             format!("the token in this feed URL is invalid or revoked; {READER_TOKEN_HINT}"),
         )),
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "token check failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot check tokens right now; retry shortly",
-            ))
-        }
+        Err(AuthError::Store(e)) => Err(ApiError::tokens_unavailable(&e)),
     }
 }
 

@@ -89,13 +89,7 @@ fn visitor(req: &Request<Incoming>, shared: &Shared) -> Result<Visitor, ApiError
                 });
             }
             Err(AuthError::Invalid) => shared.sessions.end(&id),
-            Err(AuthError::Store(e)) => {
-                tracing::error!(error = %e, "token check failed");
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Cannot check tokens right now; reload in a moment.",
-                ));
-            }
+            Err(AuthError::Store(e)) => return Err(ApiError::tokens_unavailable(&e)),
         }
     }
     Ok(Visitor {
@@ -215,13 +209,7 @@ async fn sign_in(
                 ),
             ))
         }
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "token check failed");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Cannot check tokens right now; try again in a moment.",
-            ));
-        }
+        Err(AuthError::Store(e)) => return Err(ApiError::tokens_unavailable(&e)),
     };
     shared
         .limits
@@ -381,13 +369,7 @@ async fn package_page(
     )
     .await;
     let Ok(Ok(_permit)) = permit else {
-        return Err(ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The registry is reading other bundles right now; reload in a second.",
-            )
-        });
+        return Err(ApiError::busy_reading());
     };
     let registry = shared.registry.clone();
     let (read_p, read_v) = (p.clone(), v.clone());
@@ -477,13 +459,7 @@ async fn file_page(
 ) -> Result<Response<Body>, ApiError> {
     let (p, v) = package_and_version(shared, name, Some(version))?;
     let Ok(_permit) = shared.file_reads.try_acquire() else {
-        return Err(ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The registry is reading other files right now; reload in a second.",
-            )
-        });
+        return Err(ApiError::busy_reading());
     };
     let registry = shared.registry.clone();
     let (read_p, read_v, read_path) = (p.clone(), v.clone(), path.to_string());

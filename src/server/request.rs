@@ -32,13 +32,7 @@ pub(super) fn identity(
                 AuthError::Invalid.to_string(),
             ))
         }
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "token check failed");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cannot check tokens right now; retry shortly",
-            ));
-        }
+        Err(AuthError::Store(e)) => return Err(ApiError::tokens_unavailable(&e)),
     };
     shared
         .limits
