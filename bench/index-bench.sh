@@ -152,6 +152,19 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# stop_pid PID: SIGTERM, up to 5 s for it to exit, then SIGKILL.
+stop_pid() {
+    local pid="$1"
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 # Allow `source bench/index-bench.sh` to get the helpers without running.
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
     return 0
@@ -205,18 +218,6 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-index-bench.XXXXXX")"
 SKILLREG_PID=""
 NGINX_PID=""
-
-stop_pid() {
-    local pid="$1"
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

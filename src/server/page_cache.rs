@@ -3,10 +3,13 @@
 //! bundle read) to make, and the same few are asked for over and over.
 //!
 //! An entry is the content only (the same for every viewer; the frame with
-//! the viewer's name and CSRF token is added per request). It is used while
-//! the catalog it was rendered from is still the current one and for at
-//! most [`FRESH`]: download counts on a page are at most that old, as they
-//! are at most that long unwritten (the counters flush every 5 s).
+//! the viewer's name and CSRF token is added per request). It is used only
+//! while the catalog it was rendered from is the current one, so a publish
+//! or a decision shows on the next request. Within one catalog it is fresh
+//! for [`FRESH`] (download counts on a page are at most that old, as they
+//! are at most that long unwritten); after that, the first request renders
+//! it again while the others are still given the old content, up to
+//! [`STALE`], so that many readers of one page never render it at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,8 +17,11 @@ use std::time::{Duration, Instant};
 
 use crate::registry::Catalogue;
 
-/// How long an entry is used.
+/// How long an entry is used as it is.
 pub(super) const FRESH: Duration = Duration::from_secs(5);
+
+/// How long an entry is still given out while one request renders it anew.
+pub(super) const STALE: Duration = Duration::from_secs(30);
 
 /// Most entries: past it, stale ones go, and if none is stale, all go.
 const MAX_ENTRIES: usize = 512;
@@ -26,6 +32,8 @@ struct Entry {
     catalog: Arc<Catalogue>,
     at: Instant,
     html: Arc<String>,
+    /// A request is rendering it anew.
+    refreshing: bool,
 }
 
 /// The cache, by page key (path and query).
@@ -35,12 +43,21 @@ pub(crate) struct PageCache {
 }
 
 impl PageCache {
-    /// The content rendered for `key` from `catalog`, if fresh.
+    /// The content rendered for `key` from `catalog`, if it may be used;
+    /// `None` tells the caller to render it (and [`PageCache::put`] it).
     pub(super) fn get(&self, key: &str, catalog: &Arc<Catalogue>) -> Option<Arc<String>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(key)?;
-        (Arc::ptr_eq(&entry.catalog, catalog) && entry.at.elapsed() < FRESH)
-            .then(|| entry.html.clone())
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get_mut(key)?;
+        if !Arc::ptr_eq(&entry.catalog, catalog) {
+            return None;
+        }
+        let age = entry.at.elapsed();
+        if age < FRESH || (entry.refreshing && age < STALE) {
+            return Some(entry.html.clone());
+        }
+        // This caller renders; the others keep the old content meanwhile.
+        entry.refreshing = true;
+        None
     }
 
     /// Keeps `html`, rendered for `key` from `catalog`.
@@ -58,6 +75,7 @@ impl PageCache {
                 catalog,
                 at: Instant::now(),
                 html,
+                refreshing: false,
             },
         );
     }
@@ -79,6 +97,27 @@ mod tests {
         let changed = Arc::new(Catalogue::new());
         assert!(cache.get("/", &changed).is_none(), "the catalog changed");
         assert!(cache.get("/?q=x", &first).is_none());
+    }
+
+    #[test]
+    fn one_caller_renders_a_stale_entry_while_the_others_keep_it() {
+        let cache = PageCache::default();
+        let catalog = Arc::new(Catalogue::new());
+        cache.put("/".into(), catalog.clone(), Arc::new("old".into()));
+        cache.entries.lock().unwrap().get_mut("/").unwrap().at -= FRESH;
+        assert!(cache.get("/", &catalog).is_none(), "the first renders");
+        assert_eq!(
+            cache.get("/", &catalog).as_deref().map(String::as_str),
+            Some("old")
+        );
+        cache.put("/".into(), catalog.clone(), Arc::new("new".into()));
+        assert_eq!(
+            cache.get("/", &catalog).as_deref().map(String::as_str),
+            Some("new")
+        );
+        cache.entries.lock().unwrap().get_mut("/").unwrap().at -= STALE;
+        assert!(cache.get("/", &catalog).is_none());
+        assert!(cache.get("/", &catalog).is_none(), "too old to give out");
     }
 
     #[test]

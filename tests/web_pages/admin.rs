@@ -9,7 +9,8 @@ use std::path::Path;
 use crate::common::*;
 
 /// A marketplace `team` with plugins `vault` (at `version`, its notes
-/// saying `note`) and `shady` (a hook and a download piped to a shell).
+/// saying `note`; it brings the skill `vault-skill`, mirrored as a package
+/// of its own) and `shady` (a hook and a download piped to a shell).
 fn marketplace(m: &Path, version: &str, note: &str) {
     let write = |rel: &str, text: &str| {
         let path = m.join(rel);
@@ -27,6 +28,12 @@ fn marketplace(m: &Path, version: &str, note: &str) {
     write(
         "vault/README.md",
         &format!("# Vault\n\nStep one.\n{note}\nStep three.\n"),
+    );
+    write(
+        "vault/skills/vault-skill/SKILL.md",
+        &format!(
+            "---\nname: vault-skill\ndescription: Opens the vault.\n---\n# Vault skill\n\n{note}\n"
+        ),
     );
     write(
         "shady/.claude-plugin/plugin.json",
@@ -109,8 +116,11 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
     );
     let d = Daemon::with_config(&toml);
     assert_eq!(d.sync_source("team")["status"], "completed");
-    let (status, body) = d.admin_json("POST", "/admin/v1/packages/vault/1.0.0/approve", "{}");
-    assert_eq!(status, 200, "{body}");
+    for name in ["vault", "vault-skill"] {
+        let path = format!("/admin/v1/packages/{name}/1.0.0/approve");
+        let (status, body) = d.admin_json("POST", &path, "{}");
+        assert_eq!(status, 200, "{body}");
+    }
     marketplace(&m, "1.1.0", "Step two, changed.");
     assert_eq!(d.sync_source("team")["status"], "completed");
 
@@ -125,13 +135,13 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
         .iter()
         .map(|r| b.text(r))
         .collect();
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 3, "vault, vault-skill and shady: {rows:?}");
     let shady = rows.iter().find(|r| r.contains("shady")).unwrap();
     assert!(
         shady.contains("team") && shady.contains("first version"),
         "{shady}"
     );
-    let vault = rows.iter().find(|r| r.contains("vault")).unwrap();
+    let vault = rows.iter().find(|r| r.starts_with("vault plugin")).unwrap();
     assert!(
         vault.contains("1.1.0") && vault.contains("against 1.0.0"),
         "{vault}"
@@ -187,14 +197,15 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
         "no notice from a query string"
     );
     b.click_and_wait(&b.find("a[href^='/admin/pending?all=']"));
-    assert_eq!(b.all("input[name=select]:checked").len(), 2);
+    assert_eq!(b.all("input[name=select]:checked").len(), 3);
 
-    // Approve one, reject the other with a reason.
+    // Approve two, reject the other with a reason.
     b.goto(&format!("{}/admin/pending", d.url));
     b.click(&b.find("input[value='vault@1.1.0']"));
+    b.click(&b.find("input[value='vault-skill@1.1.0']"));
     b.click_and_wait(&b.find("button[value=approve]"));
     assert!(
-        b.text(&b.find("p.notice")).contains("Approved 1 of 1"),
+        b.text(&b.find("p.notice")).contains("Approved 2 of 2"),
         "{}",
         b.body_text()
     );
@@ -223,9 +234,19 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
     );
     assert!(b.body_text().contains("Nothing waits for review."));
 
-    // The index and the marketplace follow; the audit log says who and why.
+    // The index, the well-known index and the marketplace follow; the audit
+    // log says who and why.
     let (_, index) = get(&format!("{}/index/va/ul/vault", d.url));
     assert!(index.contains("\"vers\":\"1.1.0\""), "{index}");
+    let (_, wellknown) = get(&format!("{}/.well-known/agent-skills/index.json", d.url));
+    let wellknown: serde_json::Value = serde_json::from_str(&wellknown).unwrap();
+    let listed: Vec<&str> = wellknown["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["vault-skill"], "{wellknown}");
     let (_, market) = get(&format!("{}/claude/marketplace.json", d.url));
     assert!(
         market.contains("\"vault\"") && !market.contains("shady"),

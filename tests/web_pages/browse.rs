@@ -65,6 +65,10 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
         assert!(row.contains(needle), "{needle}: {row}");
     }
 
+    // One download, for the chart.
+    let (status, _) = get_bytes(&format!("{}/api/v1/crates/pdf-fill/1.1.0/download", d.url));
+    assert_eq!(status, 200);
+
     // The package page.
     b.click_and_wait(&b.find("table.packages tbody a"));
     assert!(b.url().ends_with("/packages/pdf-fill"), "{}", b.url());
@@ -113,6 +117,11 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
     ] {
         assert!(facts.contains(needle), "{needle}: {facts}");
     }
+    assert_eq!(
+        b.all("svg.chart rect").len(),
+        1,
+        "today's download is a bar"
+    );
     b.screenshot("package");
 
     // The file viewer shows the text as text.
@@ -123,5 +132,53 @@ fn search_finds_a_skill_whose_page_shows_its_readme_versions_files_and_install_l
     let (status, body) = get(&format!("{}/packages/no-such-thing", d.url));
     assert_eq!(status, 404);
     assert!(body.contains("was not found in this registry"), "{body}");
+    d.assert_serving();
+}
+
+/// The rows of the browse page at `query`: each package name listed.
+fn listed(d: &Daemon, query: &str) -> (Vec<String>, String) {
+    let (status, page) = get(&format!("{}/{query}", d.url));
+    assert_eq!(status, 200, "{query}: {page}");
+    let names = page
+        .split("<td><a href=\"/packages/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect();
+    (names, page)
+}
+
+#[test]
+fn the_catalog_filters_by_kind_and_source_and_comes_in_pages() {
+    let d = Daemon::start();
+    for i in 0..51 {
+        d.publish_skill(&format!("skill-{i:02}"), "1.0.0");
+    }
+    let admin = Admin::of(&d);
+    admin.publish(&example_dir("hello-plugin"));
+
+    let (first, page) = listed(&d, "?sort=name");
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0], "hello-plugin");
+    assert!(
+        page.contains("Page 1 of 2") && page.contains("rel=\"next\""),
+        "{page}"
+    );
+    let (second, page) = listed(&d, "?sort=name&page=2");
+    assert_eq!(second, ["skill-49", "skill-50"]);
+    assert!(page.contains("rel=\"prev\"") && !page.contains("rel=\"next\""));
+
+    let (plugins, _) = listed(&d, "?kind=plugin");
+    assert_eq!(plugins, ["hello-plugin"]);
+    let (here, _) = listed(&d, "?source=&kind=plugin");
+    assert_eq!(here, ["hello-plugin"], "published here");
+    let (mirrored, page) = listed(&d, "?source=team");
+    assert!(
+        mirrored.is_empty() && page.contains("Nothing matches"),
+        "{page}"
+    );
+    let (found, _) = listed(&d, "?q=skill-07");
+    assert_eq!(found, ["skill-07"]);
+    let (status, _) = get(&format!("{}/?q={}", d.url, "x".repeat(300)));
+    assert_eq!(status, 400, "a search longer than the API takes");
     d.assert_serving();
 }
