@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::pages::{form, private_html as html, see_other, Visitor};
+use super::page_request::{form, private_html as html, see_other, Visitor};
 use super::request::blocking;
 use super::Shared;
 use crate::registry::PendingVersion;

@@ -14,6 +14,7 @@ mod error;
 mod feeds;
 mod limits;
 mod page_cache;
+mod page_request;
 mod pages;
 mod request;
 mod response;
