@@ -92,18 +92,12 @@ impl Clawhub {
 
     /// `clawhub --registry URL --no-input ARGS`: success and all output.
     pub(crate) fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = self
-            .tools
-            .clawhub(&self.home, &self.work, &self.url)
-            .args(args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let run = ToolRun::of(
+            self.tools
+                .clawhub(&self.home, &self.work, &self.url)
+                .args(args),
         );
-        (out.status.success(), text)
+        (run.code == Some(0), run.output())
     }
 
     pub(crate) fn ok(&self, args: &[&str]) -> String {
@@ -407,9 +401,7 @@ fn a_skill_waiting_for_review_is_not_found_on_any_route_and_never_listed() {
     let work = tempfile::tempdir().unwrap();
     let m = work.path().join("market");
     vault_marketplace(&m, "1.0.0", "first");
-    let toml = format!(
-        "[[sources]]\nname = \"team\"\nkind = \"marketplace\"\npath = {m:?}\ninterval = \"0\"\n"
-    );
+    let toml = marketplace_source("team", &m);
     let d = Daemon::with_config(&toml);
     let dir = skill_source(work.path(), SKILL, "1.0.0", "public");
     d.publish_dir("skill", SKILL, "1.0.0", &dir, &["pdf"]);

@@ -6,17 +6,13 @@ use std::path::Path;
 
 /// Runs `skills add URL -y -a claude-code` in `project`; returns stdout+stderr.
 fn skills_add(tools: &AgentTools, home: &Path, project: &Path, url: &str) -> (bool, String) {
-    let out = tools
-        .skills(home, project)
-        .args(["add", url, "-y", "-a", "claude-code"])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let run =
+        ToolRun::of(
+            tools
+                .skills(home, project)
+                .args(["add", url, "-y", "-a", "claude-code"]),
+        );
+    (run.code == Some(0), run.output())
 }
 
 #[test]

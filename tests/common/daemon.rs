@@ -324,6 +324,14 @@ impl Drop for Daemon {
     }
 }
 
+/// The config of one `[[sources]]` marketplace named `name`, read from the
+/// directory `path`, synced only on demand.
+pub fn marketplace_source(name: &str, path: &Path) -> String {
+    format!(
+        "[[sources]]\nname = {name:?}\nkind = \"marketplace\"\npath = {path:?}\ninterval = \"0\"\n"
+    )
+}
+
 /// Runs the skillreg CLI.
 pub fn cli(args: &[&str]) -> std::process::Output {
     Command::new(BIN)

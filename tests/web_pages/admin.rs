@@ -111,9 +111,7 @@ fn an_admin_reviews_approves_and_rejects_mirrored_plugins_in_the_browser() {
     let work = tempfile::tempdir().unwrap();
     let m = work.path().join("market");
     marketplace(&m, "1.0.0", "Step two.");
-    let toml = format!(
-        "[[sources]]\nname = \"team\"\nkind = \"marketplace\"\npath = {m:?}\ninterval = \"0\"\n"
-    );
+    let toml = marketplace_source("team", &m);
     let d = Daemon::with_config(&toml);
     assert_eq!(d.sync_source("team")["status"], "completed");
     for name in ["vault", "vault-skill"] {
