@@ -42,32 +42,9 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-feeds-bench.XXXXXX")"
 SKILLREG_PID=""
 NGINX_PID=""
-cleanup() {
-    local rc=$?
-    set +e
-    stop_pid "$SKILLREG_PID"
-    stop_pid "$NGINX_PID"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
+trap stop_skillreg_and_nginx EXIT
 
-printf '[rate_limit]\nper_ip_per_second = 0\nper_token_per_second = 0\n' > "$TMP/skillreg.toml"
-"$BIN" serve --config "$TMP/skillreg.toml" --data "$TMP/data" --listen 127.0.0.1:0 \
-    > "$TMP/serve.out" 2> "$TMP/serve.err" &
-SKILLREG_PID=$!
-BASE=""
-for _ in $(seq 300); do
-    if [[ "$(wc -l < "$TMP/serve.out")" -ge 1 ]]; then
-        first="$(head -n 1 "$TMP/serve.out")"
-        [[ "$first" =~ ^listening\ on\ (http://[^[:space:]]+)$ ]] || die "unexpected: $first"
-        BASE="${BASH_REMATCH[1]%/}"
-        break
-    fi
-    kill -0 "$SKILLREG_PID" 2>/dev/null || { cat "$TMP/serve.err" >&2; die "skillreg exited"; }
-    sleep 0.1
-done
-[[ -n "$BASE" ]] || die "skillreg did not listen"
+start_skillreg "$BIN" "$TMP"
 TOKEN="$(head -n 1 "$TMP/data/admin.token" | tr -d '[:space:]')"
 for example in hello-skill hello-plugin; do
     "$BIN" publish "$ROOT/examples/$example" --registry "$BASE" --token "$TOKEN" > /dev/null

@@ -165,6 +165,41 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# start_skillreg BIN DIR: `BIN serve` in the background with rate limiting
+# off, config DIR/skillreg.toml, data DIR/data (kept if it exists), on a
+# free port; sets SKILLREG_PID and BASE (its URL) once it listens (up to
+# 600 s: a large seeded data directory is rendered and signed at start).
+start_skillreg() {
+    local bin="$1" dir="$2" first
+    printf '[rate_limit]\nper_ip_per_second = 0\nper_token_per_second = 0\n' > "$dir/skillreg.toml"
+    "$bin" serve --config "$dir/skillreg.toml" --data "$dir/data" --listen 127.0.0.1:0 \
+        > "$dir/serve.out" 2> "$dir/serve.err" &
+    SKILLREG_PID=$!
+    BASE=""
+    for _ in $(seq 6000); do
+        if [[ "$(wc -l < "$dir/serve.out")" -ge 1 ]]; then
+            first="$(head -n 1 "$dir/serve.out")"
+            [[ "$first" =~ ^listening\ on\ (http://[^[:space:]]+)$ ]] || die "unexpected: $first"
+            BASE="${BASH_REMATCH[1]%/}"
+            return 0
+        fi
+        kill -0 "$SKILLREG_PID" 2>/dev/null || { cat "$dir/serve.err" >&2; die "skillreg exited"; }
+        sleep 0.1
+    done
+    die "skillreg did not listen"
+}
+
+# stop_skillreg_and_nginx: the EXIT trap of a benchmark that ran both in
+# $TMP: stops them, removes $TMP, keeps the exit status.
+stop_skillreg_and_nginx() {
+    local rc=$?
+    set +e
+    stop_pid "$SKILLREG_PID"
+    stop_pid "$NGINX_PID"
+    rm -rf "$TMP"
+    exit "$rc"
+}
+
 # Allow `source bench/index-bench.sh` to get the helpers without running.
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
     return 0

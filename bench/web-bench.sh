@@ -47,43 +47,22 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-web-bench.XXXXXX")"
 SKILLREG_PID=""
 NGINX_PID=""
-cleanup() {
-    local rc=$?
-    set +e
-    stop_pid "$SKILLREG_PID"
-    stop_pid "$NGINX_PID"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
+trap stop_skillreg_and_nginx EXIT
 
 log "seeding $PACKAGES skills"
 seed_start=$(date +%s)
 "$SEED" "$TMP/data" "$PACKAGES" 1 > /dev/null
 log "seeded in $(( $(date +%s) - seed_start )) s"
 
-printf '[rate_limit]\nper_ip_per_second = 0\nper_token_per_second = 0\n' > "$TMP/skillreg.toml"
 start=$(date +%s)
-"$BIN" serve --config "$TMP/skillreg.toml" --data "$TMP/data" --listen 127.0.0.1:0 \
-    > "$TMP/serve.out" 2> "$TMP/serve.err" &
-SKILLREG_PID=$!
-BASE=""
-for _ in $(seq 6000); do
-    if [[ "$(wc -l < "$TMP/serve.out")" -ge 1 ]]; then
-        first="$(head -n 1 "$TMP/serve.out")"
-        [[ "$first" =~ ^listening\ on\ (http://[^[:space:]]+)$ ]] || die "unexpected: $first"
-        BASE="${BASH_REMATCH[1]%/}"
-        break
-    fi
-    kill -0 "$SKILLREG_PID" 2>/dev/null || { cat "$TMP/serve.err" >&2; die "skillreg exited"; }
-    sleep 0.1
-done
-[[ -n "$BASE" ]] || die "skillreg did not listen"
+start_skillreg "$BIN" "$TMP"
 START_SECS=$(( $(date +%s) - start ))
 log "skillreg at $BASE after $START_SECS s"
 
 # The pages, and the same bytes as files for nginx.
-PAGES=("browse:/" "search:/?q=bench-0042" "package:/packages/bench-04242")
+# One package from the middle of the catalog (bench-04242 of 10,000).
+PACKAGE="bench-$(printf '%05d' $(( PACKAGES * 4242 / 10000 )))"
+PAGES=("browse:/" "search:/?q=bench-0042" "package:/packages/$PACKAGE")
 mkdir -p "$TMP/www"
 for entry in "${PAGES[@]}"; do
     name="${entry%%:*}"; path="${entry#*:}"
