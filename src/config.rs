@@ -53,6 +53,13 @@ pub enum SourceKind {
     Marketplace,
     /// A directory watched for transfer archives.
     Drop,
+    /// Any cargo sparse index (crates.io, Kellnr, a static tree): the
+    /// crates `crates` and `lockfiles` select, with their dependencies.
+    Sparse,
+    /// An Agent Skills discovery index (`/.well-known/agent-skills/`).
+    Wellknown,
+    /// A ClawHub registry, through its REST API.
+    Clawhub,
 }
 
 /// One `[[sources]]` table.
@@ -102,6 +109,36 @@ pub struct SourceConfig {
     /// `marketplace`: the longest all git work of one run may take.
     #[serde(default = "default_git_timeout")]
     pub git_timeout: String,
+    /// `sparse`: crates to mirror with their dependencies: `NAME` (the
+    /// newest version) or `NAME@REQ` (`serde@^1`, `tokio@=1.40.0`).
+    #[serde(default)]
+    pub crates: Vec<String>,
+    /// `sparse`: `Cargo.lock` files (`*` and `?` globs per path
+    /// component): exactly the versions they lock from this upstream.
+    #[serde(default)]
+    pub lockfiles: Vec<String>,
+    /// `sparse`: follow dev-dependencies too when resolving `crates`.
+    #[serde(default)]
+    pub dev_dependencies: bool,
+    /// `sparse`: a file of `SHA256  PATH` lines (`sha256sum` output, paths
+    /// relative to the index root): every index file fetched must match.
+    #[serde(default)]
+    pub index_pins: PathBuf,
+    /// `sparse`, `wellknown`, `clawhub`: PEM certificates HTTPS to the
+    /// upstream trusts instead of the system's.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// `sparse`: the lockfile `source` values this upstream stands for
+    /// (default: crates.io's two spellings); `sparse+URL` of the source's
+    /// own `url` always counts.
+    #[serde(default)]
+    pub lock_sources: Vec<String>,
+    /// `clawhub`: the slugs to mirror.
+    #[serde(default)]
+    pub slugs: Vec<String>,
+    /// `clawhub`: a search query whose results are mirrored too.
+    #[serde(default)]
+    pub search: String,
 }
 
 fn default_interval() -> String {
@@ -198,6 +235,45 @@ impl SourceConfig {
                 if self.path.as_os_str().is_empty() || self.root_key.as_os_str().is_empty() {
                     return Err(invalid(format!(
                         "drop source `{}` needs `path` and `root_key`",
+                        self.name
+                    )));
+                }
+            }
+            SourceKind::Sparse => {
+                check_url("sources.url", &self.url)?;
+                if self.url.is_empty() {
+                    return Err(invalid(format!(
+                        "sparse source `{}` needs `url` (the index root, e.g. https://index.crates.io/)",
+                        self.name
+                    )));
+                }
+                if self.crates.is_empty() && self.lockfiles.is_empty() {
+                    return Err(invalid(format!(
+                        "sparse source `{}` selects nothing: a sparse index cannot be listed, so give `crates = [\"serde\", \"tokio@^1\"]` or `lockfiles = [\"/srv/projects/*/Cargo.lock\"]`",
+                        self.name
+                    )));
+                }
+                for spec in &self.crates {
+                    crate::package::CrateSpec::parse(spec).map_err(|e| ConfigError::Invalid {
+                        key: "sources.crates",
+                        reason: format!("source `{}`: {e}", self.name),
+                    })?;
+                }
+            }
+            SourceKind::Wellknown => {
+                check_url("sources.url", &self.url)?;
+                if self.url.is_empty() {
+                    return Err(invalid(format!(
+                        "wellknown source `{}` needs `url` (the base its `.well-known/agent-skills/index.json` is below)",
+                        self.name
+                    )));
+                }
+            }
+            SourceKind::Clawhub => {
+                check_url("sources.url", &self.url)?;
+                if self.url.is_empty() || (self.slugs.is_empty() && self.search.trim().is_empty()) {
+                    return Err(invalid(format!(
+                        "clawhub source `{}` needs `url` and `slugs = [\"…\"]` or `search = \"…\"` (ClawHub cannot be listed in full)",
                         self.name
                     )));
                 }

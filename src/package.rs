@@ -183,6 +183,44 @@ pub fn version_key(v: &semver::Version) -> String {
     v.to_string()
 }
 
+/// A crate a mirror is asked for: `NAME` (any version: the newest) or
+/// `NAME@REQ`, REQ a cargo version requirement (`^1`, `=1.40.0`, `>=0.3, <0.5`).
+///
+/// ```
+/// use skillreg::package::CrateSpec;
+/// let spec = CrateSpec::parse("tokio@^1").unwrap();
+/// assert_eq!(spec.name, "tokio");
+/// assert!(spec.req.matches(&semver::Version::new(1, 40, 0)));
+/// assert!(CrateSpec::parse("tokio@one").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrateSpec {
+    /// The crate's name as written.
+    pub name: String,
+    /// The versions it accepts.
+    pub req: semver::VersionReq,
+}
+
+impl CrateSpec {
+    /// Parses `NAME` or `NAME@REQ`.
+    pub fn parse(spec: &str) -> Result<CrateSpec, NameError> {
+        let (name, req) = match spec.trim().split_once('@') {
+            Some((name, req)) => (name.trim(), req.trim()),
+            None => (spec.trim(), "*"),
+        };
+        PackageName::parse(Kind::Crate, name)?;
+        let req = semver::VersionReq::parse(req).map_err(|e| {
+            NameError(format!(
+                "`{spec}`: `{req}` is not a cargo version requirement like ^1 or =1.2.3: {e}"
+            ))
+        })?;
+        Ok(CrateSpec {
+            name: name.to_string(),
+            req,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -5,7 +5,7 @@
 //! [`verify`] trusts the registry's signed metadata; [`install`] installs
 //! skills and plugins through it and checks installations against their lock.
 
-mod http;
+pub mod http;
 pub mod install;
 pub mod verify;
 

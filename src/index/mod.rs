@@ -7,6 +7,7 @@
 
 pub mod export;
 pub mod sign;
+pub mod verbatim;
 
 use bytes::Bytes;
 use flate2::write::GzEncoder;
@@ -49,29 +50,42 @@ pub struct IndexEntry {
     /// Exact version.
     pub vers: String,
     /// Dependencies.
+    #[serde(default)]
     pub deps: Vec<IndexDep>,
     /// Hex sha256 of the bundle.
     pub cksum: String,
     /// Features in the original syntax.
+    #[serde(default)]
     pub features: BTreeMap<String, Vec<String>>,
     /// Features using `dep:` or `?/` syntax (index format v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features2: Option<BTreeMap<String, Vec<String>>>,
     /// Yanked: hidden from new resolutions.
+    #[serde(default)]
     pub yanked: bool,
     /// The `links` value of a crate.
+    #[serde(default)]
     pub links: Option<String>,
-    /// Index format version: 2 when `features2` is present.
+    /// Index format version: 2 when `features2` is present (cargo reads a
+    /// line without it as 1).
+    #[serde(default = "format_v1")]
     pub v: u32,
     /// Minimum Rust version of a crate.
+    #[serde(default)]
     pub rust_version: Option<String>,
-    /// Publish time, `YYYY-MM-DDTHH:MM:SSZ`.
+    /// Publish time, `YYYY-MM-DDTHH:MM:SSZ` (empty when a mirrored
+    /// crate's upstream line has none).
+    #[serde(default)]
     pub pubtime: String,
-    /// skillreg: the package kind.
+    /// skillreg: the package kind (a line without one, as other cargo
+    /// registries serve them, is a crate).
+    #[serde(default = "crate_kind")]
     pub kind: Kind,
     /// skillreg: one-line description.
+    #[serde(default)]
     pub description: Option<String>,
     /// skillreg: licence expression.
+    #[serde(default)]
     pub license: Option<String>,
     /// skillreg: the bundle's size in bytes (a cap for downloaders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +93,22 @@ pub struct IndexEntry {
     /// skillreg: the publisher's signature, verified at publish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+}
+
+fn format_v1() -> u32 {
+    1
+}
+
+fn crate_kind() -> Kind {
+    Kind::Crate
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn normal_dep() -> String {
+    "normal".into()
 }
 
 /// Who signed a version, as verified by the registry at publish: the
@@ -103,14 +133,19 @@ pub struct IndexDep {
     /// Version requirement.
     pub req: String,
     /// Features enabled on it.
+    #[serde(default)]
     pub features: Vec<String>,
     /// Optional dependency.
+    #[serde(default)]
     pub optional: bool,
     /// Default features enabled.
+    #[serde(default = "yes")]
     pub default_features: bool,
     /// Platform cfg, when target-specific.
+    #[serde(default)]
     pub target: Option<String>,
-    /// `normal`, `dev` or `build`.
+    /// `normal`, `dev` or `build` (cargo reads a missing kind as normal).
+    #[serde(default = "normal_dep")]
     pub kind: String,
     /// Index URL of another registry; absent for this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,15 +196,9 @@ impl Prepared {
     }
 }
 
-/// The one place `yanked` appears in a stored line. Strings inside a line
-/// are JSON-escaped (`\"`), and no other field is named `yanked`, so this
-/// byte pattern can only be the field itself.
-const NOT_YANKED: &str = ",\"yanked\":false,";
-const YANKED: &str = ",\"yanked\":true,";
-
 /// A stored index line that cannot be rendered.
 #[derive(Debug, thiserror::Error)]
-#[error("a stored index line has no `\"yanked\":false` field: {0}")]
+#[error("a stored index line has no top-level `yanked` field: {0}")]
 pub struct CorruptLine(pub String);
 
 /// Serializes a new entry into the exact line stored forever (`yanked` false).
@@ -180,18 +209,14 @@ pub fn line(entry: &IndexEntry) -> String {
 }
 
 /// Renders a package's index file: each stored line as it was written at
-/// publish, with only `yanked` changed. Bytes never drift with code changes.
+/// publish (or as its upstream served it, [`verbatim`]), with only `yanked`
+/// changed. Bytes never drift with code changes.
 pub fn render(entries: &[EntryRow]) -> Result<Vec<u8>, CorruptLine> {
     let mut out = Vec::new();
     for row in entries {
-        if !row.entry_json.contains(NOT_YANKED) {
-            return Err(CorruptLine(row.entry_json.chars().take(200).collect()));
-        }
-        if row.yanked {
-            out.extend_from_slice(row.entry_json.replacen(NOT_YANKED, YANKED, 1).as_bytes());
-        } else {
-            out.extend_from_slice(row.entry_json.as_bytes());
-        }
+        let line = verbatim::with_yanked(&row.entry_json, row.yanked)
+            .ok_or_else(|| CorruptLine(row.entry_json.chars().take(200).collect()))?;
+        out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
     Ok(out)

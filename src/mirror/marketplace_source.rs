@@ -156,6 +156,7 @@ fn offer(
         version: &item.version,
         bundle: &item.bundle,
         upstream_line: None,
+        verbatim_line: None,
         upstream: serde_json::json!({
             "marketplace": upstream.marketplace,
             "origin": upstream.origin,

@@ -1,8 +1,10 @@
 //! Mirroring upstream catalogs behind admin approval.
 //!
 //! - [`sync`]: the mirror task (schedules and runs).
-//! - `registry_source`, `marketplace_source`: what a run of each kind does
-//!   (`drop` sources are in [`transfer`]); `progress`: a run's counts.
+//! - `registry_source`, `marketplace_source`, [`sparse`]: what a run of
+//!   each kind does (`drop` sources are in [`transfer`]); `progress`: a
+//!   run's counts; `upstream_http`: HTTP with revalidation for the
+//!   upstreams skillreg's keys do not sign.
 //! - [`marketplace`]: reading a Claude Code marketplace checkout into
 //!   plugin and skill packages.
 //! - `git`: git run as an untrusted program (hooks off, protocols
@@ -15,8 +17,10 @@ pub mod marketplace;
 mod marketplace_source;
 mod progress;
 mod registry_source;
+pub mod sparse;
 mod status;
 pub mod sync;
+mod upstream_http;
 
 pub mod transfer;
 

@@ -1,5 +1,6 @@
 //! A run's counts: what became of each offered version, and writing them
-//! while the run goes, so a run a crash interrupts still shows what it did.
+//! while the run goes, so a run a crash interrupts still shows what it did;
+//! and following an upstream's yank, which every kind that sees yanks does.
 
 use std::time::Duration;
 
@@ -59,4 +60,25 @@ pub(crate) fn count(run: &mut SyncRun, label: &str, outcome: Imported) {
             run.detail.push(why);
         }
     }
+}
+
+/// Yanks here a version `source` mirrored and its upstream yanked, once:
+/// an admin's later unyank here stands (the mirror state remembers it).
+pub(super) fn follow_upstream_yank(
+    registry: &Registry,
+    source: &str,
+    name: &str,
+    version: &str,
+    run: &mut SyncRun,
+) -> Result<(), crate::registry::RegistryError> {
+    let key = format!("yanked:{}@{version}", crate::package::normalize(name));
+    if registry.mirror_state(source, &key)?.is_some() {
+        return Ok(());
+    }
+    if registry.yank_mirrored(source, name, version)? {
+        run.detail.push(format!(
+            "{name}@{version}: yanked upstream, so yanked here too"
+        ));
+    }
+    registry.set_mirror_state(source, &key, "1")
 }

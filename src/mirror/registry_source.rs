@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::progress::{count, Progress};
+use super::progress::{count, follow_upstream_yank, Progress};
 use crate::client::verify::{self, IndexLine, RegistryOptions, TrustError, TrustedRegistry};
 use crate::config::SourceConfig;
 use crate::package::glob_matches;
@@ -245,7 +245,13 @@ impl RegistrySync<'_> {
             Some(_) => {
                 run.unchanged += 1;
                 if entry.yanked {
-                    self.follow_yank(&entry.name, &entry.vers, run)?;
+                    follow_upstream_yank(
+                        self.registry,
+                        &self.source.name,
+                        &entry.name,
+                        &entry.vers,
+                        run,
+                    )?;
                 }
                 return Ok(true);
             }
@@ -289,6 +295,8 @@ impl RegistrySync<'_> {
             version: &entry.vers,
             bundle: &bundle,
             upstream_line: Some(entry),
+            // A crate passes through mirrors of mirrors unchanged.
+            verbatim_line: (entry.kind == crate::package::Kind::Crate).then_some(line.raw.as_str()),
             upstream: serde_json::json!({
                 "url": self.upstream.base(),
                 "index_path": path,
@@ -302,27 +310,6 @@ impl RegistrySync<'_> {
         let outcome = self.registry.import_mirrored(&offer)?;
         count(run, &what, outcome);
         Ok(true)
-    }
-
-    /// Yanks here a version this source mirrored and its upstream yanked,
-    /// once: an admin's later unyank here stands.
-    fn follow_yank(
-        &self,
-        name: &str,
-        version: &str,
-        run: &mut SyncRun,
-    ) -> Result<(), RegistrySourceError> {
-        let key = format!("yanked:{}@{version}", crate::package::normalize(name));
-        let (registry, source) = (self.registry, &self.source.name);
-        if registry.mirror_state(source, &key)?.is_some() {
-            return Ok(());
-        }
-        if registry.yank_mirrored(source, name, version)? {
-            run.detail.push(format!(
-                "{name}@{version}: yanked upstream, so yanked here too"
-            ));
-        }
-        Ok(registry.set_mirror_state(source, &key, "1")?)
     }
 }
 

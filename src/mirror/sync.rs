@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::progress::Progress;
+use super::sparse::Extra;
 use super::status::SourceStatus;
 use crate::config::{Config, SourceConfig, SourceKind};
 use crate::fsutil::unix_now;
@@ -21,6 +22,15 @@ pub enum MirrorError {
     /// No such source.
     #[error("no source is named `{0}`; see GET /admin/v1/sources")]
     UnknownSource(String),
+    /// A lockfile was sent to a source that is not a `sparse` one.
+    #[error("source `{0}` is not a `sparse` source; lockfiles are mirrored through one (kind = \"sparse\")")]
+    NotSparse(String),
+    /// The source runs already; a lockfile needs a run of its own.
+    #[error("source `{0}` is syncing now; send the lockfile again when its run ends (GET /admin/v1/sync-runs)")]
+    Busy(String),
+    /// The lockfile cannot be used.
+    #[error("{0}")]
+    Lockfile(#[from] super::sparse::selection::SelectionError),
     /// The store failed.
     #[error("{0}")]
     Registry(#[from] crate::registry::RegistryError),
@@ -94,7 +104,7 @@ impl Mirror {
                     .map(|(name, _)| name.clone())
                     .collect();
                 for name in due {
-                    if let Err(e) = mirror.start(&name) {
+                    if let Err(e) = mirror.start(&name, None) {
                         tracing::error!(source = %name, error = %e, "cannot start a sync run");
                     }
                 }
@@ -114,11 +124,39 @@ impl Mirror {
         };
         names
             .into_iter()
-            .map(|name| self.start(&name).map(|id| (name, id)))
+            .map(|name| self.start(&name, None).map(|id| (name, id)))
             .collect()
     }
 
-    fn start(self: &Arc<Self>, name: &str) -> Result<i64, MirrorError> {
+    /// Starts a run of the `sparse` source `name` that mirrors, besides its
+    /// configured selection, the versions `lockfile` (from `origin`) locks.
+    pub fn trigger_lockfile(
+        self: &Arc<Self>,
+        name: &str,
+        origin: &str,
+        lockfile: &str,
+    ) -> Result<i64, MirrorError> {
+        let source = self
+            .sources
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| MirrorError::UnknownSource(name.to_string()))?;
+        if source.kind != SourceKind::Sparse {
+            return Err(MirrorError::NotSparse(name.to_string()));
+        }
+        // Refuse a lockfile that does not parse before starting anything.
+        super::sparse::selection::Selection::default().add_lockfile(
+            lockfile,
+            origin,
+            &super::sparse::lock_sources(source),
+        )?;
+        let extra = Extra {
+            lockfiles: vec![(origin.to_string(), lockfile.to_string())],
+        };
+        self.start(name, Some(extra))
+    }
+
+    fn start(self: &Arc<Self>, name: &str, extra: Option<Extra>) -> Result<i64, MirrorError> {
         let source = self
             .sources
             .iter()
@@ -127,7 +165,10 @@ impl Mirror {
             .ok_or_else(|| MirrorError::UnknownSource(name.to_string()))?;
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(id) = running.get(name) {
-            return Ok(*id);
+            return match extra {
+                None => Ok(*id),
+                Some(_) => Err(MirrorError::Busy(name.to_string())),
+            };
         }
         let id = self.registry.start_run(name)?;
         running.insert(name.to_string(), id);
@@ -146,7 +187,7 @@ impl Mirror {
         }
         let mirror = self.clone();
         tokio::task::spawn_blocking(move || {
-            let run = mirror.run_source(&source, id);
+            let run = mirror.run_source(&source, id, &extra.unwrap_or_default());
             if let Some(e) = &run.error {
                 tracing::warn!(source = %source.name, run = id, error = %e, "sync run failed");
             } else {
@@ -188,7 +229,7 @@ impl Mirror {
             .collect())
     }
 
-    fn run_source(&self, source: &SourceConfig, id: i64) -> SyncRun {
+    fn run_source(&self, source: &SourceConfig, id: i64, extra: &Extra) -> SyncRun {
         let mut run = SyncRun {
             status: "completed".into(),
             ..Default::default()
@@ -206,6 +247,13 @@ impl Mirror {
             }
             SourceKind::Drop => super::transfer::sync_drop(&self.registry, source, &mut run)
                 .map_err(|e| e.to_string()),
+            SourceKind::Sparse => {
+                super::sparse::sync(registry, &state, source, extra, id, &mut run, &mut progress)
+                    .map_err(|e| e.to_string())
+            }
+            SourceKind::Wellknown | SourceKind::Clawhub => {
+                Err(format!("{:?} sources are not built yet", source.kind))
+            }
         };
         if let Err(e) = outcome {
             run.error = Some(e);

@@ -31,6 +31,10 @@ pub struct Offer<'a> {
     /// The upstream index line, when the upstream has one (kept: deps,
     /// features, provenance…).
     pub upstream_line: Option<&'a IndexEntry>,
+    /// A crate's upstream line as served, stored byte for byte instead of
+    /// a line rendered here (see [`crate::index::verbatim`]); its `yanked`
+    /// is stored `false` (the caller follows an upstream yank).
+    pub verbatim_line: Option<&'a str>,
     /// Upstream facts for reviewers: URL, index hash, signature status.
     pub upstream: serde_json::Value,
 }
@@ -71,6 +75,24 @@ impl Registry {
         run: &crate::store::SyncRun,
     ) -> Result<(), RegistryError> {
         Ok(self.writer().record_progress(id, run)?)
+    }
+
+    /// Records the versions a run resolved (see [`Store::record_run_versions`]).
+    pub fn record_run_versions(
+        &self,
+        run_id: i64,
+        versions: &[(String, String)],
+    ) -> Result<(), RegistryError> {
+        Ok(self.writer().record_run_versions(run_id, versions)?)
+    }
+
+    /// The pending versions a run of `source` resolved.
+    pub fn pending_of_run(
+        &self,
+        source: &str,
+        run_id: i64,
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        Ok(self.reader().pending_of_run(source, run_id)?)
     }
 
     /// Marks runs a crash left running as failed; returns their sources.
@@ -275,8 +297,12 @@ pub(super) fn check_offer(config: &Config, offer: &Offer<'_>) -> Result<Checked,
             provenance: None,
         },
     };
+    let entry_json = match offer.verbatim_line {
+        Some(raw) => verbatim_entry(raw, &entry).map_err(skipped)?,
+        None => index::line(&entry),
+    };
     Ok(Checked {
-        entry_json: index::line(&entry),
+        entry_json,
         findings_json: serde_json::to_string(&findings).expect("findings serialize"),
         files_json: files_json(&validated.archive),
         keywords: validated.keywords,
@@ -286,6 +312,36 @@ pub(super) fn check_offer(config: &Config, offer: &Offer<'_>) -> Result<Checked,
         status,
         entry,
     })
+}
+
+/// The stored text of an upstream crate line kept verbatim, after checking
+/// that it names the offered crate, version and bundle.
+fn verbatim_entry(raw: &str, entry: &IndexEntry) -> Result<String, String> {
+    if entry.kind != Kind::Crate {
+        return Err(format!(
+            "only crate index lines are kept verbatim, not a {}'s",
+            entry.kind
+        ));
+    }
+    let line = index::verbatim::VerbatimLine::new(raw).map_err(|e| e.to_string())?;
+    let served: IndexEntry = serde_json::from_str(&line.stored)
+        .map_err(|e| format!("the upstream index line does not parse: {e}"))?;
+    if served.name != entry.name || served.vers != entry.vers {
+        return Err(format!(
+            "the upstream index line is for {}@{}, not this version",
+            served.name, served.vers
+        ));
+    }
+    if !served.cksum.eq_ignore_ascii_case(&entry.cksum) {
+        return Err(format!(
+            "the upstream index line's cksum {} is not the bundle's sha256 {}",
+            served.cksum, entry.cksum
+        ));
+    }
+    if served.kind != Kind::Crate {
+        return Err("the upstream index line is not a crate's".into());
+    }
+    Ok(line.stored)
 }
 
 /// The checks against what is stored (run under the writer lock): the

@@ -112,6 +112,7 @@ fn prepare(
             version: &item.version,
             bundle: &bundle,
             upstream_line: Some(&item.line),
+            verbatim_line: None,
             upstream: item.upstream.clone(),
         };
         match check_offer(config, &offer) {

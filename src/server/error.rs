@@ -104,13 +104,17 @@ impl From<FramingError> for ApiError {
 }
 
 impl From<crate::mirror::sync::MirrorError> for ApiError {
-    /// An unknown source is 404; the store's trouble maps as the registry's.
+    /// An unknown source is 404, a busy one 409, a lockfile that cannot be
+    /// used 400; the store's trouble maps as the registry's.
     fn from(e: crate::mirror::sync::MirrorError) -> ApiError {
+        use crate::mirror::sync::MirrorError;
         match e {
-            crate::mirror::sync::MirrorError::UnknownSource(_) => {
-                ApiError::not_found(e.to_string())
+            MirrorError::UnknownSource(_) => ApiError::not_found(e.to_string()),
+            MirrorError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            MirrorError::NotSparse(_) | MirrorError::Lockfile(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
             }
-            crate::mirror::sync::MirrorError::Registry(e) => ApiError::from(e),
+            MirrorError::Registry(e) => ApiError::from(e),
         }
     }
 }

@@ -136,4 +136,12 @@ pub const MIGRATIONS: &[&str] = &[
         count      INTEGER NOT NULL,
         PRIMARY KEY (version_id, day)
     );",
+    // The versions each sync run resolved (stored by it or found stored),
+    // so an admin can approve a whole run's selection, such as a
+    // lockfile's closure, in one call.
+    "CREATE TABLE sync_run_versions (
+        run_id     INTEGER NOT NULL REFERENCES sync_runs(id),
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        PRIMARY KEY (run_id, version_id)
+    );",
 ];

@@ -45,6 +45,49 @@ pub struct SyncRunRow {
 }
 
 impl Store {
+    /// Records that run `run_id` resolved these `(name, version)` pairs
+    /// (pairs not stored are ignored), in one transaction.
+    pub fn record_run_versions(
+        &mut self,
+        run_id: i64,
+        versions: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO sync_run_versions (run_id, version_id)
+                 SELECT ?1, v.id FROM versions v JOIN packages p ON p.id = v.package_id
+                 WHERE p.normalized = ?2 AND v.version = ?3",
+            )?;
+            for (name, version) in versions {
+                insert.execute(params![run_id, crate::package::normalize(name), version])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The pending versions run `run_id` of `source` resolved, as
+    /// `(name, version)`; empty when the run is another source's.
+    pub fn pending_of_run(
+        &self,
+        source: &str,
+        run_id: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.name, v.version FROM sync_run_versions r
+             JOIN sync_runs s ON s.id = r.run_id
+             JOIN versions v ON v.id = r.version_id
+             JOIN packages p ON p.id = v.package_id
+             WHERE r.run_id = ?1 AND s.source = ?2 AND v.status = 'pending'
+             ORDER BY p.normalized, v.id",
+        )?;
+        let rows = stmt
+            .query_map(params![run_id, source], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Starts a sync run for `source` and returns its id.
     pub fn start_run(&mut self, source: &str) -> Result<i64, StoreError> {
         self.conn.execute(

@@ -72,6 +72,8 @@ pub struct IndexLine {
     pub version: semver::Version,
     /// The bundle's size, when the line states one (the download cap).
     pub size: Option<u64>,
+    /// The line's exact text (a mirror keeps a crate's line verbatim).
+    pub raw: String,
 }
 
 /// Parses the lines of `name`'s index file; lines that do not parse, or
@@ -82,12 +84,14 @@ pub fn parse_index_lines(name: &str, bytes: &[u8]) -> Vec<IndexLine> {
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .filter_map(|l| {
-            let entry: IndexEntry = serde_json::from_slice(l).ok()?;
+            let raw = std::str::from_utf8(l).ok()?.trim_end_matches('\r');
+            let entry: IndexEntry = serde_json::from_str(raw).ok()?;
             if normalized_name(&entry.name) != want {
                 return None;
             }
             let version = semver::Version::parse(&entry.vers).ok()?;
             Some(IndexLine {
+                raw: raw.to_string(),
                 size: entry.size,
                 entry,
                 version,

@@ -1,0 +1,136 @@
+//! Index lines kept exactly as an upstream served them.
+//!
+//! A mirrored crate's line is stored byte for byte (whitespace, field order
+//! and fields skillreg does not know included), so what cargo reads here is
+//! what it read upstream. Only `yanked` may differ, and it is changed in
+//! place: [`yanked_value`] finds the top-level field's value by scanning
+//! the JSON text, never by re-serializing it.
+
+use std::ops::Range;
+
+/// Why an upstream line cannot be kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerbatimError {
+    /// The line has no top-level `yanked` field holding `true` or `false`.
+    #[error("the index line has no top-level `\"yanked\": true|false` field, so it cannot be kept byte for byte with its yank state")]
+    NoYanked,
+    /// The line is not one JSON object on one line.
+    #[error("the index line is not a single-line JSON object")]
+    NotAnObject,
+}
+
+/// An upstream index line, ready to store: the text with `yanked` set to
+/// `false` (the stored form, see [`super::render`]) and the upstream's
+/// yank state beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerbatimLine {
+    /// The line as served, except that a `true` yank reads `false`.
+    pub stored: String,
+    /// Whether the upstream served it yanked.
+    pub yanked: bool,
+}
+
+impl VerbatimLine {
+    /// Prepares `line` (one line, no trailing newline) for storing.
+    pub fn new(line: &str) -> Result<VerbatimLine, VerbatimError> {
+        if line.contains(['\n', '\r'])
+            || serde_json::from_str::<serde_json::Map<_, _>>(line).is_err()
+        {
+            return Err(VerbatimError::NotAnObject);
+        }
+        let span = yanked_value(line).ok_or(VerbatimError::NoYanked)?;
+        let yanked = &line[span.clone()] == "true";
+        let mut stored = line.to_string();
+        if yanked {
+            stored.replace_range(span, "false");
+        }
+        Ok(VerbatimLine { stored, yanked })
+    }
+}
+
+/// Writes `line` (a stored line) with its `yanked` value set to `yanked`.
+/// `None` when the line has no top-level `yanked` boolean.
+pub fn with_yanked(line: &str, yanked: bool) -> Option<String> {
+    let span = yanked_value(line)?;
+    let mut out = String::with_capacity(line.len() + 1);
+    out.push_str(&line[..span.start]);
+    out.push_str(if yanked { "true" } else { "false" });
+    out.push_str(&line[span.end..]);
+    Some(out)
+}
+
+/// The byte range of the value of the top-level `"yanked"` key of a JSON
+/// object, when it is `true` or `false`. Strings are skipped with their
+/// escapes, so a feature or description that spells `"yanked":false`
+/// never matches; keys inside nested objects never match either.
+pub fn yanked_value(line: &str) -> Option<Range<usize>> {
+    let bytes = line.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // A string just closed at depth 1 in key position may be the key.
+    let mut expect_key = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i + 1;
+                let end = string_end(bytes, start)?;
+                let is_key = depth == 1 && expect_key;
+                i = end + 1;
+                if is_key {
+                    expect_key = false;
+                    let after_colon = skip_ws(bytes, i);
+                    if bytes.get(after_colon) != Some(&b':') {
+                        return None;
+                    }
+                    if &bytes[start..end] == b"yanked" {
+                        let v = skip_ws(bytes, after_colon + 1);
+                        for word in ["true", "false"] {
+                            if bytes[v..].starts_with(word.as_bytes()) {
+                                return Some(v..v + word.len());
+                            }
+                        }
+                        return None;
+                    }
+                    i = after_colon + 1;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1 && bytes[i] == b'{';
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+            }
+            b',' => {
+                expect_key = depth == 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index of the quote that closes the string starting at `start`.
+fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! The versions a selection needs: each requirement's newest matching
+//! version that is not yanked (what cargo picks for a fresh resolve), and
+//! transitively the same for its dependencies (normal and build ones,
+//! optional ones, every target's); exact locked versions as they are, yanked
+//! or not, without walking further (a lockfile is already closed).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use super::selection::Selection;
+use crate::client::verify::IndexLine;
+use crate::package::normalize;
+
+/// One index file as fetched and parsed.
+#[derive(Debug)]
+pub struct IndexFile {
+    /// Its path below the index root.
+    pub path: String,
+    /// The sha256 of its bytes.
+    pub sha256: String,
+    /// Its lines that parse and name the crate.
+    pub lines: Vec<IndexLine>,
+}
+
+/// A version to mirror, and why it is needed.
+#[derive(Debug, Clone)]
+pub struct Needed {
+    /// The line, as the upstream served it.
+    pub line: IndexLine,
+    /// The file it is in.
+    pub file: Arc<IndexFile>,
+    /// What asked for it (a spec, a lockfile, a dependent).
+    pub why: String,
+}
+
+/// The result of a resolution.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Every version to mirror, by (normalized name, version).
+    pub needed: BTreeMap<(String, String), Needed>,
+    /// Requirements that found nothing, with why (each counts as failed).
+    pub failures: Vec<String>,
+    /// Dependencies left out on purpose (other registries), for the detail.
+    pub notes: Vec<String>,
+}
+
+/// What to follow while resolving.
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    /// Dev-dependencies of the crates named by `crates`.
+    pub dev_dependencies: bool,
+    /// The most versions one run may resolve: a hostile upstream cannot
+    /// grow a closure without end.
+    pub max_versions: usize,
+}
+
+enum Need {
+    Req {
+        req: semver::VersionReq,
+        text: String,
+        root: bool,
+    },
+    Exact {
+        version: String,
+        checksum: Option<String>,
+    },
+}
+
+/// Resolves `selection`; `fetch` returns a crate's index file, `Ok(None)`
+/// when the upstream has none, `Err` with the reason it could not be had.
+pub fn resolve(
+    selection: &Selection,
+    follow: Follow,
+    mut fetch: impl FnMut(&str) -> Result<Option<Arc<IndexFile>>, String>,
+) -> Resolved {
+    let mut out = Resolved::default();
+    let mut queue: VecDeque<(String, Need, String)> = VecDeque::new();
+    for spec in &selection.specs {
+        let text = spec.req.to_string();
+        let why = format!("crates: {}@{text}", spec.name);
+        queue.push_back((
+            spec.name.clone(),
+            Need::Req {
+                req: spec.req.clone(),
+                text,
+                root: true,
+            },
+            why,
+        ));
+    }
+    for locked in &selection.locked {
+        queue.push_back((
+            locked.name.clone(),
+            Need::Exact {
+                version: locked.version.clone(),
+                checksum: locked.checksum.clone(),
+            },
+            format!("locked by {}", locked.origin),
+        ));
+    }
+    let mut files: HashMap<String, Option<Arc<IndexFile>>> = HashMap::new();
+    let mut seen: HashSet<(String, String, bool)> = HashSet::new();
+    while let Some((name, need, why)) = queue.pop_front() {
+        let key = normalize(&name);
+        if let Need::Req { text, root, .. } = &need {
+            if !seen.insert((key.clone(), text.clone(), *root)) {
+                continue;
+            }
+        }
+        if out.needed.len() >= follow.max_versions {
+            out.failures.push(format!(
+                "{name} ({why}): not resolved, the run reached its limit of {} versions",
+                follow.max_versions
+            ));
+            continue;
+        }
+        let file = match files.get(&key) {
+            Some(file) => file.clone(),
+            None => {
+                let file = match fetch(&name) {
+                    Ok(file) => file,
+                    Err(reason) => {
+                        out.failures.push(format!("{name} ({why}): {reason}"));
+                        None
+                    }
+                };
+                files.insert(key.clone(), file.clone());
+                file
+            }
+        };
+        let Some(file) = file else {
+            out.failures
+                .push(format!("{name} ({why}): the upstream has no such crate"));
+            continue;
+        };
+        match need {
+            Need::Exact { version, checksum } => {
+                let Some(line) = file.lines.iter().find(|l| l.entry.vers == version) else {
+                    out.failures.push(format!(
+                        "{name}@{version} ({why}): the upstream's index lists no such version"
+                    ));
+                    continue;
+                };
+                if let Some(sum) = checksum.filter(|s| !s.eq_ignore_ascii_case(&line.entry.cksum)) {
+                    out.failures.push(format!(
+                        "{name}@{version} ({why}): the lockfile's checksum {sum} is not the upstream's cksum {}; not mirrored",
+                        line.entry.cksum
+                    ));
+                    continue;
+                }
+                out.needed
+                    .entry((key, line.entry.vers.clone()))
+                    .or_insert_with(|| Needed {
+                        line: line.clone(),
+                        file: file.clone(),
+                        why,
+                    });
+            }
+            Need::Req { req, text, root } => {
+                let Some(line) = file
+                    .lines
+                    .iter()
+                    .filter(|l| !l.entry.yanked && req.matches(&l.version))
+                    .max_by(|a, b| a.version.cmp(&b.version))
+                else {
+                    out.failures.push(format!(
+                        "{name} ({why}): no version that is not yanked matches `{text}`"
+                    ));
+                    continue;
+                };
+                let vkey = (key, line.entry.vers.clone());
+                if out.needed.contains_key(&vkey) && !root {
+                    continue;
+                }
+                out.needed.entry(vkey).or_insert_with(|| Needed {
+                    line: line.clone(),
+                    file: file.clone(),
+                    why,
+                });
+                let dependent = format!("dependency of {}@{}", line.entry.name, line.entry.vers);
+                for dep in &line.entry.deps {
+                    let wanted = match dep.kind.as_str() {
+                        "dev" => root && follow.dev_dependencies,
+                        _ => true,
+                    };
+                    if !wanted {
+                        continue;
+                    }
+                    let dep_name = dep.package.clone().unwrap_or_else(|| dep.name.clone());
+                    if let Some(registry) = &dep.registry {
+                        out.notes.push(format!(
+                            "{dep_name} ({dependent}) comes from the registry {registry}, not this upstream; not mirrored"
+                        ));
+                        continue;
+                    }
+                    match semver::VersionReq::parse(&dep.req) {
+                        Ok(req) => queue.push_back((
+                            dep_name,
+                            Need::Req {
+                                req,
+                                text: dep.req.clone(),
+                                root: false,
+                            },
+                            dependent.clone(),
+                        )),
+                        Err(e) => out.failures.push(format!(
+                            "{dep_name} ({dependent}): the requirement `{}` does not parse: {e}",
+                            dep.req
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
