@@ -216,13 +216,22 @@ pub struct VersionRef {
     pub version: String,
 }
 
-/// `POST /admin/v1/bulk`: decide many versions at once.
+/// `POST /admin/v1/bulk`: decide many versions at once: those listed, and
+/// with `source` and `run`, every pending version that run resolved (a
+/// lockfile's whole closure).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BulkDecision {
     /// `approve` or `reject`.
     pub action: String,
     /// The versions.
+    #[serde(default)]
     pub versions: Vec<VersionRef>,
+    /// With `run`: the source whose run it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// With `source`: a sync run's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<i64>,
     /// Note (approve) or reason (reject).
     #[serde(default)]
     pub note: Option<String>,
@@ -250,6 +259,17 @@ pub struct BulkResult {
 pub struct BulkResponse {
     /// One per requested version, in order.
     pub results: Vec<BulkResult>,
+}
+
+/// `POST /admin/v1/sources/{name}/lockfile`: mirror what a `Cargo.lock`
+/// locks through a `sparse` source, in a run of its own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LockfileRequest {
+    /// Where the lockfile comes from (a path), for the run's detail.
+    #[serde(default)]
+    pub origin: String,
+    /// The lockfile's text.
+    pub lockfile: String,
 }
 
 /// `POST /admin/v1/sync`.

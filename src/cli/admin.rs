@@ -9,13 +9,50 @@ use crate::fsutil::rfc3339;
 /// Admin commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminCommand {
-    /// List mirrored versions waiting for a decision.
+    /// List mirrored versions waiting for a decision; with `--source` and
+    /// `--run`, approve (or reject) every pending version that run resolved,
+    /// such as a lockfile's whole closure, in one call.
     Pending {
         #[command(flatten)]
         remote: Remote,
         /// Print the raw JSON.
         #[arg(long)]
         json: bool,
+        /// With `--run`: the source whose run it is.
+        #[arg(long, requires = "run")]
+        source: Option<String>,
+        /// With `--source`: the sync run whose pending versions to decide.
+        #[arg(long, requires = "source")]
+        run: Option<i64>,
+        /// Approve the run's pending versions.
+        #[arg(long, requires = "run", conflicts_with = "reject")]
+        approve: bool,
+        /// Reject the run's pending versions, with this reason.
+        #[arg(long, requires = "run")]
+        reject: Option<String>,
+        /// The approval's note.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Mirror what a Cargo.lock locks (exactly those versions) through the
+    /// `sparse` source `--source`, in a run of its own; print the run.
+    MirrorLockfile {
+        /// The Cargo.lock.
+        lockfile: std::path::PathBuf,
+        /// The `sparse` source to fetch through.
+        #[arg(long)]
+        source: String,
+        /// Wait for the run to finish and print its result.
+        #[arg(long)]
+        wait: bool,
+        /// Wait, then approve every pending version the run resolved.
+        #[arg(long)]
+        approve: bool,
+        /// The approval's note.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Approve NAME@VERSION: it becomes visible to clients.
     Approve {
@@ -104,13 +141,37 @@ fn split_spec(spec: &str) -> Result<(&str, &str), String> {
 /// Runs an admin command.
 pub(crate) fn run(cmd: AdminCommand) -> Result<(), String> {
     match cmd {
-        AdminCommand::Pending { remote, json } => {
+        AdminCommand::Pending {
+            remote,
+            json,
+            source: Some(source),
+            run: Some(run),
+            approve,
+            reject,
+            note,
+        } => {
+            let (approve, note) = match (approve, reject) {
+                (true, None) => (true, note),
+                (false, Some(reason)) => (false, reason),
+                _ => return Err("with --source and --run, say --approve or --reject REASON".into()),
+            };
+            decide_run(&remote, &source, run, approve, &note, json)
+        }
+        AdminCommand::Pending { remote, json, .. } => {
             let pending = remote
                 .client()?
                 .admin_pending()
                 .map_err(|e| e.to_string())?;
             print_or_json(&pending, json, print_pending)
         }
+        AdminCommand::MirrorLockfile {
+            lockfile,
+            source,
+            wait,
+            approve,
+            note,
+            remote,
+        } => mirror_lockfile(&remote, &lockfile, &source, wait || approve, approve, &note),
         AdminCommand::Approve { spec, note, remote } => decide(&remote, &spec, true, &note),
         AdminCommand::Reject {
             spec,
@@ -252,6 +313,75 @@ fn decide(remote: &Remote, spec: &str, approve: bool, note: &str) -> Result<(), 
     Ok(())
 }
 
+/// Decides every pending version run `run` of `source` resolved.
+fn decide_run(
+    remote: &Remote,
+    source: &str,
+    run: i64,
+    approve: bool,
+    note: &str,
+    json: bool,
+) -> Result<(), String> {
+    let results = remote
+        .client()?
+        .admin_decide_run(source, run, approve, note)
+        .map_err(|e| e.to_string())?;
+    let failed = results.results.iter().filter(|r| !r.ok).count();
+    print_or_json(&results, json, |results| {
+        for r in &results.results {
+            match &r.error {
+                None => println!(
+                    "{} {}@{}",
+                    if approve { "approved" } else { "rejected" },
+                    r.name,
+                    r.version
+                ),
+                Some(e) => println!("not decided {}@{}: {e}", r.name, r.version),
+            }
+        }
+        if results.results.is_empty() {
+            println!("run {run} of `{source}` left nothing pending");
+        }
+    })?;
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("{n} version(s) could not be decided; see above")),
+    }
+}
+
+/// Sends a lockfile to a `sparse` source; with `wait`, waits for the run
+/// and with `approve` approves what it resolved.
+fn mirror_lockfile(
+    remote: &Remote,
+    lockfile: &std::path::Path,
+    source: &str,
+    wait: bool,
+    approve: bool,
+    note: &str,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(lockfile)
+        .map_err(|e| format!("cannot read {}: {e}", lockfile.display()))?;
+    let client = remote.client()?;
+    let origin = std::path::absolute(lockfile).unwrap_or_else(|_| lockfile.to_path_buf());
+    let started = client
+        .admin_lockfile(source, &origin.display().to_string(), &text)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "mirroring {} through `{source}` as run {}",
+        lockfile.display(),
+        started.run
+    );
+    if wait {
+        wait_for_runs(&client, &[started.run]).map_err(|e| {
+            format!("{e}; what did arrive can still be approved with `skillreg admin pending --source {source} --run {} --approve`", started.run)
+        })?;
+    }
+    if approve {
+        decide_run(remote, source, started.run, true, note, false)?;
+    }
+    Ok(())
+}
+
 /// Starts runs; with `wait`, waits for them and prints how they ended.
 fn sync(remote: &Remote, source: &str, wait: bool) -> Result<(), String> {
     let client = remote.client()?;
@@ -263,6 +393,11 @@ fn sync(remote: &Remote, source: &str, wait: bool) -> Result<(), String> {
         return Ok(());
     }
     let ids: Vec<i64> = started.runs.iter().map(|r| r.id).collect();
+    wait_for_runs(&client, &ids)
+}
+
+/// Waits for runs `ids` to end and prints them; an error if one failed.
+fn wait_for_runs(client: &crate::client::Client, ids: &[i64]) -> Result<(), String> {
     let mut failed = false;
     loop {
         let runs = client.admin_runs().map_err(|e| e.to_string())?;

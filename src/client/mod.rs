@@ -153,6 +153,46 @@ impl Client {
         self.decode(&url, response)
     }
 
+    /// `POST /admin/v1/sources/{source}/lockfile`: a run of the `sparse`
+    /// source `source` that mirrors what `lockfile` (read from `origin`) locks.
+    pub fn admin_lockfile(
+        &self,
+        source: &str,
+        origin: &str,
+        lockfile: &str,
+    ) -> Result<api::SyncStarted, ClientError> {
+        let url = format!("{}/admin/v1/sources/{source}/lockfile", self.base);
+        let body = serde_json::to_vec(&api::LockfileRequest {
+            origin: origin.to_string(),
+            lockfile: lockfile.to_string(),
+        })
+        .expect("serializes");
+        let response = self.with_token(self.agent.post(&url)).send(&body[..]);
+        self.decode(&url, response)
+    }
+
+    /// `POST /admin/v1/bulk` for every pending version run `run` of
+    /// `source` resolved: approve with `note`, or reject with it as the reason.
+    pub fn admin_decide_run(
+        &self,
+        source: &str,
+        run: i64,
+        approve: bool,
+        note: &str,
+    ) -> Result<api::BulkResponse, ClientError> {
+        let url = format!("{}/admin/v1/bulk", self.base);
+        let body = serde_json::to_vec(&api::BulkDecision {
+            action: if approve { "approve" } else { "reject" }.into(),
+            source: Some(source.to_string()),
+            run: Some(run),
+            note: Some(note.to_string()),
+            ..Default::default()
+        })
+        .expect("serializes");
+        let response = self.with_token(self.agent.post(&url)).send(&body[..]);
+        self.decode(&url, response)
+    }
+
     /// `GET /admin/v1/sync-runs`.
     pub fn admin_runs(&self) -> Result<api::SyncRunsResponse, ClientError> {
         let url = format!("{}/admin/v1/sync-runs", self.base);

@@ -128,7 +128,7 @@ impl UpstreamHttp {
     pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
         with_retries(|| {
             self.once(url, limit, None)
-                .map(|(_, body, _)| body.unwrap_or_default())
+                .map(|answer| answer.body.unwrap_or_default())
         })
     }
 
@@ -140,8 +140,8 @@ impl UpstreamHttp {
             .join(&Sha256Digest::of(url.as_bytes()).to_hex()[..32]);
         let cached = read_cached(&path);
         let validators = cached.as_ref().map(|c| &c.validators);
-        let (status, body, validators_now) = with_retries(|| self.once(url, limit, validators))?;
-        if status == 304 {
+        let answer = with_retries(|| self.once(url, limit, validators))?;
+        if answer.status == 304 {
             if let Some(cached) = cached {
                 return Ok(Document {
                     body: cached.body,
@@ -149,9 +149,14 @@ impl UpstreamHttp {
                 });
             }
         }
-        let body = body.unwrap_or_default();
-        if validators_now.is_some() {
-            write_cached(&path, validators_now.as_ref().unwrap(), &body)?;
+        let body = answer.body.unwrap_or_default();
+        match &answer.validators {
+            Some(validators) => write_cached(&path, validators, &body)?,
+            // Validators the upstream no longer sends must not be sent again.
+            None if cached.is_some() => {
+                let _ = std::fs::remove_file(&path);
+            }
+            None => {}
         }
         Ok(Document {
             body,
@@ -159,16 +164,15 @@ impl UpstreamHttp {
         })
     }
 
-    /// One request: the status, the body (not for 304) and the response's
-    /// validators.
+    /// One request.
     fn once(
         &self,
         url: &str,
         limit: u64,
         validators: Option<&Validators>,
-    ) -> Result<(u16, Option<Vec<u8>>, Option<Validators>), FetchError> {
+    ) -> Result<Answer, FetchError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut req = self.agent.get(url).header("Accept-Encoding", "identity");
+        let mut req = self.agent.get(url);
         if let Some((origin, token)) = &self.token {
             if url.starts_with(origin.as_str()) {
                 req = req.header("Authorization", token);
@@ -200,7 +204,13 @@ impl UpstreamHttp {
             last_modified: header("last-modified"),
         };
         match status {
-            304 if validators.is_some() => return Ok((304, None, None)),
+            304 if validators.is_some() => {
+                return Ok(Answer {
+                    status,
+                    body: None,
+                    validators: None,
+                })
+            }
             404 | 410 => return Err(FetchError::NotFound { url: url.into() }),
             200..=299 => {}
             _ => {
@@ -212,8 +222,20 @@ impl UpstreamHttp {
         }
         let body = read_capped(&mut response.body_mut().as_reader(), limit, url)?;
         let keep = !validators_now.etag.is_empty() || !validators_now.last_modified.is_empty();
-        Ok((status, Some(body), keep.then_some(validators_now)))
+        Ok(Answer {
+            status,
+            body: Some(body),
+            validators: keep.then_some(validators_now),
+        })
     }
+}
+
+/// One response: its status, its body (none for 304) and the validators
+/// it can be revalidated with.
+struct Answer {
+    status: u16,
+    body: Option<Vec<u8>>,
+    validators: Option<Validators>,
 }
 
 /// What a response said it can be revalidated with.

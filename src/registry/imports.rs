@@ -129,6 +129,11 @@ impl Registry {
         Ok(self.reader().review_row(name, version)?.map(|r| r.status))
     }
 
+    /// The stored index line of `name@version`, if stored.
+    pub fn stored_line(&self, name: &str, version: &str) -> Result<Option<String>, RegistryError> {
+        Ok(self.reader().stored_line(name, version)?)
+    }
+
     /// Yanks a version source `source` mirrored, because the upstream yanked
     /// it (re-rendering the index if it was public). Returns whether it
     /// changed: a version another source stored or a publisher published

@@ -37,6 +37,9 @@ pub struct TransferItem {
     pub blob: PathBuf,
     /// The exporter's index line (kept: deps, features, provenance…).
     pub line: IndexEntry,
+    /// That line's text as the exporter served it: a crate's is stored
+    /// byte for byte ([`crate::index::verbatim`]).
+    pub line_text: String,
     /// Approve without review (a `drop` source with `auto_approve`, and only
     /// for versions the exporter had approved).
     pub auto_approve: bool,
@@ -112,7 +115,7 @@ fn prepare(
             version: &item.version,
             bundle: &bundle,
             upstream_line: Some(&item.line),
-            verbatim_line: None,
+            verbatim_line: (item.kind == Kind::Crate).then_some(item.line_text.as_str()),
             upstream: item.upstream.clone(),
         };
         match check_offer(config, &offer) {

@@ -17,6 +17,9 @@ use crate::token::{Identity, Role};
 
 /// Largest admin request body.
 const MAX_ADMIN_BODY: u64 = 1024 * 1024;
+/// Largest lockfile request body (the biggest real `Cargo.lock` files are
+/// a few MB).
+const MAX_LOCKFILE_BODY: u64 = 16 * 1024 * 1024;
 
 fn admin(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError> {
     let who = identity(req, shared)?
@@ -38,8 +41,17 @@ async fn body_json<T: serde::de::DeserializeOwned + Default>(
     shared: &Shared,
     shape: &str,
 ) -> Result<T, ApiError> {
+    body_json_limited(req, shared, shape, MAX_ADMIN_BODY).await
+}
+
+async fn body_json_limited<T: serde::de::DeserializeOwned + Default>(
+    req: Request<Incoming>,
+    shared: &Shared,
+    shape: &str,
+    limit: u64,
+) -> Result<T, ApiError> {
     let timeout = Duration::from_secs(shared.config.limits.body_read_timeout_secs);
-    let body = read_body(req, MAX_ADMIN_BODY, "the admin body limit", timeout).await?;
+    let body = read_body(req, limit, "the admin body limit", timeout).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -93,6 +105,30 @@ pub(super) async fn handle(
                 body_json(req, shared, "{\"source\": NAME | \"all\"}").await?;
             sync(shared, request)
         }
+        (&Method::POST, ["sources", name, "lockfile"]) => {
+            let request: crate::api::LockfileRequest = body_json_limited(
+                req,
+                shared,
+                "{\"origin\": PATH, \"lockfile\": TEXT}",
+                MAX_LOCKFILE_BODY,
+            )
+            .await?;
+            let origin = match request.origin.trim() {
+                "" => "the lockfile sent",
+                origin => origin,
+            };
+            let id = shared
+                .mirror
+                .trigger_lockfile(name, origin, &request.lockfile)?;
+            let runs = vec![crate::api::SyncStartedRun {
+                source: name.to_string(),
+                id,
+            }];
+            Ok(json(
+                StatusCode::ACCEPTED,
+                &crate::api::SyncStarted { run: id, runs },
+            ))
+        }
         (&Method::GET, ["sync-runs"]) => sync_runs(shared).await,
         (&Method::GET, ["sources"]) => {
             let sources = shared.mirror.status()?;
@@ -130,6 +166,7 @@ pub(super) async fn handle(
             | ["sync"]
             | ["sync-runs"]
             | ["sources"]
+            | ["sources", _, "lockfile"]
             | ["feeds"]
             | ["packages", _, _, "approve" | "reject" | "decision"],
         ) => Err(ApiError::new(
@@ -194,8 +231,22 @@ async fn bulk(
         .unwrap_or_default();
     let registry = shared.registry.clone();
     let results = blocking(move || {
-        Ok(request
-            .versions
+        let mut versions = request.versions.clone();
+        match (&request.source, request.run) {
+            (Some(source), Some(run)) => versions.extend(
+                registry
+                    .pending_of_run(source, run)?
+                    .into_iter()
+                    .map(|(name, version)| crate::api::VersionRef { name, version }),
+            ),
+            (None, None) => {}
+            _ => {
+                return Err(crate::registry::RegistryError::BadRequest(
+                    "`source` and `run` go together: the run's pending versions are decided".into(),
+                ))
+            }
+        }
+        Ok(versions
             .iter()
             .map(|v| {
                 let outcome = registry.decide(&who, &v.name, &v.version, approve, &note);

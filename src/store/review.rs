@@ -59,6 +59,22 @@ impl Store {
             .optional()?)
     }
 
+    /// The stored index line of `name@version` (its text with `yanked`
+    /// false), if that version is stored.
+    pub fn stored_line(&self, name: &str, version: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT v.entry_json FROM versions v JOIN packages p ON p.id = v.package_id
+                 WHERE p.normalized = ?1 AND v.version = ?2
+                 ORDER BY v.id DESC LIMIT 1",
+            )?
+            .query_row(params![crate::package::normalize(name), version], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     /// The newest approved version of a package other than `except`, for diffs.
     pub fn last_approved(
         &self,

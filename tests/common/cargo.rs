@@ -28,6 +28,24 @@ impl Cargo {
         }
     }
 
+    /// A CARGO_HOME whose crates.io is replaced by the sparse index at
+    /// `index_url` (ending in `/`), as an air-gapped machine is set up: an
+    /// unchanged project with its unchanged Cargo.lock builds from it.
+    pub fn replacing_crates_io(index_url: &str) -> Cargo {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!(
+                "[source.crates-io]\nreplace-with = \"skillreg\"\n\n[source.skillreg]\nregistry = \"sparse+{index_url}\"\n\n[net]\nretry = 0\n"
+            ),
+        )
+        .unwrap();
+        Cargo {
+            home,
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// Runs cargo in `dir` with `token` (if any) for the registry.
     pub fn run(&self, dir: &Path, args: &[&str], token: Option<&str>) -> Output {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -21,6 +21,12 @@ pub const UNFINGERPRINTED_TABLES: &[(&str, &str)] = &[
          directory's watcher, resuming an interrupted run)",
     ),
     (
+        "sync_run_versions",
+        "which versions each mirror run resolved: part of the run's own log \
+         (a refused run records the versions it found stored), read through \
+         the bulk decision by run",
+    ),
+    (
         "downloads",
         "download counts: the daemon writes what earlier downloads counted \
          every few seconds, whenever that falls, so a flush may land between \

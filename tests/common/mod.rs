@@ -23,6 +23,7 @@ pub mod git_http;
 mod http;
 mod nginx;
 mod signed_index;
+mod sparse_upstream;
 mod static_server;
 mod test_ca;
 mod tool_run;
@@ -32,5 +33,5 @@ mod webdriver;
 pub use self::{
     agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*,
     fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, signed_index::*,
-    static_server::*, test_ca::*, tool_run::*, webdriver::*,
+    sparse_upstream::*, static_server::*, test_ca::*, tool_run::*, webdriver::*,
 };

@@ -49,7 +49,8 @@ impl Nginx {
              http {{\n  access_log off;\n  default_type text/plain;\n\
                client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
                uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               server {{ listen 127.0.0.1:{port}{}; root {}; {} {extra} }}\n}}\n",
+               log_format counted '$status $request_method $uri $http_if_none_match';\n\
+               server {{ listen 127.0.0.1:{port}{}; root {}; access_log {d}/access.log counted; {} {extra} }}\n}}\n",
             if tls.is_some() { " ssl" } else { "" },
             root.display(),
             tls.map(|(cert, key)| format!(
@@ -92,6 +93,18 @@ impl Nginx {
             "nginx did not start: {}",
             std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
         );
+    }
+}
+
+impl Nginx {
+    /// Every request served so far, one `STATUS METHOD URI IF-NONE-MATCH`
+    /// line each (written as each request ends).
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(self._dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 

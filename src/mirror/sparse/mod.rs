@@ -23,6 +23,7 @@ use super::upstream_http::{FetchError, UpstreamHttp};
 use crate::blobs::Sha256Digest;
 use crate::client::verify::{self, IndexLine};
 use crate::config::SourceConfig;
+use crate::index::verbatim::VerbatimLine;
 use crate::package::Kind;
 use crate::registry::{Imported, Offer, Registry};
 use crate::store::{SyncRun, VersionStatus};
@@ -160,6 +161,18 @@ pub(super) fn sync(
         run.detail.push(failure);
     }
     run.detail.extend(resolved.notes);
+    // A version stored here that its upstream yanked is yanked here, whether
+    // or not the selection still needs it.
+    for file in &resolved.files {
+        for line in file.lines.iter().filter(|l| l.entry.yanked) {
+            if registry
+                .version_status(&line.entry.name, &line.entry.vers)?
+                .is_some()
+            {
+                sync.follow_yank(line, run)?;
+            }
+        }
+    }
     let mut seen = Vec::new();
     for needed in resolved.needed.values() {
         run.discovered += 1;
@@ -224,6 +237,11 @@ impl SparseSync<'_> {
                 return Ok(false);
             }
             Some(_) => {
+                if let Some(changed) = self.changed_line(needed)? {
+                    run.failed += 1;
+                    run.detail.push(format!("{what}: {changed}"));
+                    return Ok(true);
+                }
                 run.unchanged += 1;
                 self.follow_yank(&needed.line, run)?;
                 return Ok(true);
@@ -263,6 +281,36 @@ impl SparseSync<'_> {
             self.follow_yank(&needed.line, run)?;
         }
         Ok(stored)
+    }
+
+    /// Why the upstream's line for a stored version is not the line stored
+    /// (published lines never change but for `yanked`), or `None`.
+    fn changed_line(&self, needed: &Needed) -> Result<Option<String>, SparseSourceError> {
+        let entry = &needed.line.entry;
+        let Some(stored) = self.registry.stored_line(&entry.name, &entry.vers)? else {
+            return Ok(None);
+        };
+        let served = match VerbatimLine::new(&needed.line.raw) {
+            Ok(line) => line.stored,
+            Err(e) => return Ok(Some(format!("{e}; the stored version is kept"))),
+        };
+        if served == stored {
+            return Ok(None);
+        }
+        let stored_cksum = serde_json::from_str::<crate::index::IndexEntry>(&stored)
+            .map(|e| e.cksum)
+            .unwrap_or_default();
+        Ok(Some(if stored_cksum.eq_ignore_ascii_case(&entry.cksum) {
+            format!(
+                "the upstream changed this version's index line (in {}) since it was stored; published lines never change but for `yanked`, so the stored line is kept",
+                needed.file.path
+            )
+        } else {
+            format!(
+                "the upstream's index line now gives cksum {}, but the stored .crate has {stored_cksum}: the upstream replaced a published crate; the stored one is kept",
+                entry.cksum
+            )
+        }))
     }
 
     fn follow_yank(&self, line: &IndexLine, run: &mut SyncRun) -> Result<(), SparseSourceError> {

@@ -42,6 +42,8 @@ pub struct Resolved {
     pub failures: Vec<String>,
     /// Dependencies left out on purpose (other registries), for the detail.
     pub notes: Vec<String>,
+    /// Every index file read, so yanks of stored versions can be followed.
+    pub files: Vec<Arc<IndexFile>>,
 }
 
 /// What to follow while resolving.
@@ -52,6 +54,14 @@ pub struct Follow {
     /// The most versions one run may resolve: a hostile upstream cannot
     /// grow a closure without end.
     pub max_versions: usize,
+}
+
+/// A crate's index file, as far as one run got it.
+#[derive(Clone)]
+enum Fetched {
+    File(Arc<IndexFile>),
+    Missing,
+    Failed,
 }
 
 enum Need {
@@ -98,7 +108,7 @@ pub fn resolve(
             format!("locked by {}", locked.origin),
         ));
     }
-    let mut files: HashMap<String, Option<Arc<IndexFile>>> = HashMap::new();
+    let mut files: HashMap<String, Fetched> = HashMap::new();
     let mut seen: HashSet<(String, String, bool)> = HashSet::new();
     while let Some((name, need, why)) = queue.pop_front() {
         let key = normalize(&name);
@@ -118,20 +128,32 @@ pub fn resolve(
             Some(file) => file.clone(),
             None => {
                 let file = match fetch(&name) {
-                    Ok(file) => file,
+                    Ok(Some(file)) => Fetched::File(file),
+                    Ok(None) => Fetched::Missing,
                     Err(reason) => {
                         out.failures.push(format!("{name} ({why}): {reason}"));
-                        None
+                        Fetched::Failed
                     }
                 };
                 files.insert(key.clone(), file.clone());
+                if let Fetched::File(file) = &file {
+                    out.files.push(file.clone());
+                }
+                if let Fetched::Failed = file {
+                    continue;
+                }
                 file
             }
         };
-        let Some(file) = file else {
-            out.failures
-                .push(format!("{name} ({why}): the upstream has no such crate"));
-            continue;
+        let file = match file {
+            Fetched::File(file) => file,
+            Fetched::Missing => {
+                out.failures
+                    .push(format!("{name} ({why}): the upstream has no such crate"));
+                continue;
+            }
+            // Said once, when the fetch failed.
+            Fetched::Failed => continue,
         };
         match need {
             Need::Exact { version, checksum } => {
@@ -163,9 +185,21 @@ pub fn resolve(
                     .filter(|l| !l.entry.yanked && req.matches(&l.version))
                     .max_by(|a, b| a.version.cmp(&b.version))
                 else {
-                    out.failures.push(format!(
-                        "{name} ({why}): no version that is not yanked matches `{text}`"
-                    ));
+                    let yanked: Vec<&str> = file
+                        .lines
+                        .iter()
+                        .filter(|l| req.matches(&l.version))
+                        .map(|l| l.entry.vers.as_str())
+                        .collect();
+                    let said =
+                        format!("{name} ({why}): no version that is not yanked matches `{text}`");
+                    // Versions yanked upstream are no failure of the run.
+                    match yanked.is_empty() {
+                        true => out.failures.push(said),
+                        false => out
+                            .notes
+                            .push(format!("{said}; yanked upstream: {}", yanked.join(", "))),
+                    }
                     continue;
                 };
                 let vkey = (key, line.entry.vers.clone());

@@ -201,6 +201,7 @@ pub(super) fn store_verified(
             version: v.version.clone(),
             blob: staging.dir.join(&v.cksum),
             line,
+            line_text: v.line.clone(),
             auto_approve: opts.auto_approve && v.status == VersionStatus::Approved,
             upstream: serde_json::json!({
                 "transfer": exporter,

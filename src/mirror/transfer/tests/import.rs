@@ -32,6 +32,7 @@ fn a_batch_is_checked_like_mirrored_versions_and_stored_once() {
             version: vers.into(),
             blob,
             line: serde_json::from_str(&v.line).unwrap(),
+            line_text: v.line.clone(),
             auto_approve: approved,
             upstream: serde_json::json!({}),
         }
