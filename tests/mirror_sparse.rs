@@ -534,3 +534,50 @@ fn mirror_lockfile_sends_one_project_and_approves_its_closure() {
     assert_eq!(down.fingerprint(), before);
     down.assert_serving();
 }
+
+#[test]
+fn a_failing_upstream_is_retried_and_never_changes_what_is_stored() {
+    let upstream = SparseUpstream::start();
+    let proxy = FaultProxy::start(&upstream.nginx.url);
+    upstream.set_download_base(&proxy.url);
+    let work = tempfile::tempdir().unwrap();
+    let project = project_copy(work.path(), "demo");
+    let down = Daemon::with_config(&format!(
+        "[[sources]]\nname = \"crates-io\"\nkind = \"sparse\"\nurl = \"{}/index/\"\ninterval = \"0\"\nlockfiles = [{:?}]\n",
+        proxy.url,
+        project.join("Cargo.lock")
+    ));
+
+    // Two 503s on an index file and a broken-off download are retried.
+    proxy.fault("/index/it/oa/itoa", Fault::Status(503), Some(2));
+    proxy.fault("memchr-2.8.3.crate", Fault::Truncate(1000), Some(1));
+    let run = down.sync_source("crates-io");
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["added"], 5, "{run}");
+    assert_eq!(proxy.count("/index/it/oa/itoa"), 3);
+    assert_eq!(proxy.count("memchr-2.8.3.crate"), 2);
+    approve_run(&down, run["id"].as_i64().unwrap());
+    let stored = down.fingerprint();
+
+    // An upstream that answers 500 to everything fails the run; nothing
+    // stored changes and the daemon goes on serving it.
+    proxy.fault("/", Fault::Status(500), None);
+    let run = down.sync_source("crates-io");
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["detail"]
+            .to_string()
+            .contains("the upstream answered 500"),
+        "{run}"
+    );
+    assert_eq!(down.fingerprint(), stored);
+    assert_eq!(get(&format!("{}/index/it/oa/itoa", down.url)).0, 200);
+
+    // So does one that is gone.
+    drop(upstream);
+    proxy.clear_faults();
+    let run = down.sync_source("crates-io");
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(down.fingerprint(), stored);
+    down.assert_serving();
+}

@@ -35,6 +35,12 @@ impl SparseUpstream {
         SparseUpstream { nginx, root }
     }
 
+    /// Points config.json's `dl` at `base` (a proxy in front of nginx).
+    pub fn set_download_base(&self, base: &str) {
+        let config = format!("{{\"dl\":\"{base}/crates/{{crate}}/{{crate}}-{{version}}.crate\"}}");
+        self.rewrite("index/config.json", config);
+    }
+
     /// The index URL a source or cargo is given.
     pub fn index_url(&self) -> String {
         format!("{}/index/", self.nginx.url)
