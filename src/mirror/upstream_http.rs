@@ -150,8 +150,8 @@ impl UpstreamHttp {
             }
         }
         let body = body.unwrap_or_default();
-        if validators_now.is_some() {
-            write_cached(&path, validators_now.as_ref().unwrap(), &body)?;
+        if let Some(validators) = &validators_now {
+            write_cached(&path, validators, &body)?;
         }
         Ok(Document {
             body,
@@ -166,7 +166,7 @@ impl UpstreamHttp {
         url: &str,
         limit: u64,
         validators: Option<&Validators>,
-    ) -> Result<(u16, Option<Vec<u8>>, Option<Validators>), FetchError> {
+    ) -> Result<Answer, FetchError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut req = self.agent.get(url).header("Accept-Encoding", "identity");
         if let Some((origin, token)) = &self.token {
@@ -215,6 +215,10 @@ impl UpstreamHttp {
         Ok((status, Some(body), keep.then_some(validators_now)))
     }
 }
+
+/// One answer: the status, the body (not for 304) and the response's
+/// validators.
+type Answer = (u16, Option<Vec<u8>>, Option<Validators>);
 
 /// What a response said it can be revalidated with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,18 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// The statuses of the requests served so far, in order (from the
+    /// access log, which nginx writes as each request ends).
+    pub fn statuses(&self) -> Vec<u16> {
+        std::fs::read_to_string(self._dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Nginx {
     /// Serves `root` (which must be world-readable, with its parents).
     pub fn serve(root: &Path) -> Nginx {
         Nginx::start(root, None, "")
@@ -46,7 +58,7 @@ impl Nginx {
         let conf = format!(
             "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  default_type text/plain;\n\
+             http {{\n  log_format st '$status $request';\n  access_log {d}/access.log st;\n  default_type text/plain;\n\
                client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
                uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                server {{ listen 127.0.0.1:{port}{}; root {}; {} {extra} }}\n}}\n",
