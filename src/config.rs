@@ -76,19 +76,22 @@ pub struct SourceConfig {
     /// How often to sync, e.g. `1h`, `30m`; `0` syncs only on demand.
     #[serde(default = "default_interval")]
     pub interval: String,
-    /// `registry`: the upstream's base URL.
+    /// `registry`, `sparse`, `wellknown`, `clawhub`: the upstream's base URL.
     #[serde(default)]
     pub url: String,
     /// `registry`, `drop`: the upstream's trust anchor (a root envelope file).
     #[serde(default)]
     pub root_key: PathBuf,
-    /// `registry`: a token for an upstream that requires one.
+    /// `registry`, `sparse`, `wellknown`, `clawhub`: a token for an upstream
+    /// that requires one (sent only to URLs below `url`).
     #[serde(default)]
     pub token: Option<String>,
-    /// `registry`: only names matching one of these globs (`*`, `?`).
+    /// `registry`, `wellknown`, `clawhub`: only names matching one of these
+    /// globs (`*`, `?`).
     #[serde(default)]
     pub include: Vec<String>,
-    /// `registry`: never names matching one of these globs.
+    /// `registry`, `wellknown`, `clawhub`: never names matching one of
+    /// these globs.
     #[serde(default)]
     pub exclude: Vec<String>,
     /// `marketplace`, `drop`: a local directory.

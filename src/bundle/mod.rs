@@ -3,13 +3,16 @@
 //! - [`archive`] reads an archive as hostile input, within limits.
 //! - [`validate`] checks a bundle against its kind's rules and returns what
 //!   the index needs (description, license, dependencies, warnings).
-//! - [`pack`] makes a deterministic bundle from a directory.
+//! - [`pack`] makes a deterministic bundle from a directory or from files
+//!   in memory; [`unpack`] reads the files out of an archive (a stored
+//!   bundle, or an upstream's zip or tar.gz) as hostile input.
 //! - [`skill`] and [`plugin`] hold the manifest rules.
 
 pub mod archive;
 pub mod pack;
 pub mod plugin;
 pub mod skill;
+pub mod unpack;
 
 pub use archive::{inspect, Archive, ArchiveLimits, Entry, EntryKind};
 

@@ -56,21 +56,50 @@ pub fn pack_tree(
         })
         .collect();
     for (path, content) in extra {
-        add_extra(&mut entries, path, content)?;
+        add_extra(&mut entries, path, content, false)?;
     }
+    write(&entries, Some(root), limits)
+}
+
+/// Packs files held in memory (path → (executable, content)), with the
+/// directories their paths imply, exactly as [`pack_tree`] would pack the
+/// same files on disk: a tree an upstream sent as an archive becomes a
+/// deterministic bundle without ever touching the disk. A path below
+/// another file is refused.
+pub fn pack_files(
+    files: &BTreeMap<String, (bool, Vec<u8>)>,
+    limits: &ArchiveLimits,
+) -> Result<Vec<u8>, BundleError> {
+    let mut entries = BTreeMap::new();
+    for (path, (executable, content)) in files {
+        add_extra(&mut entries, path, content, *executable)?;
+    }
+    write(&entries, None, limits)
+}
+
+/// Writes `entries` as the deterministic tar.gz; `Item::File` entries are
+/// read beneath `root`.
+fn write(
+    entries: &BTreeMap<String, Item>,
+    root: Option<&Dir>,
+    limits: &ArchiveLimits,
+) -> Result<Vec<u8>, BundleError> {
     if entries.len() as u64 > limits.max_entries {
         return Err(BundleError::TooManyEntries {
             limit: limits.max_entries,
         });
     }
     let io = |path: &str, source| BundleError::Io {
-        path: root.path().join(path).display().to_string(),
+        path: match root {
+            Some(root) => root.path().join(path).display().to_string(),
+            None => path.to_string(),
+        },
         source,
     };
     let encoder = GzEncoder::new(Vec::new(), Compression::default());
     let mut builder = tar::Builder::new(encoder);
     let mut unpacked = 0u64;
-    for (rel, item) in &entries {
+    for (rel, item) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_mtime(0);
         header.set_uid(0);
@@ -92,11 +121,14 @@ pub fn pack_tree(
                     .append_data(&mut header, format!("{rel}/"), std::io::empty())
                     .map_err(|e| io(rel, e))?;
             }
-            Item::File | Item::Extra(_) => {
+            Item::File | Item::Extra(..) => {
                 let remaining = limits.max_unpacked.saturating_sub(unpacked);
-                let (len, exec, reader): (u64, bool, Box<dyn std::io::Read>) = match item {
-                    Item::Extra(bytes) => (bytes.len() as u64, false, Box::new(&bytes[..])),
-                    _ => {
+                let (len, exec, reader): (u64, bool, Box<dyn std::io::Read>) = match (item, root) {
+                    (Item::Extra(bytes, exec), _) => {
+                        (bytes.len() as u64, *exec, Box::new(&bytes[..]))
+                    }
+                    (_, None) => unreachable!("files on disk are packed from a root"),
+                    (_, Some(root)) => {
                         let file = root.open_file(rel, remaining).map_err(|e| match e {
                             safe_fs::SafeFsError::TooLarge { .. } => {
                                 BundleError::UnpackedTooLarge {
@@ -139,7 +171,8 @@ enum Item {
     Dir,
     File,
     Link(String),
-    Extra(Vec<u8>),
+    /// Content held in memory, and whether it is executable.
+    Extra(Vec<u8>, bool),
 }
 
 /// Adds an extra file and the directories it needs; refuses a clash with
@@ -148,6 +181,7 @@ fn add_extra(
     entries: &mut BTreeMap<String, Item>,
     path: &str,
     content: &[u8],
+    executable: bool,
 ) -> Result<(), BundleError> {
     let parts = safe_fs::components(path)?;
     let mut prefix = String::new();
@@ -159,7 +193,7 @@ fn add_extra(
         let last = i + 1 == parts.len();
         match entries.get(&prefix) {
             None if last => {
-                entries.insert(prefix.clone(), Item::Extra(content.to_vec()));
+                entries.insert(prefix.clone(), Item::Extra(content.to_vec(), executable));
             }
             None => {
                 entries.insert(prefix.clone(), Item::Dir);

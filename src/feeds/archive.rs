@@ -12,7 +12,7 @@
 //! more than [`MAX_FILES`] files, more than [`MAX_UNPACKED`] bytes, a zip
 //! over [`MAX_ZIP`] bytes.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use crate::bundle::{self, ArchiveLimits, EntryKind};
 use crate::package::Kind;
@@ -187,42 +187,12 @@ fn read_files(
             "it unpacks to {unpacked} bytes; the skills CLI unpacks at most {MAX_UNPACKED}"
         ));
     }
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bundle_bytes));
-    let mut files = Vec::with_capacity(count);
-    let unreadable = |e: std::io::Error| format!("the stored bundle cannot be read: {e}");
-    for entry in tar.entries().map_err(unreadable)? {
-        let mut entry = entry.map_err(unreadable)?;
-        // What `inspect` counts as a file, nothing less.
-        if !bundle::archive::is_file_type(entry.header().entry_type()) {
-            continue;
-        }
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Ok(path) = bundle::archive::normalize_path(&raw) else {
-            continue;
-        };
-        let Some(checked_entry) = checked.entries.get(&path) else {
-            continue;
-        };
-        if checked_entry.kind != EntryKind::File {
-            continue;
-        }
-        // The first pass bounded each size; read no more than it saw.
-        let mut content = Vec::with_capacity(checked_entry.size as usize);
-        (&mut entry)
-            .take(checked_entry.size)
-            .read_to_end(&mut content)
-            .map_err(unreadable)?;
-        files.push((path, checked_entry.executable, content));
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    files.dedup_by(|a, b| a.0 == b.0);
-    if files.len() != count {
-        return Err(format!(
-            "the stored bundle's second reading found {} of its {count} files",
-            files.len()
-        ));
-    }
-    Ok(files)
+    let files = bundle::unpack::checked_files(bundle_bytes, &checked)
+        .map_err(|e| format!("the stored bundle cannot be read: {e}"))?;
+    Ok(files
+        .into_iter()
+        .map(|(path, (executable, content))| (path, executable, content))
+        .collect())
 }
 
 #[cfg(test)]

@@ -12,14 +12,12 @@
 
 use std::path::Path;
 
+use super::fallback::FallbackVersions;
 use super::git::{self, Git, GitLimits, GitUrl};
-use super::marketplace::{
-    CatalogItem, Fetched, FetchedPlugin, Marketplace, RemoteSource, VersionHistory,
-};
+use super::marketplace::{CatalogItem, Fetched, FetchedPlugin, Marketplace, RemoteSource};
 use super::progress::{count, Progress};
 use crate::blobs::Sha256Digest;
 use crate::config::SourceConfig;
-use crate::package::Kind;
 use crate::registry::{Offer, Registry};
 use crate::safe_fs::Dir;
 use crate::store::SyncRun;
@@ -84,10 +82,7 @@ pub(super) fn sync(
         source,
         &state.join("remotes"),
     );
-    let history = FallbackVersions {
-        registry,
-        source: &source.name,
-    };
+    let history = FallbackVersions::new(registry, &source.name);
     // Each package is offered as soon as it is read, so one bundle at a
     // time is in memory; a store failure stops the offers and the run.
     let served_as = market.served_as();
@@ -328,37 +323,5 @@ fn fetch_remote(
                 label: format!("{}@{commit}/{sub}", remote.url),
             })
         }
-    }
-}
-
-/// Versions for marketplace packages that declare none: `0.0.N`, where N
-/// starts at 1 and grows by one each time the package's content hash
-/// differs from the last one seen, kept in the mirror state so numbers are
-/// never reused (see index-spec/mirror.md).
-struct FallbackVersions<'a> {
-    registry: &'a Registry,
-    source: &'a str,
-}
-
-impl VersionHistory for FallbackVersions<'_> {
-    fn fallback(&self, _kind: Kind, name: &str, content_sha256: &str) -> String {
-        let key = format!("fallback:{}", crate::package::normalize(name));
-        let last = self.registry.mirror_state(self.source, &key).ok().flatten();
-        let (n, hash) = last
-            .as_deref()
-            .and_then(|v| v.split_once(' '))
-            .and_then(|(n, h)| Some((n.parse::<u64>().ok()?, h.to_string())))
-            .unwrap_or((0, String::new()));
-        if n > 0 && hash == content_sha256 {
-            return format!("0.0.{n}");
-        }
-        let next = n + 1;
-        if let Err(e) =
-            self.registry
-                .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
-        {
-            tracing::error!(error = %e, "cannot record a fallback version");
-        }
-        format!("0.0.{next}")
     }
 }

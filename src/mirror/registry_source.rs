@@ -313,8 +313,9 @@ impl RegistrySync<'_> {
     }
 }
 
-/// include/exclude globs (`*` any run, `?` one character).
-fn wanted(source: &SourceConfig, name: &str) -> bool {
+/// include/exclude globs (`*` any run, `?` one character); the
+/// `wellknown` and `clawhub` sources select by them too.
+pub(super) fn wanted(source: &SourceConfig, name: &str) -> bool {
     (source.include.is_empty() || source.include.iter().any(|g| glob_matches(g, name)))
         && !source.exclude.iter().any(|g| glob_matches(g, name))
 }

@@ -1,7 +1,8 @@
 //! The mirror task: runs each source on its schedule and on demand, one run
 //! at a time per source, recording every run in the store. What a run of
 //! each kind does is in its own file: `registry_source`,
-//! `marketplace_source`, and `transfer` for `drop` sources.
+//! `marketplace_source`, `sparse`, `wellknown_source`, `clawhub_source`,
+//! and `transfer` for `drop` sources.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -251,8 +252,13 @@ impl Mirror {
                 super::sparse::sync(registry, &state, source, extra, id, &mut run, &mut progress)
                     .map_err(|e| e.to_string())
             }
-            SourceKind::Wellknown | SourceKind::Clawhub => {
-                Err(format!("{:?} sources are not built yet", source.kind))
+            SourceKind::Wellknown => {
+                super::wellknown_source::sync(registry, &state, source, id, &mut run, &mut progress)
+                    .map_err(|e| e.to_string())
+            }
+            SourceKind::Clawhub => {
+                super::clawhub_source::sync(registry, &state, source, id, &mut run, &mut progress)
+                    .map_err(|e| e.to_string())
             }
         };
         if let Err(e) = outcome {

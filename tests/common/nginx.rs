@@ -12,6 +12,17 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// The statuses of the requests served so far, in order (from the
+    /// access log, which nginx writes as each request ends).
+    pub fn statuses(&self) -> Vec<u16> {
+        self.requests()
+            .iter()
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Nginx {
     /// Serves `root` (which must be world-readable, with its parents).
     pub fn serve(root: &Path) -> Nginx {
         Nginx::start(root, None, "")
