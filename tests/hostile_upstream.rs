@@ -1,5 +1,6 @@
 //! A hostile upstream against the real daemon: an attacker who controls a
-//! marketplace, a remote plugin repository, a transfer archive or a publish
+//! marketplace, a remote plugin repository, a cargo sparse index, a
+//! transfer archive or a publish
 //! may get at most a pending version with findings. Each test asserts that
 //! nothing outside the expected directories changed (the data directory's
 //! keys and config hashed before and after), that no process ran, that
@@ -26,5 +27,7 @@ mod git_dirs;
 mod marketplaces;
 #[path = "hostile_upstream/names.rs"]
 mod names;
+#[path = "hostile_upstream/sparse.rs"]
+mod sparse;
 #[path = "hostile_upstream/support.rs"]
 mod support;

@@ -42,8 +42,19 @@ pub fn agent(
     ca_cert: Option<&Path>,
     stall_timeout: Option<Duration>,
 ) -> Result<ureq::Agent, CaCertError> {
+    agent_with_redirects(ca_cert, stall_timeout, true)
+}
+
+/// [`agent`], following redirects (up to ureq's 10) or not at all: with
+/// `follow_redirects` false a 3xx comes back as the response.
+pub fn agent_with_redirects(
+    ca_cert: Option<&Path>,
+    stall_timeout: Option<Duration>,
+    follow_redirects: bool,
+) -> Result<ureq::Agent, CaCertError> {
     let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(if follow_redirects { 10 } else { 0 })
         .timeout_global(Some(REQUEST_TIMEOUT))
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_per_read(stall_timeout);

@@ -17,7 +17,21 @@ pub enum VerbatimError {
     /// The line is not one JSON object on one line.
     #[error("the index line is not a single-line JSON object")]
     NotAnObject,
+    /// The line is longer than any real one.
+    #[error("the index line is {0} bytes long; at most {MAX_LINE_BYTES} are kept")]
+    TooLong(usize),
+    /// The line carries fields only skillreg's own signed lines may carry.
+    #[error("the index line carries skillreg's own field(s) {0}, which an unsigned upstream may not set (they would be shown as verified facts)")]
+    OwnFields(String),
 }
+
+/// The longest line kept (real crates.io lines are well under 200 KB,
+/// even with thousands of features).
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// Top-level fields skillreg adds to its own lines: believed only from a
+/// signed skillreg upstream, never from a plain sparse index.
+pub const OWN_FIELDS: [&str; 5] = ["kind", "description", "license", "size", "provenance"];
 
 /// An upstream index line, ready to store: the text with `yanked` set to
 /// `false` (the stored form, see [`super::render`]) and the upstream's
@@ -33,6 +47,9 @@ pub struct VerbatimLine {
 impl VerbatimLine {
     /// Prepares `line` (one line, no trailing newline) for storing.
     pub fn new(line: &str) -> Result<VerbatimLine, VerbatimError> {
+        if line.len() > MAX_LINE_BYTES {
+            return Err(VerbatimError::TooLong(line.len()));
+        }
         if line.contains(['\n', '\r'])
             || serde_json::from_str::<serde_json::Map<_, _>>(line).is_err()
         {
@@ -45,6 +62,20 @@ impl VerbatimLine {
             stored.replace_range(span, "false");
         }
         Ok(VerbatimLine { stored, yanked })
+    }
+}
+
+/// Refuses a line from an unsigned upstream that sets any of [`OWN_FIELDS`].
+pub fn refuse_own_fields(line: &str) -> Result<(), VerbatimError> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|_| VerbatimError::NotAnObject)?;
+    let found: Vec<&str> = OWN_FIELDS
+        .into_iter()
+        .filter(|f| map.contains_key(*f))
+        .collect();
+    match found.is_empty() {
+        true => Ok(()),
+        false => Err(VerbatimError::OwnFields(found.join(", "))),
     }
 }
 

@@ -46,6 +46,16 @@ pub enum FetchError {
         /// What went wrong.
         message: String,
     },
+    /// A redirect, which this source does not follow.
+    #[error("{url}: the upstream redirects ({status}) to `{to}`; this source follows no redirects, so give the final URL (or the upstream's `dl`) instead")]
+    Redirect {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// Where to.
+        to: String,
+    },
     /// The body was longer than its cap.
     #[error("{url}: the upstream sent more than {limit} bytes, the most this document may have; not stored")]
     TooLarge {
@@ -101,18 +111,34 @@ pub struct UpstreamHttp {
     token: Option<(String, String)>,
     cache: PathBuf,
     requests: AtomicU64,
+    /// Cache files read or written by this client (see [`UpstreamHttp::prune_unused`]).
+    used: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl UpstreamHttp {
     /// A client keeping its cache below `state`, trusting `ca_cert` (or the
-    /// system's roots), sending `token` to URLs below `origin` only.
+    /// system's roots), sending `token` to URLs below `origin` only,
+    /// following redirects.
     pub fn new(
         state: &Path,
         ca_cert: Option<&Path>,
         token: Option<(String, String)>,
     ) -> Result<UpstreamHttp, FetchError> {
+        Self::with_redirects(state, ca_cert, token, true)
+    }
+
+    /// [`UpstreamHttp::new`], with redirects followed or not: without, a
+    /// 3xx fails the request (an upstream cannot send a request on to a
+    /// host the source did not name).
+    pub fn with_redirects(
+        state: &Path,
+        ca_cert: Option<&Path>,
+        token: Option<(String, String)>,
+        follow_redirects: bool,
+    ) -> Result<UpstreamHttp, FetchError> {
         Ok(UpstreamHttp {
-            agent: http::agent(ca_cert, Some(STALL_TIMEOUT))?,
+            agent: http::agent_with_redirects(ca_cert, Some(STALL_TIMEOUT), follow_redirects)?,
+            used: std::sync::Mutex::new(std::collections::HashSet::new()),
             token,
             cache: state.join("http-cache"),
             requests: AtomicU64::new(0),
@@ -122,6 +148,20 @@ impl UpstreamHttp {
     /// Requests sent so far (each retry counts).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Removes the cache files this client did not use, so the cache holds
+    /// only what the last run read (an upstream cannot grow it without end).
+    pub fn prune_unused(&self) {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(entries) = std::fs::read_dir(&self.cache) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !used.contains(&entry.path()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// GETs `url` (at most `limit` bytes), retrying transient failures.
@@ -138,6 +178,10 @@ impl UpstreamHttp {
         let path = self
             .cache
             .join(&Sha256Digest::of(url.as_bytes()).to_hex()[..32]);
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.clone());
         let cached = read_cached(&path);
         let validators = cached.as_ref().map(|c| &c.validators);
         let answer = with_retries(|| self.once(url, limit, validators))?;
@@ -204,6 +248,13 @@ impl UpstreamHttp {
             last_modified: header("last-modified"),
         };
         match status {
+            300..=399 if status != 304 => {
+                return Err(FetchError::Redirect {
+                    url: url.into(),
+                    status,
+                    to: header("location"),
+                })
+            }
             304 if validators.is_some() => {
                 return Ok(Answer {
                     status,

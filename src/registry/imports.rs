@@ -129,6 +129,19 @@ impl Registry {
         Ok(self.reader().review_row(name, version)?.map(|r| r.status))
     }
 
+    /// The status of `name@version` and the source that stored it (`None`
+    /// for a publish here), if it is stored.
+    pub fn stored_by(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<(VersionStatus, Option<String>)>, RegistryError> {
+        Ok(self
+            .reader()
+            .review_row(name, version)?
+            .map(|r| (r.status, r.source)))
+    }
+
     /// The stored index line of `name@version`, if stored.
     pub fn stored_line(&self, name: &str, version: &str) -> Result<Option<String>, RegistryError> {
         Ok(self.reader().stored_line(name, version)?)
@@ -337,7 +350,8 @@ fn verbatim_entry(raw: &str, entry: &IndexEntry) -> Result<String, String> {
             served.name, served.vers
         ));
     }
-    if !served.cksum.eq_ignore_ascii_case(&entry.cksum) {
+    // cargo compares checksums as written: lowercase hex, exactly.
+    if served.cksum != entry.cksum {
         return Err(format!(
             "the upstream index line's cksum {} is not the bundle's sha256 {}",
             served.cksum, entry.cksum

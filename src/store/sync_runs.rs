@@ -67,8 +67,10 @@ impl Store {
         Ok(())
     }
 
-    /// The pending versions run `run_id` of `source` resolved, as
-    /// `(name, version)`; empty when the run is another source's.
+    /// The pending versions run `run_id` of `source` resolved and `source`
+    /// stored, as `(name, version)`; empty when the run is another
+    /// source's. A version another source (or a publisher) stored under
+    /// the same name is never decided through this run.
     pub fn pending_of_run(
         &self,
         source: &str,
@@ -79,7 +81,7 @@ impl Store {
              JOIN sync_runs s ON s.id = r.run_id
              JOIN versions v ON v.id = r.version_id
              JOIN packages p ON p.id = v.package_id
-             WHERE r.run_id = ?1 AND s.source = ?2 AND v.status = 'pending'
+             WHERE r.run_id = ?1 AND s.source = ?2 AND v.source = s.source AND v.status = 'pending'
              ORDER BY p.normalized, v.id",
         )?;
         let rows = stmt

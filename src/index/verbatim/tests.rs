@@ -54,3 +54,21 @@ fn lines_that_cannot_be_kept_are_refused() {
         Err(VerbatimError::NotAnObject)
     );
 }
+
+#[test]
+fn huge_lines_and_skillreg_fields_from_unsigned_upstreams_are_refused() {
+    let huge = format!(r#"{{"yanked":false,"x":"{}"}}"#, "a".repeat(MAX_LINE_BYTES));
+    assert!(matches!(
+        VerbatimLine::new(&huge),
+        Err(VerbatimError::TooLong(_))
+    ));
+    let fake = r#"{"name":"a","vers":"1.0.0","yanked":false,"license":"MIT","provenance":{}}"#;
+    assert_eq!(
+        refuse_own_fields(fake),
+        Err(VerbatimError::OwnFields("license, provenance".into()))
+    );
+    assert_eq!(
+        refuse_own_fields(r#"{"name":"a","yanked":false,"deps":[{"kind":"dev"}]}"#),
+        Ok(())
+    );
+}

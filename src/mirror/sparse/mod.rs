@@ -34,8 +34,11 @@ use selection::{Pins, Selection, SelectionError, CRATES_IO_LOCK_SOURCES};
 const MAX_INDEX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Largest `config.json` read.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
-/// The most versions one run resolves.
+/// The most versions one run resolves (and index files it fetches).
 const MAX_VERSIONS: usize = 20_000;
+/// The most index-file bytes one run reads: what it keeps in memory and in
+/// its cache is bounded by this, whatever the upstream declares.
+const MAX_RUN_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Why a sparse source's run stopped (a crate that cannot be resolved,
 /// fetched or verified is not an error: it is counted and named in the
@@ -120,6 +123,8 @@ struct SparseSync<'a> {
     pins: Option<Pins>,
     /// `dl` from config.json, read at the first download.
     dl: Option<String>,
+    /// Index-file bytes read so far (at most [`MAX_RUN_INDEX_BYTES`]).
+    index_bytes: std::cell::Cell<u64>,
 }
 
 /// Syncs `source` into `registry` (run `run_id`); `state` is the source's
@@ -140,7 +145,9 @@ pub(super) fn sync(
     };
     let root = index_root(&source.url);
     let token = source.token.clone().map(|t| (root.clone(), t));
-    let http = UpstreamHttp::new(state, source.ca_cert.as_deref(), token)
+    // No redirects: an upstream cannot send a request on to a host the
+    // source did not name (its `dl` host is checked on its own).
+    let http = UpstreamHttp::with_redirects(state, source.ca_cert.as_deref(), token, false)
         .map_err(SparseSourceError::Http)?;
     let mut sync = SparseSync {
         registry,
@@ -149,6 +156,7 @@ pub(super) fn sync(
         root,
         pins,
         dl: None,
+        index_bytes: std::cell::Cell::new(0),
     };
     run.detail.extend(selection.notes.iter().cloned());
     let follow = Follow {
@@ -185,6 +193,7 @@ pub(super) fn sync(
         progress.tick(run);
     }
     registry.record_run_versions(run_id, &seen)?;
+    sync.http.prune_unused();
     run.detail.push(format!(
         "{} request(s) to the upstream",
         sync.http.requests()
@@ -203,6 +212,13 @@ impl SparseSync<'_> {
             Err(FetchError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
+        let read = self.index_bytes.get() + doc.body.len() as u64;
+        self.index_bytes.set(read);
+        if read > MAX_RUN_INDEX_BYTES {
+            return Err(format!(
+                "not read: the run has read {MAX_RUN_INDEX_BYTES} bytes of index files, the most one run reads; the rest waits for the next run"
+            ));
+        }
         let sha256 = Sha256Digest::of(&doc.body).to_hex();
         if let Some(pins) = &self.pins {
             match pins.get(&path) {
@@ -231,8 +247,18 @@ impl SparseSync<'_> {
     fn version(&mut self, needed: &Needed, run: &mut SyncRun) -> Result<bool, SparseSourceError> {
         let entry = &needed.line.entry;
         let what = format!("{}@{}", entry.name, entry.vers);
-        match self.registry.version_status(&entry.name, &entry.vers)? {
-            Some(VersionStatus::Rejected) => {
+        match self.registry.stored_by(&entry.name, &entry.vers)? {
+            Some((_, by)) if by.as_deref() != Some(self.source.name.as_str()) => {
+                // Another source's or a publisher's: never this run's to
+                // count, compare or decide.
+                run.skipped += 1;
+                run.detail.push(format!(
+                    "{what}: already stored here by {}; not this source's",
+                    by.map_or("a publisher".to_string(), |s| format!("source `{s}`"))
+                ));
+                return Ok(false);
+            }
+            Some((VersionStatus::Rejected, _)) => {
                 run.rejected += 1;
                 return Ok(false);
             }
@@ -247,6 +273,11 @@ impl SparseSync<'_> {
                 return Ok(true);
             }
             None => {}
+        }
+        if let Err(why) = own_line(&needed.line) {
+            run.failed += 1;
+            run.detail.push(format!("{what}: {why}; not stored"));
+            return Ok(false);
         }
         let bundle = match self.download(&needed.line) {
             Ok(bundle) => bundle,
@@ -263,7 +294,9 @@ impl SparseSync<'_> {
             name: &entry.name,
             version: &entry.vers,
             bundle: &bundle,
-            upstream_line: Some(entry),
+            // Nothing but the verbatim text is taken from an unsigned line:
+            // the licence and description come from the verified .crate.
+            upstream_line: None,
             verbatim_line: Some(&needed.line.raw),
             upstream: serde_json::json!({
                 "url": self.root,
@@ -363,8 +396,65 @@ impl SparseSync<'_> {
         if !(dl.starts_with("https://") || dl.starts_with("http://")) {
             return Err(bad(format!("`dl` {dl} is not an http(s) URL")));
         }
+        let (index_host, dl_host) = (url_host(&self.root), url_host(&dl));
+        if dl_host != index_host && is_internal_host(&dl_host) {
+            return Err(bad(format!(
+                "`dl` {dl} points at the internal address `{dl_host}` while the index is at `{index_host}`; refused (an upstream may not aim the registry at hosts on its own network)"
+            )));
+        }
         self.dl = Some(dl.clone());
         Ok(dl)
+    }
+}
+
+/// Why a line from this (unsigned) upstream cannot be stored.
+fn own_line(line: &IndexLine) -> Result<(), String> {
+    let cksum = &line.entry.cksum;
+    if cksum.len() != 64
+        || !cksum
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "its index line's cksum `{}` is not 64 lowercase hex digits (cargo would refuse it)",
+            cksum.escape_debug()
+        ));
+    }
+    crate::index::verbatim::refuse_own_fields(&line.raw).map_err(|e| e.to_string())
+}
+
+/// The host of an http(s) URL (lowercase, without port or brackets).
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// Loopback, private, link-local, unspecified or `localhost`: hosts a
+/// public upstream has no business sending the registry to.
+fn is_internal_host(host: &str) -> bool {
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        Err(_) => false,
     }
 }
 

@@ -51,10 +51,14 @@ pub struct Resolved {
 pub struct Follow {
     /// Dev-dependencies of the crates named by `crates`.
     pub dev_dependencies: bool,
-    /// The most versions one run may resolve: a hostile upstream cannot
-    /// grow a closure without end.
+    /// The most versions one run may resolve, and index files it may
+    /// fetch: a hostile upstream cannot grow a closure without end.
     pub max_versions: usize,
 }
+
+/// The most dependencies one version may declare and have followed (real
+/// crates declare tens; the largest, a few hundred).
+pub const MAX_DEPS_PER_VERSION: usize = 2_000;
 
 /// A crate's index file, as far as one run got it.
 #[derive(Clone)]
@@ -117,7 +121,7 @@ pub fn resolve(
                 continue;
             }
         }
-        if out.needed.len() >= follow.max_versions {
+        if out.needed.len() >= follow.max_versions || files.len() >= follow.max_versions {
             out.failures.push(format!(
                 "{name} ({why}): not resolved, the run reached its limit of {} versions",
                 follow.max_versions
@@ -212,6 +216,15 @@ pub fn resolve(
                     why,
                 });
                 let dependent = format!("dependency of {}@{}", line.entry.name, line.entry.vers);
+                if line.entry.deps.len() > MAX_DEPS_PER_VERSION {
+                    out.failures.push(format!(
+                        "{}@{}: declares {} dependencies, more than the {MAX_DEPS_PER_VERSION} followed; its dependencies are not mirrored",
+                        line.entry.name,
+                        line.entry.vers,
+                        line.entry.deps.len()
+                    ));
+                    continue;
+                }
                 for dep in &line.entry.deps {
                     let wanted = match dep.kind.as_str() {
                         "dev" => root && follow.dev_dependencies,
@@ -225,6 +238,9 @@ pub fn resolve(
                         out.notes.push(format!(
                             "{dep_name} ({dependent}) comes from the registry {registry}, not this upstream; not mirrored"
                         ));
+                        continue;
+                    }
+                    if seen.contains(&(normalize(&dep_name), dep.req.clone(), false)) {
                         continue;
                     }
                     match semver::VersionReq::parse(&dep.req) {

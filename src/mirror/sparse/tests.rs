@@ -253,3 +253,33 @@ fn pins_read_sha256sum_output_and_globs_expand_per_component() {
         ]
     );
 }
+
+#[test]
+fn download_hosts_an_upstream_may_not_aim_at() {
+    use super::{is_internal_host, url_host};
+    assert_eq!(
+        url_host("https://static.crates.io/crates"),
+        "static.crates.io"
+    );
+    assert_eq!(url_host("http://u:p@[fe80::1]:8080/x"), "fe80::1");
+    assert_eq!(
+        url_host("http://169.254.169.254/{crate}"),
+        "169.254.169.254"
+    );
+    for internal in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.1",
+        "169.254.169.254",
+        "localhost",
+        "::1",
+        "fd00::1",
+        "fe80::1",
+        "0.0.0.0",
+    ] {
+        assert!(is_internal_host(internal), "{internal}");
+    }
+    for public in ["static.crates.io", "8.8.8.8", "2a00:1450::1"] {
+        assert!(!is_internal_host(public), "{public}");
+    }
+}
