@@ -286,6 +286,21 @@ fn clawhub_from_a_skillreg_daemon_mirrors_slugs_and_search_results() {
         "{run:#}"
     );
     assert_same(&down, &before);
+
+    // Each of those is a revalidation the daemon answers 304: its ClawHub
+    // JSON carries a strong ETag of its bytes.
+    for path in [
+        "/api/v1/skills/alpha",
+        "/api/v1/skills/alpha/versions",
+        "/api/v1/search?q=beta",
+    ] {
+        let url = format!("{}{path}", up.url);
+        let first = get_with(&url, &[]);
+        assert_eq!(first.status(), 200, "{path}");
+        let etag = first.headers()["etag"].to_str().unwrap().to_string();
+        let again = get_with(&url, &[("If-None-Match", &etag)]);
+        assert_eq!(again.status(), 304, "{path}");
+    }
 }
 
 #[test]

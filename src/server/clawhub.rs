@@ -32,7 +32,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::body::Body;
 use super::error::ApiError;
 use super::request::{blocking, identity, reader};
-use super::response::{blob_file, json, text};
+use super::response::{blob_file, json, json_revalidated, text};
 use super::Shared;
 use crate::feeds::clawhub::{WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE};
 use crate::package::Kind;
@@ -190,7 +190,7 @@ fn detail(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body>
         |id| shared.registry.downloads_of(id),
         shared.registry.daily_downloads(&ids, DOWNLOAD_DAYS),
     );
-    Ok(json(StatusCode::OK, &body))
+    Ok(params.answer(&body))
 }
 
 /// `GET /api/v1/skills/{slug}/versions`: highest first.
@@ -199,7 +199,7 @@ fn versions(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Bod
     let body = clawhub::versions(&p, params.offset()?, params.limit(), |id| {
         shared.registry.downloads_of(id)
     });
-    Ok(json(StatusCode::OK, &body))
+    Ok(params.answer(&body))
 }
 
 /// `GET /api/v1/skills/{slug}/versions/{version}`, with its files.
@@ -221,10 +221,7 @@ async fn one_version(
     let read = v.clone();
     let files = blocking(move || Ok(registry.version_files(&read))).await??;
     let downloads = shared.registry.downloads_of(v.id);
-    Ok(json(
-        StatusCode::OK,
-        &clawhub::version(&p, &v, files, downloads),
-    ))
+    Ok(params.answer(&clawhub::version(&p, &v, files, downloads)))
 }
 
 /// The version a request names by `version` or `tag` (only `latest`), or
@@ -330,7 +327,7 @@ fn install(shared: &Shared, slug: &str, params: &Params) -> Result<Response<Body
 fn resolve(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
     let slug = required(params, "slug")?;
     let p = package(shared, slug, params)?;
-    Ok(json(StatusCode::OK, &clawhub::resolve(&p)))
+    Ok(params.answer(&clawhub::resolve(&p)))
 }
 
 /// `GET /api/v1/download?slug=…&version=…`: the version's zip with
@@ -408,7 +405,7 @@ async fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiE
     };
     let registry = shared.registry.clone();
     let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
-    Ok(json(StatusCode::OK, &clawhub::search(&page.hits)))
+    Ok(params.answer(&clawhub::search(&page.hits)))
 }
 
 /// `GET /api/v1/skills`: every kind unless `kind` says otherwise.
@@ -426,10 +423,7 @@ async fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiErr
     };
     let registry = shared.registry.clone();
     let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
-    Ok(json(
-        StatusCode::OK,
-        &clawhub::list(&page.hits, offset, page.total),
-    ))
+    Ok(params.answer(&clawhub::list(&page.hits, offset, page.total)))
 }
 
 /// `GET /api/v1/tags`: keywords with how many packages list each.
@@ -444,10 +438,7 @@ fn tags(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiError> {
             ))
         }
     };
-    Ok(json(
-        StatusCode::OK,
-        &clawhub::tags(shared.registry.catalog_tags(kind)),
-    ))
+    Ok(params.answer(&clawhub::tags(shared.registry.catalog_tags(kind))))
 }
 
 /// The kinds `kind=` names (comma-separated, or `all`), else `default`.
@@ -484,8 +475,9 @@ fn sort(value: Option<&str>) -> Result<Sort, ApiError> {
     }
 }
 
-/// The decoded query string (`+` is a space), the last value of each key.
-struct Params(HashMap<String, String>);
+/// The decoded query string (`+` is a space), the last value of each key,
+/// and the request's `If-None-Match` (every JSON answer revalidates).
+struct Params(HashMap<String, String>, Option<String>);
 
 impl Params {
     fn of(req: &Request<Incoming>) -> Params {
@@ -493,11 +485,20 @@ impl Params {
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect(),
+            req.headers()
+                .get(hyper::header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         )
     }
 
     fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// A `200` JSON answer with its ETag, or `304` for a matching revalidation.
+    fn answer<T: serde::Serialize>(&self, value: &T) -> Response<Body> {
+        json_revalidated(self.1.as_deref(), value)
     }
 
     /// `limit`, 1 to [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent or not a number.
