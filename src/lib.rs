@@ -14,7 +14,7 @@
 //! | [`cli`] | the `skillreg` command (the daemon, local admin commands, the client commands) |
 //! | [`server`] | HTTP: routes (cargo's API and index, the agent-tool feeds, ClawHub's API, the web pages), auth, rate limits and upload caps, timeouts, TLS, shutdown |
 //! | [`web`] | the HTML pages people read: browse, package pages, the file viewer (templates, sanitized Markdown, the style sheet) |
-//! | [`mirror`] | upstream sources (registry, marketplace, drop) and their sync runs; transfer archives |
+//! | [`mirror`] | upstream sources (registry, marketplace, drop, sparse cargo indexes, Agent Skills indexes, ClawHub) and their sync runs; transfer archives |
 //! | [`client`] | the web API as plain functions, and the verifying client (`skillreg install`) |
 //! | [`api`] | the web API's wire formats (publish framing, JSON bodies); used by the edges only |
 //! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog, ClawHub's bodies and download counts |
