@@ -54,8 +54,34 @@ pub fn write_at(out: &Path, rel: &str, bytes: &[u8]) -> io::Result<bool> {
         return Ok(false);
     }
     ensure_dir(target.parent().expect("a feed path has a parent"))?;
-    fsutil::write_durable(&target, bytes, 0o644)?;
+    replace_served(&target, bytes)?;
     Ok(true)
+}
+
+/// Writes a file a web server serves, durably, with a modification time
+/// later than the one it replaces. nginx's ETag and Last-Modified are the
+/// mtime in whole seconds and the size: a same-size rewrite within the same
+/// second (a re-signed timestamp, an entry whose digest changed) would
+/// otherwise be answered `304` with the old bytes.
+pub fn replace_served(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let before = std::fs::metadata(target).and_then(|m| m.modified()).ok();
+    fsutil::write_durable(target, bytes, 0o644)?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let secs = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let now = std::fs::metadata(target)?.modified()?;
+    if secs(now) <= secs(before) {
+        let later = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs(before) + 1);
+        std::fs::File::options()
+            .write(true)
+            .open(target)?
+            .set_modified(later)?;
+    }
+    Ok(())
 }
 
 /// Copies a blob to `rel` below `out` if it is not there yet, checking it
@@ -103,7 +129,7 @@ pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Re
         };
         let target = index_file_path(out, path);
         ensure_dir(target.parent().expect("index path has a parent"))?;
-        fsutil::write_durable(&target, &file.body, 0o644)?;
+        replace_served(&target, &file.body)?;
     }
     Ok(())
 }

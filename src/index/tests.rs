@@ -67,3 +67,19 @@ fn prepared_has_strong_etag() {
     assert!(p.gzip.is_some());
     assert_eq!(p.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
+
+#[test]
+fn a_served_file_rewritten_within_a_second_gets_a_later_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("timestamp.json");
+    let mtime = || {
+        let t = std::fs::metadata(&target).unwrap().modified().unwrap();
+        t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    };
+    export::replace_served(&target, b"aaaa").unwrap();
+    let first = mtime();
+    // Same size, same second: nginx would keep the ETag without this.
+    export::replace_served(&target, b"bbbb").unwrap();
+    assert!(mtime() > first, "whole seconds, as nginx's ETag counts them");
+    assert_eq!(std::fs::read(&target).unwrap(), b"bbbb");
+}
