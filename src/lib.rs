@@ -23,6 +23,7 @@
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
 //! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
+//! | [`fsck`] | checking a data directory: every blob against its name and the database |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
 //! | [`blobs`] | content-addressed, durable blob files |
@@ -63,6 +64,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod feeds;
+pub mod fsck;
 pub mod fsutil;
 pub mod index;
 pub mod keys;

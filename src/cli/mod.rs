@@ -32,6 +32,13 @@ pub struct Cli {
 enum Command {
     /// Run the registry daemon.
     Serve(ServeArgs),
+    /// Check a data directory (works while the daemon runs): every blob
+    /// re-hashed against its name, every version's blob present, orphans
+    /// and temp files listed. Exits 1 when anything is damaged or missing.
+    Fsck {
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Manage API tokens in a data directory (works while the daemon runs).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -259,6 +266,14 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Fsck { data } => {
+            let report = crate::fsck::check(&data.dir).map_err(|e| e.to_string())?;
+            println!("{report}");
+            match report.is_clean() {
+                true => Ok(()),
+                false => Err(format!("{} is damaged; see above", data.dir.display())),
+            }
+        }
         Command::Token(cmd) => token(cmd),
         Command::Key(cmd) => key(cmd),
         Command::ExportMarketplace { out, data, config } => {

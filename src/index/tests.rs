@@ -80,6 +80,9 @@ fn a_served_file_rewritten_within_a_second_gets_a_later_mtime() {
     let first = mtime();
     // Same size, same second: nginx would keep the ETag without this.
     export::replace_served(&target, b"bbbb").unwrap();
-    assert!(mtime() > first, "whole seconds, as nginx's ETag counts them");
+    assert!(
+        mtime() > first,
+        "whole seconds, as nginx's ETag counts them"
+    );
     assert_eq!(std::fs::read(&target).unwrap(), b"bbbb");
 }

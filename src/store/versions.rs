@@ -502,6 +502,24 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
     }
+    /// Every blob the store names: `(sha256 hex, what names it)`, for each
+    /// version (`name@version (status)`) and each rendered feed zip.
+    pub fn blob_references(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut refs: Vec<(String, String)> = self.all(
+            "SELECT v.cksum, p.name || '@' || v.version || ' (' || v.status || ')' FROM versions v
+             JOIN packages p ON p.id = v.package_id ORDER BY p.name, v.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        refs.extend(self.all(
+            "SELECT cksum, 'the ' || shape || ' zip of bundle ' || bundle_cksum FROM feed_archives
+             WHERE cksum IS NOT NULL ORDER BY bundle_cksum, shape",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?);
+        Ok(refs)
+    }
+
     /// Hex checksums of every approved version (what a static export serves).
     pub fn approved_cksums(&self) -> Result<Vec<String>, StoreError> {
         self.all(
