@@ -203,8 +203,8 @@ pub(super) fn sync(
         };
         (base.clone(), t)
     });
-    let http =
-        UpstreamHttp::new(state, source.ca_cert.as_deref(), token).map_err(ClawhubError::Http)?;
+    let http = UpstreamHttp::new(state, source.ca_cert.as_deref(), token, &base)
+        .map_err(ClawhubError::Http)?;
     let mut sync = ClawhubSync {
         registry,
         source,
@@ -217,6 +217,8 @@ pub(super) fn sync(
         "{} request(s) to the upstream",
         sync.http.requests()
     ));
+    // The cache keeps only what this run read, failed or not.
+    sync.http.prune_unused();
     result?;
     registry.record_run_versions(run_id, &sync.seen)?;
     Ok(())

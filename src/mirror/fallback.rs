@@ -1,10 +1,10 @@
 //! Versions for mirrored packages whose upstream declares none (a
 //! marketplace skill without `metadata.version`, an Agent Skills index
 //! entry whose SKILL.md has none): `0.0.N`, where N starts at 1 and grows
-//! by one each time the package's content hash differs from the last one
-//! seen. The last (N, hash) is kept in the mirror state per source and
-//! name, so a number is never given to two contents (see
-//! index-spec/mirror.md).
+//! by one each time the package's content hash is one not seen before. The
+//! last (N, hash) and each hash's N are kept in the mirror state per source
+//! and name, so a number is never given to two contents and a content seen
+//! before keeps its number (see index-spec/mirror.md).
 
 use super::marketplace::VersionHistory;
 use crate::package::Kind;
@@ -23,10 +23,23 @@ impl<'a> FallbackVersions<'a> {
     }
 
     /// The version of `name` whose bundle hashes to `content_sha256`
-    /// (lowercase hex): the last one given if the content is the same,
-    /// else the next, recorded durably before it is returned.
+    /// (lowercase hex): the one given to that content before, else the
+    /// next, recorded durably before it is returned. A content seen before
+    /// keeps its number, so an upstream flipping between two contents
+    /// cannot make the counter grow.
     pub(super) fn version_for(&self, name: &str, content_sha256: &str) -> String {
-        let key = format!("fallback:{}", crate::package::normalize(name));
+        let normalized = crate::package::normalize(name);
+        let given = format!("fallback-of:{normalized}:{content_sha256}");
+        if let Some(n) = self
+            .registry
+            .mirror_state(self.source, &given)
+            .ok()
+            .flatten()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            return format!("0.0.{n}");
+        }
+        let key = format!("fallback:{normalized}");
         let last = self.registry.mirror_state(self.source, &key).ok().flatten();
         let (n, hash) = last
             .as_deref()
@@ -37,10 +50,14 @@ impl<'a> FallbackVersions<'a> {
             return format!("0.0.{n}");
         }
         let next = n + 1;
-        if let Err(e) =
-            self.registry
-                .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
-        {
+        let recorded = self
+            .registry
+            .set_mirror_state(self.source, &key, &format!("{next} {content_sha256}"))
+            .and_then(|()| {
+                self.registry
+                    .set_mirror_state(self.source, &given, &next.to_string())
+            });
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "cannot record a fallback version");
         }
         format!("0.0.{next}")

@@ -46,6 +46,22 @@ pub enum FetchError {
         /// What went wrong.
         message: String,
     },
+    /// A URL on the registry's own network, which an upstream may not name.
+    #[error("{url}: `{host}` is a loopback, private or link-local address and not the source's own host; refused (an upstream may not aim the registry at hosts on its network)")]
+    Internal {
+        /// The URL.
+        url: String,
+        /// Its host.
+        host: String,
+    },
+    /// The run fetched more documents than it may.
+    #[error("{url}: not fetched, the run has fetched {limit} bytes of documents, the most one run reads; the rest waits for the next run")]
+    TooMuch {
+        /// The URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+    },
     /// A redirect, which this source does not follow.
     #[error("{url}: the upstream redirects ({status}) to `{to}`; this source follows no redirects, so give the final URL (or the upstream's `dl`) instead")]
     Redirect {
@@ -113,35 +129,38 @@ pub struct UpstreamHttp {
     requests: AtomicU64,
     /// Cache files read or written by this client (see [`UpstreamHttp::prune_unused`]).
     used: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// The host of the source's own URL, the one internal host allowed.
+    home_host: String,
+    /// Document bytes fetched (at most [`MAX_DOCUMENT_BYTES`]).
+    documents: AtomicU64,
 }
+
+/// The most document bytes (revalidated and cached) one client fetches:
+/// what one run keeps in its cache is bounded, whatever the upstream serves.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 impl UpstreamHttp {
     /// A client keeping its cache below `state`, trusting `ca_cert` (or the
-    /// system's roots), sending `token` to URLs below `origin` only,
-    /// following redirects.
+    /// system's roots), sending `token` to URLs below `origin` only. It
+    /// follows no redirects (a 3xx fails the request: an upstream cannot
+    /// send a request on to a host the source did not name) and refuses URLs
+    /// on loopback, private or link-local addresses unless they are on the
+    /// host of `home` (the source's own URL): a public upstream cannot aim
+    /// the registry at its own network.
     pub fn new(
         state: &Path,
         ca_cert: Option<&Path>,
         token: Option<(String, String)>,
-    ) -> Result<UpstreamHttp, FetchError> {
-        Self::with_redirects(state, ca_cert, token, true)
-    }
-
-    /// [`UpstreamHttp::new`], with redirects followed or not: without, a
-    /// 3xx fails the request (an upstream cannot send a request on to a
-    /// host the source did not name).
-    pub fn with_redirects(
-        state: &Path,
-        ca_cert: Option<&Path>,
-        token: Option<(String, String)>,
-        follow_redirects: bool,
+        home: &str,
     ) -> Result<UpstreamHttp, FetchError> {
         Ok(UpstreamHttp {
-            agent: http::agent_with_redirects(ca_cert, Some(STALL_TIMEOUT), follow_redirects)?,
+            agent: http::agent_with_redirects(ca_cert, Some(STALL_TIMEOUT), false)?,
             used: std::sync::Mutex::new(std::collections::HashSet::new()),
             token,
             cache: state.join("http-cache"),
             requests: AtomicU64::new(0),
+            home_host: url_host(home),
+            documents: AtomicU64::new(0),
         })
     }
 
@@ -185,6 +204,13 @@ impl UpstreamHttp {
         let cached = read_cached(&path);
         let validators = cached.as_ref().map(|c| &c.validators);
         let answer = with_retries(|| self.once(url, limit, validators))?;
+        let fetched = answer.body.as_ref().map_or(0, |b| b.len() as u64);
+        if self.documents.fetch_add(fetched, Ordering::Relaxed) + fetched > MAX_DOCUMENT_BYTES {
+            return Err(FetchError::TooMuch {
+                url: url.into(),
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
         if answer.status == 304 {
             if let Some(cached) = cached {
                 return Ok(Document {
@@ -215,6 +241,13 @@ impl UpstreamHttp {
         limit: u64,
         validators: Option<&Validators>,
     ) -> Result<Answer, FetchError> {
+        let host = url_host(url);
+        if host != self.home_host && is_internal_host(&host) {
+            return Err(FetchError::Internal {
+                url: url.into(),
+                host,
+            });
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut req = self.agent.get(url);
         if let Some((origin, token)) = &self.token {
@@ -351,6 +384,41 @@ fn read_capped(reader: &mut dyn Read, limit: u64, url: &str) -> Result<Vec<u8>, 
         });
     }
     Ok(out)
+}
+
+/// The host of an http(s) URL (lowercase, without port, userinfo or brackets).
+pub fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// Loopback, private, link-local, unspecified or `localhost`: hosts a
+/// public upstream has no business sending the registry to.
+pub fn is_internal_host(host: &str) -> bool {
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        Err(_) => false,
+    }
 }
 
 /// Retries transient failures three times with exponential backoff

@@ -189,8 +189,8 @@ pub(super) fn sync(
 ) -> Result<(), WellknownError> {
     let base = format!("{}/", source.url.trim_end_matches('/'));
     let token = source.token.clone().map(|t| (base.clone(), t));
-    let http =
-        UpstreamHttp::new(state, source.ca_cert.as_deref(), token).map_err(WellknownError::Http)?;
+    let http = UpstreamHttp::new(state, source.ca_cert.as_deref(), token, &base)
+        .map_err(WellknownError::Http)?;
     let mut sync = WellknownSync {
         registry,
         source,
@@ -203,6 +203,8 @@ pub(super) fn sync(
         "{} request(s) to the upstream",
         sync.http.requests()
     ));
+    // The cache keeps only what this run read, failed or not.
+    sync.http.prune_unused();
     result
 }
 
@@ -216,6 +218,7 @@ impl WellknownSync<'_> {
         let entries = self.index(run)?;
         let fallback = FallbackVersions::new(self.registry, &self.source.name);
         let mut seen = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
         for (i, entry) in entries.iter().enumerate() {
             let entry = match entry_of(entry, &self.index_url) {
                 Ok(Some(e)) => e,
@@ -231,6 +234,16 @@ impl WellknownSync<'_> {
                 continue;
             }
             run.discovered += 1;
+            // One entry per name: a repeated name would offer its contents
+            // in turn, every run.
+            if !names.insert(crate::package::normalize(&entry.name)) {
+                run.skipped += 1;
+                run.detail.push(format!(
+                    "entry {i}: `{}` is listed again; the first entry of a name counts, skipped",
+                    entry.name
+                ));
+                continue;
+            }
             match self.entry(&entry, &fallback, run) {
                 Ok(Some(version)) => seen.push((entry.name.clone(), version)),
                 Ok(None) => {}

@@ -220,3 +220,83 @@ fn the_older_layout_is_read_with_fallback_versions_that_follow_content_changes()
         ]
     );
 }
+
+/// Replaces a served file with a later mtime (nginx's ETag is mtime in
+/// seconds and size; a same-size rewrite within a second would keep it).
+fn rewrite(path: &Path, bytes: &[u8]) {
+    let before = std::fs::metadata(path).unwrap().modified().unwrap();
+    std::fs::write(path, bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(before + std::time::Duration::from_secs(2))
+        .unwrap();
+}
+
+#[test]
+fn internal_hosts_encoded_dots_and_repeated_names_are_refused_and_a_flip_flop_gets_no_new_numbers()
+{
+    let site = public_tempdir();
+    let root = site.path();
+    let a = zip_of(&[("SKILL.md", skill_text("flip").as_bytes()), ("v.md", b"A")]);
+    let b = zip_of(&[("SKILL.md", skill_text("flip").as_bytes()), ("v.md", b"B")]);
+    let index = |first: &[u8], second: &[u8]| {
+        serde_json::to_vec(&serde_json::json!({
+            "$schema": "https://schemas.agentskills.io/discovery/0.2.0/schema.json",
+            "skills": [
+                entry("flip", &format!("files/{}.zip", sha256(first)), first),
+                entry("flip", &format!("files/{}.zip", sha256(second)), second),
+                entry("metadata", "http://169.254.169.254/latest/meta-data/x.zip", &a),
+                entry("encoded", "%2e%2e/%2e%2e/outside.zip", &a),
+            ]
+        }))
+        .unwrap()
+    };
+    let index_path = ".well-known/agent-skills/index.json";
+    write_all(
+        root,
+        &[
+            (index_path, index(&a, &b)),
+            (
+                &format!(".well-known/agent-skills/files/{}.zip", sha256(&a)),
+                a.clone(),
+            ),
+            (
+                &format!(".well-known/agent-skills/files/{}.zip", sha256(&b)),
+                b.clone(),
+            ),
+        ],
+    );
+    make_public(root);
+    let nginx = Nginx::serve(root);
+    let down = Daemon::with_config(&wellknown(&nginx.url));
+    let run = down.sync_source("agents");
+    let text = why(&run);
+    assert!(
+        text.contains("`flip` is listed again; the first entry of a name counts"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`169.254.169.254` is a loopback, private or link-local address"),
+        "{text}"
+    );
+    assert!(text.contains("%2e%2e"), "{text}");
+    assert_eq!(pending(&down), vec![("flip".into(), "0.0.1".into())]);
+
+    // The upstream flips the content: B is 0.0.2; back to A is 0.0.1 again.
+    rewrite(&root.join(index_path), &index(&b, &a));
+    down.sync_source("agents");
+    rewrite(&root.join(index_path), &index(&a, &b));
+    let run = down.sync_source("agents");
+    assert_eq!(
+        pending(&down),
+        vec![
+            ("flip".into(), "0.0.1".into()),
+            ("flip".into(), "0.0.2".into())
+        ],
+        "{run:#}"
+    );
+    assert_eq!(run["added"], 0, "{run:#}");
+    down.assert_serving();
+}

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::progress::{count, follow_upstream_yank, Progress};
-use super::upstream_http::{FetchError, UpstreamHttp};
+use super::upstream_http::{is_internal_host, url_host, FetchError, UpstreamHttp};
 use crate::blobs::Sha256Digest;
 use crate::client::verify::{self, IndexLine};
 use crate::config::SourceConfig;
@@ -147,7 +147,7 @@ pub(super) fn sync(
     let token = source.token.clone().map(|t| (root.clone(), t));
     // No redirects: an upstream cannot send a request on to a host the
     // source did not name (its `dl` host is checked on its own).
-    let http = UpstreamHttp::with_redirects(state, source.ca_cert.as_deref(), token, false)
+    let http = UpstreamHttp::new(state, source.ca_cert.as_deref(), token, &root)
         .map_err(SparseSourceError::Http)?;
     let mut sync = SparseSync {
         registry,
@@ -421,41 +421,6 @@ fn own_line(line: &IndexLine) -> Result<(), String> {
         ));
     }
     crate::index::verbatim::refuse_own_fields(&line.raw).map_err(|e| e.to_string())
-}
-
-/// The host of an http(s) URL (lowercase, without port or brackets).
-fn url_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    host.to_ascii_lowercase()
-}
-
-/// Loopback, private, link-local, unspecified or `localhost`: hosts a
-/// public upstream has no business sending the registry to.
-fn is_internal_host(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-                || ip
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
-        }
-        Err(_) => false,
-    }
 }
 
 #[cfg(test)]

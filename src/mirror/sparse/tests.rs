@@ -256,7 +256,7 @@ fn pins_read_sha256sum_output_and_globs_expand_per_component() {
 
 #[test]
 fn download_hosts_an_upstream_may_not_aim_at() {
-    use super::{is_internal_host, url_host};
+    use crate::mirror::upstream_http::{is_internal_host, url_host};
     assert_eq!(
         url_host("https://static.crates.io/crates"),
         "static.crates.io"

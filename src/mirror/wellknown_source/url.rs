@@ -38,6 +38,12 @@ pub fn resolve(base: &str, reference: &str) -> Result<String, UrlError> {
     {
         return Err(UrlError::Characters(reference.to_string()));
     }
+    // Encoded dots and separators would slip past the dot removal here and
+    // be merged by the server: a path outside the base, the token with it.
+    let lower = reference.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) {
+        return Err(UrlError::Characters(reference.to_string()));
+    }
     let reference = reference.split('#').next().unwrap_or_default();
     if let Some(scheme) = scheme_of(reference) {
         let lower = scheme.to_ascii_lowercase();
