@@ -23,6 +23,7 @@
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
 //! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
+//! | [`backup`] | consistent backups of a running registry's data directory, and restores |
 //! | [`fsck`] | checking a data directory: every blob against its name and the database |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
@@ -58,6 +59,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod backup;
 pub mod blobs;
 pub mod bundle;
 pub mod cli;

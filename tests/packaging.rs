@@ -25,7 +25,10 @@ fn the_systemd_unit_verifies_and_runs_as_a_dedicated_user_with_a_state_directory
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    let ours: Vec<&str> = said.lines().filter(|l| l.contains("skillreg.service")).collect();
+    let ours: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("skillreg.service"))
+        .collect();
     assert!(ours.is_empty(), "warnings about the unit: {ours:#?}");
 
     let setting = |key: &str| {

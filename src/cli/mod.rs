@@ -32,6 +32,22 @@ pub struct Cli {
 enum Command {
     /// Run the registry daemon.
     Serve(ServeArgs),
+    /// Back up a data directory while the daemon runs: a consistent copy of
+    /// the database, the blobs it names, the keys; incremental when DEST
+    /// holds an earlier backup; checked before it is called done.
+    Backup {
+        /// The backup directory.
+        dest: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Restore a backup into a new or empty data directory (checked first).
+    Restore {
+        /// The backup directory.
+        src: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Check a data directory (works while the daemon runs): every blob
     /// re-hashed against its name, every version's blob present, orphans
     /// and temp files listed. Exits 1 when anything is damaged or missing.
@@ -266,6 +282,32 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Backup { dest, data } => {
+            let done = crate::backup::backup(&data.dir, &dest).map_err(|e| e.to_string())?;
+            println!(
+                "backed up {} to {}: {} version(s), {} blob(s) copied, {} already there, {} other file(s); checked",
+                data.dir.display(),
+                dest.display(),
+                done.versions,
+                done.blobs_copied,
+                done.blobs_kept,
+                done.files
+            );
+            Ok(())
+        }
+        Command::Restore { src, data } => {
+            let done = crate::backup::restore(&src, &data.dir).map_err(|e| e.to_string())?;
+            println!(
+                "restored {} into {}: {} version(s), {} blob(s), {} other file(s); start the daemon with --data {}",
+                src.display(),
+                data.dir.display(),
+                done.versions,
+                done.blobs_copied,
+                done.files,
+                data.dir.display()
+            );
+            Ok(())
+        }
         Command::Fsck { data } => {
             let report = crate::fsck::check(&data.dir).map_err(|e| e.to_string())?;
             println!("{report}");

@@ -122,10 +122,13 @@ fn names(by: &[String]) -> String {
 
 /// Checks the blobs of the data directory `data`.
 pub fn check(data: &Path) -> Result<Report, FsckError> {
-    let store = crate::store::Store::open(data).map_err(|source| FsckError::Store {
-        data: data.to_path_buf(),
-        source,
-    })?;
+    let store =
+        crate::store::Store::open_read_only(&data.join("skillreg.db")).map_err(|source| {
+            FsckError::Store {
+                data: data.to_path_buf(),
+                source,
+            }
+        })?;
     let refs = store.blob_references().map_err(|source| FsckError::Store {
         data: data.to_path_buf(),
         source,

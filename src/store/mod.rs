@@ -101,6 +101,15 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the database file `db` read-only, as it is (no migration, no
+    /// journal change): for checks and backups of a store another process
+    /// may be writing.
+    pub fn open_read_only(db: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         let tx = self
             .conn
