@@ -30,24 +30,6 @@ fn approve_run(down: &Daemon, run: i64) -> serde_json::Value {
     results
 }
 
-/// The pending versions, as sorted `name@version`.
-fn pending_names(down: &Daemon) -> Vec<String> {
-    let mut names: Vec<String> = down.admin_json("GET", "/admin/v1/pending", "").1["pending"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 /// `cargo fetch --locked`, then an offline, locked build and run of the
 /// project, with crates.io replaced by `index_url`; the Cargo.lock is
 /// byte-identical afterwards.
@@ -244,18 +226,7 @@ fn crates_resolve_with_their_dependencies_and_missing_ones_fail_by_name() {
         run["status"], "failed",
         "a failed crate fails the run: {run}"
     );
-    let pending: Vec<String> = down.admin_json("GET", "/admin/v1/pending", "").1["pending"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let pending = down.pending_versions();
     for want in [
         "quote@1.0.47",
         "proc-macro2@1.0.107",
@@ -471,7 +442,7 @@ fn pinned_index_files_must_match_their_pins() {
         detail.contains("qu/ot/quote is not in the pins file"),
         "{detail}"
     );
-    let stored: Vec<String> = pending_names(&down);
+    let stored: Vec<String> = down.pending_versions();
     assert_eq!(
         stored,
         ["itoa@1.0.18", "proc-macro2@1.0.107", "unicode-ident@1.0.27"]

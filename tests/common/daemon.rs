@@ -245,6 +245,26 @@ impl Daemon {
         )
     }
 
+    /// The versions waiting for review, as sorted `name@version`.
+    pub fn pending_versions(&self) -> Vec<String> {
+        let (status, body) = self.admin_json("GET", "/admin/v1/pending", "");
+        assert_eq!(status, 200, "{body}");
+        let mut names: Vec<String> = body["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}@{}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Starts a sync of `source` and waits (up to 60 s) for its run to end.
     pub fn sync_source(&self, source: &str) -> serde_json::Value {
         let id = self.start_sync(source);

@@ -21,23 +21,6 @@ fn rewrite_quote_line(upstream: &SparseUpstream, change: impl Fn(&str) -> String
     upstream.rewrite(rel, text.replace(&line, &change(&line)));
 }
 
-fn pending(down: &Daemon) -> Vec<String> {
-    let mut names: Vec<String> = down.admin_json("GET", "/admin/v1/pending", "").1["pending"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_line_that_claims_a_licence_or_a_signature_is_not_stored() {
     let upstream = SparseUpstream::start();
@@ -58,7 +41,9 @@ fn a_line_that_claims_a_licence_or_a_signature_is_not_stored() {
         ),
         "{run}"
     );
-    assert!(!pending(&down).contains(&"quote@1.0.47".to_string()));
+    assert!(!down
+        .pending_versions()
+        .contains(&"quote@1.0.47".to_string()));
     assert!(down
         .fingerprint()
         .diff(&before)
@@ -89,7 +74,9 @@ fn a_checksum_cargo_would_refuse_is_refused_here() {
             .contains("is not 64 lowercase hex digits"),
         "{run}"
     );
-    assert!(!pending(&down).contains(&"quote@1.0.47".to_string()));
+    assert!(!down
+        .pending_versions()
+        .contains(&"quote@1.0.47".to_string()));
     assert!(
         !upstream.downloads().iter().any(|d| d.starts_with("quote")),
         "refused before anything is downloaded"
@@ -163,7 +150,7 @@ fn a_bulk_decision_by_run_never_reaches_another_sources_version() {
         .collect();
     assert_eq!(decided, ["proc-macro2", "quote"], "{results}");
     assert_eq!(
-        pending(&down),
+        down.pending_versions(),
         ["unicode-ident@1.0.27"],
         "the other source's version still waits for its review"
     );
