@@ -22,6 +22,16 @@ fn run(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `skillreg backup DEST --data DATA`.
+fn backup(dest: &std::path::Path, data: &std::path::Path) -> (bool, String) {
+    run(&[
+        "backup",
+        dest.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn a_backup_taken_during_publishes_restores_to_a_registry_that_serves_verifies_and_publishes() {
     let d = Daemon::start();
@@ -55,12 +65,7 @@ fn a_backup_taken_during_publishes_restores_to_a_registry_that_serves_verifies_a
     }
     let dest = work.path().join("backup");
     let started = Instant::now();
-    let (ok, text) = run(&[
-        "backup",
-        dest.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-    ]);
+    let (ok, text) = backup(&dest, &d.data);
     assert!(ok, "{text}");
     assert!(text.contains("checked"), "{text}");
     // Publishing went on past the backup: one more lands before it stops.
@@ -80,12 +85,7 @@ fn a_backup_taken_during_publishes_restores_to_a_registry_that_serves_verifies_a
     assert!(before_backup.len() >= 3);
 
     // A second backup into the same place copies only what is new.
-    let (ok, text) = run(&[
-        "backup",
-        dest.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-    ]);
+    let (ok, text) = backup(&dest, &d.data);
     assert!(ok, "{text}");
     assert!(text.contains("already there"), "{text}");
     let kept: usize = text
@@ -150,12 +150,7 @@ fn a_damaged_blob_fails_the_backup_and_leaves_the_earlier_one_intact() {
     d.publish_skill("bk-one", "1.0.0");
     let work = tempfile::tempdir().unwrap();
     let dest = work.path().join("backup");
-    let (ok, text) = run(&[
-        "backup",
-        dest.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-    ]);
+    let (ok, text) = backup(&dest, &d.data);
     assert!(ok, "{text}");
     let db_before = std::fs::read(dest.join("skillreg.db")).unwrap();
 
@@ -166,12 +161,7 @@ fn a_damaged_blob_fails_the_backup_and_leaves_the_earlier_one_intact() {
     let mut damaged = std::fs::read(&blob).unwrap();
     damaged[0] ^= 0xff;
     std::fs::write(&blob, damaged).unwrap();
-    let (ok, text) = run(&[
-        "backup",
-        dest.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-    ]);
+    let (ok, text) = backup(&dest, &d.data);
     assert!(!ok, "{text}");
     assert!(text.contains("bk-two@1.0.0 (approved): its blob"), "{text}");
     assert!(text.contains("is damaged"), "{text}");

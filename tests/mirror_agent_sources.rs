@@ -49,21 +49,13 @@ pub fn counts(run: &serde_json::Value) -> [i64; 5] {
 
 /// The pending (name, version) pairs, sorted.
 pub fn pending(d: &Daemon) -> Vec<(String, String)> {
-    let (status, body) = d.admin_json("GET", "/admin/v1/pending", "");
-    assert_eq!(status, 200, "{body}");
-    let mut out: Vec<(String, String)> = body["pending"]
-        .as_array()
-        .unwrap()
+    d.pending_versions()
         .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
-            )
+        .map(|v| {
+            let (name, version) = v.rsplit_once('@').expect("name@version");
+            (name.to_string(), version.to_string())
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 /// Asserts the store and what is served are as `before`, but for the

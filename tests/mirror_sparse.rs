@@ -30,6 +30,20 @@ fn approve_run(down: &Daemon, run: i64) -> serde_json::Value {
     results
 }
 
+/// Asserts `registry` serves each locked crate's index file as exactly the
+/// upstream's line for the locked version (`when` names the case).
+fn assert_lines_verbatim(registry: &str, upstream: &SparseUpstream, when: &str) {
+    for (name, version) in LOCKED {
+        let path = skillreg::index::path_for(name);
+        let served = get(&format!("{registry}/index/{path}")).1;
+        assert_eq!(
+            served,
+            format!("{}\n", upstream.line(name, version)),
+            "{name}{when}"
+        );
+    }
+}
+
 /// `cargo fetch --locked`, then an offline, locked build and run of the
 /// project, with crates.io replaced by `index_url`; the Cargo.lock is
 /// byte-identical afterwards.
@@ -94,19 +108,7 @@ fn a_locked_project_builds_in_the_air_gap_from_a_mirrored_sparse_index() {
     assert!(decided.iter().all(|r| r["ok"] == true), "{results}");
 
     // Each index line is the upstream's, byte for byte.
-    for (name, version) in LOCKED {
-        let served = get(&format!(
-            "{}/index/{}",
-            down.url,
-            skillreg::index::path_for(name)
-        ))
-        .1;
-        assert_eq!(
-            served,
-            format!("{}\n", upstream.line(name, version)),
-            "{name}"
-        );
-    }
+    assert_lines_verbatim(&down.url, &upstream, "");
 
     // cargo, with crates.io replaced by skillreg, builds the project as it is.
     build_in_the_air_gap(&project, &format!("{}/index/", down.url));
@@ -150,19 +152,7 @@ fn a_locked_project_builds_in_the_air_gap_from_a_mirrored_sparse_index() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    for (name, version) in LOCKED {
-        let served = get(&format!(
-            "{}/index/{}",
-            inside.url,
-            skillreg::index::path_for(name)
-        ))
-        .1;
-        assert_eq!(
-            served,
-            format!("{}\n", upstream.line(name, version)),
-            "{name} after the transfer"
-        );
-    }
+    assert_lines_verbatim(&inside.url, &upstream, " after the transfer");
     build_in_the_air_gap(
         &project_copy(work.path(), "from-transfer"),
         &format!("{}/index/", inside.url),

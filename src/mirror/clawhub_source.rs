@@ -213,12 +213,9 @@ pub(super) fn sync(
         seen: Vec::new(),
     };
     let result = sync.run(run, progress);
-    run.detail.push(format!(
-        "{} request(s) to the upstream",
-        sync.http.requests()
-    ));
-    // The cache keeps only what this run read, failed or not.
-    sync.http.prune_unused();
+    // Failed or not, the run names its requests and the cache keeps only
+    // what it read.
+    sync.http.end_run(run);
     result?;
     registry.record_run_versions(run_id, &sync.seen)?;
     Ok(())

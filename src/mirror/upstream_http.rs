@@ -169,6 +169,15 @@ impl UpstreamHttp {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Ends a run's use of this client: names the requests it sent in the
+    /// run's detail (the figure re-sync costs are read from) and prunes the
+    /// cache to what the run read.
+    pub fn end_run(&self, run: &mut crate::store::SyncRun) {
+        run.detail
+            .push(format!("{} request(s) to the upstream", self.requests()));
+        self.prune_unused();
+    }
+
     /// Removes the cache files this client did not use, so the cache holds
     /// only what the last run read (an upstream cannot grow it without end).
     pub fn prune_unused(&self) {

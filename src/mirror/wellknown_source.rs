@@ -199,12 +199,9 @@ pub(super) fn sync(
         base,
     };
     let result = sync.run(run_id, run, progress);
-    run.detail.push(format!(
-        "{} request(s) to the upstream",
-        sync.http.requests()
-    ));
-    // The cache keeps only what this run read, failed or not.
-    sync.http.prune_unused();
+    // Failed or not, the run names its requests and the cache keeps only
+    // what it read.
+    sync.http.end_run(run);
     result
 }
 

@@ -193,11 +193,7 @@ pub(super) fn sync(
         progress.tick(run);
     }
     registry.record_run_versions(run_id, &seen)?;
-    sync.http.prune_unused();
-    run.detail.push(format!(
-        "{} request(s) to the upstream",
-        sync.http.requests()
-    ));
+    sync.http.end_run(run);
     Ok(())
 }
 
