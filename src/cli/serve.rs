@@ -54,8 +54,16 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
         })?;
         tighten_modes(&config.data_dir);
         let registry = super::open_registry(&config, &base_url)?;
-        let server = crate::server::Server::new(registry, config.clone(), base_url.clone())
+        let mut server = crate::server::Server::new(registry, config.clone(), base_url.clone())
             .map_err(|e| e.to_string())?;
+        let mut metrics_bound = None;
+        if let Some(addr) = config.metrics_listen {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (metrics_listen): {e}"))?;
+            metrics_bound = Some(metrics.local_addr().map_err(|e| e.to_string())?);
+            server = server.with_metrics_listener(metrics);
+        }
         let scheme = if config.tls_enabled() {
             "https"
         } else {
@@ -64,6 +72,9 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on {scheme}://{bound}");
+            if let Some(metrics) = metrics_bound {
+                let _ = writeln!(out, "metrics on http://{metrics}/metrics");
+            }
             let _ = out.flush();
         }
         tracing::info!(%bound, %base_url, data = %config.data_dir.display(), "skillreg serving");

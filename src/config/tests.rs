@@ -26,3 +26,36 @@ fn partial_file_keeps_other_defaults() {
         Limits::default().max_bundle_bytes
     );
 }
+
+#[test]
+fn metrics_token_and_fsck_interval_are_checked() {
+    let parse = |text: &str| Config::parse(text, Path::new("t.toml"));
+    let short = parse("metrics_token = \"short\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        short.contains("metrics_token") && short.contains("16"),
+        "{short}"
+    );
+    assert!(parse("metrics_token = \"0123456789abcdef\"\n").is_ok());
+    let bad = parse("fsck_interval = \"often\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("fsck_interval") && bad.contains("often"),
+        "{bad}"
+    );
+    assert_eq!(
+        parse("fsck_interval = \"0\"\n")
+            .unwrap()
+            .fsck_interval()
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        parse("").unwrap().fsck_interval().unwrap(),
+        Some(std::time::Duration::from_secs(24 * 3600))
+    );
+    let listen = parse("metrics_listen = \"127.0.0.1:9464\"\n").unwrap();
+    assert_eq!(listen.metrics_listen.unwrap().port(), 9464);
+}

@@ -69,6 +69,17 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.damaged.is_empty() && self.missing.is_empty()
     }
+
+    /// Each kind of finding with how many there are, for metrics:
+    /// `damaged`, `missing`, `orphan`, `stray` (always all four).
+    pub fn counts(&self) -> [(&'static str, u64); 4] {
+        [
+            ("damaged", self.damaged.len() as u64),
+            ("missing", self.missing.len() as u64),
+            ("orphan", self.orphans.len() as u64),
+            ("stray", self.strays.len() as u64),
+        ]
+    }
 }
 
 impl fmt::Display for Report {

@@ -27,7 +27,7 @@ pub use imports::{mirror_login, Imported, Offer};
 pub use marketplace_export::{export_marketplace, MarketplaceExport};
 pub use publish::{PublishDep, PublishMetadata, Published};
 pub use review::{FileDiff, PendingVersion, ReviewFile};
-pub use signing::{export_root, rotate, Rotation};
+pub use signing::{export_root, rotate, Expiries, Rotation};
 pub use transfer::{OfflineRegistry, TransferItem, TransferSink};
 
 use std::path::{Path, PathBuf};
@@ -273,6 +273,11 @@ impl Registry {
     /// The latest skills and plugins a feed cannot serve, with the reasons.
     pub fn feed_left_out(&self) -> Vec<LeftOut> {
         self.feeds().left_out()
+    }
+
+    /// When the served timestamp, snapshot and root expire.
+    pub fn expiries(&self) -> Expiries {
+        self.signing().expiries()
     }
 
     /// Periodic upkeep of signed metadata: follows key rotations and

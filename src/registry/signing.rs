@@ -44,6 +44,28 @@ fn latest_root(store: &Store) -> Result<Option<Root>, RegistryError> {
     ))
 }
 
+/// When the signed documents clients verify stop being valid (unix seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiries {
+    /// The timestamp document (the shortest-lived; re-signed at half its life).
+    pub timestamp: i64,
+    /// The snapshot document, if one has been signed.
+    pub snapshot: Option<i64>,
+    /// The newest root document.
+    pub root: i64,
+}
+
+impl Signing {
+    /// The expiries of the documents served now.
+    pub fn expiries(&self) -> Expiries {
+        Expiries {
+            timestamp: self.timestamp_expires,
+            snapshot: self.snapshot.map(|(_, expires)| expires),
+            root: expires_unix(&self.root.expires),
+        }
+    }
+}
+
 fn corrupt(e: sign::VerifyError) -> RegistryError {
     RegistryError::Io(std::io::Error::other(format!(
         "stored root document is unreadable: {e}"

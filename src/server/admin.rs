@@ -21,7 +21,7 @@ const MAX_ADMIN_BODY: u64 = 1024 * 1024;
 /// a few MB).
 const MAX_LOCKFILE_BODY: u64 = 16 * 1024 * 1024;
 
-fn admin(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError> {
+pub(super) fn admin(req: &Request<Incoming>, shared: &Shared) -> Result<Identity, ApiError> {
     let who = identity(req, shared)?
         .ok_or_else(|| ApiError::unauthorized("the admin API needs an admin token"))?;
     if !who.has(Role::Admin) {

@@ -45,6 +45,8 @@ pub struct UploadSlots {
     per_token: usize,
     per_ip: usize,
     held: Arc<Mutex<Held>>,
+    /// Uploads refused by either cap, for `/metrics`.
+    refused: AtomicU64,
 }
 
 /// Slots in use, by key; a key with none left is removed, so memory follows
@@ -70,7 +72,13 @@ impl UploadSlots {
             per_token: limits.max_concurrent_uploads_per_token,
             per_ip: limits.max_concurrent_uploads_per_ip,
             held: Arc::default(),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// Uploads refused so far by either cap.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Takes a slot for an upload by `token` from `ip`, or says which cap
@@ -80,11 +88,13 @@ impl UploadSlots {
         let mut held = lock(&self.held);
         let over = |cap: usize, used: Option<&usize>| cap > 0 && used.copied().unwrap_or(0) >= cap;
         if over(self.per_token, held.tokens.get(&token)) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(UploadCapError::Token {
                 limit: self.per_token,
             });
         }
         if over(self.per_ip, held.ips.get(&ip)) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(UploadCapError::Ip { limit: self.per_ip });
         }
         *held.tokens.entry(token).or_default() += 1;
@@ -130,6 +140,8 @@ fn release<K: Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_token: Option<DefaultKeyedRateLimiter<i64>>,
+    /// Requests refused by the address limit, then the token limit.
+    refused: [AtomicU64; 2],
 }
 
 fn limiter<K: std::hash::Hash + Eq + Clone>(
@@ -149,17 +161,30 @@ impl RateLimits {
         RateLimits {
             per_ip: limiter(config.per_ip_per_second, config.per_ip_burst),
             per_token: limiter(config.per_token_per_second, config.per_token_burst),
+            refused: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
     /// Ok, or how long this IP must wait.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
-        check(self.per_ip.as_ref(), &ip)
+        check(self.per_ip.as_ref(), &ip).inspect_err(|_| self.count_refusal(0))
     }
 
     /// Ok, or how long this token must wait.
     pub fn check_token(&self, token_id: i64) -> Result<(), Duration> {
-        check(self.per_token.as_ref(), &token_id)
+        check(self.per_token.as_ref(), &token_id).inspect_err(|_| self.count_refusal(1))
+    }
+
+    fn count_refusal(&self, which: usize) {
+        self.refused[which].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests refused so far: `(by the address limit, by the token limit)`.
+    pub fn refused(&self) -> (u64, u64) {
+        (
+            self.refused[0].load(Ordering::Relaxed),
+            self.refused[1].load(Ordering::Relaxed),
+        )
     }
 
     /// Forgets keys that have been quiet long enough to be full again, so

@@ -13,6 +13,7 @@ mod clawhub;
 mod error;
 mod feeds;
 mod limits;
+mod metrics;
 mod page_cache;
 mod page_request;
 mod pages;
@@ -82,6 +83,13 @@ pub(crate) struct Shared {
     pub sessions: session::Sessions,
     /// Rendered page content, for a few seconds.
     pub page_cache: page_cache::PageCache,
+    /// What `/metrics` reports: the live counters, the database's counts
+    /// and the background fsck.
+    pub metrics: crate::metrics::Metrics,
+    /// The database counts a scrape reports, on a connection of their own.
+    pub store_facts: crate::metrics::StoreFacts,
+    /// The background fsck's results.
+    pub fsck: crate::metrics::FsckStatus,
 }
 
 /// Bundle file reads at once (see [`Shared::file_reads`]).
@@ -91,6 +99,7 @@ const FILE_READS_AT_ONCE: usize = 2;
 pub struct Server {
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -107,6 +116,7 @@ impl Server {
             None
         };
         let store = registry.open_store()?;
+        let facts_store = registry.open_store()?;
         let mirror = crate::mirror::sync::Mirror::new(registry.clone(), &config)?;
         let shared = Arc::new(Shared {
             mirror,
@@ -116,11 +126,25 @@ impl Server {
             file_reads: tokio::sync::Semaphore::new(FILE_READS_AT_ONCE),
             sessions: session::Sessions::default(),
             page_cache: page_cache::PageCache::default(),
+            metrics: crate::metrics::Metrics::new(),
+            store_facts: crate::metrics::StoreFacts::new(facts_store),
+            fsck: crate::metrics::FsckStatus::default(),
             registry,
             base_url,
             config,
         });
-        Ok(Server { shared, tls })
+        Ok(Server {
+            shared,
+            tls,
+            metrics_listener: None,
+        })
+    }
+
+    /// Serves `/metrics` on `listener` (`metrics_listen`), and no longer on
+    /// the public one.
+    pub fn with_metrics_listener(mut self, listener: TcpListener) -> Server {
+        self.metrics_listener = Some(listener);
+        self
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight
@@ -130,7 +154,14 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        serve(self.shared, self.tls, listener, shutdown).await
+        let metrics = self
+            .metrics_listener
+            .map(|l| tokio::spawn(metrics::serve_listener(self.shared.clone(), l)));
+        let result = serve(self.shared, self.tls, listener, shutdown).await;
+        if let Some(task) = metrics {
+            task.abort();
+        }
+        result
     }
 }
 
@@ -214,6 +245,7 @@ async fn serve(
     };
 
     let scheduler = shared.mirror.spawn_scheduler();
+    let fsck = metrics::spawn_background_fsck(shared.clone());
 
     tokio::pin!(shutdown);
     loop {
@@ -251,6 +283,9 @@ async fn serve(
     resigner.abort();
     scheduler.abort();
     flusher.abort();
+    if let Some(fsck) = fsck {
+        fsck.abort();
+    }
     flush_downloads(&shared.registry).await;
     Ok(())
 }

@@ -5,7 +5,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::body::Body;
 use super::error::ApiError;
@@ -13,20 +13,65 @@ use super::request::{blocking, read_body, reader, reader_identity, writer};
 use super::response::{blob_file, error_response, json, prepared, text};
 use super::Shared;
 use crate::api::{self, OkResponse, OwnerUser, OwnersChange, OwnersResponse};
+use crate::metrics::RouteGroup;
 use crate::token::Identity;
 
-/// Handles one request; never fails (errors become JSON responses).
+/// Handles one request; never fails (errors become JSON responses). Each
+/// answer is counted for `/metrics` by its route group and status.
 pub(crate) async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let started = Instant::now();
     let method = req.method().clone();
     let path = redacted(req.uri().path());
-    let result = route(req, &shared, peer).await;
+    let segments = decoded_segments(req.uri().path());
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let group = route_group(&segs, &method);
+    let result = route(req, &shared, peer, &segs).await;
     let response = result.unwrap_or_else(|e| error_response(e, &shared.base_url));
-    tracing::debug!(%peer, %method, %path, status = response.status().as_u16(), "request");
+    let status = response.status().as_u16();
+    let bytes = (method != Method::HEAD)
+        .then(|| hyper::body::Body::size_hint(response.body()).exact())
+        .flatten();
+    shared
+        .metrics
+        .observe_request(group, status, started.elapsed(), bytes);
+    tracing::debug!(%peer, %method, %path, status, "request");
     response
+}
+
+/// The path's segments, percent-decoded, as the router matches them.
+fn decoded_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// The group a request is counted in, by the same tests [`route`] matches
+/// with, in the same order.
+fn route_group(segs: &[&str], method: &Method) -> RouteGroup {
+    let read = method == Method::GET || method == Method::HEAD;
+    match segs {
+        ["healthz"] => RouteGroup::Health,
+        ["metrics"] => RouteGroup::Metrics,
+        ["index", ..] => RouteGroup::Index,
+        segs if read && super::feeds::is_feed(segs) => RouteGroup::Feeds,
+        segs if super::clawhub::is_clawhub(segs) => RouteGroup::Clawhub,
+        segs if super::pages::is_page(segs) => RouteGroup::Pages,
+        ["api", "v1", "crates", "new"] => RouteGroup::Publish,
+        ["api", "v1", "crates"] => RouteGroup::Search,
+        ["api", "v1", "crates", _, _, "download"] => RouteGroup::Download,
+        ["api", ..] | ["me"] => RouteGroup::Api,
+        ["admin", ..] => RouteGroup::Admin,
+        _ => RouteGroup::Other,
+    }
 }
 
 /// The path as it may be logged: a feed token (`/~TOKEN/…`) never is, in
@@ -47,27 +92,21 @@ fn redacted(path: &str) -> String {
 
 async fn route(
     req: Request<Incoming>,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     peer: SocketAddr,
+    segs: &[&str],
 ) -> Result<Response<Body>, ApiError> {
     shared
         .limits
         .check_ip(peer.ip())
         .map_err(|wait| ApiError::rate_limited(wait, "address"))?;
     let path = req.uri().path().to_string();
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
     let read = method == Method::GET || method == Method::HEAD;
-    match segs.as_slice() {
+    match segs {
+        ["metrics"] if read && shared.config.metrics_listen.is_none() => {
+            super::metrics::handle(&req, shared).await
+        }
         ["healthz"] if read => {
             let packages = shared
                 .registry
@@ -86,7 +125,9 @@ async fn route(
         ["index", rest @ ..] if read && !rest.is_empty() => {
             reader(&req, shared)?;
             let key = rest.join("/").to_ascii_lowercase();
-            match shared.registry.index_file(&key) {
+            let file = shared.registry.index_file(&key);
+            shared.metrics.index_lookup(file.is_some());
+            match file {
                 Some(file) => Ok(prepared(&req, &file)),
                 None => Err(index_not_found(&key)),
             }
@@ -133,11 +174,26 @@ fn index_not_found(path: &str) -> ApiError {
     ApiError::not_found(format!("no package has the index file `{path}`"))
 }
 
+/// A publish, counted for `/metrics` as accepted (by kind) or refused (by
+/// the reason its status names).
 async fn publish(
     req: Request<Incoming>,
     shared: &Shared,
     peer: SocketAddr,
 ) -> Result<Response<Body>, ApiError> {
+    let result = store_publish(req, shared, peer).await;
+    match &result {
+        Ok((kind, _)) => shared.metrics.publish_accepted(*kind),
+        Err(e) => shared.metrics.publish_refused(e.status.as_u16()),
+    }
+    result.map(|(_, response)| response)
+}
+
+async fn store_publish(
+    req: Request<Incoming>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Result<(crate::package::Kind, Response<Body>), ApiError> {
     let who = writer(&req, shared)?;
     // Refuse a reader before accepting megabytes from it.
     if !who.has(crate::token::Role::Publisher) {
@@ -178,7 +234,7 @@ async fn publish(
             ..Default::default()
         },
     };
-    Ok(json(StatusCode::OK, &response))
+    Ok((published.package.kind, json(StatusCode::OK, &response)))
 }
 
 /// The metadata and the tarball of a publish body in cargo's framing

@@ -22,6 +22,7 @@ mod fixtures;
 pub mod git_http;
 mod http;
 mod nginx;
+mod prometheus;
 mod signed_index;
 mod sparse_upstream;
 mod static_server;
@@ -32,6 +33,6 @@ mod webdriver;
 #[allow(unused_imports)]
 pub use self::{
     agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*,
-    fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, signed_index::*,
+    fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, prometheus::*, signed_index::*,
     sparse_upstream::*, static_server::*, test_ca::*, tool_run::*, webdriver::*,
 };
