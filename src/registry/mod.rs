@@ -39,11 +39,16 @@ use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, sign, IndexCache, Prepared};
 use crate::package::NameError;
-use crate::store::{PackageRow, SearchHit, Store, StoreError, VersionStatus};
+use crate::store::{PackageRow, ReaderPool, SearchHit, Store, StoreError, VersionStatus};
 use crate::token::{Identity, Role};
 
 /// The file holding the bootstrap admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Read-only connections in the pool: searches, downloads, review pages and
+/// owner lookups each hold one for a moment, so a few keep any one slow read
+/// from queueing the rest on two cores.
+const READERS: usize = 4;
 
 /// Why a registry operation failed. The server maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +93,8 @@ pub struct Registry {
     signing: Mutex<signing::Signing>,
     /// The static tree kept in step (`[export] dir`), locked like `signing`.
     exporter: Mutex<Option<export::Exporter>>,
-    reader: Mutex<Store>,
+    /// Read-only connections for everything that only reads.
+    readers: ReaderPool,
     blobs: BlobStore,
     index: IndexCache,
     /// The agent-tool feeds' items, locked like `signing`.
@@ -113,18 +119,18 @@ impl Registry {
         let data_dir = config.data_dir.clone();
         fsutil::create_private_dir(&data_dir)?;
         let mut writer = Store::open(&data_dir)?;
-        let reader = Store::open(&data_dir)?;
+        let readers = ReaderPool::open(&data_dir, READERS)?;
         let blobs = BlobStore::open(&data_dir)?;
         bootstrap_admin_token(&data_dir, &mut writer)?;
         let signing = signing::Signing::open(&data_dir, &mut writer, &config.signing)?;
-        let downloads = downloads::Downloads::open(&reader)?;
+        let downloads = downloads::Downloads::open(&readers.get())?;
         let registry = Registry {
             data_dir,
             config: config.clone(),
             writer: Mutex::new(writer),
             signing: Mutex::new(signing),
             exporter: Mutex::new(None),
-            reader: Mutex::new(reader),
+            readers,
             blobs,
             index: IndexCache::default(),
             feeds: Mutex::new(feeds::Feeds::default()),
@@ -304,7 +310,7 @@ impl Registry {
     }
 
     fn reader(&self) -> MutexGuard<'_, Store> {
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+        self.readers.get()
     }
 
     fn archive_limits(&self) -> ArchiveLimits {

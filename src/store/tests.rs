@@ -104,3 +104,39 @@ fn tokens_round_trip_and_revoke() {
     assert!(store.live_tokens().unwrap().is_empty());
     assert!(store.revoke_token(presented.id, "test").is_err());
 }
+
+#[test]
+fn pooled_readers_read_while_the_writer_commits_and_never_go_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Store::open(dir.path()).unwrap();
+    let pool = std::sync::Arc::new(ReaderPool::open(dir.path(), 3).unwrap());
+    assert_eq!(pool.size(), 3);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, done) = (pool.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (mut last, mut reads) = (0, 0u64);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let seen = pool.get().public_package_count().unwrap();
+                    assert!(seen >= last, "a reader saw {seen} after {last}");
+                    last = seen;
+                    reads += 1;
+                }
+                (last, reads)
+            })
+        })
+        .collect();
+    for i in 0..200 {
+        insert(&mut writer, Kind::Skill, &format!("pooled-{i}"), "1.0.0").unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        let (last, reads) = reader.join().unwrap();
+        assert!(last <= 200 && reads > 0);
+    }
+    assert_eq!(pool.get().public_package_count().unwrap(), 200);
+    // Read-only: a pooled connection cannot write.
+    let mut store = pool.get();
+    assert!(insert(&mut store, Kind::Skill, "from-a-reader", "1.0.0").is_err());
+}
