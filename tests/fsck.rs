@@ -326,6 +326,14 @@ fn repair_quarantines_a_damaged_blob_and_the_rest_still_installs() {
         body.contains("quarantined by `skillreg fsck --repair`"),
         "{body}"
     );
+    // Nor does the catalog offer it: search, the package page, its own page.
+    let (_, search) = get(&format!("{}/api/v1/crates?q=rep-bad", d.url));
+    assert!(search.contains(r#""max_version":"1.0.0""#), "{search}");
+    let (status, page) = get(&format!("{}/packages/rep-bad", d.url));
+    assert_eq!(status, 200);
+    assert!(!page.contains("1.1.0"), "the package page offers no 1.1.0");
+    let (status, _) = get(&format!("{}/packages/rep-bad/1.1.0", d.url));
+    assert_eq!(status, 404);
     let user = ClientEnv::new();
     let project = user.project("p");
     let out = user.install(&d.url, &trust, &project, &["rep-keep", "rep-bad"]);

@@ -144,7 +144,7 @@ pub const MIGRATIONS: &[&str] = &[
         version_id INTEGER NOT NULL REFERENCES versions(id),
         PRIMARY KEY (run_id, version_id)
     );",
-    // Versions `skillreg fsck --repair` took out of service: their blob was
+    // 8: versions `skillreg fsck --repair` took out of service: their blob was
     // damaged or missing (moved to `DATA/quarantine/`). A quarantined
     // version is in no index, catalog or feed, and its download answers
     // 410 until a repair finds its blob whole again and clears the mark.
