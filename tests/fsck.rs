@@ -245,6 +245,8 @@ fn repair_quarantines_a_damaged_blob_and_the_rest_still_installs() {
     d.publish_skill("rep-keep", "1.0.0");
     d.publish_skill("rep-bad", "1.0.0");
     d.publish_skill("rep-bad", "1.1.0");
+    d.publish_skill("rep-gone", "1.0.0");
+    std::fs::remove_file(blob_of(&d, "rep-gone", "1.0.0")).unwrap();
     let bad = blob_of(&d, "rep-bad", "1.1.0");
     let original = std::fs::read(&bad).unwrap();
     let mut damaged = original.clone();
@@ -267,6 +269,7 @@ fn repair_quarantines_a_damaged_blob_and_the_rest_still_installs() {
     let (ok, text) = fsck_args(&data, &["--repair"]);
     assert!(ok, "{text}");
     assert!(text.contains("quarantined rep-bad@1.1.0"), "{text}");
+    assert!(text.contains("quarantined rep-gone@1.0.0"), "{text}");
     assert!(!bad.exists());
     let quarantine = data.join("quarantine");
     let moved: Vec<PathBuf> = std::fs::read_dir(&quarantine)
@@ -322,6 +325,17 @@ fn repair_quarantines_a_damaged_blob_and_the_rest_still_installs() {
     assert!(!index.contains("\"1.1.0\""), "{index}");
     let (status, body) = get(&format!("{}/api/v1/crates/rep-bad/1.1.0/download", d.url));
     assert_eq!(status, 410, "{body}");
+    let (status, body) = get(&format!("{}/api/v1/crates/rep-gone/1.0.0/download", d.url));
+    assert_eq!(status, 410, "{body}");
+    let (status, _) = get(&format!(
+        "{}/index/{}",
+        d.url,
+        skillreg::index::path_for("rep-gone")
+    ));
+    assert_eq!(
+        status, 404,
+        "a package with nothing servable has no index file"
+    );
     assert!(
         body.contains("quarantined by `skillreg fsck --repair`"),
         "{body}"
@@ -400,4 +414,45 @@ fn repair_rerenders_a_tampered_tree_and_a_client_verifies_it_again() {
     assert!(project.join(".claude/skills/tree-one/SKILL.md").is_file());
     let (ok, text) = fsck_args(&data, &["--export", tree.to_str().unwrap()]);
     assert!(ok, "{text}");
+}
+
+#[test]
+fn a_daemon_does_not_start_while_a_repair_holds_the_data_dir() {
+    let d = Daemon::start();
+    d.publish_skill("lock-one", "1.0.0");
+    let (_dir, data) = d.stop();
+    let before = Fingerprint::of_data_dir(&data);
+    // What `fsck --repair` holds while it runs.
+    let lock = skillreg::fsutil::DataDirLock::try_take(&data, true)
+        .unwrap()
+        .expect("no daemon holds it");
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the daemon started while the data dir was locked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains("`skillreg fsck --repair` is running on"),
+        "{err}"
+    );
+    assert!(Fingerprint::of_data_dir(&data).diff(&before).is_empty());
+    drop(lock);
+    let d = Daemon::start_in(tempfile::tempdir().unwrap(), data, "");
+    d.assert_serving();
 }
