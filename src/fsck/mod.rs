@@ -312,7 +312,9 @@ pub fn check(data: &Path) -> Result<Report, FsckError> {
     check_with(data, &Options::default())
 }
 
-/// [`check`], and the static tree of `options`.
+/// [`check`], and the static tree of `options`. Blocking (it reads every
+/// blob, and waits a second before re-checking a tree that looked damaged):
+/// a daemon runs it off its async runtime (`spawn_blocking`).
 pub fn check_with(data: &Path, options: &Options) -> Result<Report, FsckError> {
     let started = Instant::now();
     let store_err = |source| FsckError::Store {

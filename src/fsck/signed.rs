@@ -66,12 +66,15 @@ pub(super) fn roots(store: &Store, data: &Path, report: &mut Report) -> Option<R
     if let Some(root) = &trusted {
         for role in KeyRole::ALL {
             let path = keys::key_path(data, role);
-            let Ok(key) = keys::read_seed(&path) else {
-                report.notes.push(format!(
-                    "{} cannot be read: the daemon will not start; restore DATA/keys from a backup",
-                    path.display()
-                ));
-                continue;
+            let key = match keys::read_seed(&path) {
+                Ok(key) => key,
+                Err(e) => {
+                    report.notes.push(format!(
+                        "{} cannot be read ({e}): run fsck as the daemon's user; if the file is gone or garbled, restore DATA/keys from a backup",
+                        path.display()
+                    ));
+                    continue;
+                }
             };
             let id = sign::key_id(&key.verifying_key());
             let named = root
