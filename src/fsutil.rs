@@ -110,5 +110,45 @@ pub fn rfc3339(unix: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// A `flock` on `DATA/daemon.lock`: every running daemon holds it shared,
+/// and `skillreg fsck --repair` exclusive, so a repair never runs beside a
+/// daemon that serves (and caches) what it changes. Released when dropped
+/// or when the process dies.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: File,
+}
+
+/// The lock file's name in the data directory.
+pub const DATA_DIR_LOCK: &str = "daemon.lock";
+
+impl DataDirLock {
+    /// Takes the lock without waiting: shared (a daemon) or exclusive (a
+    /// repair). `Ok(None)` when another process holds it the other way.
+    pub fn try_take(data_dir: &Path, exclusive: bool) -> io::Result<Option<DataDirLock>> {
+        use std::os::fd::AsRawFd;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(data_dir.join(DATA_DIR_LOCK))?;
+        let how = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
+        // SAFETY: flock on a descriptor this function owns; released when it closes.
+        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        Ok(Some(DataDirLock { _file: file }))
+    }
+}
+
 #[cfg(test)]
 mod tests;

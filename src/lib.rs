@@ -17,15 +17,15 @@
 //! | [`mirror`] | upstream sources (registry, marketplace, drop, sparse cargo indexes, Agent Skills indexes, ClawHub) and their sync runs; transfer archives |
 //! | [`client`] | the web API as plain functions, and the verifying client (`skillreg install`) |
 //! | [`api`] | the web API's wire formats (publish framing, JSON bodies); used by the edges only |
+//! | [`metrics`] | what an operator watches: `/metrics` counters, the database's counts at scrape time, the background fsck |
+//! | [`backup`] | consistent backups of a running registry's data directory, and restores |
+//! | [`fsck`] | checking a data directory: blobs against their names and the database, the signed metadata re-verified; `--repair` quarantines and re-renders |
 //! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog, ClawHub's bodies and download counts |
 //! | [`config`] | defaults ← TOML file ← flags |
 //! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
 //! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
-//! | [`backup`] | consistent backups of a running registry's data directory, and restores |
-//! | [`fsck`] | checking a data directory: every blob against its name and the database |
-//! | [`metrics`] | what an operator watches: `/metrics` counters, the database's counts at scrape time, the background fsck |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
 //! | [`blobs`] | content-addressed, durable blob files |

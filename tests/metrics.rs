@@ -237,3 +237,44 @@ fn a_real_prometheus_scrapes_the_daemon() {
         "{latency}"
     );
 }
+
+#[test]
+fn the_background_fsck_reports_a_tampered_statement_of_the_kept_tree() {
+    let site = tempfile::tempdir().unwrap();
+    let tree = site.path().join("tree");
+    let d = Daemon::with_config(&format!(
+        "fsck_interval = \"1s\"\n[export]\ndir = {:?}\nbase_url = \"http://mirror.example/\"\n",
+        tree.display().to_string()
+    ));
+    d.publish_skill("kept", "1.0.0");
+    let url = metrics_url(&d);
+    let clean = scrape_until(&url, &d.admin, "skillreg_fsck_last_clean", 1.0);
+    assert!(
+        clean.expect("skillreg_fsck_last_signed_checked") >= 3.0,
+        "{}",
+        clean.text
+    );
+
+    // One byte of the kept tree's statement for the package's index file.
+    let file = skillreg::index::path_for("kept");
+    let statement = tree
+        .join("index")
+        .join(skillreg::index::sign::paths::statement(&file));
+    let mut bytes = std::fs::read(&statement).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&statement, &bytes).unwrap();
+
+    let found = scrape_until(&url, &d.admin, "skillreg_fsck_last_clean", 0.0);
+    promtool_check(&found.text).unwrap();
+    assert!(
+        found.expect(r#"skillreg_fsck_last_findings{kind="signed_bad"}"#) >= 1.0,
+        "{}",
+        found.text
+    );
+    assert_eq!(
+        found.expect(r#"skillreg_fsck_last_findings{kind="damaged"}"#),
+        0.0
+    );
+    d.assert_serving();
+}

@@ -50,10 +50,26 @@ enum Command {
     },
     /// Check a data directory (works while the daemon runs): every blob
     /// re-hashed against its name, every version's blob present, orphans
-    /// and temp files listed. Exits 1 when anything is damaged or missing.
+    /// and temp files listed, the root chain, every stored index line and
+    /// a static tree's signed metadata re-verified. Exits 1 when anything
+    /// is damaged or missing.
     Fsck {
         #[command(flatten)]
         data: DataDir,
+        /// Also re-verify this static tree (default: `[export] dir` of --config).
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// The URL that tree is served at (default: its config.json's).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// The daemon's config file (for `[export]` and signing lifetimes).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// With the daemon stopped: quarantine damaged and missing blobs'
+        /// versions (blobs moved to DATA/quarantine/, never deleted), serve
+        /// again those whose blob is back, re-render the static tree.
+        #[arg(long)]
+        repair: bool,
     },
     /// Manage API tokens in a data directory (works while the daemon runs).
     #[command(subcommand)]
@@ -308,14 +324,13 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Fsck { data } => {
-            let report = crate::fsck::check(&data.dir).map_err(|e| e.to_string())?;
-            println!("{report}");
-            match report.is_clean() {
-                true => Ok(()),
-                false => Err(format!("{} is damaged; see above", data.dir.display())),
-            }
-        }
+        Command::Fsck {
+            data,
+            export,
+            base_url,
+            config,
+            repair,
+        } => fsck(data, export, base_url, config, repair),
         Command::Token(cmd) => token(cmd),
         Command::Key(cmd) => key(cmd),
         Command::ExportMarketplace { out, data, config } => {
@@ -681,6 +696,62 @@ fn publish(
 
 /// Opens the registry and serves it; used by `serve` (and kept here so the
 /// binary stays a one-liner).
+/// `skillreg fsck`, and `--repair`.
+fn fsck(
+    data: DataDir,
+    export: Option<PathBuf>,
+    base_url: Option<String>,
+    config: Option<PathBuf>,
+    repair: bool,
+) -> Result<(), String> {
+    let mut config = match config {
+        Some(path) => Config::load(&path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    config.data_dir = data.dir;
+    let from_config = !config.export.dir.as_os_str().is_empty();
+    let options = crate::fsck::Options {
+        export: export.or_else(|| from_config.then(|| config.export.dir.clone())),
+        base_url: base_url.or_else(|| {
+            (from_config && !config.export.base_url.is_empty())
+                .then(|| config.export.base_url.clone())
+        }),
+    };
+    let report = if repair {
+        let done = crate::fsck::repair(&config, &options).map_err(|e| e.to_string())?;
+        println!("{}\n", done.before);
+        for (from, to) in &done.moved {
+            println!("moved {} to {}", from.display(), to.display());
+        }
+        for v in &done.quarantined {
+            println!("quarantined {v}: not served until its blob is restored");
+        }
+        for v in &done.released {
+            println!("released {v}: its blob is whole again, served from the next start");
+        }
+        if let Some(out) = &done.tree {
+            println!(
+                "re-rendered the static tree {} from the database",
+                out.display()
+            );
+        }
+        println!("\nafter the repair:\n{}", done.after);
+        done.after
+    } else {
+        let report =
+            crate::fsck::check_with(&config.data_dir, &options).map_err(|e| e.to_string())?;
+        println!("{report}");
+        report
+    };
+    match report.is_clean() {
+        true => Ok(()),
+        false => Err(format!(
+            "{} is damaged; see above",
+            config.data_dir.display()
+        )),
+    }
+}
+
 pub(crate) fn open_registry(config: &Config, base_url: &str) -> Result<Arc<Registry>, String> {
     Registry::open(config, base_url).map(Arc::new).map_err(|e| {
         format!(

@@ -53,6 +53,15 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
             )
         })?;
         tighten_modes(&config.data_dir);
+        // Held while the daemon runs: `skillreg fsck --repair` refuses then.
+        let _data_lock = crate::fsutil::DataDirLock::try_take(&config.data_dir, false)
+            .map_err(|e| format!("cannot lock {}: {e}", config.data_dir.display()))?
+            .ok_or_else(|| {
+                format!(
+                    "`skillreg fsck --repair` is running on {}; start the daemon when it is done",
+                    config.data_dir.display()
+                )
+            })?;
         let registry = super::open_registry(&config, &base_url)?;
         let mut server = crate::server::Server::new(registry, config.clone(), base_url.clone())
             .map_err(|e| e.to_string())?;

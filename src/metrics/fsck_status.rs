@@ -19,13 +19,13 @@ pub struct LastCheck {
     pub finished_at: i64,
     /// How long it took.
     pub seconds: f64,
-    /// True when nothing was damaged or missing.
+    /// True when nothing was damaged, missing or failed to verify.
     pub clean: bool,
-    /// Blob files re-hashed, and their bytes.
+    /// Blob files re-hashed.
     pub blobs: u64,
-    /// Bytes re-hashed.
-    pub bytes: u64,
-    /// Findings by kind (see [`fsck::Report::counts`]).
+    /// Signed documents and index files verified.
+    pub signed_checked: u64,
+    /// Findings by kind (see [`fsck::Counts`]).
     pub findings: Vec<(&'static str, u64)>,
 }
 
@@ -49,16 +49,18 @@ pub struct FsckStatus {
 }
 
 impl FsckStatus {
-    /// Runs one check of `data` (blocking: call it off the async threads),
-    /// records and logs its result.
-    pub fn run(&self, data: &Path) {
+    /// Runs one check of `data` and of the static tree in `options`
+    /// (blocking: call it off the async threads), records and logs its
+    /// result.
+    pub fn run(&self, data: &Path, options: &fsck::Options) {
         let started = Instant::now();
-        let result = fsck::check(data);
+        let result = fsck::check_with(data, options);
         let seconds = started.elapsed().as_secs_f64();
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(report) => {
                 let clean = report.is_clean();
+                let counts = report.counts();
                 if clean {
                     outcome.clean_runs += 1;
                     tracing::info!(blobs = report.blobs, seconds, "background fsck: clean");
@@ -70,9 +72,16 @@ impl FsckStatus {
                     finished_at: crate::fsutil::unix_now(),
                     seconds,
                     clean,
-                    blobs: report.blobs as u64,
-                    bytes: report.bytes,
-                    findings: report.counts().to_vec(),
+                    blobs: counts.blobs_checked as u64,
+                    signed_checked: counts.signed_checked as u64,
+                    findings: vec![
+                        ("damaged", counts.damaged as u64),
+                        ("missing", counts.missing as u64),
+                        ("signed_bad", counts.signed_bad as u64),
+                        ("quarantined", counts.quarantined as u64),
+                        ("orphan", counts.orphans as u64),
+                        ("stray", counts.temp_files as u64),
+                    ],
                 });
             }
             Err(e) => {
@@ -146,13 +155,18 @@ impl FsckOutcome {
             "Blob files the last background fsck re-hashed",
             g(last.blobs as i64),
         );
+        r.register(
+            "fsck_last_signed_checked",
+            "Signed documents and index files the last background fsck verified",
+            g(last.signed_checked as i64),
+        );
         let findings = Family::<Finding, Gauge>::default();
         for (kind, n) in &last.findings {
             findings.get_or_create(&Finding { kind }).set(*n as i64);
         }
         r.register(
             "fsck_last_findings",
-            "What the last background fsck found, by kind (damaged and missing are damage; orphan and stray are listed only)",
+            "What the last background fsck found, by kind (damaged, missing and signed_bad are damage; quarantined versions are held back by an earlier repair; orphan and stray are listed only)",
             findings,
         );
     }

@@ -379,13 +379,21 @@ impl Registry {
         name: &str,
         version: &str,
     ) -> Result<(PathBuf, u64, String), RegistryError> {
-        let (blob, version_id, status) = self
+        let (blob, version_id, status, quarantined) = self
             .reader()
             .blob_of(name, version)?
-            .filter(|(_, _, status)| {
+            .filter(|(_, _, status, _)| {
                 *status == VersionStatus::Approved || who.is_some_and(|w| w.has(Role::Admin))
             })
             .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
+        // Its blob was damaged or lost: refuse rather than serve other bytes.
+        if let Some(reason) = quarantined {
+            return Err(StoreError::Quarantined {
+                name: format!("{name}@{version}"),
+                reason,
+            }
+            .into());
+        }
         // An admin reviewing a pending version is not a download.
         if status == VersionStatus::Approved {
             self.downloads.count(version_id);

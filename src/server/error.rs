@@ -131,6 +131,7 @@ impl From<RegistryError> for ApiError {
             )
             | RegistryError::NameInReview(_) => StatusCode::CONFLICT,
             RegistryError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            RegistryError::Store(StoreError::Quarantined { .. }) => StatusCode::GONE,
             RegistryError::Store(StoreError::Owners(_)) => StatusCode::BAD_REQUEST,
             RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,
             RegistryError::Store(_) | RegistryError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -152,7 +152,14 @@ pub(super) fn spawn_background_fsck(shared: Arc<Shared>) -> Option<tokio::task::
             wait = interval;
             let shared = shared.clone();
             let data = shared.registry.data_dir().to_path_buf();
-            if let Err(e) = tokio::task::spawn_blocking(move || shared.fsck.run(&data)).await {
+            // The static tree the daemon keeps is checked with the data.
+            let export = &shared.config.export;
+            let options = crate::fsck::Options {
+                export: (!export.dir.as_os_str().is_empty()).then(|| export.dir.clone()),
+                base_url: None,
+            };
+            let check = move || shared.fsck.run(&data, &options);
+            if let Err(e) = tokio::task::spawn_blocking(check).await {
                 tracing::error!(error = %e, "background fsck task failed");
             }
         }

@@ -55,7 +55,8 @@ impl Store {
         self.all(
             "SELECT id, version, cksum, size, description, keywords, yanked, published_at,
                     published_by, source, entry_json, decided_by, decision_note
-             FROM versions WHERE package_id = ?1 AND status = 'approved' ORDER BY id",
+             FROM versions WHERE package_id = ?1 AND status = 'approved' AND quarantined_at IS NULL
+             ORDER BY id",
             [package_id],
             |r| {
                 let keywords: String = r.get(5)?;

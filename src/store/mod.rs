@@ -17,6 +17,7 @@ mod feeds;
 mod packages;
 mod pool;
 mod publisher_keys;
+mod quarantine;
 mod review;
 mod roots;
 mod schema;
@@ -31,6 +32,7 @@ pub use feeds::{FeedArchiveRow, PublicVersion};
 pub use packages::{PackageRow, SearchHit};
 pub use pool::ReaderPool;
 pub use publisher_keys::PublisherKey;
+pub use quarantine::VersionCheck;
 pub use review::ReviewRow;
 pub use schema::MIGRATIONS;
 pub use stats::{StoreStats, SyncRunTotals};
@@ -86,6 +88,14 @@ pub enum StoreError {
     /// A change that conflicts with what is stored (e.g. a root version gap).
     #[error("{0}")]
     Conflict(String),
+    /// The version was taken out of service by `skillreg fsck --repair`.
+    #[error("{name} is quarantined by `skillreg fsck --repair` ({reason}) and is not served; an operator restores its blob from a backup and runs `skillreg fsck --repair` again")]
+    Quarantined {
+        /// `name@version`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// One connection to the store.

@@ -191,7 +191,7 @@ impl Store {
                     (p.normalized LIKE ?2 ESCAPE '\\' OR lower(v.description) LIKE ?1 ESCAPE '\\'
                      OR lower(v.keywords) LIKE ?1 ESCAPE '\\')
              FROM packages p JOIN versions v ON v.package_id = p.id
-             WHERE v.status = 'approved'
+             WHERE v.status = 'approved' AND v.quarantined_at IS NULL
              ORDER BY p.id, v.id",
         )?;
         let rows = stmt.query_map(params![pattern, normalized_pattern], |r| {

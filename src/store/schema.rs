@@ -144,4 +144,10 @@ pub const MIGRATIONS: &[&str] = &[
         version_id INTEGER NOT NULL REFERENCES versions(id),
         PRIMARY KEY (run_id, version_id)
     );",
+    // 8: versions `skillreg fsck --repair` took out of service: their blob was
+    // damaged or missing (moved to `DATA/quarantine/`). A quarantined
+    // version is in no index, catalog or feed, and its download answers
+    // 410 until a repair finds its blob whole again and clears the mark.
+    "ALTER TABLE versions ADD COLUMN quarantined_at INTEGER;
+    ALTER TABLE versions ADD COLUMN quarantine_reason TEXT;",
 ];

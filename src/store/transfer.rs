@@ -43,7 +43,7 @@ impl Store {
                     v.published_at, v.source, v.upstream, a.statement
              FROM versions v JOIN packages p ON p.id = v.package_id
              LEFT JOIN approvals a ON a.version_id = v.id
-             WHERE v.yanked = 0
+             WHERE v.yanked = 0 AND v.quarantined_at IS NULL
                AND (v.status = 'approved' OR (?1 AND v.status = 'pending'))
                AND MAX(v.published_at, COALESCE(v.decided_at, 0)) >= ?2
              ORDER BY p.normalized, v.id",

@@ -115,7 +115,8 @@ impl Store {
     pub fn entries(&self, package_id: i64) -> Result<Vec<EntryRow>, StoreError> {
         self.all(
             "SELECT entry_json, yanked FROM versions
-             WHERE package_id = ?1 AND status = 'approved' ORDER BY id",
+             WHERE package_id = ?1 AND status = 'approved' AND quarantined_at IS NULL
+             ORDER BY id",
             [package_id],
             |r| {
                 Ok(EntryRow {
@@ -127,17 +128,19 @@ impl Store {
     }
 
     /// The blob of `name@version` (exact version string, newest row), the
-    /// version's row id, and whether it is approved (only approved blobs are
-    /// public).
+    /// version's row id, whether it is approved (only approved blobs are
+    /// public), and why `skillreg fsck --repair` quarantined it, if it did.
+    #[allow(clippy::type_complexity)]
     pub fn blob_of(
         &self,
         name: &str,
         version: &str,
-    ) -> Result<Option<(BlobRef, i64, VersionStatus)>, StoreError> {
+    ) -> Result<Option<(BlobRef, i64, VersionStatus, Option<String>)>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT v.cksum, v.size, v.id, v.status FROM versions v JOIN packages p ON p.id = v.package_id
+                "SELECT v.cksum, v.size, v.id, v.status, v.quarantine_reason
+                 FROM versions v JOIN packages p ON p.id = v.package_id
                  WHERE p.normalized = ?1 AND v.version = ?2
                  ORDER BY v.id DESC LIMIT 1",
             )?
@@ -149,6 +152,7 @@ impl Store {
                     },
                     r.get(2)?,
                     VersionStatus::parse(&r.get::<_, String>(3)?),
+                    r.get(4)?,
                 ))
             })
             .optional()?)
@@ -503,11 +507,13 @@ impl Store {
         )
     }
     /// Every blob the store names: `(sha256 hex, what names it)`, for each
-    /// version (`name@version (status)`) and each rendered feed zip.
+    /// version (`name@version (status)`) not quarantined and each rendered
+    /// feed zip.
     pub fn blob_references(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut refs: Vec<(String, String)> = self.all(
             "SELECT v.cksum, p.name || '@' || v.version || ' (' || v.status || ')' FROM versions v
-             JOIN packages p ON p.id = v.package_id ORDER BY p.name, v.id",
+             JOIN packages p ON p.id = v.package_id
+             WHERE v.quarantined_at IS NULL ORDER BY p.name, v.id",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -523,7 +529,8 @@ impl Store {
     /// Hex checksums of every approved version (what a static export serves).
     pub fn approved_cksums(&self) -> Result<Vec<String>, StoreError> {
         self.all(
-            "SELECT DISTINCT cksum FROM versions WHERE status = 'approved' ORDER BY cksum",
+            "SELECT DISTINCT cksum FROM versions WHERE status = 'approved' AND quarantined_at IS NULL
+             ORDER BY cksum",
             [],
             |r| r.get(0),
         )
@@ -534,7 +541,10 @@ impl Store {
     pub fn version_files(&self, version_id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT files FROM versions WHERE id = ?1 AND status = 'approved'")?
+            .prepare_cached(
+                "SELECT files FROM versions
+                 WHERE id = ?1 AND status = 'approved' AND quarantined_at IS NULL",
+            )?
             .query_row([version_id], |r| r.get(0))
             .optional()?)
     }
