@@ -122,6 +122,32 @@ pub fn import_archive(
     store_verified(sink, opts, &staging, verified, carrier, seen, run)
 }
 
+/// Verifies `file` against `trust` as [`import_archive`] does, without a
+/// registry and without importing: the same reader (every entry, the root
+/// chain, the signed manifest, each blob against its sha256 and size, at
+/// most `max_blob` bytes each), with the blobs staged below `staging` (an
+/// existing, empty directory the caller removes). Returns the verified
+/// manifest. A check of an archive before it is carried or dropped, and
+/// the reader's entry point for the fuzz targets (see `RELIABILITY.md`).
+pub fn verify_archive(
+    file: &Path,
+    trust: &PinnedRoot,
+    limits: &TransferLimits,
+    max_blob: u64,
+    staging: &Path,
+) -> Result<Manifest, TransferError> {
+    let verified = read_archive(
+        file,
+        trust,
+        limits,
+        max_blob,
+        staging,
+        &|_, _| false,
+        (0, ""),
+    )?;
+    Ok(verified.manifest)
+}
+
 /// Verifies a loose bundle and its signature (`BUNDLE.sig`) against
 /// `opts.trust`, then imports the version as [`import_archive`] does.
 pub fn import_bundle(

@@ -71,7 +71,7 @@ pub use export::{
     export, export_bundles, parse_since, BundleSignature, BundleWritten, ExportError,
     ExportOptions, ExportSummary,
 };
-pub use import::{import_archive, import_bundle, import_file, ImportOptions};
+pub use import::{import_archive, import_bundle, import_file, verify_archive, ImportOptions};
 pub use trust::PinnedRoot;
 
 use import::*;

@@ -507,3 +507,43 @@ fn roots_chain_from_the_pinned_one() {
         other => panic!("{:?}", other.err()),
     }
 }
+
+#[test]
+fn verify_archive_checks_without_importing() {
+    let f = fixture();
+    let refs = |e: &[(String, Vec<u8>)]| -> Vec<u8> {
+        let r: Vec<(&str, &[u8])> = e.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+        tar_gz(&r)
+    };
+    let file = f.dir.path().join(format!("a{SUFFIX}"));
+    let staging = f.dir.path().join("staging");
+    fs::create_dir_all(&staging).unwrap();
+    fs::write(&file, refs(&f.good())).unwrap();
+    let manifest = verify_archive(
+        &file,
+        &pinned(&f.root1),
+        &TransferLimits::default(),
+        1 << 20,
+        &staging,
+    )
+    .unwrap();
+    assert_eq!(manifest.versions.len(), 1);
+    assert_eq!(manifest.versions[0].name, "demo");
+    // A blob that is not the one the signed manifest names is refused.
+    let mut bad = f.good();
+    bad[3].1 = b"another bundle of the same size!".to_vec();
+    bad[3].1.truncate(f.blob.len());
+    fs::write(&file, refs(&bad)).unwrap();
+    let staging2 = f.dir.path().join("staging2");
+    fs::create_dir_all(&staging2).unwrap();
+    match verify_archive(
+        &file,
+        &pinned(&f.root1),
+        &TransferLimits::default(),
+        1 << 20,
+        &staging2,
+    ) {
+        Err(TransferError::Refused(m)) => assert!(m.contains("blobs/"), "{m}"),
+        other => panic!("{:?}", other.map(|m| m.versions.len())),
+    }
+}
