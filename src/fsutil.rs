@@ -18,7 +18,19 @@ pub fn write_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// Like [`write_durable`], with the temp file in `tmp_dir` (same file system
 /// as `path`), so a crash leaves debris only where it is swept.
 pub fn write_durable_via(tmp_dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_atomic(tmp_dir, path, bytes, mode, true)
+    write_atomic(tmp_dir, path, bytes, mode, true, None)
+}
+
+/// Like [`write_durable`], passing the test hook `point` (see
+/// [`crate::crash_point`]) once the temp file is durable and before it is
+/// renamed, so a test can stop there.
+pub fn write_durable_at(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    point: &'static str,
+) -> io::Result<()> {
+    write_atomic(parent_dir(path), path, bytes, mode, true, Some(point))
 }
 
 /// Temp file in `tmp_dir`, then rename over `path`; with `durable`, the file
@@ -29,6 +41,7 @@ fn write_atomic(
     bytes: &[u8],
     mode: u32,
     durable: bool,
+    point: Option<&'static str>,
 ) -> io::Result<()> {
     let dir = parent_dir(path);
     let file_name = path
@@ -51,6 +64,9 @@ fn write_atomic(
             file.sync_all()?;
         }
         drop(file);
+        if let Some(point) = point {
+            crate::crash_point::crash_point(point);
+        }
         fs::rename(&tmp, path)?;
         if durable {
             sync_dir(dir)?;
@@ -63,6 +79,27 @@ fn write_atomic(
     result
 }
 
+/// The process id in the name of a temp file [`write_durable`] makes
+/// (`.NAME.tmp-PID-N`), or `None` for any other name.
+pub fn temp_file_writer(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a temp file named `file_name` was left by a process that is gone
+/// (or by this one in an earlier life, when a pid is reused): one a crash
+/// left, which nothing will rename. A live other process's may be in flight.
+pub fn is_abandoned_temp(file_name: &str) -> bool {
+    match temp_file_writer(file_name) {
+        Some(pid) if pid == std::process::id() => true,
+        Some(pid) => !Path::new("/proc").join(pid.to_string()).exists(),
+        None => false,
+    }
+}
+
 fn parent_dir(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -73,7 +110,7 @@ fn parent_dir(path: &Path) -> &Path {
 /// caches whose content is verified again on every use, where losing the
 /// newest copy in a crash only means fetching it again.
 pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_atomic(parent_dir(path), path, bytes, mode, false)
+    write_atomic(parent_dir(path), path, bytes, mode, false, None)
 }
 
 /// Fsyncs a directory so that a rename or create inside it survives a crash.

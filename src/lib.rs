@@ -33,6 +33,7 @@
 //! | [`package`] | kinds, names, versions and their rules |
 //! | [`token`] | roles, token format, hashing |
 //! | [`fsutil`] | durable writes (temp, fsync, rename, fsync dir) |
+//! | [`crash_point`] | test hook: abort points at each stage of a durable change (`SKILLREG_TEST_CRASH_AT`) |
 //!
 //! [`server::run`] takes a bound listener: `skillreg serve --listen
 //! 127.0.0.1:0` binds a free port and prints it, which is how the
@@ -66,6 +67,7 @@ pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod crash_point;
 pub mod feeds;
 pub mod fsck;
 pub mod fsutil;

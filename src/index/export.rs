@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::sign::paths;
 use super::IndexCache;
 use crate::blobs::{BlobStore, Sha256Digest};
+use crate::crash_point::crash_point;
 use crate::fsutil;
 
 /// The `config.json` of a static tree served at `base_url`: downloads come
@@ -65,7 +66,8 @@ pub fn write_at(out: &Path, rel: &str, bytes: &[u8]) -> io::Result<bool> {
 /// otherwise be answered `304` with the old bytes.
 pub fn replace_served(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let before = std::fs::metadata(target).and_then(|m| m.modified()).ok();
-    fsutil::write_durable(target, bytes, 0o644)?;
+    fsutil::write_durable_at(target, bytes, 0o644, "export.before_rename")?;
+    crash_point("export.after_rename");
     let Some(before) = before else {
         return Ok(());
     };
@@ -103,7 +105,8 @@ pub fn copy_blob_to(
         )));
     }
     ensure_dir(target.parent().expect("a feed path has a parent"))?;
-    fsutil::write_durable(&target, &bytes, 0o644)?;
+    fsutil::write_durable_at(&target, &bytes, 0o644, "export.before_rename")?;
+    crash_point("export.after_rename");
     Ok(true)
 }
 
@@ -132,6 +135,33 @@ pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Re
         replace_served(&target, &file.body)?;
     }
     Ok(())
+}
+
+/// Removes the temp files a crash left anywhere below `out` (written and
+/// never renamed: no reader was ever shown them), so they do not pile up
+/// in a served tree. Returns how many.
+pub fn remove_abandoned_temps(out: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![out.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            entries => entries?,
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file()
+                && fsutil::is_abandoned_temp(&entry.file_name().to_string_lossy())
+            {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Removes a file from the tree if present (e.g. a snapshot two versions old).

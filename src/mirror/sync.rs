@@ -194,6 +194,7 @@ impl Mirror {
             } else {
                 tracing::info!(source = %source.name, run = id, added = run.added, pending = run.pending, "sync run completed");
             }
+            crate::crash_point::crash_point("mirror.before_finish");
             if let Err(e) = mirror.registry.finish_run(id, &run) {
                 tracing::error!(source = %source.name, run = id, error = %e, "cannot record the end of a sync run");
             }

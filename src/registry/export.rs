@@ -76,6 +76,12 @@ impl Exporter {
             catalog: Catalog::default(),
             clawhub_changed: BTreeSet::new(),
         };
+        // A crash while the tree was written leaves temp files beside the
+        // files they were to replace; nothing else removes them.
+        let swept = export::remove_abandoned_temps(out)?;
+        if swept > 0 {
+            tracing::info!(dir = %out.display(), swept, "removed temp files an interrupted export left");
+        }
         let config_json = export::config_json(base_url);
         exporter
             .signing

@@ -169,7 +169,7 @@ impl Registry {
         else {
             return Ok(false);
         };
-        self.render_and_sign(&mut store, &package)?;
+        self.render_and_sign(&mut store, &package, "mirror.after_render")?;
         tracing::info!(%source, package = %package.name, %version, "yanked here because yanked upstream");
         Ok(true)
     }
@@ -190,14 +190,16 @@ impl Registry {
             return Ok(outcome);
         }
         self.blobs.put(offer.bundle)?;
+        crate::crash_point::crash_point("mirror.after_blob");
         let package = store.insert_version(&checked.new_version(
             offer.kind,
             &mirror_identity,
             offer.source,
             &upstream_json,
         ))?;
+        crate::crash_point::crash_point("mirror.after_commit");
         if checked.status == VersionStatus::Approved {
-            self.render_and_sign(&mut store, &package)?;
+            self.render_and_sign(&mut store, &package, "mirror.after_render")?;
         }
         Ok(Imported::Added(checked.status))
     }

@@ -365,7 +365,8 @@ impl Registry {
         let package = visible_package(&store, Some(who), name)?;
         self.check_owner(&store, who, &package)?;
         let package = store.set_yanked(&package.name, version, yanked, &who.login)?;
-        self.render_and_sign(&mut store, &package)?;
+        crate::crash_point::crash_point("yank.after_commit");
+        self.render_and_sign(&mut store, &package, "yank.after_render")?;
         tracing::info!(package = %package.name, %version, yanked, by = %who.login, "yank state changed");
         Ok(())
     }
@@ -504,14 +505,18 @@ impl Registry {
     /// Re-renders a package and publishes a new snapshot and timestamp, then
     /// updates the static export. A failed export write is not the caller's
     /// error (the change is already durable): the background refresh retries.
+    /// `after_render` is the caller's test hook between the two (see
+    /// [`crate::crash_point`]).
     fn render_and_sign(
         &self,
         store: &mut Store,
         package: &PackageRow,
+        after_render: &'static str,
     ) -> Result<(), RegistryError> {
         let mut signing = self.signing();
         self.render(store, &mut signing, package)?;
         self.sign_snapshot(store, &mut signing)?;
+        crate::crash_point::crash_point(after_render);
         if let Some(exporter) = self.exporter().as_mut() {
             if let Err(e) = exporter.packages_changed(
                 store,

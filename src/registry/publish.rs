@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{files_json, is_mirror_login, Registry, RegistryError};
 use crate::blobs::Sha256Digest;
 use crate::bundle;
+use crate::crash_point::crash_point;
 use crate::fsutil;
 use crate::index::{self, sign, IndexDep, IndexEntry};
 use crate::package::{self, Kind, PackageName};
@@ -149,6 +150,7 @@ impl Registry {
         // unreferenced blob.
         let stored = self.blobs.put(plan.tarball)?;
         debug_assert_eq!(stored, plan.cksum);
+        crash_point("publish.after_blob");
         let new = crate::store::NewVersion {
             name: &plan.name,
             kind: plan.kind,
@@ -171,7 +173,8 @@ impl Registry {
                 package
             }
         };
-        self.render_and_sign(&mut store, &package)?;
+        crash_point("publish.after_commit");
+        self.render_and_sign(&mut store, &package, "publish.after_render")?;
         tracing::info!(package = %plan.name, version = %plan.version, kind = %plan.kind, by = %who.login, "published");
         Ok(Published {
             package,

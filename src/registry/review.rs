@@ -189,7 +189,8 @@ impl Registry {
         };
         let signed = self.signing().sign_decision(&statement);
         let package = store.decide(row.id, target, &who.login, note, &signed)?;
-        self.render_and_sign(&mut store, &package)?;
+        crate::crash_point::crash_point("review.after_commit");
+        self.render_and_sign(&mut store, &package, "review.after_render")?;
         tracing::info!(package = %row.name, version = %row.version, decision = target.as_str(), by = %who.login, "review decision");
         Ok(())
     }

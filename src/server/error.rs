@@ -126,8 +126,12 @@ impl From<RegistryError> for ApiError {
             RegistryError::Bundle(BundleError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             RegistryError::Bundle(BundleError::Io { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
             RegistryError::Bundle(_) => StatusCode::BAD_REQUEST,
+            // A conflict names what is stored and what to do (a decision
+            // made already, e.g. an approval retried after a crash).
             RegistryError::Store(
-                StoreError::NameTaken { .. } | StoreError::VersionExists { .. },
+                StoreError::NameTaken { .. }
+                | StoreError::VersionExists { .. }
+                | StoreError::Conflict(_),
             )
             | RegistryError::NameInReview(_) => StatusCode::CONFLICT,
             RegistryError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,

@@ -142,6 +142,7 @@ impl Store {
             [package_id],
             package_row,
         )?;
+        crate::crash_point::crash_point("review.before_commit");
         tx.commit()?;
         Ok(row)
     }

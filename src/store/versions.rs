@@ -1,6 +1,7 @@
 //! Versions: inserting (durable before visible), yanking, the index entries of a package, blobs.
 
 use super::*;
+use crate::crash_point::crash_point;
 
 /// A version ready to be inserted.
 #[derive(Debug)]
@@ -166,6 +167,11 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = Store::insert_version_in(&tx, new)?;
+        crash_point(if new.mirror.is_some() {
+            "mirror.before_commit"
+        } else {
+            "publish.before_commit"
+        });
         tx.commit()?;
         Ok(row)
     }
@@ -232,6 +238,7 @@ impl Store {
             &new.publisher.login,
         )?;
         let row = Store::insert_version_in(&tx, new)?;
+        crash_point("publish.before_commit");
         tx.commit()?;
         Ok((row, rejected))
     }
@@ -442,6 +449,7 @@ impl Store {
             [package.id],
             package_row,
         )?;
+        crash_point("yank.before_commit");
         tx.commit()?;
         Ok(row)
     }

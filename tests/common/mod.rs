@@ -15,12 +15,15 @@ mod agent_tools;
 mod bundles;
 mod cargo;
 mod client_env;
+mod crash_check;
+mod crash_registry;
 mod daemon;
 mod fault_proxy;
 mod fingerprint;
 mod fixtures;
 pub mod git_http;
 mod http;
+mod market_dir;
 mod nginx;
 mod prometheus;
 mod signed_index;
@@ -32,7 +35,8 @@ mod webdriver;
 
 #[allow(unused_imports)]
 pub use self::{
-    agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, daemon::*,
-    fault_proxy::*, fingerprint::*, fixtures::*, http::*, nginx::*, prometheus::*, signed_index::*,
-    sparse_upstream::*, static_server::*, test_ca::*, tool_run::*, webdriver::*,
+    agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, crash_check::*,
+    crash_registry::*, daemon::*, fault_proxy::*, fingerprint::*, fixtures::*, http::*,
+    market_dir::*, nginx::*, prometheus::*, signed_index::*, sparse_upstream::*, static_server::*,
+    test_ca::*, tool_run::*, webdriver::*,
 };
