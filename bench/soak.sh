@@ -51,6 +51,7 @@ else
     BIN="$ROOT/target/release/skillreg"
 fi
 
+COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD)"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-soak.XXXXXX")"
 PIDS=()
 cleanup() {
@@ -104,8 +105,8 @@ publish_version "$UP" "$UP_TOKEN" soak-upstream 0.0.1
 "$BIN" key export-root --data "$TMP/upstream/data" > "$TMP/upstream-root.json"
 
 log "starting the daemon under load"
-serve registry "$NOLIMIT
-fsck_interval = \"60s\"
+serve registry "fsck_interval = \"60s\"
+$NOLIMIT
 [[sources]]
 name = \"upstream\"
 kind = \"registry\"
@@ -204,10 +205,9 @@ awk -v g="$fds_growth" 'BEGIN { exit !(g < 10) }' || verdict=fail
 
 content="$TMP/section.md"
 {
-    echo "$MARK_START"
     echo "## Soak"
     echo
-    echo "\`DURATION=$DURATION bash bench/soak.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d) (commit $(cd "$ROOT" && git rev-parse --short HEAD)):"
+    echo "\`DURATION=$DURATION bash bench/soak.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d) (checkout at commit $COMMIT when the run started):"
     echo "wrk on an index file and on a download, ${CONNECTIONS} connections each, for ${DURATION} s;"
     echo "a publish every ${PUBLISH_EVERY} s, a mirror sync of a second daemon every ${SYNC_EVERY} s, the background fsck every 60 s."
     echo
@@ -222,8 +222,6 @@ content="$TMP/section.md"
     echo "| sync runs completed (failed) | $syncs ($sync_failures) |"
     echo "| RSS, first tenth → last tenth (max) | ${rss_first} KiB → ${rss_last} KiB, ${rss_growth} % (${rss_max} KiB) |"
     echo "| open descriptors, first tenth → last tenth | ${fds_first} → ${fds_last}, ${fds_growth} % |"
-    echo
-    echo "$MARK_END"
 } > "$content"
 replace_section "$OUT" "$content"
 log "soak: $verdict (RSS ${rss_growth} %, fds ${fds_growth} %, errors: ${errors:-none})"
