@@ -472,7 +472,11 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, FsckError> {
 
 /// The sha256 (hex) and length of a file, read in 64 KiB pieces.
 fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+    hash_reader(std::fs::File::open(path)?)
+}
+
+/// The sha256 (hex) and length of what `file` yields, in 64 KiB pieces.
+fn hash_reader(mut file: impl Read) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut len = 0u64;

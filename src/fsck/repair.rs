@@ -184,7 +184,7 @@ fn rerender_tree(
 
 /// The base URL a tree's `config.json` names (`BASE/blobs/{sha256-checksum}`).
 fn tree_base_url(out: &Path) -> Option<String> {
-    let bytes = std::fs::read(crate::index::export::index_file_path(out, "config.json")).ok()?;
+    let bytes = signed::read_tree(out, "config.json").ok()?;
     let config: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let base = config
         .get("dl")?

@@ -1,0 +1,69 @@
+//! `skillreg fsck --export TREE` on a tree someone else could write into:
+//! a FIFO where the timestamp should be, and a blob that is a link to
+//! `/dev/zero`, are each reported as damaged, and fsck ends (it neither
+//! waits on the FIFO forever nor hashes an endless device).
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::symlink;
+use std::process::Command;
+
+/// A daemon with one package and its static tree: (daemon, site dir, tree).
+fn daemon_with_tree() -> (Daemon, tempfile::TempDir, std::path::PathBuf) {
+    let d = Daemon::start();
+    d.publish_skill("ht-one", "1.0.0");
+    let site = tempfile::tempdir().unwrap();
+    let tree = site.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    d.export_static(&tree, "http://127.0.0.1:9");
+    (d, site, tree)
+}
+
+fn fsck_tree(d: &Daemon, tree: &std::path::Path) -> ToolRun {
+    ToolRun::of(Command::new(BIN).args([
+        "fsck",
+        "--data",
+        d.data.to_str().unwrap(),
+        "--export",
+        tree.to_str().unwrap(),
+    ]))
+}
+
+#[test]
+fn fsck_reports_a_fifo_in_place_of_the_trees_timestamp_and_ends() {
+    let (d, _site, tree) = daemon_with_tree();
+    let timestamp = tree.join("index/_skillreg/timestamp.json");
+    std::fs::remove_file(&timestamp).unwrap();
+    let made = Command::new("mkfifo").arg(&timestamp).status().unwrap();
+    assert!(made.success());
+
+    let run = fsck_tree(&d, &tree).exited(1);
+    let text = run.output();
+    assert!(
+        text.contains(&format!("BAD signed {}: ", timestamp.display())),
+        "{text}"
+    );
+    assert!(text.contains("FIFO"), "{text}");
+    d.assert_serving();
+}
+
+#[test]
+fn fsck_reports_a_tree_blob_that_links_to_an_endless_device_and_ends() {
+    let (d, _site, tree) = daemon_with_tree();
+    let blobs: Vec<_> = std::fs::read_dir(tree.join("blobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(!blobs.is_empty());
+    let blob = &blobs[0];
+    std::fs::remove_file(blob).unwrap();
+    symlink("/dev/zero", blob).unwrap();
+
+    let run = fsck_tree(&d, &tree).exited(1);
+    let text = run.output();
+    assert!(text.contains(&blob.display().to_string()), "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    d.assert_serving();
+}
