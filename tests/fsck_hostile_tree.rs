@@ -1,7 +1,8 @@
 //! `skillreg fsck --export TREE` on a tree someone else could write into:
 //! a FIFO where the timestamp should be, and a blob that is a link to
 //! `/dev/zero`, are each reported as damaged, and fsck ends (it neither
-//! waits on the FIFO forever nor hashes an endless device).
+//! waits on the FIFO forever nor hashes an endless device). A repair never
+//! follows a link planted as `DATA/daemon.lock`.
 
 mod common;
 
@@ -65,5 +66,30 @@ fn fsck_reports_a_tree_blob_that_links_to_an_endless_device_and_ends() {
     let text = run.output();
     assert!(text.contains(&blob.display().to_string()), "{text}");
     assert!(text.contains("symbolic link"), "{text}");
+    d.assert_serving();
+}
+
+#[test]
+fn a_repair_does_not_create_a_file_where_a_planted_lock_link_points() {
+    let d = Daemon::start();
+    d.publish_skill("ht-lock", "1.0.0");
+    let (dir, data) = d.stop();
+    // Whoever can write the data directory (the daemon's user) points the
+    // lock at a file a root-run repair would then create.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("nologin");
+    std::fs::remove_file(data.join("daemon.lock")).ok();
+    symlink(&target, data.join("daemon.lock")).unwrap();
+
+    let run =
+        ToolRun::of(Command::new(BIN).args(["fsck", "--repair", "--data", data.to_str().unwrap()]));
+    assert_ne!(run.code, Some(0), "{}", run.output());
+    assert!(
+        !target.exists(),
+        "the lock link was followed: {}",
+        run.output()
+    );
+    std::fs::remove_file(data.join("daemon.lock")).unwrap();
+    let d = Daemon::start_in(dir, data, "");
     d.assert_serving();
 }
