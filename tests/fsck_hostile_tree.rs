@@ -2,7 +2,7 @@
 //! a FIFO where the timestamp should be, and a blob that is a link to
 //! `/dev/zero`, are each reported as damaged, and fsck ends (it neither
 //! waits on the FIFO forever nor hashes an endless device). A repair never
-//! follows a link planted as `DATA/daemon.lock`.
+//! follows a link planted as `DATA/daemon.lock` or `DATA/quarantine`.
 
 mod common;
 
@@ -90,6 +90,38 @@ fn a_repair_does_not_create_a_file_where_a_planted_lock_link_points() {
         run.output()
     );
     std::fs::remove_file(data.join("daemon.lock")).unwrap();
+    let d = Daemon::start_in(dir, data, "");
+    d.assert_serving();
+}
+
+#[test]
+fn a_repair_does_not_move_a_damaged_blob_through_a_planted_quarantine_link() {
+    let d = Daemon::start();
+    d.publish_skill("ht-quarantine", "1.0.0");
+    let (_, bytes) = get_bytes(&format!(
+        "{}/api/v1/crates/ht-quarantine/1.0.0/download",
+        d.url
+    ));
+    let hex = skillreg::blobs::Sha256Digest::of(&bytes).to_hex();
+    let (dir, data) = d.stop();
+    let blob = data.join("blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut damaged = std::fs::read(&blob).unwrap();
+    damaged[0] ^= 0xff;
+    std::fs::write(&blob, damaged).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    symlink(elsewhere.path(), data.join("quarantine")).unwrap();
+
+    let run =
+        ToolRun::of(Command::new(BIN).args(["fsck", "--repair", "--data", data.to_str().unwrap()]));
+    assert_ne!(run.code, Some(0), "{}", run.output());
+    assert!(run.output().contains("symbolic link"), "{}", run.output());
+    let moved: Vec<_> = std::fs::read_dir(elsewhere.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(moved.is_empty(), "moved through the link: {moved:?}");
+    assert!(blob.exists(), "the damaged blob stays where it was");
+    std::fs::remove_file(data.join("quarantine")).unwrap();
     let d = Daemon::start_in(dir, data, "");
     d.assert_serving();
 }
