@@ -125,3 +125,28 @@ fn a_repair_does_not_move_a_damaged_blob_through_a_planted_quarantine_link() {
     let d = Daemon::start_in(dir, data, "");
     d.assert_serving();
 }
+
+#[test]
+fn fsck_does_not_follow_a_blob_that_is_a_link_out_of_the_data_dir() {
+    let d = Daemon::start();
+    d.publish_skill("ht-linked", "1.0.0");
+    let (_, bytes) = get_bytes(&format!("{}/api/v1/crates/ht-linked/1.0.0/download", d.url));
+    let hex = skillreg::blobs::Sha256Digest::of(&bytes).to_hex();
+    let blob = d.data.join("blobs/sha256").join(&hex[..2]).join(&hex);
+    // The same bytes, outside, and the blob a link to them: whatever the
+    // link names is read (as root: /proc/kmsg blocks, a file's hash leaks).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("outside");
+    std::fs::copy(&blob, &outside).unwrap();
+    std::fs::remove_file(&blob).unwrap();
+    symlink(&outside, &blob).unwrap();
+
+    let run =
+        ToolRun::of(Command::new(BIN).args(["fsck", "--data", d.data.to_str().unwrap()])).exited(1);
+    let text = run.output();
+    assert!(text.contains(&hex), "{text}");
+    assert!(
+        text.contains("MISSING") || text.contains("missing"),
+        "{text}"
+    );
+}
