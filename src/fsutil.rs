@@ -169,6 +169,9 @@ impl DataDirLock {
             .truncate(false)
             .write(true)
             .mode(0o600)
+            // A link planted here would make a root-run repair create a
+            // file wherever it points (`/etc/nologin`): refused (ELOOP).
+            .custom_flags(libc::O_NOFOLLOW)
             .open(data_dir.join(DATA_DIR_LOCK))?;
         let how = if exclusive {
             libc::LOCK_EX

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::fsutil;
+use crate::safe_fs::{self, Dir, EntryKind, SafeFsError};
 
 /// The database file of a data directory.
 const DB_FILE: &str = "skillreg.db";
@@ -66,6 +66,10 @@ pub enum BackupError {
     /// Restore would overwrite data.
     #[error("{} is not empty; restore only into a new or empty data directory (move the old one aside first)", .0.display())]
     NotEmpty(PathBuf),
+    /// A path in either directory is a link, FIFO or device (never followed
+    /// or read), or could not be opened beneath its folder.
+    #[error("{0}; backup and restore never follow a link or read a FIFO or device: replace it with the real file or folder, or use another directory")]
+    Unsafe(#[from] SafeFsError),
     /// The fsck of the copy could not run.
     #[error("{0}")]
     Fsck(#[from] crate::fsck::FsckError),
@@ -93,13 +97,20 @@ pub struct Summary {
 }
 
 /// Backs up the data directory `data` into `dest` (created if missing;
-/// incremental when it holds an earlier backup).
+/// incremental when it holds an earlier backup). Nothing is written through
+/// a link planted in `dest`, nor read through one in `data`.
 pub fn backup(data: &Path, dest: &Path) -> Result<Summary, BackupError> {
-    fsutil::create_private_dir(dest).map_err(io("create", dest))?;
+    let from = Dir::open(data)?;
+    let to = Dir::create_private(dest, 0o700)?;
     // 1. The database, one consistent snapshot, into a temp file renamed
-    //    into place only when complete.
-    let tmp = dest.join(format!(".{DB_FILE}.partial"));
-    let _ = std::fs::remove_file(&tmp);
+    //    into place only when complete. The temp is made exclusively
+    //    first, so SQLite opens the file made here, not one a link names.
+    let tmp_name = format!(".{DB_FILE}.partial");
+    if to.kind(&tmp_name)?.is_some() {
+        to.remove_file(&tmp_name)?;
+    }
+    drop(to.create_file(&tmp_name, 0o600)?);
+    let tmp = dest.join(&tmp_name);
     copy_database(&data.join(DB_FILE), &tmp)?;
     // 2. The blobs that snapshot names, checked on the way.
     let refs = blob_references(&tmp)?;
@@ -111,42 +122,42 @@ pub fn backup(data: &Path, dest: &Path) -> Result<Summary, BackupError> {
         ..Default::default()
     };
     for (sha, what) in &refs {
-        let rel = blob_rel(sha);
-        let (from, to) = (data.join(&rel), dest.join(&rel));
-        if to.is_file() {
+        let rel = blob_rel(sha, &tmp)?;
+        if to.kind(&rel)? == Some(EntryKind::File) {
             summary.blobs_kept += 1;
             continue;
         }
-        copy_checked(&from, &to, Some(sha)).map_err(|e| match e {
+        copy_checked(&from, &to, &rel, Some(sha)).map_err(|e| match e {
             BackupError::Blob(why) => BackupError::Blob(format!("{what}: {why}")),
             other => other,
         })?;
         summary.blobs_copied += 1;
     }
     // 3. Keys, the bootstrap token, the mirror's verified state.
-    summary.files = copy_beside(data, dest)?;
-    std::fs::rename(&tmp, dest.join(DB_FILE)).map_err(io("rename into place", &tmp))?;
-    fsutil::sync_dir(dest).map_err(io("sync", dest))?;
+    summary.files = copy_beside(&from, &to)?;
+    to.rename_over(&tmp_name, &to, DB_FILE)?;
+    to.sync()?;
     // 4. The result checks out, or the backup is not done.
     check_copy(dest)?;
     Ok(summary)
 }
 
 /// Restores the backup `src` into the data directory `data`, which must be
-/// missing or empty.
+/// missing or empty. A link, FIFO or device anywhere in `src` is refused,
+/// never followed or read.
 pub fn restore(src: &Path, data: &Path) -> Result<Summary, BackupError> {
     if std::fs::read_dir(data).is_ok_and(|mut d| d.next().is_some()) {
         return Err(BackupError::NotEmpty(data.to_path_buf()));
     }
+    let from = Dir::open(src)?;
     check_copy(src)?;
-    fsutil::create_private_dir(data).map_err(io("create", data))?;
+    let to = Dir::create_private(data, 0o700)?;
     let refs = blob_references(&src.join(DB_FILE))?;
     let mut summary = Summary::default();
     for (sha, _) in &refs {
-        let rel = blob_rel(sha);
-        let to = data.join(&rel);
-        if !to.is_file() {
-            copy_checked(&src.join(&rel), &to, Some(sha))?;
+        let rel = blob_rel(sha, src)?;
+        if to.kind(&rel)? != Some(EntryKind::File) {
+            copy_checked(&from, &to, &rel, Some(sha))?;
             summary.blobs_copied += 1;
         }
     }
@@ -154,12 +165,11 @@ pub fn restore(src: &Path, data: &Path) -> Result<Summary, BackupError> {
         .iter()
         .filter(|(_, what)| !what.starts_with("the "))
         .count();
-    summary.files = copy_beside(src, data)?;
+    summary.files = copy_beside(&from, &to)?;
     // The database last: a restore cut short leaves no database, so no
     // daemon would start on half a registry.
-    let db = data.join(DB_FILE);
-    copy_checked(&src.join(DB_FILE), &db, None)?;
-    fsutil::sync_dir(data).map_err(io("sync", data))?;
+    copy_checked(&from, &to, DB_FILE, None)?;
+    to.sync()?;
     Ok(summary)
 }
 
@@ -177,7 +187,14 @@ fn copy_database(from: &Path, to: &Path) -> Result<(), BackupError> {
     source
         .busy_timeout(std::time::Duration::from_secs(30))
         .map_err(sqlite(from))?;
-    let mut target = rusqlite::Connection::open(to).map_err(sqlite(to))?;
+    // The file the caller made exclusively; a link swapped in is refused.
+    let mut target = rusqlite::Connection::open_with_flags(
+        to,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(sqlite(to))?;
     {
         let backup = rusqlite::backup::Backup::new(&source, &mut target).map_err(sqlite(to))?;
         // All pages in one step (-1): one snapshot, however busy the
@@ -217,104 +234,117 @@ fn blob_references(db: &Path) -> Result<Vec<(String, String)>, BackupError> {
         .map_err(unsound)
 }
 
-/// `blobs/sha256/ab/abcd…`.
-fn blob_rel(sha: &str) -> PathBuf {
+/// `blobs/sha256/ab/abcd…`; a name that is not a sha256 (a damaged or
+/// hostile database) is refused before it becomes a path.
+fn blob_rel(sha: &str, db: &Path) -> Result<String, BackupError> {
     let sha = sha.to_ascii_lowercase();
-    Path::new("blobs")
-        .join("sha256")
-        .join(&sha[..2.min(sha.len())])
-        .join(&sha)
+    if crate::blobs::Sha256Digest::from_hex(&sha).is_none() {
+        return Err(BackupError::Unsound {
+            path: db.to_path_buf(),
+            reason: format!("it names a blob `{sha}` that is not a sha256"),
+        });
+    }
+    Ok(format!("blobs/sha256/{}/{sha}", &sha[..2]))
 }
 
-/// Copies `from` to `to` durably (temp, fsync, rename), re-hashing the
-/// bytes against `want` when given.
-fn copy_checked(from: &Path, to: &Path, want: Option<&str>) -> Result<(), BackupError> {
-    let mut input = std::fs::File::open(from).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound if want.is_some() => {
-            BackupError::Blob(format!("its blob {} is missing", from.display()))
+/// The directory `rel` below `root`, each missing folder made (0700); a
+/// link on the way is refused, never followed.
+fn ensure_dirs(root: &Dir, rel: &str) -> Result<Dir, BackupError> {
+    let mut dir = root.try_clone()?;
+    for part in safe_fs::components(rel)? {
+        dir = dir.ensure_dir(part, 0o700)?;
+    }
+    Ok(dir)
+}
+
+/// Copies `rel` from below `from` to below `to` durably (a new temp file,
+/// fsync, rename, fsync the folder), re-hashing the bytes against `want`
+/// when given. The source is opened beneath its handle and judged on it (a
+/// link, FIFO or device is refused); the copy is private (0600).
+fn copy_checked(from: &Dir, to: &Dir, rel: &str, want: Option<&str>) -> Result<(), BackupError> {
+    let source_path = from.path().join(rel);
+    let input = match from.open_file_linked(rel, u64::MAX) {
+        Ok(input) => input,
+        Err(SafeFsError::NotFound { .. }) if want.is_some() => {
+            return Err(BackupError::Blob(format!(
+                "its blob {} is missing",
+                source_path.display()
+            )))
         }
-        _ => BackupError::Io {
-            action: "open",
-            path: from.to_path_buf(),
-            source: e,
-        },
-    })?;
-    let dir = to.parent().expect("a copy target has a parent");
-    fsutil::create_private_dir(dir).map_err(io("create", dir))?;
-    let tmp = dir.join(format!(
-        ".{}.partial",
-        to.file_name().and_then(|n| n.to_str()).unwrap_or("copy")
-    ));
-    let mut output = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+        Err(e) => return Err(e.into()),
+    };
+    let (dir_rel, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let dir = ensure_dirs(to, dir_rel)?;
+    let tmp = format!(".{name}.partial");
+    let tmp_path = dir.path().join(&tmp);
+    if dir.kind(&tmp)?.is_some() {
+        dir.remove_file(&tmp)?;
+    }
+    let mut output = dir.create_file(&tmp, 0o600)?;
+    let mut input = input.into_reader();
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = input.read(&mut buf).map_err(io("read", from))?;
+        let n = input.read(&mut buf).map_err(io("read", &source_path))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        output.write_all(&buf[..n]).map_err(io("write", &tmp))?;
+        output
+            .write_all(&buf[..n])
+            .map_err(io("write", &tmp_path))?;
     }
-    output.sync_all().map_err(io("sync", &tmp))?;
+    output.sync_all().map_err(io("sync", &tmp_path))?;
     if let Some(want) = want {
         let got = hex::encode(hasher.finalize());
         if !got.eq_ignore_ascii_case(want) {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = dir.remove_file(&tmp);
             return Err(BackupError::Blob(format!(
                 "its blob {} is damaged (its bytes have sha256 {got}); run `skillreg fsck` on the data directory",
-                from.display()
+                source_path.display()
             )));
         }
     }
-    std::fs::rename(&tmp, to).map_err(io("rename into place", to))?;
-    fsutil::sync_dir(dir).map_err(io("sync", dir))
+    dir.rename_over(&tmp, &dir, name)?;
+    Ok(dir.sync()?)
 }
 
 /// Copies the keys, the admin token and the mirror's verified state from
 /// `from` to `to` (replacing what an earlier backup held); returns how many files.
-fn copy_beside(from: &Path, to: &Path) -> Result<usize, BackupError> {
+fn copy_beside(from: &Dir, to: &Dir) -> Result<usize, BackupError> {
     let mut files = 0;
-    let token = from.join(ADMIN_TOKEN);
-    if token.is_file() {
-        copy_checked(&token, &to.join(ADMIN_TOKEN), None)?;
+    // Anything there is copied or refused: a token that is a link is not
+    // silently left behind.
+    if from.kind(ADMIN_TOKEN)?.is_some() {
+        copy_checked(from, to, ADMIN_TOKEN, None)?;
         files += 1;
     }
-    files += copy_tree(&from.join(KEYS_DIR), &to.join(KEYS_DIR), &[])?;
-    files += copy_tree(
-        &from.join("mirror").join("state"),
-        &to.join("mirror").join("state"),
-        &MIRROR_CACHES,
-    )?;
+    files += copy_tree(from, to, KEYS_DIR, &[])?;
+    files += copy_tree(from, to, "mirror/state", &MIRROR_CACHES)?;
     Ok(files)
 }
 
-/// Copies the regular files below `from` (no links followed), skipping
-/// folders named in `skip`.
-fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<usize, BackupError> {
-    let entries = match std::fs::read_dir(from) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(BackupError::Io {
-                action: "list",
-                path: from.to_path_buf(),
-                source,
-            })
-        }
+/// Copies the regular files below `rel` (no links followed: a folder on the
+/// way that is a link is refused, links and FIFOs inside are skipped),
+/// skipping folders named in `skip`.
+fn copy_tree(from: &Dir, to: &Dir, rel: &str, skip: &[&str]) -> Result<usize, BackupError> {
+    let dir = match from.open_dir(rel) {
+        Ok(dir) => dir,
+        Err(SafeFsError::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(e.into()),
     };
     let mut files = 0;
-    for entry in entries {
-        let entry = entry.map_err(io("list", from))?;
-        let kind = entry.file_type().map_err(io("read", &entry.path()))?;
-        let name = entry.file_name();
-        if kind.is_dir() {
-            if !skip.iter().any(|s| name == *s) {
-                files += copy_tree(&entry.path(), &to.join(&name), skip)?;
+    for entry in dir.entries()? {
+        let child = format!("{rel}/{}", entry.name);
+        match entry.kind {
+            EntryKind::Dir if !skip.contains(&entry.name.as_str()) => {
+                files += copy_tree(from, to, &child, skip)?;
             }
-        } else if kind.is_file() && !name.to_string_lossy().starts_with('.') {
-            copy_checked(&entry.path(), &to.join(&name), None)?;
-            files += 1;
+            EntryKind::File if !entry.name.starts_with('.') => {
+                copy_checked(from, to, &child, None)?;
+                files += 1;
+            }
+            _ => {}
         }
     }
     Ok(files)
@@ -328,15 +358,23 @@ fn check_copy(dir: &Path) -> Result<(), BackupError> {
         path: dir.to_path_buf(),
         reason,
     };
-    if !db.is_file() {
-        return Err(unsound(format!("it holds no {DB_FILE}")));
+    match Dir::open(dir)?.kind(DB_FILE)? {
+        Some(EntryKind::File) => {}
+        None => return Err(unsound(format!("it holds no {DB_FILE}"))),
+        Some(_) => {
+            return Err(unsound(format!(
+                "its {DB_FILE} is a link, folder or special file, never followed or read; put the real database there"
+            )))
+        }
     }
-    let conn =
-        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| BackupError::Sqlite {
-                path: db.clone(),
-                source,
-            })?;
+    let conn = rusqlite::Connection::open_with_flags(
+        &db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(|source| BackupError::Sqlite {
+        path: db.clone(),
+        source,
+    })?;
     let verdict: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|source| BackupError::Sqlite {

@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::safe_fs::{Dir, EntryKind, SafeFsError};
+
 /// Why the check could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum FsckError {
@@ -401,25 +403,44 @@ fn blobs(data: &Path, refs: Vec<(String, String)>) -> Result<Report, FsckError> 
     }
     let mut report = Report::default();
     let mut seen = BTreeSet::new();
-    let root = data.join("blobs").join("sha256");
-    for shard in list(&root)? {
-        if !shard.is_dir() {
-            report.strays.push(shard);
+    // Beneath a handle on DATA: a blob or shard that is a link (to a file
+    // outside, or to /proc/kmsg, which blocks) is a stray, never read.
+    let listing = |rel: &str| -> Result<Vec<crate::safe_fs::DirEntry>, FsckError> {
+        let unreadable = |e: SafeFsError| FsckError::List {
+            path: data.join(rel),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let dir = match Dir::open(data).and_then(|d| d.open_dir(rel)) {
+            Ok(dir) => dir,
+            Err(SafeFsError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(unreadable(e)),
+        };
+        dir.entries().map_err(unreadable)
+    };
+    let root_rel = "blobs/sha256";
+    let root = data.join(root_rel);
+    for shard in listing(root_rel)? {
+        let shard_rel = format!("{root_rel}/{}", shard.name);
+        if shard.kind != EntryKind::Dir {
+            report.strays.push(root.join(&shard.name));
             continue;
         }
-        for file in list(&shard)? {
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_string();
-            if crate::blobs::Sha256Digest::from_hex(&name).is_none() || !file.is_file() {
+        for entry in listing(&shard_rel)? {
+            let file = root.join(&shard.name).join(&entry.name);
+            let name = entry.name.clone();
+            if crate::blobs::Sha256Digest::from_hex(&name).is_none()
+                || entry.kind != EntryKind::File
+            {
                 report.strays.push(file);
                 continue;
             }
             report.blobs += 1;
             let by = named.get(&name).cloned().unwrap_or_default();
-            match hash_file(&file) {
+            let hashed = Dir::open(data)
+                .and_then(|d| d.open_file_linked(&format!("{shard_rel}/{name}"), u64::MAX))
+                .map_err(|e| e.reason())
+                .and_then(|f| hash_reader(f.into_reader()).map_err(|e| e.to_string()));
+            match hashed {
                 Ok((sha, len)) => {
                     report.bytes += len;
                     if sha != name {
@@ -472,7 +493,11 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, FsckError> {
 
 /// The sha256 (hex) and length of a file, read in 64 KiB pieces.
 fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+    hash_reader(std::fs::File::open(path)?)
+}
+
+/// The sha256 (hex) and length of what `file` yields, in 64 KiB pieces.
+fn hash_reader(mut file: impl Read) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut len = 0u64;

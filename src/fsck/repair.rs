@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use super::{check_with, signed, FsckError, Options, Report};
 use crate::config::Config;
 use crate::fsutil::{self, unix_now, DataDirLock};
+use crate::safe_fs::Dir;
 use crate::store::Store;
 
 /// The audit log's actor for repairs.
@@ -184,7 +185,7 @@ fn rerender_tree(
 
 /// The base URL a tree's `config.json` names (`BASE/blobs/{sha256-checksum}`).
 fn tree_base_url(out: &Path) -> Option<String> {
-    let bytes = std::fs::read(crate::index::export::index_file_path(out, "config.json")).ok()?;
+    let bytes = signed::read_tree(out, "config.json").ok()?;
     let config: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let base = config
         .get("dl")?
@@ -201,24 +202,36 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Renames `path` into `dir` as `<name>.<unix time><suffix>` (never over
-/// another file), durably: both directories are fsynced.
+/// another file), durably: both directories are fsynced. `dir` is opened
+/// beneath its parent and must be a real directory: a link planted there
+/// (by whoever can write DATA) would move the file wherever it points.
 fn move_aside(path: &Path, dir: &Path, name: &str, suffix: &str) -> Result<PathBuf, FsckError> {
-    let io = |what, path: &Path| {
+    let unsafe_fs = |what, path: &Path| {
         let path = path.to_path_buf();
-        move |source| FsckError::Io { what, path, source }
+        move |e: crate::safe_fs::SafeFsError| FsckError::Io {
+            what,
+            path,
+            source: std::io::Error::other(e.to_string()),
+        }
     };
-    fsutil::create_private_dir(dir).map_err(io("create", dir))?;
+    let quarantine = Dir::create_private(dir, 0o700).map_err(unsafe_fs("create", dir))?;
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let from = Dir::open(parent).map_err(unsafe_fs("open", parent))?;
+    let from_name = file_name(path);
     let now = unix_now();
-    let mut to = dir.join(format!("{name}.{now}{suffix}"));
+    let mut to_name = format!("{name}.{now}{suffix}");
     let mut n = 1;
-    while to.exists() {
-        to = dir.join(format!("{name}.{now}-{n}{suffix}"));
+    while quarantine
+        .kind(&to_name)
+        .map_err(unsafe_fs("inspect", dir))?
+        .is_some()
+    {
+        to_name = format!("{name}.{now}-{n}{suffix}");
         n += 1;
     }
-    std::fs::rename(path, &to).map_err(io("move", path))?;
-    fsutil::sync_dir(dir).map_err(io("sync", dir))?;
-    if let Some(parent) = path.parent() {
-        fsutil::sync_dir(parent).map_err(io("sync", parent))?;
-    }
-    Ok(to)
+    from.rename_new(&from_name, &quarantine, &to_name)
+        .map_err(unsafe_fs("move", path))?;
+    quarantine.sync().map_err(unsafe_fs("sync", dir))?;
+    from.sync().map_err(unsafe_fs("sync", parent))?;
+    Ok(dir.join(to_name))
 }

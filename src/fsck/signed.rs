@@ -11,14 +11,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{hash_file, Report, SignedDamage};
+use super::{hash_reader, Report, SignedDamage};
 use crate::blobs::Sha256Digest;
 use crate::index::sign::{
     self, paths, types, Envelope, IndexFileStatement, Root, Snapshot, Timestamp,
 };
 use crate::index::{self, export};
 use crate::keys::{self, KeyRole};
+use crate::safe_fs::Dir;
 use crate::store::{Store, VersionCheck};
+
+/// The largest document or index file read from a tree; a snapshot of a
+/// very large registry stays well below it.
+const MAX_TREE_FILE: u64 = 64 * 1024 * 1024;
 
 /// What to do about a damaged signed document of a tree.
 const REEXPORT: &str =
@@ -142,11 +147,7 @@ pub(super) fn tree(
             .chain((*version == root.version).then(|| paths::ROOT.to_string()))
         {
             report.signed_checked += 1;
-            if std::fs::read(export::index_file_path(out, &path))
-                .ok()
-                .as_ref()
-                != Some(bytes)
-            {
+            if read_tree(out, &path).ok().as_ref() != Some(bytes) {
                 let problem = format!("is not root v{version} as the database holds it");
                 bad(report, out, &path, problem);
             }
@@ -190,7 +191,7 @@ fn head(
         )));
     }
     let snapshot_path = paths::snapshot(timestamp.snapshot.version);
-    let bytes = std::fs::read(export::index_file_path(out, &snapshot_path)).unwrap_or_default();
+    let bytes = read_tree(out, &snapshot_path).unwrap_or_default();
     let sha256 = Sha256Digest::of(&bytes).to_hex();
     if bytes.len() as u64 != timestamp.snapshot.length || sha256 != timestamp.snapshot.sha256 {
         return Err(at(&snapshot_path)(format!(
@@ -224,7 +225,7 @@ fn files(store: &Store, root: &Root, out: &Path, snapshot: &Snapshot, report: &m
     let rendered = rendered_files(store);
     for (path, meta) in &snapshot.files {
         report.signed_checked += 2;
-        let bytes = std::fs::read(export::index_file_path(out, path)).unwrap_or_default();
+        let bytes = read_tree(out, path).unwrap_or_default();
         if bytes.len() as u64 != meta.length || Sha256Digest::of(&bytes).to_hex() != meta.sha256 {
             let problem = format!(
                 "does not match the snapshot ({} bytes, sha256 {})",
@@ -298,12 +299,12 @@ fn tree_blobs(out: &Path, index_file: &[u8], report: &mut Report) {
             continue;
         };
         let path = export::blob_path(out, &digest);
-        let problem = match hash_file(&path) {
+        let problem = match hash_tree_file(out, &format!("blobs/{}", digest.to_hex())) {
             Ok((sha, _)) if sha == cksum => continue,
             Ok((sha, _)) => {
                 format!("its bytes have sha256 {sha}, not the {cksum} its index line names")
             }
-            Err(e) => format!("cannot be read: {e}"),
+            Err(e) => e,
         };
         report.signed_bad.push(SignedDamage {
             what: path.display().to_string(),
@@ -331,6 +332,25 @@ fn rendered_files(store: &Store) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The file at index path `path` of the tree `out`, opened beneath the
+/// tree's handle: a link, FIFO or device there (a tree others can write
+/// into) is refused, never followed or waited on, and its size is capped.
+pub(super) fn read_tree(out: &Path, path: &str) -> Result<Vec<u8>, String> {
+    Dir::open(out)
+        .and_then(|tree| tree.open_file_linked(&format!("index/{path}"), MAX_TREE_FILE))
+        .and_then(|file| file.read_all())
+        .map_err(|e| format!("cannot be read: {}", e.reason()))
+}
+
+/// The sha256 and length of the tree file at `rel` (below `out`), opened
+/// as [`read_tree`] opens and streamed.
+fn hash_tree_file(out: &Path, rel: &str) -> Result<(String, u64), String> {
+    let file = Dir::open(out)
+        .and_then(|tree| tree.open_file_linked(rel, u64::MAX))
+        .map_err(|e| format!("cannot be read: {}", e.reason()))?;
+    hash_reader(file.into_reader()).map_err(|e| format!("cannot be read: {e}"))
+}
+
 fn read_verified<T: serde::de::DeserializeOwned>(
     out: &Path,
     path: &str,
@@ -338,8 +358,7 @@ fn read_verified<T: serde::de::DeserializeOwned>(
     role: &str,
     root: &Root,
 ) -> Result<T, String> {
-    let bytes = std::fs::read(export::index_file_path(out, path))
-        .map_err(|e| format!("cannot be read: {e}"))?;
+    let bytes = read_tree(out, path)?;
     verify(&bytes, payload_type, role, root)
 }
 

@@ -373,6 +373,23 @@ impl Dir {
     /// at the end, `O_NONBLOCK`, and refused unless `fstat` on the open
     /// handle says it is a regular file of at most `limit` bytes.
     pub fn open_file(&self, rel: &str, limit: u64) -> Result<RegularFile, SafeFsError> {
+        self.open_regular(rel, limit, true)
+    }
+
+    /// [`Dir::open_file`], but a file with other hard links is read too.
+    /// Only for a tree that is the admin's own as a whole (a backup, which
+    /// tools like `rsync --link-dest` hard-link between runs), where a
+    /// second name leads nowhere new: links are still refused.
+    pub fn open_file_linked(&self, rel: &str, limit: u64) -> Result<RegularFile, SafeFsError> {
+        self.open_regular(rel, limit, false)
+    }
+
+    fn open_regular(
+        &self,
+        rel: &str,
+        limit: u64,
+        one_name: bool,
+    ) -> Result<RegularFile, SafeFsError> {
         let shown = self.shown(rel);
         let (parent, last) = self.parent_of(rel)?;
         // A device must not even be opened (its driver acts on open): look
@@ -413,7 +430,7 @@ impl Dir {
             EntryKind::Symlink => return Err(SafeFsError::Symlink { path: shown }),
             EntryKind::Special(kind) => return Err(SafeFsError::NotAFile { path: shown, kind }),
         }
-        if stat.st_nlink > 1 {
+        if one_name && stat.st_nlink > 1 {
             return Err(SafeFsError::HardLinked {
                 path: shown,
                 links: stat.st_nlink as u64,
@@ -543,6 +560,15 @@ impl Dir {
         single(name)?;
         single(to_name)?;
         rfs::renameat_with(&self.fd, name, &to.fd, to_name, rfs::RenameFlags::NOREPLACE)
+            .map_err(|e| io_error("move", &self.shown(name))(e.into()))
+    }
+
+    /// Renames `name` here to `to_name` in `to`, replacing a file there; a
+    /// link there is replaced itself, never followed.
+    pub fn rename_over(&self, name: &str, to: &Dir, to_name: &str) -> Result<(), SafeFsError> {
+        single(name)?;
+        single(to_name)?;
+        rfs::renameat(&self.fd, name, &to.fd, to_name)
             .map_err(|e| io_error("move", &self.shown(name))(e.into()))
     }
 

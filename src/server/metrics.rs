@@ -94,7 +94,11 @@ fn facts(shared: &Shared) -> Result<Facts, crate::store::StoreError> {
 
 /// Serves `/metrics` alone on `listener` until the task is aborted.
 pub(super) async fn serve_listener(shared: Arc<Shared>, listener: TcpListener) {
-    let header_timeout = Duration::from_secs(shared.config.limits.header_read_timeout_secs);
+    let limits = &shared.config.limits;
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs);
+    // The same head limits as the public listener (`serve`): whoever can
+    // reach this address must not send more than the configured head.
+    let max_head = limits.max_header_bytes.max(8192);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(pair) => pair,
@@ -113,6 +117,8 @@ pub(super) async fn serve_listener(shared: Arc<Shared>, listener: TcpListener) {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
+                .max_buf_size(max_head)
+                .max_headers(100)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "metrics connection ended with an error");
