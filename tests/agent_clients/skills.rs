@@ -379,7 +379,7 @@ fn with_auth_required_the_skills_cli_needs_a_feed_token_in_the_url_and_a_revoked
         assert!(detail(&body).contains("reader token only"), "{body}");
     }
 
-    // Revoked: refused on the very next request.
+    // Revoked: refused within 250 ms (web-api.md §2.1), then by the CLI.
     let out = cli(&[
         "token",
         "revoke",
@@ -392,6 +392,14 @@ fn with_auth_required_the_skills_cli_needs_a_feed_token_in_the_url_and_a_revoked
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let revoked_at = std::time::Instant::now();
+    while get(&format!("{with}/.well-known/agent-skills/index.json")).0 != 403 {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(1),
+            "a revoked feed token still reads after a second"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let revoked = project.skills(&["add", &with, "--list"]).exited(1).output();
     assert!(!revoked.contains("private-one"), "{revoked}");
     let (status, _) = get(&format!("{with}/.well-known/agent-skills/index.json"));
