@@ -20,6 +20,11 @@ pub enum VerbatimError {
     /// The line is longer than any real one.
     #[error("the index line is {0} bytes long; at most {MAX_LINE_BYTES} are kept")]
     TooLong(usize),
+    /// A top-level key appears twice: JSON readers disagree on which one
+    /// counts (the last, the first, or an error, as cargo's does), so the
+    /// yank state or checksum skillreg reads might not be a client's.
+    #[error("the index line repeats its top-level key `{0}`; readers disagree on which value counts, so it is not kept")]
+    DuplicateKey(String),
     /// The line carries fields only skillreg's own signed lines may carry.
     #[error("the index line carries skillreg's own field(s) {0}, which an unsigned upstream may not set (they would be shown as verified facts)")]
     OwnFields(String),
@@ -50,10 +55,13 @@ impl VerbatimLine {
         if line.len() > MAX_LINE_BYTES {
             return Err(VerbatimError::TooLong(line.len()));
         }
-        if line.contains(['\n', '\r'])
-            || serde_json::from_str::<serde_json::Map<_, _>>(line).is_err()
-        {
+        if line.contains(['\n', '\r']) {
             return Err(VerbatimError::NotAnObject);
+        }
+        match serde_json::from_str::<TopLevelKeys>(line) {
+            Ok(TopLevelKeys(None)) => {}
+            Ok(TopLevelKeys(Some(key))) => return Err(VerbatimError::DuplicateKey(key)),
+            Err(_) => return Err(VerbatimError::NotAnObject),
         }
         let span = yanked_value(line).ok_or(VerbatimError::NoYanked)?;
         let yanked = &line[span.clone()] == "true";
@@ -62,6 +70,37 @@ impl VerbatimLine {
             stored.replace_range(span, "false");
         }
         Ok(VerbatimLine { stored, yanked })
+    }
+}
+
+/// A JSON object read only for its top-level keys (escapes decoded):
+/// the first key that repeats, if any.
+struct TopLevelKeys(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = TopLevelKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevelKeys, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut repeated = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) && repeated.is_none() {
+                        repeated = Some(key);
+                    }
+                }
+                Ok(TopLevelKeys(repeated))
+            }
+        }
+        d.deserialize_map(Keys)
     }
 }
 

@@ -72,3 +72,23 @@ fn huge_lines_and_skillreg_fields_from_unsigned_upstreams_are_refused() {
         Ok(())
     );
 }
+
+#[test]
+fn a_line_that_repeats_a_top_level_key_is_refused() {
+    // Found by fuzz/fuzz_targets/index_line.rs: the first `yanked` is the
+    // one rewritten, a JSON map keeps the last, cargo refuses the line.
+    let line = r#"{"name":"itoa","vers":"0.1.0","yanked":false,"cksum":"aa","yanked":true}"#;
+    assert_eq!(
+        VerbatimLine::new(line),
+        Err(VerbatimError::DuplicateKey("yanked".into()))
+    );
+    let escaped = r#"{"name":"itoa","vers":"0.1.0","cksum":"aa","yanked":false,"cks\u0075m":"bb"}"#;
+    assert_eq!(
+        VerbatimLine::new(escaped),
+        Err(VerbatimError::DuplicateKey("cksum".into()))
+    );
+    // Repeats inside nested objects are the deps' own business.
+    let nested = r#"{"name":"a","vers":"1.0.0","deps":[{"name":"x","name":"y"}],"yanked":false}"#;
+    assert!(VerbatimLine::new(nested).is_ok());
+    assert!(VerbatimLine::new("[1]").is_err());
+}
