@@ -14,9 +14,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# The parsing, nginx and section helpers of the index benchmark.
-# shellcheck source=bench/index-bench.sh
-source "$ROOT/bench/index-bench.sh"
+# The shared parsing, nginx and section helpers.
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 OUT="$ROOT/BENCHMARKS.md"
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"

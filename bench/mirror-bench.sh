@@ -29,36 +29,13 @@ TARGET_FULL_S=60
 TARGET_RESYNC_S=1
 TARGET_RESYNC_REQUESTS=3
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# replace_section, start_daemon, cpu_secs, io_field, json_get, verdict,
+# write_sync_py, stop_pid, log, die.
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 [[ "$PACKAGES" =~ ^[1-9][0-9]*$ ]] || die "PACKAGES must be a positive number"
 [[ "$VERSIONS" =~ ^[1-9][0-9]*$ ]] || die "VERSIONS must be a positive number"
-
-# replace_section FILE CONTENT_FILE: put CONTENT_FILE between the markers in
-# FILE, leaving everything outside them alone. Creates FILE, or appends the
-# markers, when they are missing.
-replace_section() {
-    local file="$1" content="$2" tmp
-    if [[ ! -f "$file" ]]; then
-        printf '# Benchmarks\n\n%s\n%s\n' "$MARK_START" "$MARK_END" > "$file"
-    fi
-    local starts ends
-    starts="$(grep -cxF "$MARK_START" "$file" || true)"
-    ends="$(grep -cxF "$MARK_END" "$file" || true)"
-    if [[ "$starts" -eq 0 && "$ends" -eq 0 ]]; then
-        printf '\n%s\n%s\n' "$MARK_START" "$MARK_END" >> "$file"
-    elif [[ "$starts" -ne 1 || "$ends" -ne 1 ]]; then
-        echo "error: $file must have exactly one '$MARK_START' and one '$MARK_END' line" >&2
-        return 1
-    fi
-    tmp="$(mktemp "$file.XXXXXX")"
-    awk -v s="$MARK_START" -v e="$MARK_END" -v cf="$content" '
-        $0 == s && !done { print; while ((getline l < cf) > 0) print l; skip = 1; next }
-        $0 == e && skip  { print; skip = 0; done = 1; next }
-        !skip            { print }' "$file" > "$tmp"
-    mv "$tmp" "$file"
-}
 
 for tool in curl python3 awk; do
     command -v "$tool" >/dev/null 2>&1 || die "missing $tool"
@@ -92,18 +69,6 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/skillreg-mirror-bench.XXXXXX")"
 UP_PID=""
 DOWN_PID=""
 
-stop_pid() {
-    local pid="$1"
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$?
     set +e
@@ -124,88 +89,12 @@ trap 'exit 143' TERM
 # Helpers
 # ---------------------------------------------------------------------------
 
-# start_daemon NAME DATA CONFIG LOGSPEC: starts `skillreg serve` in the
-# background; sets START_PID at once and, once it listens, START_URL and
-# START_SECS (seconds from exec to the "listening on" line, which comes after
-# Registry::open has rendered and signed every index file).
-start_daemon() {
-    local name="$1" data="$2" config="$3" logspec="$4" t0 first
-    t0="$(date +%s.%N)"
-    SKILLREG_LOG="$logspec" "$BIN" serve --config "$config" --data "$data" \
-        --listen 127.0.0.1:0 > "$TMP/$name.out" 2> "$TMP/$name.err" &
-    START_PID=$!
-    START_URL=""
-    local deadline=$((SECONDS + STARTUP_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if [[ -s "$TMP/$name.out" ]] && [[ "$(wc -l < "$TMP/$name.out")" -ge 1 ]]; then
-            first="$(head -n 1 "$TMP/$name.out")"
-            if [[ "$first" =~ ^listening\ on\ (http://[^[:space:]]+)$ ]]; then
-                START_URL="${BASH_REMATCH[1]%/}"
-                break
-            fi
-            die "unexpected first line from $name: $first"
-        fi
-        if ! kill -0 "$START_PID" 2>/dev/null; then
-            tail -n 50 "$TMP/$name.err" >&2
-            die "$name exited before listening"
-        fi
-        sleep 0.05
-    done
-    [[ -n "$START_URL" ]] || { tail -n 50 "$TMP/$name.err" >&2; die "$name did not listen within ${STARTUP_TIMEOUT} s"; }
-    START_SECS="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
-}
-
-# cpu_secs PID: user+system CPU seconds the process has used so far.
-cpu_secs() {
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
-}
-
-# io_field PID FIELD: a counter from /proc/PID/io (0 when unreadable).
-io_field() {
-    awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print 0 }' "/proc/$1/io" 2>/dev/null || echo 0
-}
-
 # request_lines FILE: how many request lines the upstream has logged.
 request_lines() {
     grep -c 'skillreg::server::routes: request ' "$1" || true
 }
 
-cat > "$TMP/sync.py" <<'PY'
-"""Triggers a sync of source `up` and polls until its run finishes.
-Prints the run (as /admin/v1/sync-runs shows it) plus wall_seconds, the time
-from sending the trigger to seeing the finished run."""
-import json, sys, time, urllib.error, urllib.request
-
-base, token, interval, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, data=body, method=method,
-                                 headers={"Authorization": token, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        sys.exit(f"{method} {path}: HTTP {e.code}: {e.read()[:500]!r}")
-
-t0 = time.monotonic()
-status, started = call("POST", "/admin/v1/sync", b'{"source":"up"}')
-if status != 202:
-    sys.exit(f"POST /admin/v1/sync answered {status}: {started}")
-run_id = started["run"]
-while True:
-    _, runs = call("GET", "/admin/v1/sync-runs")
-    run = next((r for r in runs["runs"] if r["id"] == run_id), None)
-    if run is None:
-        sys.exit(f"run {run_id} is not in /admin/v1/sync-runs")
-    if run["status"] != "running":
-        break
-    if time.monotonic() - t0 > timeout:
-        sys.exit(f"run {run_id} did not finish within {timeout:.0f} s")
-    time.sleep(interval)
-run["wall_seconds"] = round(time.monotonic() - t0, 3)
-run["detail"] = run.get("detail", [])[:20]
-json.dump(run, sys.stdout)
-PY
+write_sync_py "$TMP/sync.py"
 
 cat > "$TMP/requests.py" <<'PY'
 """Summarises the upstream's request log lines from line FROM (1-based) to
@@ -263,9 +152,6 @@ json.dump({
 }, sys.stdout)
 PY
 
-json_get() { # JSON_FILE EXPR (python expression on `d`)
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 # ---------------------------------------------------------------------------
 # Seed the upstream
@@ -397,9 +283,6 @@ log "re-sync: $RE_STATUS in $RE_SECS s ($RE_COUNTS); upstream saw $RE_REQUESTS r
 # Report
 # ---------------------------------------------------------------------------
 
-verdict() { # VALUE LIMIT
-    awk -v v="$1" -v l="$2" 'BEGIN { print (v + 0 <= l + 0 ? "met" : "NOT met") }'
-}
 FULL_OK="$(verdict "$FULL_SECS" "$TARGET_FULL_S")"
 RE_OK="$(verdict "$RE_SECS" "$TARGET_RESYNC_S")"
 REQ_OK="$(verdict "$RE_REQUESTS" "$TARGET_RESYNC_REQUESTS")"

@@ -19,8 +19,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=bench/index-bench.sh
-source "$ROOT/bench/index-bench.sh"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 OUT="$ROOT/RELIABILITY.md"
 DURATION="${DURATION:-1800}"

@@ -12,10 +12,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT_FILE="${OUT:-$ROOT/BENCHMARKS.md}"  # index-bench.sh sets OUT
+OUT_FILE="${OUT:-$ROOT/BENCHMARKS.md}"
 # log, die, replace_section, write_nginx_conf, free_port, stop_pid.
-# shellcheck source=bench/index-bench.sh
-source "$ROOT/bench/index-bench.sh"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 OUT="$OUT_FILE"
 CRATES="${CRATES:-300}"
 SYNC_TIMEOUT="${SYNC_TIMEOUT:-600}"

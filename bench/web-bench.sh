@@ -15,9 +15,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# The parsing, nginx and section helpers of the index benchmark.
-# shellcheck source=bench/index-bench.sh
-source "$ROOT/bench/index-bench.sh"
+# The shared parsing, nginx and section helpers.
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 OUT="$ROOT/BENCHMARKS.md"
 PACKAGES="${PACKAGES:-10000}"
 DURATION="${DURATION:-10}"
