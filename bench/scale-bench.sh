@@ -421,8 +421,13 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 DIRTY=""
 [[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ]] \
     || DIRTY=" (with uncommitted changes in src/)"
+# The knobs that differ from their defaults, so the command reproduces the run.
 ENV_PREFIX=""
-[[ "$PACKAGES" == 100000 ]] || ENV_PREFIX="PACKAGES=$PACKAGES "
+for kv in PACKAGES=100000 VERSIONS=3 PUBLISHES=100 PROFILE_PUBLISHES=20 SEED_BATCH=1000 \
+        DURATION=10 INDEX_DURATION=5 ROUNDS=3 MIRROR=1 SYNC_TIMEOUT=900; do
+    k="${kv%%=*}"
+    [[ "${!k}" == "${kv#*=}" ]] || ENV_PREFIX+="$k=${!k} "
+done
 {
     echo "## Scale: $PACKAGES packages × $VERSIONS versions"
     echo
