@@ -174,3 +174,61 @@ fn a_damaged_blob_fails_the_backup_and_leaves_the_earlier_one_intact() {
     assert!(ok, "the earlier backup still checks out: {text}");
     d.assert_serving();
 }
+
+#[test]
+fn blobs_fsck_moved_aside_are_carried_by_backup_and_restore() {
+    let d = Daemon::start();
+    d.publish_skill("bk-kept", "1.0.0");
+    d.publish_skill("bk-hurt", "1.0.0");
+    let (_, bytes) = get_bytes(&format!("{}/api/v1/crates/bk-hurt/1.0.0/download", d.url));
+    let hex = skillreg::blobs::Sha256Digest::of(&bytes).to_hex();
+    let blob = d.data.join("blobs/sha256").join(&hex[..2]).join(&hex);
+    let mut damaged = std::fs::read(&blob).unwrap();
+    damaged[0] ^= 0xff;
+    std::fs::write(&blob, &damaged).unwrap();
+    let (_dir, data) = d.stop();
+    let (ok, text) = run(&["fsck", "--repair", "--data", data.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("quarantined bk-hurt@1.0.0"), "{text}");
+    let moved = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(root.join("quarantine"))
+            .map(|d| {
+                d.map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read(e.path()).unwrap())
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let aside = moved(&data);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(aside[0].1, damaged);
+
+    // The backup carries the damaged bytes as they are (the version
+    // naming them is quarantined, so the backup does not fail on them),
+    // and a restore puts them back.
+    let work = tempfile::tempdir().unwrap();
+    let dest = work.path().join("backup");
+    let (ok, text) = backup(&dest, &data);
+    assert!(ok, "{text}");
+    assert_eq!(
+        moved(&dest),
+        aside,
+        "the backup holds what fsck moved aside"
+    );
+    let restored = work.path().join("restored");
+    let (ok, text) = run(&[
+        "restore",
+        dest.to_str().unwrap(),
+        "--data",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    assert_eq!(moved(&restored), aside, "and the restore puts it back");
+    let (ok, text) = run(&["fsck", "--data", restored.to_str().unwrap()]);
+    assert!(ok, "the restored registry checks out: {text}");
+}

@@ -5,7 +5,9 @@
 //! SQLite's online backup API (one snapshot, while writers go on), then
 //! exactly the blobs that copy names (a blob is written before its row, so
 //! every row the snapshot holds has its blob), then the keys and the
-//! mirror's verified upstream state. Blobs are immutable and
+//! mirror's verified upstream state, and the damaged blobs `fsck --repair`
+//! moved to `quarantine/` (the versions naming them are not served, so no
+//! blob check applies; they are copied as they are). Blobs are immutable and
 //! content-addressed, so a backup into a directory holding an earlier one
 //! copies only the blobs it lacks. Every blob is re-hashed as it is copied
 //! and the result is checked ([`crate::fsck`] and SQLite's
@@ -26,6 +28,8 @@ const DB_FILE: &str = "skillreg.db";
 const KEYS_DIR: &str = "keys";
 /// The bootstrap admin token (a secret the daemon wrote once).
 const ADMIN_TOKEN: &str = crate::registry::ADMIN_TOKEN_FILE;
+/// Where `fsck --repair` moves damaged blobs (see [`crate::fsck`]).
+const QUARANTINE_DIR: &str = "quarantine";
 /// Below `mirror/state/<source>/`, what is cache (rebuilt by the next
 /// sync) rather than verified state.
 const MIRROR_CACHES: [&str; 4] = ["http-cache", "git-home", "remotes", "checkout"];
@@ -309,8 +313,9 @@ fn copy_checked(from: &Dir, to: &Dir, rel: &str, want: Option<&str>) -> Result<(
     Ok(dir.sync()?)
 }
 
-/// Copies the keys, the admin token and the mirror's verified state from
-/// `from` to `to` (replacing what an earlier backup held); returns how many files.
+/// Copies the keys, the admin token, the mirror's verified state and the
+/// blobs `fsck --repair` moved aside from `from` to `to` (replacing what
+/// an earlier backup held); returns how many files.
 fn copy_beside(from: &Dir, to: &Dir) -> Result<usize, BackupError> {
     let mut files = 0;
     // Anything there is copied or refused: a token that is a link is not
@@ -321,6 +326,9 @@ fn copy_beside(from: &Dir, to: &Dir) -> Result<usize, BackupError> {
     }
     files += copy_tree(from, to, KEYS_DIR, &[])?;
     files += copy_tree(from, to, "mirror/state", &MIRROR_CACHES)?;
+    // Damaged blobs are kept, never deleted: they may be all that is left
+    // of a version, and what an admin needs to find out what happened.
+    files += copy_tree(from, to, QUARANTINE_DIR, &[])?;
     Ok(files)
 }
 

@@ -16,6 +16,7 @@ use crate::bundle::ArchiveLimits;
 use crate::config;
 use crate::feeds::{self, archive, FeedItem, StoredZip};
 use crate::fsutil::unix_now;
+use crate::index::sign::FileMeta;
 use crate::index::{IndexCache, Prepared};
 use crate::package::Kind;
 use crate::store::{FeedArchiveRow, PackageRow, PublicVersion, Store};
@@ -70,13 +71,18 @@ pub(super) struct FeedView {
 
 /// The feeds' state, under the writer lock.
 pub(super) struct Feeds {
-    /// Latest public version per package, by normalized name, with its row id.
-    items: BTreeMap<String, (FeedItem, i64)>,
+    /// Latest public version per package, by normalized name, with its row
+    /// id. Shared, so that a render can take them all without holding the
+    /// lock while it renders.
+    items: BTreeMap<String, (Arc<FeedItem>, i64)>,
     /// The zips each package has in [`FeedView::zips`], by normalized name.
     served: HashMap<String, Vec<String>>,
-    /// Whether the documents need rendering (at first, so that a registry
-    /// with nothing approved serves empty documents, not 404s).
-    dirty: bool,
+    /// Counts changes to the items; the documents need rendering while it
+    /// is ahead of `placed` (at first too, so that a registry with nothing
+    /// approved serves empty documents, not 404s).
+    generation: u64,
+    /// The generation the documents served now were rendered from.
+    placed: u64,
     /// Bytes of the zips held in memory.
     cached: u64,
 }
@@ -86,7 +92,8 @@ impl Default for Feeds {
         Feeds {
             items: BTreeMap::new(),
             served: HashMap::new(),
-            dirty: true,
+            generation: 1,
+            placed: 0,
             cached: 0,
         }
     }
@@ -122,7 +129,7 @@ impl Feeds {
         let item = match latest(&versions) {
             None => None,
             Some(version) => Some((
-                FeedItem {
+                Arc::new(FeedItem {
                     name: package.name.clone(),
                     kind: package.kind,
                     version: version.version.clone(),
@@ -144,7 +151,7 @@ impl Feeds {
                         archive::Shape::Plugin,
                         limits,
                     )?,
-                },
+                }),
                 version.id,
             )),
         };
@@ -163,7 +170,7 @@ impl Feeds {
             Some(item) => self.items.insert(key, item),
             None => self.items.remove(&key),
         };
-        self.dirty = true;
+        self.generation += 1;
         Ok(())
     }
 
@@ -206,7 +213,9 @@ impl Feeds {
     }
 
     /// Renders the documents after changes, prepares them and signs a
-    /// statement for each; the caller then signs the snapshot.
+    /// statement for each, all at once; the caller then signs the snapshot.
+    /// The daemon instead renders with [`Feeds::pending`], [`render`] and
+    /// [`Feeds::place`], so that the lock is not held while it renders.
     pub(super) fn publish(
         &mut self,
         cfg: &config::Feeds,
@@ -215,40 +224,53 @@ impl Feeds {
         index: &IndexCache,
         view: &FeedView,
     ) {
-        if !std::mem::take(&mut self.dirty) {
-            return;
+        if let Some(job) = self.pending() {
+            self.place(render(job, cfg, base_url), signing, index, view);
         }
-        let items: Vec<&FeedItem> = self.items.values().map(|(item, _)| item).collect();
-        let mut docs = vec![(
-            feeds::wellknown::INDEX_PATH.to_string(),
-            feeds::wellknown::render(items.iter().copied()),
-        )];
-        for scope in &cfg.scopes {
-            docs.push((
-                format!("{}/{}", scope.path, feeds::wellknown::INDEX_PATH),
-                feeds::wellknown::render(
-                    items.iter().copied().filter(|i| feeds::in_scope(scope, i)),
-                ),
-            ));
+    }
+
+    /// The items to render, when the documents are behind them.
+    pub(super) fn pending(&self) -> Option<RenderJob> {
+        (self.generation > self.placed).then(|| RenderJob {
+            generation: self.generation,
+            items: self.items.values().map(|(item, _)| item.clone()).collect(),
+        })
+    }
+
+    /// The generation the documents will show once rendered.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Serves rendered documents and signs a statement for each that
+    /// changed; the caller then signs the snapshot. Returns whether any
+    /// changed. Documents older than those served are dropped.
+    pub(super) fn place(
+        &mut self,
+        rendered: RenderedDocs,
+        signing: &mut signing::Signing,
+        index: &IndexCache,
+        view: &FeedView,
+    ) -> bool {
+        if rendered.generation <= self.placed {
+            return false;
         }
-        docs.push((
-            MARKETPLACE_PATH.to_string(),
-            feeds::marketplace::render(cfg, base_url, items.iter().copied()),
-        ));
-        let now = unix_now();
-        for (path, body) in docs {
-            let unchanged = view.docs.get(&path).is_some_and(|d| d.body[..] == body[..]);
+        self.placed = rendered.generation;
+        let mut changed = false;
+        for (path, file, meta) in rendered.docs {
+            let unchanged = view.docs.get(&path).is_some_and(|d| d.body == file.body);
             if unchanged {
                 continue;
             }
             // Also below `/index/` at its snapshot key, so that a client
             // verifying the snapshot finds every file it lists there.
             let key = format!("{SNAPSHOT_PREFIX}{path}");
-            signing.file_changed(index, &key, &body);
-            let file = Arc::new(Prepared::new(body, now));
+            signing.file_meta_changed(index, &key, meta);
             index.put_shared(key, file.clone());
             view.docs.put_shared(path, file);
+            changed = true;
         }
+        changed
     }
 
     /// Every zip a static tree of the feeds holds, by its path below the
@@ -292,7 +314,7 @@ impl Feeds {
 
     /// The items, by name.
     pub(super) fn items(&self) -> impl Iterator<Item = &FeedItem> {
-        self.items.values().map(|(item, _)| item)
+        self.items.values().map(|(item, _)| &**item)
     }
 
     /// Every skill or plugin left out of a feed shape, with the reason.
@@ -462,3 +484,62 @@ fn render_and_keep(
         Err(reason) => FeedArchiveRow::LeftOut(reason),
     })
 }
+
+/// What a render needs: the items as they were at one generation.
+pub(super) struct RenderJob {
+    generation: u64,
+    items: Vec<Arc<FeedItem>>,
+}
+
+/// Documents rendered and prepared (compressed, hashed) from a
+/// [`RenderJob`], ready for [`Feeds::place`].
+pub(super) struct RenderedDocs {
+    generation: u64,
+    docs: Vec<(String, Arc<Prepared>, FileMeta)>,
+}
+
+impl RenderedDocs {
+    /// The generation of the items they show.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// Renders every feed document from `job`: the well-known index, one per
+/// scope, and the marketplace. Each lists every item, so this costs in
+/// proportion to the registry; it takes no lock.
+pub(super) fn render(job: RenderJob, cfg: &config::Feeds, base_url: &str) -> RenderedDocs {
+    let items: Vec<&FeedItem> = job.items.iter().map(|item| &**item).collect();
+    let mut docs = vec![(
+        feeds::wellknown::INDEX_PATH.to_string(),
+        feeds::wellknown::render(items.iter().copied()),
+    )];
+    for scope in &cfg.scopes {
+        docs.push((
+            format!("{}/{}", scope.path, feeds::wellknown::INDEX_PATH),
+            feeds::wellknown::render(items.iter().copied().filter(|i| feeds::in_scope(scope, i))),
+        ));
+    }
+    docs.push((
+        MARKETPLACE_PATH.to_string(),
+        feeds::marketplace::render(cfg, base_url, items.iter().copied()),
+    ));
+    let now = unix_now();
+    let docs = docs
+        .into_iter()
+        .map(|(path, body)| {
+            let meta = FileMeta {
+                length: body.len() as u64,
+                sha256: Sha256Digest::of(&body).to_hex(),
+            };
+            (path, Arc::new(Prepared::new(body, now)), meta)
+        })
+        .collect();
+    RenderedDocs {
+        generation: job.generation,
+        docs,
+    }
+}
+
+#[cfg(test)]
+mod tests;

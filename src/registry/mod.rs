@@ -31,6 +31,7 @@ pub use signing::{export_root, rotate, Expiries, Rotation};
 pub use transfer::{OfflineRegistry, TransferItem, TransferSink};
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::blobs::{BlobStore, Sha256Digest};
@@ -101,6 +102,15 @@ pub struct Registry {
     feeds: Mutex<feeds::Feeds>,
     /// Their documents and zips, for readers.
     feed_view: feeds::FeedView,
+    /// Feed documents are rendered off the publish path (see
+    /// [`Registry::flush_feeds`]); this tells the daemon's renderer.
+    feed_changes: tokio::sync::Notify,
+    /// One render at a time, so documents are placed in order.
+    feed_render: Mutex<()>,
+    /// The feeds' generation the last snapshot left behind, and the one the
+    /// served documents show: documents are stale while the first is ahead.
+    feeds_wanted: AtomicU64,
+    feeds_placed: AtomicU64,
     /// What clients use to reach the daemon (the marketplace names it).
     base_url: String,
     /// Download counts, flushed in batches.
@@ -135,6 +145,10 @@ impl Registry {
             index: IndexCache::default(),
             feeds: Mutex::new(feeds::Feeds::default()),
             feed_view: feeds::FeedView::default(),
+            feed_changes: tokio::sync::Notify::new(),
+            feed_render: Mutex::new(()),
+            feeds_wanted: AtomicU64::new(0),
+            feeds_placed: AtomicU64::new(0),
             base_url: base_url.trim_end_matches('/').to_string(),
             downloads,
             catalog: Mutex::new(catalog::Catalog::default()),
@@ -155,6 +169,16 @@ impl Registry {
                 registry.render(&store, &mut signing, &package)?;
             }
             signing.put_roots(&store, &registry.index)?;
+            // The first documents are rendered before the daemon serves.
+            registry.feeds().publish(
+                &config.feeds,
+                &registry.base_url,
+                &mut signing,
+                &registry.index,
+                &registry.feed_view,
+            );
+            let placed = registry.feeds().generation();
+            registry.feeds_placed.store(placed, Ordering::SeqCst);
             registry.sign_snapshot(&mut store, &mut signing)?;
             if !config.export.dir.as_os_str().is_empty() {
                 let (exporter, summary) = export::Exporter::open(
@@ -214,28 +238,70 @@ impl Registry {
         self.catalog.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Renders the feed documents changed since the last snapshot, shows
-    /// readers the catalog as it is now, then signs a new snapshot and
-    /// timestamp naming the documents and every index file.
+    /// Shows readers the catalog as it is now, then signs a new snapshot and
+    /// timestamp naming every index file and the feed documents served now.
+    /// Feed documents list every skill, so rendering them costs in
+    /// proportion to the registry: when they are behind, the daemon's
+    /// renderer is told instead (see [`Registry::flush_feeds`]).
     fn sign_snapshot(
         &self,
         store: &mut Store,
         signing: &mut signing::Signing,
     ) -> Result<(), RegistryError> {
-        self.feeds().publish(
-            &self.config.feeds,
-            &self.base_url,
-            signing,
-            &self.index,
-            &self.feed_view,
-        );
+        let wanted = self.feeds().generation();
+        if wanted > self.feeds_wanted.swap(wanted, Ordering::SeqCst) {
+            self.feed_changes.notify_one();
+        }
         self.catalog_state().publish(&self.catalog_view);
         signing.publish(store, &self.index, &self.config.signing)
+    }
+
+    /// Whether a change is not yet in the feed documents served.
+    pub fn feeds_stale(&self) -> bool {
+        self.feeds_wanted.load(Ordering::SeqCst) > self.feeds_placed.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a change leaves the feed documents behind.
+    pub async fn feeds_changed(&self) {
+        self.feed_changes.notified().await
+    }
+
+    /// Brings the feed documents up to date with every change so far:
+    /// renders them without holding the writer lock (publishes go on),
+    /// then serves them and signs a snapshot naming them. Changes made
+    /// during the render are left for the next call. Returns whether
+    /// anything was rendered. Blocks while another render runs.
+    pub fn flush_feeds(&self) -> Result<bool, RegistryError> {
+        let _one_render = self.feed_render.lock().unwrap_or_else(|e| e.into_inner());
+        let (job, generation) = {
+            let feeds = self.feeds();
+            (feeds.pending(), feeds.generation())
+        };
+        let Some(job) = job else {
+            self.feeds_placed.fetch_max(generation, Ordering::SeqCst);
+            return Ok(false);
+        };
+        let rendered = feeds::render(job, &self.config.feeds, &self.base_url);
+        let mut store = self.writer();
+        let mut signing = self.signing();
+        let (changed, placed) = {
+            let mut feeds = self.feeds();
+            let generation = rendered.generation();
+            let changed = feeds.place(rendered, &mut signing, &self.index, &self.feed_view);
+            (changed, generation)
+        };
+        if changed {
+            signing.publish(&mut store, &self.index, &self.config.signing)?;
+        }
+        self.feeds_placed.fetch_max(placed, Ordering::SeqCst);
+        Ok(true)
     }
 
     /// A prepared feed document, by URL path without the leading `/`
     /// (`.well-known/agent-skills/index.json`, `teams/data/…`,
     /// [`MARKETPLACE_PATH`]).
+    /// A daemon first waits out a stale document ([`Registry::feeds_stale`],
+    /// [`Registry::flush_feeds`]) so that a client reads its own change.
     pub fn feed_document(&self, path: &str) -> Option<Arc<Prepared>> {
         self.feed_view.docs.get(path)
     }

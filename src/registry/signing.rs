@@ -196,6 +196,12 @@ impl Signing {
             length: body.len() as u64,
             sha256: crate::blobs::Sha256Digest::of(body).to_hex(),
         };
+        self.file_meta_changed(cache, path, meta);
+    }
+
+    /// [`Signing::file_changed`] for a body already hashed (a large feed
+    /// document, hashed outside the lock).
+    pub(super) fn file_meta_changed(&mut self, cache: &IndexCache, path: &str, meta: FileMeta) {
         let statement = IndexFileStatement {
             _type: "index-file".into(),
             path: path.to_string(),

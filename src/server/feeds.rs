@@ -38,6 +38,24 @@ pub(super) fn is_feed(segs: &[&str]) -> bool {
         || segs.first() == Some(&"claude")
 }
 
+/// Brings stale feed documents up to date before one is served, so that a
+/// publisher who reads the feed right after publishing sees the change.
+/// They are rendered off the publish path (see
+/// [`crate::registry::Registry::flush_feeds`]), most often before anyone
+/// asks; a failed render is logged and the documents served stay as they
+/// were.
+pub(super) async fn settle(shared: &Shared) {
+    if !shared.registry.feeds_stale() {
+        return;
+    }
+    let registry = shared.registry.clone();
+    match tokio::task::spawn_blocking(move || registry.flush_feeds()).await {
+        Ok(Err(e)) => tracing::error!(error = %e, "rendering the feed documents failed"),
+        Err(e) => tracing::error!(error = %e, "feed render task failed"),
+        Ok(Ok(_)) => {}
+    }
+}
+
 /// Serves one feed request (GET or HEAD).
 pub(super) async fn handle(
     req: &Request<Incoming>,
@@ -51,7 +69,7 @@ pub(super) async fn handle(
     match rest {
         ["claude", "marketplace.json"] if token.is_none() => {
             reader(req, shared)?;
-            document(req, shared, MARKETPLACE_PATH)
+            document(req, shared, MARKETPLACE_PATH).await
         }
         ["claude", "files", file] if token.is_none() => {
             reader(req, shared)?;
@@ -74,7 +92,7 @@ pub(super) async fn handle(
                     } else {
                         format!("{}/{INDEX_PATH}", scope.join("/"))
                     };
-                    document(req, shared, &path)
+                    document(req, shared, &path).await
                 }
                 ["files", file] => zip(req, shared, file, Shape::Skill).await,
                 _ => Err(not_found(rest)),
@@ -117,11 +135,12 @@ fn feed_token(shared: &Shared, token: &str) -> Result<(), ApiError> {
     }
 }
 
-fn document(
+async fn document(
     req: &Request<Incoming>,
     shared: &Shared,
     path: &str,
 ) -> Result<Response<Body>, ApiError> {
+    settle(shared).await;
     match shared.registry.feed_document(path) {
         Some(file) => Ok(prepared_as(req, &file, "application/json")),
         None => Err(ApiError::not_found(format!(

@@ -244,6 +244,17 @@ async fn serve(
         })
     };
 
+    // Feed documents: rendered after changes, off the publish path.
+    let feed_renderer = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                shared.registry.feeds_changed().await;
+                feeds::settle(&shared).await;
+            }
+        })
+    };
+
     let scheduler = shared.mirror.spawn_scheduler();
     let fsck = metrics::spawn_background_fsck(shared.clone());
 
@@ -283,6 +294,7 @@ async fn serve(
     resigner.abort();
     scheduler.abort();
     flusher.abort();
+    feed_renderer.abort();
     if let Some(fsck) = fsck {
         fsck.abort();
     }

@@ -1,0 +1,93 @@
+//! Feed documents are rendered off the publish path, and a render brings
+//! them, and a snapshot naming them, up to date.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::feeds::wellknown::INDEX_PATH;
+use crate::registry::{PublishMetadata, Registry};
+use crate::token::{Identity, Role};
+
+fn publish_skill(registry: &Registry, dir: &Path, name: &str) {
+    let skill = dir.join(name);
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        format!("---\nname: {name}\ndescription: A test skill.\nmetadata:\n  version: \"1.0.0\"\n---\n# {name}\n"),
+    )
+    .unwrap();
+    let tarball = crate::bundle::pack::pack_dir(&skill).unwrap();
+    let meta: PublishMetadata = serde_json::from_value(
+        serde_json::json!({"name": name, "vers": "1.0.0", "kind": "skill", "deps": [], "features": {}}),
+    )
+    .unwrap();
+    let admin = Identity {
+        token_id: 1,
+        login: "admin".into(),
+        role: Role::Admin,
+    };
+    registry.publish(&admin, &meta, &tarball).unwrap();
+}
+
+fn listed(registry: &Registry, name: &str) -> bool {
+    let doc = registry
+        .feed_document(INDEX_PATH)
+        .expect("the index is served");
+    String::from_utf8_lossy(&doc.body).contains(&format!("\"{name}\""))
+}
+
+/// The version of the snapshot the served timestamp names.
+fn snapshot_version(registry: &Registry) -> u64 {
+    use crate::index::sign::{paths, Envelope, Timestamp};
+    let file = registry
+        .index_file(paths::TIMESTAMP)
+        .expect("a timestamp is served");
+    let envelope = Envelope::from_bytes(&file.body).unwrap();
+    let timestamp: Timestamp =
+        crate::index::sign::parse(&envelope.payload_bytes().unwrap()).unwrap();
+    timestamp.snapshot.version
+}
+
+#[test]
+fn a_publish_leaves_the_feeds_to_the_renderer_which_signs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        ..Default::default()
+    };
+    let registry = Registry::open(&config, "http://127.0.0.1:1").unwrap();
+    assert!(!registry.feeds_stale(), "open renders the first documents");
+    assert!(
+        !registry.flush_feeds().unwrap(),
+        "nothing to render after open"
+    );
+
+    publish_skill(&registry, dir.path(), "hello");
+    // The publish itself rendered no feed document: they still show the
+    // registry as it was, and say so.
+    assert!(registry.feeds_stale());
+    assert!(!listed(&registry, "hello"));
+    let before = snapshot_version(&registry);
+
+    // One render catches up and signs a snapshot that names the document.
+    assert!(registry.flush_feeds().unwrap());
+    assert!(!registry.feeds_stale());
+    assert!(listed(&registry, "hello"));
+    assert!(snapshot_version(&registry) > before);
+    let key = format!("_feeds/{INDEX_PATH}");
+    let served = registry
+        .index_file(&key)
+        .expect("the document is below /index/");
+    assert_eq!(
+        served.body,
+        registry.feed_document(INDEX_PATH).unwrap().body
+    );
+    assert!(!registry.flush_feeds().unwrap(), "and then nothing is left");
+
+    // Two publishes, one render.
+    publish_skill(&registry, dir.path(), "second");
+    publish_skill(&registry, dir.path(), "third");
+    assert!(registry.flush_feeds().unwrap());
+    assert!(listed(&registry, "second") && listed(&registry, "third"));
+    assert!(!registry.feeds_stale());
+}
