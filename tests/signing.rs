@@ -43,6 +43,7 @@ fn walk_chain(d: &Daemon, pinned: &[u8]) -> Root {
 
 /// Verifies timestamp → snapshot → every file with the trusted root.
 fn verify_current(d: &Daemon, root: &Root) -> (Timestamp, Snapshot) {
+    d.wait_for_feeds();
     verify_signed_index(root, |p| {
         fetch(d, p).unwrap_or_else(|| panic!("{p} is missing"))
     })

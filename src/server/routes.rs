@@ -125,9 +125,6 @@ async fn route(
         ["index", rest @ ..] if read && !rest.is_empty() => {
             reader(&req, shared)?;
             let key = rest.join("/").to_ascii_lowercase();
-            if key.starts_with("_feeds/") {
-                super::feeds::settle(shared).await;
-            }
             let file = shared.registry.index_file(&key);
             shared.metrics.index_lookup(file.is_some());
             match file {

@@ -210,6 +210,16 @@ impl Daemon {
         String::from_utf8(run.stdout).unwrap()
     }
 
+    /// Waits until the feed documents show every change so far: the daemon
+    /// renders them after a change, off its path, and signs them into a
+    /// snapshot of their own; a request for one waits for that render. Call
+    /// it before reading signed metadata that must stay put.
+    pub fn wait_for_feeds(&self) {
+        let url = format!("{}/{}", self.url, skillreg::feeds::wellknown::INDEX_PATH);
+        let status = get_with(&url, &[("authorization", &self.admin)]).status();
+        assert_eq!(status.as_u16(), 200, "GET {url}");
+    }
+
     /// Asserts the daemon still answers.
     pub fn assert_serving(&self) {
         let (status, body) = get(&format!("{}/healthz", self.url));

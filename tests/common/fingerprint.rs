@@ -91,13 +91,8 @@ impl Daemon {
     /// Everything stored and served: proof that a refusal changed nothing
     /// (see [`Fingerprint`]).
     pub fn fingerprint(&self) -> Fingerprint {
-        // Feed documents are rendered after a change, off its path, and
-        // signed into a snapshot of their own; asking for one waits for
-        // that render, so what is taken is a daemon at rest.
-        self.served(&format!(
-            "_feeds/{}",
-            skillreg::feeds::wellknown::INDEX_PATH
-        ));
+        // What is taken is a daemon at rest, its feeds rendered.
+        self.wait_for_feeds();
         let db = database(&self.data);
         let mut served = BTreeMap::new();
         let mut fetch = |path: &str| -> Option<Vec<u8>> {
