@@ -15,7 +15,10 @@
 #
 # Environment: DURATION, CONNECTIONS (per wrk, default 32), PUBLISH_EVERY
 # (default 5), SYNC_EVERY (default 30), SAMPLE_EVERY (default 5),
-# SKILLREG_BIN (use this binary instead of building target/release/skillreg).
+# SKILLREG_BIN (use this binary instead of building target/release/skillreg),
+# SAMPLES_OUT (also keep the RSS/descriptor samples, `seconds,rss_kib,fds`,
+# in this file), NO_WRITE=1 (print the result, leave RELIABILITY.md alone:
+# for experiments).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -188,6 +191,7 @@ last = statistics.median(r[col] for r in warm[-k:])
 print(f"{first:.0f} {last:.0f} {100.0 * (last - first) / first:.1f}")
 PY
 }
+[[ -z "${SAMPLES_OUT:-}" ]] || cp "$TMP/samples.csv" "$SAMPLES_OUT"
 read -r rss_first rss_last rss_growth < <(growth "$TMP/samples.csv" 1)
 read -r fds_first fds_last fds_growth < <(growth "$TMP/samples.csv" 2)
 rss_max=$(awk -F, '$2 > m { m = $2 } END { print m }' "$TMP/samples.csv")
@@ -223,6 +227,10 @@ content="$TMP/section.md"
     echo "| RSS, first tenth → last tenth (max) | ${rss_first} KiB → ${rss_last} KiB, ${rss_growth} % (${rss_max} KiB) |"
     echo "| open descriptors, first tenth → last tenth | ${fds_first} → ${fds_last}, ${fds_growth} % |"
 } > "$content"
-replace_section "$OUT" "$content"
+if [[ -n "${NO_WRITE:-}" ]]; then
+    cat "$content"
+else
+    replace_section "$OUT" "$content"
+fi
 log "soak: $verdict (RSS ${rss_growth} %, fds ${fds_growth} %, errors: ${errors:-none})"
 [[ "$verdict" == pass ]]
