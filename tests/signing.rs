@@ -156,6 +156,13 @@ fn vector_registry(dir: &std::path::Path, root_2: &str) -> StaticServer {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(vectors.join(from), &to).unwrap_or_else(|e| panic!("{from}: {e}"));
     }
+    // The snapshot's tree nodes, served by their sha256 like the daemon's.
+    let nodes = dir.join("index/_skillreg/tree");
+    std::fs::create_dir_all(&nodes).unwrap();
+    for entry in std::fs::read_dir(vectors.join("tree")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), nodes.join(entry.file_name())).unwrap();
+    }
     StaticServer::serve(dir)
 }
 
