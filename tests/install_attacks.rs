@@ -749,13 +749,16 @@ fn a_bin_rollback_is_refused() {
             std::fs::copy(old.join(rel), d.join(rel)).unwrap();
         }
     });
-    // This user's cache holds the new nodes, so it never asks for the
-    // rolled-back ones; the old index file then fails the new bin's entry.
-    refused(
-        &fx,
-        &env,
-        Some(&fx.root),
-        &["mix-and-match", "the index file `he/ll/hello-skill`"],
+    // This user's cache holds the new nodes and index file, each pinned by
+    // the new top: it reads none of the rolled-back files, and installs
+    // the current version.
+    let project = env.project("warm");
+    let out = fx.install(&env, &project, Some(&fx.root), &[]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("hello-skill@1.1.0"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     // A user with nothing cached fetches the rolled-back top-most node.
     refused_node(

@@ -66,6 +66,9 @@ struct RegistrySync<'a> {
     opts: RegistryOptions,
     upstream: TrustedRegistry,
     refreshes: u32,
+    /// Subtrees whose every file was handled: (mirror-state key, value),
+    /// children before their parents.
+    done_subtrees: Vec<(String, String)>,
 }
 
 /// Syncs `source` into `registry`; `state` is the source's own state
@@ -93,10 +96,19 @@ pub(super) fn sync(
         opts,
         upstream,
         refreshes: 0,
+        done_subtrees: Vec::new(),
     };
     let filters = filters_digest(source);
     for (digit, meta) in sync.upstream.snapshot().children.clone() {
         sync.subtree(&digit, &meta, &filters, run, progress)?;
+    }
+    // Subtrees are recorded as done only by a run without a failure: each
+    // file's own record already lets a failed or killed run resume, and a
+    // run that stored nothing leaves nothing behind.
+    if run.failed == 0 {
+        for (key, value) in &sync.done_subtrees {
+            registry.set_mirror_state(&source.name, key, value)?;
+        }
     }
     Ok(())
 }
@@ -117,9 +129,10 @@ impl RegistrySync<'_> {
     /// The subtree of the upstream's snapshot at `prefix`, pinned by its
     /// parent with `meta`: skipped without a request when that hash is the
     /// one recorded as done (under the same globs), else its node fetched
-    /// and each child or index file taken in turn. Recorded as done, with
-    /// its count of lines, when everything in it was. Returns that count,
-    /// or `None` when something in it must be tried again.
+    /// and each child or index file taken in turn. Noted as done, with its
+    /// count of lines, when everything in it was (see [`sync`] for when
+    /// that note is recorded). Returns that count, or `None` when something
+    /// in it must be tried again.
     fn subtree(
         &mut self,
         prefix: &str,
@@ -160,23 +173,24 @@ impl RegistrySync<'_> {
             }
             Node::Bin(files) => {
                 for path in files.keys() {
-                    let name = path.rsplit('/').next().unwrap_or(path).to_string();
-                    if path == "config.json" || path.starts_with('_') || !wanted(self.source, &name)
-                    {
+                    if path == "config.json" || path.starts_with('_') {
                         continue;
                     }
-                    let part = self.index_file(path, &name, run)?;
+                    let name = path.rsplit('/').next().unwrap_or(path).to_string();
+                    let part = if wanted(self.source, &name) {
+                        let lines = self.index_file(path, &name, run)?;
+                        progress.tick(run);
+                        lines
+                    } else {
+                        Some(0)
+                    };
                     total = add(total, part);
-                    progress.tick(run);
                 }
             }
         }
-        if let Some(count) = total {
-            self.registry.set_mirror_state(
-                &self.source.name,
-                &state_key,
-                &format!("{} {filters} {count}", meta.sha256),
-            )?;
+        if let Some(lines) = total {
+            self.done_subtrees
+                .push((state_key, format!("{} {filters} {lines}", meta.sha256)));
         }
         Ok(total)
     }
