@@ -514,6 +514,19 @@ fn endless_and_oversized_responses_are_refused() {
         fx.server.set_endless(Some(path));
         refused(&fx, &ClientEnv::new(), Some(&fx.root), &wants);
     }
+    // A snapshot-tree node: no more than its parent's signed length is read.
+    let node = node_files(&fx.pristine, "he/ll/hello-skill").remove(0);
+    let node_url = format!(
+        "/{}",
+        node.strip_prefix(&fx.pristine).unwrap().to_str().unwrap()
+    );
+    fx.server.set_endless(Some(&node_url));
+    refused(
+        &fx,
+        &ClientEnv::new(),
+        Some(&fx.root),
+        &["endless data", "_skillreg/tree/"],
+    );
     fx.server.set_endless(None);
     // More bytes than the signed lengths, even when they end.
     let padded = |from: &Path, name: &str, which: PathBuf| {
@@ -530,6 +543,13 @@ fn endless_and_oversized_responses_are_refused() {
         &ClientEnv::new(),
         Some(&fx.root),
         &["endless data", "snapshot/"],
+    );
+    padded(&fx.pristine, "long-node", node.clone());
+    refused(
+        &fx,
+        &ClientEnv::new(),
+        Some(&fx.root),
+        &["endless data", "_skillreg/tree/"],
     );
     padded(&fx.pristine, "long-index", fx.pristine.join(INDEX_FILE));
     refused(
