@@ -782,3 +782,31 @@ fn a_publish_upstream_costs_the_mirror_only_the_nodes_on_changed_paths() {
         .collect::<Vec<_>>();
     assert_eq!(index_files, ["/index/sk/il/skill-7"]);
 }
+
+#[test]
+fn a_tampered_snapshot_node_fails_the_run_and_stores_nothing() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+    // Every snapshot-tree node with one byte changed: none matches the
+    // hash its parent pins, so nothing below the signed top can be read.
+    p.proxy
+        .fault("/index/_skillreg/tree/", Fault::FlipByte, None);
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &[
+            "snapshot node `",
+            "mix-and-match",
+            "stale, from another snapshot, or rolled back",
+            "the signed snapshot lists",
+        ],
+    );
+    assert_eq!(p.proxy.count("/index/sk/il/"), 0, "no index file read");
+    assert_eq!(p.proxy.count(DOWNLOADS), 0);
+    assert_untouched(&p.down, &before);
+    // The same nodes, served intact: the next run takes everything.
+    p.proxy.clear_faults();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(pending(&p.down), all_versions(&TWO));
+}
