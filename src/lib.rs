@@ -26,7 +26,7 @@
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
 //! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
-//! | [`index`] | sparse-index paths, entries, prepared files, signed documents |
+//! | [`index`] | sparse-index paths, entries, prepared files, signed documents, the snapshot's hash tree |
 //! | [`store`] | SQLite, one file per table family behind one `Store` |
 //! | [`blobs`] | content-addressed, durable blob files |
 //! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |

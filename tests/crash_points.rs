@@ -259,7 +259,7 @@ fn assert_tree_files_verify(tree: &Path) {
     let snapshot_path = skillreg::index::sign::paths::snapshot(ts.snapshot.version);
     let snapshot: skillreg::index::sign::Snapshot =
         skillreg::index::sign::parse(&payload(read(&snapshot_path))).unwrap();
-    for (path, meta) in &snapshot.files {
+    for (path, meta) in &listed_files(&snapshot, &read) {
         let bytes = read(path);
         assert_eq!(
             skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),

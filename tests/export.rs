@@ -4,19 +4,23 @@
 mod common;
 
 use common::*;
-use skillreg::index::sign::{paths, types, Snapshot};
+use skillreg::index::sign::{paths, types, FileMeta, Snapshot};
 use std::path::Path;
 
 /// Checks the signed chain of a tree the way a client would: the root
 /// verifies itself, the timestamp verifies with the root's timestamp role,
 /// the snapshot matches the timestamp and verifies with the index role, and
 /// every file the snapshot lists has exactly the listed bytes.
-fn assert_tree_verifies(fetch: impl Fn(&str) -> Vec<u8>) -> Snapshot {
+fn assert_tree_verifies(
+    fetch: impl Fn(&str) -> Vec<u8>,
+) -> (Snapshot, std::collections::BTreeMap<String, FileMeta>) {
     let (root_env, root) = root_of(&fetch(paths::ROOT));
     root_env
         .verify(types::ROOT, "root", &root.roles["root"], &root.keys)
         .unwrap();
-    verify_signed_index(&root, fetch).1
+    let snapshot = verify_signed_index(&root, &fetch).1;
+    let listed = listed_files(&snapshot, &fetch);
+    (snapshot, listed)
 }
 
 fn http_bytes(url: &str) -> Vec<u8> {
@@ -91,9 +95,9 @@ fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
         config["dl"],
         format!("{}/blobs/{{sha256-checksum}}", nginx.url)
     );
-    let snapshot = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
-    assert!(snapshot.files.contains_key("config.json"));
-    assert!(snapshot.files.contains_key("ex/-b/ex-base"));
+    let (_, listed) = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(listed.contains_key("config.json"));
+    assert!(listed.contains_key("ex/-b/ex-base"));
 
     // skillreg install against nginx: the same verification, from a pinned root.
     let trust = export_root(&d.data, site.path(), "root.json");
@@ -155,8 +159,9 @@ fn configured_export_follows_every_change() {
         skillreg::blobs::Sha256Digest::of(&blob).to_hex(),
         line["cksum"]
     );
-    let snapshot = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
-    assert!(snapshot.files.contains_key(path));
+    let (snapshot, listed) =
+        assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    assert!(listed.contains_key(path));
 
     // A yank reaches the tree before the API answers.
     let (status, _) = delete(
@@ -166,7 +171,7 @@ fn configured_export_follows_every_change() {
     assert_eq!(status, 200);
     let yanked = String::from_utf8(http_bytes(&format!("{}/index/{path}", nginx.url))).unwrap();
     assert!(yanked.contains("\"yanked\":true"), "{yanked}");
-    let later = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    let (later, _) = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
     assert!(later.version > snapshot.version);
 
     // Written atomically: no temp files left behind, old snapshots pruned.
@@ -213,7 +218,7 @@ fn configured_export_follows_every_change() {
     let config = format!("[export]\ndir = {:?}\nbase_url = {:?}\n", root, nginx.url);
     let _d = Daemon::start_in(dir, data, &config);
     assert_eq!(unsigned(tree(&root)), before);
-    let rebuilt = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
+    let (rebuilt, _) = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
     assert!(
         rebuilt.version > later.version,
         "the restart signs a newer snapshot: v{} after v{}",

@@ -234,9 +234,65 @@ fn fsck_catches_a_tampered_snapshot_and_timestamp_of_a_tree() {
         "{text}"
     );
     std::fs::write(&timestamp, good).unwrap();
+
+    // A node of the snapshot's tree: the bin of `tree-one`, then the one
+    // above it, each with a byte changed, then gone.
+    let top: sign::Snapshot = sign::parse(
+        &Envelope::from_bytes(&std::fs::read(&snapshot).unwrap())
+            .unwrap()
+            .payload_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let nodes = tree_nodes(&tree, &top, &skillreg::index::path_for("tree-one"));
+    for (prefix, node) in nodes.iter().rev() {
+        let good = std::fs::read(node).unwrap();
+        flip_one_byte(node);
+        let (ok, text) = fsck_args(&d.data, &export);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!(
+                "BAD signed {}: the snapshot node `{prefix}` is ",
+                node.display()
+            )) && text.contains("but its parent pins"),
+            "{text}"
+        );
+        std::fs::remove_file(node).unwrap();
+        let (ok, text) = fsck_args(&d.data, &export);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!("BAD signed {}: cannot be read", node.display())),
+            "{text}"
+        );
+        std::fs::write(node, good).unwrap();
+    }
     let (ok, text) = fsck_args(&d.data, &export);
     assert!(ok, "{text}");
     d.assert_serving();
+}
+
+/// The (prefix, file) of each node on the path from `top` to the bin of
+/// `index_path` in the static tree `tree`.
+fn tree_nodes(
+    tree: &std::path::Path,
+    top: &skillreg::index::sign::Snapshot,
+    index_path: &str,
+) -> Vec<(String, std::path::PathBuf)> {
+    use skillreg::index::{sign::paths, snapshot_tree as st};
+    let position = st::position(index_path);
+    let mut children = top.children.clone();
+    let mut out = Vec::new();
+    for level in 1..=st::DEPTH {
+        let prefix = position[..level].to_string();
+        let meta = children[&prefix[level - 1..]].clone();
+        let file = tree.join("index").join(paths::tree_node(&meta.sha256));
+        let node = st::verify_node(&prefix, &meta, &std::fs::read(&file).unwrap()).unwrap();
+        out.push((prefix, file));
+        if let st::Node::Interior(next) = node {
+            children = next;
+        }
+    }
+    out
 }
 
 #[test]

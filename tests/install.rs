@@ -816,3 +816,58 @@ fn trust_on_first_use_only_with_the_flag() {
     );
     assert!(!out.status.success());
 }
+
+#[test]
+fn an_install_reads_only_the_tree_nodes_on_its_paths_and_a_warm_one_none() {
+    let proxy = FaultProxy::start("");
+    let d = Daemon::with_config(&format!("public_url = {:?}\n", proxy.url));
+    proxy.set_upstream(&d.url);
+    for i in 0..60 {
+        d.publish_skill(&format!("filler-{i}"), "1.0.0");
+    }
+    d.publish_skill("wanted-skill", "1.0.0");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = export_root(&d.data, tmp.path(), "root.json");
+    let env = ClientEnv::new();
+
+    env.install(&proxy.url, &root, &env.project("cold"), &["wanted-skill"]);
+    // The package's index file and config.json: three nodes on each path
+    // (fewer where the paths share a node), out of more than a hundred.
+    let nodes = proxy.count("/index/_skillreg/tree/");
+    assert!(
+        (3..=6).contains(&nodes),
+        "{nodes} nodes: {:#?}",
+        proxy.requests()
+    );
+    assert_eq!(proxy.count("/index/fi/ll/"), 0, "no other index file");
+
+    // Nothing changed: the timestamp names the snapshot already verified,
+    // whose nodes and files the client holds, so it fetches no node, no
+    // snapshot and no index file.
+    proxy.reset_counts();
+    env.install(&proxy.url, &root, &env.project("warm"), &["wanted-skill"]);
+    let requests = proxy.requests();
+    let metadata: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("/index/"))
+        .collect();
+    assert!(
+        metadata
+            .iter()
+            .all(|r| r.starts_with("/index/_skillreg/root")
+                || r.as_str() == "/index/_skillreg/timestamp.json"),
+        "{requests:#?}"
+    );
+    assert!(metadata.len() <= 3, "{requests:#?}");
+
+    // One publish elsewhere: a new top, and only nodes on changed paths.
+    d.publish_skill("filler-7", "1.1.0");
+    proxy.reset_counts();
+    env.install(&proxy.url, &root, &env.project("after"), &["wanted-skill"]);
+    assert_eq!(proxy.count("/index/_skillreg/snapshot/"), 1);
+    assert!(
+        proxy.count("/index/_skillreg/tree/") <= 6,
+        "{:#?}",
+        proxy.requests()
+    );
+}

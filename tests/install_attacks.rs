@@ -514,6 +514,19 @@ fn endless_and_oversized_responses_are_refused() {
         fx.server.set_endless(Some(path));
         refused(&fx, &ClientEnv::new(), Some(&fx.root), &wants);
     }
+    // A snapshot-tree node: no more than its parent's signed length is read.
+    let node = node_files(&fx.pristine, "he/ll/hello-skill").remove(0);
+    let node_url = format!(
+        "/{}",
+        node.strip_prefix(&fx.pristine).unwrap().to_str().unwrap()
+    );
+    fx.server.set_endless(Some(&node_url));
+    refused(
+        &fx,
+        &ClientEnv::new(),
+        Some(&fx.root),
+        &["endless data", "_skillreg/tree/"],
+    );
     fx.server.set_endless(None);
     // More bytes than the signed lengths, even when they end.
     let padded = |from: &Path, name: &str, which: PathBuf| {
@@ -530,6 +543,13 @@ fn endless_and_oversized_responses_are_refused() {
         &ClientEnv::new(),
         Some(&fx.root),
         &["endless data", "snapshot/"],
+    );
+    padded(&fx.pristine, "long-node", node.clone());
+    refused(
+        &fx,
+        &ClientEnv::new(),
+        Some(&fx.root),
+        &["endless data", "_skillreg/tree/"],
     );
     padded(&fx.pristine, "long-index", fx.pristine.join(INDEX_FILE));
     refused(
@@ -579,6 +599,200 @@ fn a_signature_by_an_unknown_key_is_refused_naming_the_key() {
             "the timestamp from",
             "unknown key id",
             &key_id(&index_key.verifying_key()),
+        ],
+    );
+}
+
+/// The files below `tree/index/` of the snapshot-tree nodes on the way from
+/// the tree's signed top to the bin of `index_path`, top-most first.
+fn node_files(tree: &Path, index_path: &str) -> Vec<PathBuf> {
+    use skillreg::index::snapshot_tree::{self, Node};
+    let snapshot: sign::Snapshot =
+        sign::parse(&read_envelope(&snapshot_path(tree)).payload_bytes().unwrap()).unwrap();
+    let position = snapshot_tree::position(index_path);
+    let mut children = snapshot.children;
+    let mut out = Vec::new();
+    for level in 1..=snapshot_tree::DEPTH {
+        let prefix = &position[..level];
+        let meta = children[&prefix[level - 1..]].clone();
+        let file = tree.join("index").join(paths::tree_node(&meta.sha256));
+        let bytes = std::fs::read(&file).unwrap();
+        out.push(file);
+        match snapshot_tree::verify_node(prefix, &meta, &bytes).unwrap() {
+            Node::Interior(next) => children = next,
+            Node::Bin(_) => break,
+        }
+    }
+    out
+}
+
+/// Every snapshot-tree node a user's client cached (its state directory).
+fn cached_nodes(env: &ClientEnv) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![env.state_home()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.parent().unwrap().ends_with("tree") {
+                out.push(std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Refuses as [`refused`] does, and checks that the refused node's bytes
+/// did not reach the user's node cache; then the genuine `tree` installs.
+fn refused_node(fx: &Fixture, env: &ClientEnv, served: &[u8], tree: &Path, wants: &[&str]) {
+    refused(fx, env, Some(&fx.root), wants);
+    assert!(
+        !cached_nodes(env).iter().any(|n| n == served),
+        "a refused node was cached"
+    );
+    let genuine = fx.tmp.path().join(format!(
+        "genuine-{}",
+        PROJECTS.fetch_add(1, Ordering::SeqCst)
+    ));
+    copy_tree(tree, &genuine);
+    fx.serve(&genuine);
+    let project = env.project(&format!("after-{}", PROJECTS.load(Ordering::SeqCst)));
+    let out = fx.install(env, &project, Some(&fx.root), &[]);
+    assert!(
+        out.status.success(),
+        "after the refusal the genuine tree installs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stale_bin_is_refused_even_from_a_poisoned_cache() {
+    let fx = Fixture::new();
+    let old = fx.pristine.clone();
+    // This user's client cached the bins of the first snapshot.
+    let env = fx.control(&old);
+    fx.daemon().publish_skill(NAME, "1.1.0");
+    let new = fx.mirror("new");
+    let (old_bin, new_bin) = (
+        node_files(&old, "he/ll/hello-skill").pop().unwrap(),
+        node_files(&new, "he/ll/hello-skill").pop().unwrap(),
+    );
+    let stale = std::fs::read(&old_bin).unwrap();
+    assert_ne!(stale, std::fs::read(&new_bin).unwrap());
+    // The new top and timestamp, the old bin at the new bin's address and
+    // the old index file with its (validly signed) statement.
+    fx.tamper(&new, "stale-bin", |d| {
+        std::fs::write(d.join(new_bin.strip_prefix(&new).unwrap()), &stale).unwrap();
+        for rel in [INDEX_FILE, STATEMENT] {
+            std::fs::copy(old.join(rel), d.join(rel)).unwrap();
+        }
+    });
+    // The user's cache holds the old bin under its prefix: poisoned with
+    // validly made, outdated bytes, it must not stand in for the pinned one.
+    assert!(
+        cached_nodes(&env).contains(&stale),
+        "the control cached the bin"
+    );
+    let wants = [
+        "mix-and-match",
+        "the snapshot node `",
+        "stale, from another snapshot, or rolled back",
+        "the signed snapshot lists",
+    ];
+    refused(&fx, &env, Some(&fx.root), &wants);
+    // A new user, with nothing cached, is refused the same way.
+    refused_node(&fx, &ClientEnv::new(), &stale, &new, &wants);
+}
+
+#[test]
+fn a_bin_from_another_snapshot_is_refused() {
+    let fx = Fixture::new();
+    fx.daemon().publish_skill(NAME, "1.1.0");
+    let current = fx.mirror("current");
+    fx.daemon().publish_skill(NAME, "1.2.0");
+    let later = fx.mirror("later");
+    fx.control(&current);
+    // Served the current top: a parent node and a bin of a later snapshot
+    // (all validly made by the registry), each at the address the current
+    // snapshot pins for its own, with the later index file and statement.
+    let (now, then) = (
+        node_files(&current, "he/ll/hello-skill"),
+        node_files(&later, "he/ll/hello-skill"),
+    );
+    let mixed_parent = std::fs::read(&then[1]).unwrap();
+    fx.tamper(&current, "mixed-bin", |d| {
+        for (mine, theirs) in now.iter().zip(&then).skip(1) {
+            std::fs::copy(theirs, d.join(mine.strip_prefix(&current).unwrap())).unwrap();
+        }
+        for rel in [INDEX_FILE, STATEMENT] {
+            std::fs::copy(later.join(rel), d.join(rel)).unwrap();
+        }
+    });
+    refused_node(
+        &fx,
+        &ClientEnv::new(),
+        &mixed_parent,
+        &current,
+        &[
+            "mix-and-match",
+            &format!(
+                "the snapshot node `{}`",
+                &skillreg::index::snapshot_tree::position("he/ll/hello-skill")[..2]
+            ),
+            "but the signed snapshot lists",
+        ],
+    );
+}
+
+#[test]
+fn a_bin_rollback_is_refused() {
+    let fx = Fixture::new();
+    let old = fx.pristine.clone();
+    fx.daemon().publish_skill(NAME, "1.1.0");
+    let new = fx.mirror("new");
+    // This user has seen the newer snapshot.
+    let env = fx.control(&new);
+    // The new (current, validly signed) timestamp and top, with every node
+    // below them rolled back to the old snapshot's, each at the address the
+    // new top pins: the old view of the package, under a fresh signature.
+    let (was, is) = (
+        node_files(&old, "he/ll/hello-skill"),
+        node_files(&new, "he/ll/hello-skill"),
+    );
+    let rolled_back = std::fs::read(&was[0]).unwrap();
+    fx.tamper(&new, "bin-rollback", |d| {
+        for (theirs, mine) in was.iter().zip(&is) {
+            std::fs::copy(theirs, d.join(mine.strip_prefix(&new).unwrap())).unwrap();
+        }
+        for rel in [INDEX_FILE, STATEMENT] {
+            std::fs::copy(old.join(rel), d.join(rel)).unwrap();
+        }
+    });
+    // This user's cache holds the new nodes and index file, each pinned by
+    // the new top: it reads none of the rolled-back files, and installs
+    // the current version.
+    let project = env.project("warm");
+    let out = fx.install(&env, &project, Some(&fx.root), &[]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("hello-skill@1.1.0"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A user with nothing cached fetches the rolled-back top-most node.
+    refused_node(
+        &fx,
+        &ClientEnv::new(),
+        &rolled_back,
+        &new,
+        &[
+            "mix-and-match",
+            &format!(
+                "the snapshot node `{}`",
+                &skillreg::index::snapshot_tree::position("he/ll/hello-skill")[..1]
+            ),
+            "stale, from another snapshot, or rolled back",
         ],
     );
 }

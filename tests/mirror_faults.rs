@@ -711,3 +711,102 @@ fn a_publish_upstream_during_a_sync_is_taken_not_failed() {
         ]
     );
 }
+
+/// The files the upstream's current snapshot lists, through its tree.
+fn upstream_listing(
+    d: &Daemon,
+) -> std::collections::BTreeMap<String, skillreg::index::sign::FileMeta> {
+    use skillreg::index::sign::{self, paths, Envelope};
+    let index = |rel: &str| {
+        let (status, body) = get_bytes(&format!("{}/index/{rel}", d.url));
+        assert_eq!(status, 200, "{rel}");
+        body
+    };
+    let payload = |b: Vec<u8>| Envelope::from_bytes(&b).unwrap().payload_bytes().unwrap();
+    let ts: sign::Timestamp = sign::parse(&payload(index(paths::TIMESTAMP))).unwrap();
+    let top: sign::Snapshot =
+        sign::parse(&payload(index(&paths::snapshot(ts.snapshot.version)))).unwrap();
+    listed_files(&top, index)
+}
+
+#[test]
+fn a_publish_upstream_costs_the_mirror_only_the_nodes_on_changed_paths() {
+    let skills: Vec<(String, &str)> = (0..30).map(|i| (format!("skill-{i}"), "1.0.0")).collect();
+    let skills: Vec<(&str, &str)> = skills.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let p = pair(&skills);
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    let first_nodes = p.proxy.count("/index/_skillreg/tree/");
+    let before = upstream_listing(&p.upstream);
+
+    p.upstream.publish_skill("skill-7", "1.1.0");
+    let changed = upstream_listing(&p.upstream)
+        .into_iter()
+        .filter(|(path, meta)| before.get(path) != Some(meta))
+        .count();
+    // Without the client's cache of verified nodes, so that what is not
+    // fetched is what the mirror's own records let it skip.
+    let mut dirs = vec![p.down.data.join("mirror/state")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && path.ends_with("tree") {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else if path.is_dir() {
+                dirs.push(path);
+            }
+        }
+    }
+    p.proxy.reset_counts();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(
+        (run["added"].as_i64(), run["unchanged"].as_i64()),
+        (Some(1), Some(30)),
+        "{run:#}"
+    );
+    // Only the nodes on the paths of the changed files (the package's index
+    // file and the feed documents that list it) and of `config.json` (its
+    // `dl` locates the new bundle), and only the package's index file.
+    let nodes = p.proxy.count("/index/_skillreg/tree/");
+    assert!(
+        nodes <= 3 * (changed + 1) && nodes < first_nodes / 4,
+        "{nodes} nodes fetched for {changed} changed files (the first sync: {first_nodes}): {:#?}",
+        p.proxy.requests()
+    );
+    let index_files = p
+        .proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("/index/sk/"))
+        .collect::<Vec<_>>();
+    assert_eq!(index_files, ["/index/sk/il/skill-7"]);
+}
+
+#[test]
+fn a_tampered_snapshot_node_fails_the_run_and_stores_nothing() {
+    let p = pair(&TWO);
+    let before = p.down.fingerprint();
+    // Every snapshot-tree node with one byte changed: none matches the
+    // hash its parent pins, so nothing below the signed top can be read.
+    p.proxy
+        .fault("/index/_skillreg/tree/", Fault::FlipByte, None);
+    let run = sync(&p.down);
+    assert_failed(
+        &run,
+        &[
+            "snapshot node `",
+            "mix-and-match",
+            "stale, from another snapshot, or rolled back",
+            "the signed snapshot lists",
+        ],
+    );
+    assert_eq!(p.proxy.count("/index/sk/il/"), 0, "no index file read");
+    assert_eq!(p.proxy.count(DOWNLOADS), 0);
+    assert_untouched(&p.down, &before);
+    // The same nodes, served intact: the next run takes everything.
+    p.proxy.clear_faults();
+    let run = sync(&p.down);
+    assert_eq!(run["status"], "completed", "{run:#}");
+    assert_eq!(pending(&p.down), all_versions(&TWO));
+}

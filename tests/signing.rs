@@ -157,6 +157,13 @@ fn vector_registry(dir: &std::path::Path, root_2: &str) -> StaticServer {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(vectors.join(from), &to).unwrap_or_else(|e| panic!("{from}: {e}"));
     }
+    // The snapshot's tree nodes, served by their sha256 like the daemon's.
+    let nodes = dir.join("index/_skillreg/tree");
+    std::fs::create_dir_all(&nodes).unwrap();
+    for entry in std::fs::read_dir(vectors.join("tree")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), nodes.join(entry.file_name())).unwrap();
+    }
     StaticServer::serve(dir)
 }
 
@@ -251,4 +258,67 @@ fn timestamps_are_re_signed_before_they_expire() {
         snapshot.version > first_snapshot.version,
         "the snapshot is re-signed too"
     );
+}
+
+/// The sha256 of every node of the tree of `snapshot`, with the files it
+/// lists, walked through the daemon.
+fn tree_of(
+    d: &Daemon,
+    snapshot: &Snapshot,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeMap<String, skillreg::index::sign::FileMeta>,
+) {
+    let mut nodes = std::collections::BTreeSet::new();
+    let files = skillreg::index::snapshot_tree::expand(&snapshot.children, |_, meta| {
+        nodes.insert(meta.sha256.clone());
+        fetch(d, &paths::tree_node(&meta.sha256)).ok_or("not served")
+    })
+    .unwrap();
+    (nodes, files)
+}
+
+#[test]
+fn a_publish_adds_the_nodes_on_changed_paths_and_keeps_retired_ones_one_snapshot() {
+    let d = Daemon::start();
+    for i in 0..40 {
+        d.publish_skill(&format!("tree-{i}"), "1.0.0");
+    }
+    let pinned = cli(&["key", "export-root", "--data", d.data.to_str().unwrap()]).stdout;
+    let root = walk_chain(&d, &pinned);
+    let (_, first) = verify_current(&d, &root);
+    let (first_nodes, first_files) = tree_of(&d, &first);
+
+    d.publish_skill("tree-7", "1.1.0");
+    let (_, second) = verify_current(&d, &root);
+    let (second_nodes, second_files) = tree_of(&d, &second);
+    let changed = second_files
+        .iter()
+        .filter(|(p, m)| first_files.get(*p) != Some(m))
+        .count();
+    // The package's file and the feed documents a skill is listed in.
+    assert!((1..=4).contains(&changed), "{changed} files changed");
+    let added = second_nodes.difference(&first_nodes).count();
+    assert!(
+        added <= 3 * changed,
+        "{added} new nodes for {changed} changed files"
+    );
+    assert!(second.children.len() <= 16);
+    // The nodes only the first snapshot named are still served: a client
+    // holding the timestamp before is still walking them.
+    let retired: Vec<&String> = first_nodes.difference(&second_nodes).collect();
+    assert!(!retired.is_empty());
+    for sha in &retired {
+        assert!(fetch(&d, &paths::tree_node(sha)).is_some(), "{sha}");
+    }
+    // One snapshot later they go, unless a change brought them back.
+    d.publish_skill("tree-8", "1.1.0");
+    let (_, third) = verify_current(&d, &root);
+    let (third_nodes, _) = tree_of(&d, &third);
+    for sha in retired.iter().filter(|s| !third_nodes.contains(**s)) {
+        assert!(
+            fetch(&d, &paths::tree_node(sha)).is_none(),
+            "{sha} is still served"
+        );
+    }
 }

@@ -25,6 +25,7 @@ use skillreg::index::sign::{
     self, canonical, key_id, pae, paths, types, Envelope, FileMeta, IndexFileStatement, PublicKey,
     RoleKeys, Root, Snapshot, SnapshotMeta, Timestamp, VerifyError,
 };
+use skillreg::index::snapshot_tree::{self, SnapshotTree};
 use skillreg::index::{config_json, line, path_for, render, IndexEntry};
 use skillreg::store::EntryRow;
 use std::collections::BTreeMap;
@@ -220,7 +221,16 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
     add("root.payload.json", root.payload);
     add("root.json", root.envelope);
 
-    // Snapshot v1, signed by the index key.
+    // The snapshot's tree: unsigned nodes, served by their sha256.
+    let mut tree = SnapshotTree::default();
+    for (path, meta) in snapshot_files {
+        tree.set(&path, meta);
+    }
+    for (sha256, bytes) in tree.commit().added {
+        add(&format!("tree/{sha256}.json"), bytes);
+    }
+
+    // Snapshot v1 (the tree's top), signed by the index key.
     let snapshot = signed(
         types::SNAPSHOT,
         canonical(&Snapshot {
@@ -228,7 +238,8 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
             version: 1,
             expires: SNAPSHOT_EXPIRES.into(),
             root_version: 1,
-            files: snapshot_files,
+            depth: snapshot_tree::DEPTH as u64,
+            children: tree.children(),
         }),
         &[&index_key],
     );
@@ -407,13 +418,18 @@ fn vectors_verify_as_a_client_would() {
     let snapshot: Snapshot = sign::parse(&snap_payload).unwrap();
     assert_eq!(snapshot.version, ts.snapshot.version);
     assert_eq!(snapshot.root_version, root.version);
+    // Its tree, each node by the sha256 its parent pins.
+    let files = snapshot_tree::expand(&snapshot.children, |_, meta| {
+        Ok::<_, String>(get(&format!("tree/{}.json", meta.sha256)))
+    })
+    .unwrap();
     assert_eq!(
-        snapshot.files.keys().collect::<Vec<_>>(),
+        files.keys().collect::<Vec<_>>(),
         ["config.json", "he/ll/hello"]
     );
 
     // Each listed file and its statement.
-    for (path, meta) in &snapshot.files {
+    for (path, meta) in &files {
         let body = get(path);
         assert_eq!(meta.length, body.len() as u64, "{path}");
         assert_eq!(meta.sha256, sha256(&body), "{path}");
@@ -615,6 +631,31 @@ fn check_envelope(
     serde_json::from_slice(&payload).unwrap()
 }
 
+/// The entry for `path` in the committed snapshot's tree, walked by hand:
+/// its position is the hex sha256 of the path; each digit picks a child,
+/// whose node (`tree/{sha256}.json`) has the pinned length and sha256, the
+/// `_type` of its level and the prefix walked so far.
+fn walk_by_hand(snapshot: &serde_json::Value, path: &str) -> serde_json::Value {
+    let position = sha256_hex(path.as_bytes());
+    let mut children = snapshot["children"].clone();
+    for level in 1..=3 {
+        let pin = &children[&position[level - 1..level]];
+        let (length, sha) = listed(pin);
+        let file = format!("tree/{sha}.json");
+        assert_eq!(length_and_sha256(&file), (length, sha.clone()), "{file}");
+        let node: serde_json::Value = serde_json::from_slice(&committed(&file)).unwrap();
+        assert_eq!(node["prefix"], position[..level], "{file}");
+        if level < 3 {
+            assert_eq!(node["_type"], "snapshot-node", "{file}");
+            children = node["children"].clone();
+        } else {
+            assert_eq!(node["_type"], "snapshot-bin", "{file}");
+            return node["files"][path].clone();
+        }
+    }
+    unreachable!()
+}
+
 /// Length and sha256 of a committed file, as the signed documents list them.
 fn length_and_sha256(path: &str) -> (u64, String) {
     let bytes = committed(path);
@@ -699,13 +740,13 @@ fn committed_vectors_verify_without_skillreg() {
     );
     assert_eq!(snapshot["version"], timestamp["snapshot"]["version"]);
     assert_eq!(snapshot["root_version"], root["version"]);
-    let files = snapshot["files"].as_object().unwrap();
-    assert_eq!(
-        files.keys().collect::<Vec<_>>(),
-        ["config.json", "he/ll/hello"]
-    );
+    assert_eq!(snapshot["depth"], 3);
     for (path, name) in [("config.json", "config"), ("he/ll/hello", "he-ll-hello")] {
-        assert_eq!(listed(&files[path]), length_and_sha256(path), "{path}");
+        assert_eq!(
+            listed(&walk_by_hand(&snapshot, path)),
+            length_and_sha256(path),
+            "{path}"
+        );
         let statement = check_envelope(
             &keys,
             &format!("sig/{path}"),

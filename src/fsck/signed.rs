@@ -1,7 +1,8 @@
 //! Re-verifying the signed metadata: the root chain in the database, each
 //! version's stored index line against its blob, and a static tree's
 //! timestamp, snapshot, index files and statements (`index-spec/signing.md`
-//! §9, with `index::sign`'s own verifier), each index file against what the
+//! §9, with `index::sign`'s own verifier, the snapshot's tree expanded
+//! node by node), each index file against what the
 //! database renders and each line's blob against its checksum.
 //!
 //! The daemon keeps its own index files, statements, snapshot and timestamp
@@ -14,8 +15,9 @@ use std::path::Path;
 use super::{hash_reader, Report, SignedDamage};
 use crate::blobs::Sha256Digest;
 use crate::index::sign::{
-    self, paths, types, Envelope, IndexFileStatement, Root, Snapshot, Timestamp,
+    self, paths, types, Envelope, FileMeta, IndexFileStatement, Root, Snapshot, Timestamp,
 };
+use crate::index::snapshot_tree;
 use crate::index::{self, export};
 use crate::keys::{self, KeyRole};
 use crate::safe_fs::Dir;
@@ -167,7 +169,30 @@ pub(super) fn tree(
             ));
         }
     }
-    files(store, root, out, &snapshot, report);
+    let listed = match expand_tree(out, &snapshot, report) {
+        Ok(listed) => listed,
+        Err((path, problem)) => return bad(report, out, &path, problem),
+    };
+    files(store, root, out, &listed, report);
+}
+
+/// Every file the snapshot lists, each node of its tree read from the
+/// tree and verified against its parent's pin: or the node that fails.
+fn expand_tree(
+    out: &Path,
+    snapshot: &Snapshot,
+    report: &mut Report,
+) -> Result<BTreeMap<String, FileMeta>, (String, String)> {
+    let mut failed = String::new();
+    let expanded = snapshot_tree::expand(&snapshot.children, |_, meta| {
+        report.signed_checked += 1;
+        failed = paths::tree_node(&meta.sha256);
+        read_tree(out, &failed)
+    });
+    expanded.map_err(|e| match e {
+        snapshot_tree::WalkError::Fetch(problem) => (failed.clone(), problem),
+        snapshot_tree::WalkError::Tree(e) => (failed.clone(), e.to_string()),
+    })
 }
 
 /// The tree's timestamp, verified, and the snapshot it names, verified:
@@ -221,9 +246,15 @@ fn head(
 /// Every file the snapshot lists: its bytes, its statement, what the
 /// database renders for it, and its lines' blobs; and every file the
 /// database serves is listed.
-fn files(store: &Store, root: &Root, out: &Path, snapshot: &Snapshot, report: &mut Report) {
+fn files(
+    store: &Store,
+    root: &Root,
+    out: &Path,
+    listed: &BTreeMap<String, FileMeta>,
+    report: &mut Report,
+) {
     let rendered = rendered_files(store);
-    for (path, meta) in &snapshot.files {
+    for (path, meta) in listed {
         report.signed_checked += 2;
         let bytes = read_tree(out, path).unwrap_or_default();
         if bytes.len() as u64 != meta.length || Sha256Digest::of(&bytes).to_hex() != meta.sha256 {
@@ -271,7 +302,7 @@ fn files(store: &Store, root: &Root, out: &Path, snapshot: &Snapshot, report: &m
         tree_blobs(out, &bytes, report);
     }
     for path in rendered.keys() {
-        if !snapshot.files.contains_key(path) {
+        if !listed.contains_key(path) {
             let problem = "is served by the database but missing from the tree's snapshot";
             bad(report, out, path, problem.into());
         }

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Every file is written atomically (temp, fsync, rename, fsync dir), in an
-//! order that keeps a reader's view consistent: blobs, then index files and
-//! statements, then the snapshot, and the timestamp last.
+//! order that keeps a reader's view consistent: blobs, then index files,
+//! statements and snapshot-tree nodes, then the snapshot, and the timestamp
+//! last; nodes the snapshot no longer names go one snapshot later.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -131,6 +132,13 @@ pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Re
             continue;
         };
         let target = index_file_path(out, path);
+        // A snapshot-tree node is named by its sha256 and written
+        // atomically: one already there (of its length) is these bytes.
+        if path.starts_with(paths::TREE_DIR)
+            && std::fs::metadata(&target).is_ok_and(|m| m.len() == file.body.len() as u64)
+        {
+            continue;
+        }
         ensure_dir(target.parent().expect("index path has a parent"))?;
         replace_served(&target, &file.body)?;
     }
@@ -159,6 +167,28 @@ pub fn remove_abandoned_temps(out: &Path) -> io::Result<usize> {
                 std::fs::remove_file(entry.path())?;
                 removed += 1;
             }
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the snapshot-tree nodes below `out` that `keep` does not
+/// name (left by an earlier run). Call only once the timestamp naming the
+/// current snapshot is in place: a reader holding an older one may still
+/// walk the nodes it names until then. Returns how many.
+pub fn sweep_tree_nodes(out: &Path, keep: impl Fn(&str) -> bool) -> io::Result<usize> {
+    let dir = index_file_path(out, paths::TREE_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        entries => entries?,
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let path = format!("{}/{name}", paths::TREE_DIR);
+        if !keep(&path) {
+            remove_file(out, &path)?;
+            removed += 1;
         }
     }
     Ok(removed)

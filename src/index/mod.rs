@@ -7,6 +7,7 @@
 
 pub mod export;
 pub mod sign;
+pub mod snapshot_tree;
 pub mod verbatim;
 
 use bytes::Bytes;

@@ -292,7 +292,9 @@ pub struct FileMeta {
     pub sha256: String,
 }
 
-/// The snapshot: every index file (and `config.json`) with its hash.
+/// The snapshot's signed top: the 16 subtrees of the hash tree that lists
+/// every index file (and `config.json`) with its hash
+/// ([`snapshot_tree`](super::snapshot_tree)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
@@ -304,8 +306,10 @@ pub struct Snapshot {
     pub expires: String,
     /// The root version whose keys signed it.
     pub root_version: u64,
-    /// Index paths (relative to `/index/`) to their hashes.
-    pub files: BTreeMap<String, FileMeta>,
+    /// Levels of nodes below this document; [`DEPTH`](super::snapshot_tree::DEPTH).
+    pub depth: u64,
+    /// Hex digit → the node whose prefix it is (absent: no file there).
+    pub children: BTreeMap<String, FileMeta>,
 }
 
 /// The timestamp: the current snapshot, re-signed often, expiring soon.
@@ -593,6 +597,14 @@ pub mod paths {
     pub fn snapshot(n: u64) -> String {
         format!("_skillreg/snapshot/{n}.json")
     }
+
+    /// The snapshot-tree node with this sha256 (content-addressed).
+    pub fn tree_node(sha256: &str) -> String {
+        format!("_skillreg/tree/{sha256}.json")
+    }
+
+    /// The directory of the snapshot-tree nodes.
+    pub const TREE_DIR: &str = "_skillreg/tree";
 
     /// The statement for the index file at `path`.
     pub fn statement(path: &str) -> String {

@@ -2,11 +2,14 @@
 //! from the upstream's pinned root (`root_key`): its timestamp and snapshot
 //! are verified before anything is fetched.
 //!
-//! The sync is incremental: an index file is fetched only when its hash in
-//! the upstream snapshot differs from the one recorded after it was last
-//! fully processed, and a bundle only when its version is not stored yet.
-//! That record is committed per file, so a run killed half way resumes where
-//! it stopped. Nothing whose signature or checksum fails is stored; a
+//! The sync is incremental: it walks the upstream snapshot's hash tree
+//! (`index-spec/signing.md` §6.2) and descends only into subtrees whose hash
+//! differs from the one recorded after it was last fully processed, so an
+//! unchanged upstream costs its timestamp and nothing more; an index file is
+//! fetched only when its hash differs from the one recorded for it, and a
+//! bundle only when its version is not stored yet. Those records are
+//! committed per subtree and per file, so a run killed half way resumes
+//! where it stopped. Nothing whose signature or checksum fails is stored; a
 //! failing upstream never deletes or changes local data.
 
 use std::path::Path;
@@ -15,6 +18,8 @@ use std::time::Duration;
 use super::progress::{count, follow_upstream_yank, Progress};
 use crate::client::verify::{self, IndexLine, RegistryOptions, TrustError, TrustedRegistry};
 use crate::config::SourceConfig;
+use crate::index::sign::FileMeta;
+use crate::index::snapshot_tree::Node;
 use crate::package::glob_matches;
 use crate::registry::{Offer, Registry};
 use crate::store::{SyncRun, VersionStatus};
@@ -61,6 +66,9 @@ struct RegistrySync<'a> {
     opts: RegistryOptions,
     upstream: TrustedRegistry,
     refreshes: u32,
+    /// Subtrees whose every file was handled: (mirror-state key, value),
+    /// children before their parents.
+    done_subtrees: Vec<(String, String)>,
 }
 
 /// Syncs `source` into `registry`; `state` is the source's own state
@@ -88,23 +96,28 @@ pub(super) fn sync(
         opts,
         upstream,
         refreshes: 0,
+        done_subtrees: Vec::new(),
     };
-    let files: Vec<String> = sync
-        .upstream
-        .snapshot()
-        .files
-        .keys()
-        .filter(|path| *path != "config.json" && !path.starts_with('_'))
-        .cloned()
-        .collect();
-    for path in files {
-        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-        if wanted(source, &name) {
-            sync.index_file(&path, &name, run)?;
-            progress.tick(run);
+    let filters = filters_digest(source);
+    for (digit, meta) in sync.upstream.snapshot().children.clone() {
+        sync.subtree(&digit, &meta, &filters, run, progress)?;
+    }
+    // Subtrees are recorded as done only by a run without a failure: each
+    // file's own record already lets a failed or killed run resume, and a
+    // run that stored nothing leaves nothing behind.
+    if run.failed == 0 {
+        for (key, value) in &sync.done_subtrees {
+            registry.set_mirror_state(&source.name, key, value)?;
         }
     }
     Ok(())
+}
+
+/// What the include/exclude globs select, as a short digest: a subtree
+/// recorded as done under other globs is walked again.
+fn filters_digest(source: &SourceConfig) -> String {
+    let globs = format!("{:?}\0{:?}", source.include, source.exclude);
+    crate::blobs::Sha256Digest::of(globs.as_bytes()).to_hex()[..16].to_string()
 }
 
 /// Opens the upstream, retrying transient failures.
@@ -113,28 +126,99 @@ fn open(opts: &RegistryOptions) -> Result<TrustedRegistry, TrustError> {
 }
 
 impl RegistrySync<'_> {
+    /// The subtree of the upstream's snapshot at `prefix`, pinned by its
+    /// parent with `meta`: skipped without a request when that hash is the
+    /// one recorded as done (under the same globs), else its node fetched
+    /// and each child or index file taken in turn. Noted as done, with its
+    /// count of lines, when everything in it was (see [`sync`] for when
+    /// that note is recorded). Returns that count, or `None` when something
+    /// in it must be tried again.
+    fn subtree(
+        &mut self,
+        prefix: &str,
+        meta: &FileMeta,
+        filters: &str,
+        run: &mut SyncRun,
+        progress: &mut Progress<'_>,
+    ) -> Result<Option<i64>, RegistrySourceError> {
+        let state_key = format!("tree:{prefix}");
+        let done = self.registry.mirror_state(&self.source.name, &state_key)?;
+        let recorded = done.as_deref().map(|v| v.split(' ').collect::<Vec<_>>());
+        if let Some([hash, globs, count]) = recorded.as_deref() {
+            if *hash == meta.sha256 && globs == &filters {
+                let count: i64 = count.parse().unwrap_or(0);
+                run.discovered += count;
+                run.unchanged += count;
+                return Ok(Some(count));
+            }
+        }
+        let node = match with_retries(|| self.upstream.node(prefix, meta)) {
+            Ok(node) => node,
+            Err(e) => {
+                run.failed += 1;
+                run.detail
+                    .push(format!("snapshot node `{prefix}`: {}", e.for_mirror()));
+                return Ok(None);
+            }
+        };
+        let mut total = Some(0i64);
+        let add = |total: Option<i64>, part: Option<i64>| Some(total? + part?);
+        match node {
+            Node::Interior(children) => {
+                for (digit, child) in children {
+                    let part =
+                        self.subtree(&format!("{prefix}{digit}"), &child, filters, run, progress)?;
+                    total = add(total, part);
+                }
+            }
+            Node::Bin(files) => {
+                for path in files.keys() {
+                    if path == "config.json" || path.starts_with('_') {
+                        continue;
+                    }
+                    let name = path.rsplit('/').next().unwrap_or(path).to_string();
+                    let part = if wanted(self.source, &name) {
+                        let lines = self.index_file(path, &name, run)?;
+                        progress.tick(run);
+                        lines
+                    } else {
+                        Some(0)
+                    };
+                    total = add(total, part);
+                }
+            }
+        }
+        if let Some(lines) = total {
+            self.done_subtrees
+                .push((state_key, format!("{} {filters} {lines}", meta.sha256)));
+        }
+        Ok(total)
+    }
+
     /// One index file: skipped when its signed hash is the one recorded as
     /// done, else fetched and every line offered; recorded as done when
-    /// every line was.
+    /// every line was. Returns its count of lines when done.
     fn index_file(
         &mut self,
         path: &str,
         name: &str,
         run: &mut SyncRun,
-    ) -> Result<(), RegistrySourceError> {
+    ) -> Result<Option<i64>, RegistrySourceError> {
         // From the snapshot in use, which a refresh may replace.
-        let Some(sha256) = self
-            .upstream
-            .snapshot()
-            .files
-            .get(path)
-            .map(|m| m.sha256.clone())
-        else {
-            run.detail.push(format!(
-                "{path}: no longer listed by the upstream's snapshot v{}; skipped",
-                self.upstream.snapshot().version
-            ));
-            return Ok(());
+        let sha256 = match with_retries(|| self.upstream.file_meta(path)) {
+            Ok(Some(meta)) => meta.sha256,
+            Ok(None) => {
+                run.detail.push(format!(
+                    "{path}: no longer listed by the upstream's snapshot v{}; skipped",
+                    self.upstream.snapshot().version
+                ));
+                return Ok(None);
+            }
+            Err(e) => {
+                run.failed += 1;
+                run.detail.push(format!("{path}: {}", e.for_mirror()));
+                return Ok(None);
+            }
         };
         let state_key = format!("file:{path}");
         let done = self.registry.mirror_state(&self.source.name, &state_key)?;
@@ -143,11 +227,11 @@ impl RegistrySync<'_> {
                 let count: i64 = count.parse().unwrap_or(0);
                 run.discovered += count;
                 run.unchanged += count;
-                return Ok(());
+                return Ok(Some(count));
             }
         }
         let Some((bytes, sha256)) = self.fetch_index_file(path, sha256, run)? else {
-            return Ok(());
+            return Ok(None);
         };
         run.updated += 1;
         let dl = self.upstream.dl().map_err(RegistrySourceError::Download)?;
@@ -156,14 +240,15 @@ impl RegistrySync<'_> {
         for line in &lines {
             all_done &= self.line(line, &dl, path, &sha256, run)?;
         }
-        if all_done {
-            self.registry.set_mirror_state(
-                &self.source.name,
-                &state_key,
-                &format!("{sha256} {}", lines.len()),
-            )?;
+        if !all_done {
+            return Ok(None);
         }
-        Ok(())
+        self.registry.set_mirror_state(
+            &self.source.name,
+            &state_key,
+            &format!("{sha256} {}", lines.len()),
+        )?;
+        Ok(Some(lines.len() as i64))
     }
 
     /// Fetches an index file against its signed hash. If it is newer than
@@ -191,7 +276,15 @@ impl RegistrySync<'_> {
                             source,
                         })?;
                     let version = self.upstream.snapshot().version;
-                    match self.upstream.snapshot().files.get(path) {
+                    let listed = match with_retries(|| self.upstream.file_meta(path)) {
+                        Ok(listed) => listed,
+                        Err(e) => {
+                            run.failed += 1;
+                            run.detail.push(format!("{path}: {}", e.for_mirror()));
+                            return Ok(None);
+                        }
+                    };
+                    match listed {
                         Some(meta) if meta.sha256 != sha256 => {
                             run.detail.push(format!(
                                 "{path}: changed upstream during the run; took it again under snapshot v{version}"

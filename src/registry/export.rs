@@ -116,6 +116,11 @@ impl Exporter {
             }
         }
         let mut summary = exporter.sync(store, blobs)?;
+        // Nodes an earlier run left, now that the new timestamp is in place.
+        let swept = export::sweep_tree_nodes(out, |path| exporter.cache.get(path).is_some())?;
+        if swept > 0 {
+            tracing::debug!(dir = %out.display(), swept, "removed snapshot-tree nodes of earlier runs");
+        }
         summary.packages = packages.len();
         Ok((exporter, summary))
     }

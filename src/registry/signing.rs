@@ -14,6 +14,7 @@ use crate::index::sign::{
     self, canonical, key_id, paths, types, Envelope, FileMeta, IndexFileStatement, PublicKey,
     RoleKeys, Root, Snapshot, SnapshotMeta, Timestamp,
 };
+use crate::index::snapshot_tree::{SnapshotTree, DEPTH};
 use crate::index::{IndexCache, Prepared};
 use crate::keys::{self, KeyRing, KeyRole};
 use crate::store::Store;
@@ -22,7 +23,12 @@ use crate::store::Store;
 pub(super) struct Signing {
     keys: KeyRing,
     root: Root,
-    files: BTreeMap<String, FileMeta>,
+    /// Every file below `/index/` the snapshot lists, as a hash tree whose
+    /// nodes are served from the cache (`index-spec/signing.md` §6.2).
+    tree: SnapshotTree,
+    /// Nodes the current snapshot no longer names, still served for
+    /// clients holding the timestamp before it; dropped at the next one.
+    retiring: Vec<String>,
     /// Current snapshot version and expiry.
     snapshot: Option<(u64, i64)>,
     /// The snapshot before it, still served for clients holding an older
@@ -169,7 +175,8 @@ impl Signing {
         Ok(Signing {
             keys,
             root,
-            files: BTreeMap::new(),
+            tree: SnapshotTree::default(),
+            retiring: Vec::new(),
             snapshot: None,
             previous_snapshot: None,
             timestamp_expires: 0,
@@ -217,14 +224,14 @@ impl Signing {
             paths::statement(path),
             Prepared::new(envelope.to_bytes(), unix_now()),
         );
-        self.files.insert(path.to_string(), meta);
+        self.tree.set(path, meta);
     }
 
     /// Forgets a file that no longer exists (a package with no approved
     /// version left) and its statement.
     pub(super) fn file_removed(&mut self, cache: &IndexCache, path: &str) {
         cache.remove(&paths::statement(path));
-        self.files.remove(path);
+        self.tree.remove(path);
     }
 
     /// Signs a decision statement with the index key.
@@ -233,6 +240,8 @@ impl Signing {
     }
 
     /// Signs a new snapshot of every recorded file, then a new timestamp.
+    /// Only the tree nodes on the paths of files changed since the last
+    /// snapshot are re-hashed and added to the cache.
     pub(super) fn publish(
         &mut self,
         store: &mut Store,
@@ -242,12 +251,24 @@ impl Signing {
         let version = store.next_counter("snapshot")?;
         let now = unix_now();
         let expires = now + cfg.snapshot_expiry_secs as i64;
+        let changes = self.tree.commit();
+        for (sha256, bytes) in changes.added {
+            cache.put(paths::tree_node(&sha256), Prepared::new(bytes, now));
+        }
+        // Nodes retired one snapshot ago go now, unless a change brought the
+        // same bytes back; those retired now stay for one more snapshot.
+        for sha256 in std::mem::replace(&mut self.retiring, changes.retired) {
+            if !self.tree.is_live(&sha256) {
+                cache.remove(&paths::tree_node(&sha256));
+            }
+        }
         let snapshot = Snapshot {
             _type: "snapshot".into(),
             version,
             expires: rfc3339(expires),
             root_version: self.root.version,
-            files: self.files.clone(),
+            depth: DEPTH as u64,
+            children: self.tree.children(),
         };
         let bytes =
             Envelope::sign(types::SNAPSHOT, &canonical(&snapshot), &[&self.keys.index]).to_bytes();
@@ -321,7 +342,7 @@ impl Signing {
             );
             self.root = newest;
             self.put_roots(store, cache)?;
-            let files: Vec<String> = self.files.keys().cloned().collect();
+            let files: Vec<String> = self.tree.paths().cloned().collect();
             for path in files {
                 if let Some(file) = cache.get(&path) {
                     self.file_changed(cache, &path, &file.body);

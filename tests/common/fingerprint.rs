@@ -43,7 +43,8 @@ pub const UNFINGERPRINTED_TABLES: &[(&str, &str)] = &[
 /// - every file below `DATA/blobs/sha256`, by path, with the sha256 of its
 ///   bytes (walked here: `BlobStore::open` would empty `blobs/tmp`);
 /// - what `DATA/blobs/tmp` holds (names and sizes);
-/// - the signed metadata as served: `timestamp.json`, the snapshot it names,
+/// - the signed metadata as served: `timestamp.json`, the snapshot it names
+///   and its tree's nodes,
 ///   `root.json` and every `root/N.json`;
 /// - as served, every index file and statement the snapshot lists, and the
 ///   index file of every package in the database (pending ones must stay
@@ -116,7 +117,10 @@ impl Daemon {
             "the snapshot names root v{}, which is not served",
             snapshot.root_version
         );
-        for path in snapshot.files.keys() {
+        let listed = super::listed_files(&snapshot, |rel| {
+            fetch(rel).unwrap_or_else(|| panic!("{rel}: a node the snapshot names is served"))
+        });
+        for path in listed.keys() {
             fetch(path);
             fetch(&paths::statement(path));
         }

@@ -12,9 +12,24 @@ pub fn root_of(bytes: &[u8]) -> (skillreg::index::sign::Envelope, skillreg::inde
     (env, root)
 }
 
+/// Every file the snapshot lists: its tree expanded node by node from
+/// `fetch` (paths below `/index/`), each node checked against its parent's
+/// pin by the library's own walk.
+pub fn listed_files(
+    snapshot: &skillreg::index::sign::Snapshot,
+    mut fetch: impl FnMut(&str) -> Vec<u8>,
+) -> std::collections::BTreeMap<String, skillreg::index::sign::FileMeta> {
+    use skillreg::index::{sign::paths, snapshot_tree};
+    assert_eq!(snapshot.depth, snapshot_tree::DEPTH as u64);
+    snapshot_tree::expand(&snapshot.children, |_, meta| {
+        Ok::<_, String>(fetch(&paths::tree_node(&meta.sha256)))
+    })
+    .unwrap_or_else(|e| panic!("the snapshot's tree does not verify: {e}"))
+}
+
 /// Verifies what a client would, given a trusted root: the timestamp with
-/// the timestamp role, the snapshot against it and with the index role, and
-/// every file the snapshot lists (bytes and signed statement).
+/// the timestamp role, the snapshot against it and with the index role, its
+/// tree, and every file the snapshot lists (bytes and signed statement).
 pub fn verify_signed_index(
     root: &skillreg::index::sign::Root,
     fetch: impl Fn(&str) -> Vec<u8>,
@@ -54,7 +69,7 @@ pub fn verify_signed_index(
     )
     .unwrap();
     assert_eq!(snapshot.root_version, root.version);
-    for (path, meta) in &snapshot.files {
+    for (path, meta) in &listed_files(&snapshot, &fetch) {
         let bytes = fetch(path);
         assert_eq!(
             skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
@@ -89,8 +104,8 @@ pub fn export_root(data: &Path, dir: &Path, name: &str) -> PathBuf {
 
 /// Copies what a daemon serves to installers into `dir`, at the paths it is
 /// served at: `index/config.json`, every root version, the timestamp, the
-/// snapshot it names, every index file the snapshot lists with its
-/// statement, and each version's bundle at
+/// snapshot it names and its tree's nodes, every index file the snapshot
+/// lists with its statement, and each version's bundle at
 /// `api/v1/crates/{name}/{version}/download`. Nothing is re-signed, so a
 /// daemon started with `public_url` = a [`StaticServer`]'s URL gives a tree
 /// that server serves byte-identically (config.json's `dl` included).
@@ -122,7 +137,10 @@ pub fn mirror_registry(daemon_url: &str, dir: &Path) {
     let ts: sign::Timestamp = sign::parse(&payload(&ts)).unwrap();
     let snap = copy(&format!("index/{}", paths::snapshot(ts.snapshot.version))).expect("snapshot");
     let snap: sign::Snapshot = sign::parse(&payload(&snap)).unwrap();
-    for path in snap.files.keys() {
+    let listed = listed_files(&snap, |rel| {
+        copy(&format!("index/{rel}")).unwrap_or_else(|| panic!("{rel} is not served"))
+    });
+    for path in listed.keys() {
         let body = copy(&format!("index/{path}")).expect("listed index file");
         copy(&format!("index/{}", paths::statement(path))).expect("statement");
         // config.json and the feed documents are not index lines.

@@ -13,6 +13,7 @@ use crate::blobs::Sha256Digest;
 use crate::index::sign::{
     self, paths, types, Envelope, FileMeta, Root, Snapshot, SnapshotMeta, Timestamp,
 };
+use crate::index::snapshot_tree;
 
 /// Fetches and verifies the registry's timestamp: signed by the timestamp
 /// role of `root`, naming a timestamp and a snapshot not older than `seen`,
@@ -116,6 +117,7 @@ pub(super) fn verify_snapshot(
         });
     }
     check_expiry("snapshot", &url, &snapshot.expires)?;
+    check_top(&snapshot, &url)?;
     if snapshot.root_version != root.version {
         return Err(TrustError::Inconsistent {
             url,
@@ -126,6 +128,23 @@ pub(super) fn verify_snapshot(
         });
     }
     Ok((snapshot, bytes))
+}
+
+/// Refuses a signed top of another tree shape than this client walks.
+pub(super) fn check_top(snapshot: &Snapshot, url: &str) -> Result<(), TrustError> {
+    let malformed = |detail: String| TrustError::Malformed {
+        document: "snapshot".into(),
+        url: url.into(),
+        detail,
+    };
+    if snapshot.depth != snapshot_tree::DEPTH as u64 {
+        return Err(malformed(format!(
+            "its tree is {} levels deep; this client reads {}",
+            snapshot.depth,
+            snapshot_tree::DEPTH
+        )));
+    }
+    snapshot_tree::check_children(&snapshot.children).map_err(malformed)
 }
 
 /// The keys of role `name` in `root`; a root without it is malformed.

@@ -5,7 +5,9 @@
 //! of `skillreg key export-root`), follows the registry's root chain, and
 //! verifies the timestamp and the snapshot it names. Every index file read
 //! through [`TrustedRegistry::fetch_index_file`] must then match the
-//! snapshot byte for byte and carry a valid statement signed by the index
+//! snapshot's entry for it (found by walking the snapshot's hash tree from
+//! the signed top to the file's bin, each node pinned by its parent) byte
+//! for byte and carry a valid statement signed by the index
 //! key. What was verified is kept in a per-registry state directory:
 //!
 //! ```text
@@ -13,7 +15,8 @@
 //!     trusted-root.json   newest verified root envelope
 //!     state.json          {registry, root_version, timestamp_version, snapshot_version}
 //!     timestamp.json      the last verified timestamp envelope
-//!     snapshot.json       the last verified snapshot envelope
+//!     snapshot.json       the last verified snapshot envelope (the tree's signed top)
+//!     tree/<prefix>.json  verified snapshot-tree nodes, reused while their hash is pinned
 //!     index/<path>        verified index files (and config.json), for --offline
 //! ```
 //!
@@ -62,6 +65,7 @@ mod roots;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 pub use error::TrustError;
 pub use fetch::read_limited;
@@ -128,6 +132,8 @@ pub struct TrustedRegistry {
     root: Root,
     snapshot: Snapshot,
     timestamp_version: u64,
+    /// Snapshot-tree nodes verified so far.
+    nodes: tree::Nodes,
 }
 
 impl std::fmt::Debug for TrustedRegistry {
@@ -206,6 +212,7 @@ impl TrustedRegistry {
             root,
             snapshot,
             timestamp_version: timestamp.version,
+            nodes: tree::Nodes::default(),
         })
     }
 
@@ -244,7 +251,7 @@ impl TrustedRegistry {
     /// and with a verified statement.
     pub fn fetch_index_file(&self, path: &str) -> Result<Vec<u8>, TrustError> {
         let url = format!("{}/index/{path}", self.base);
-        let Some(meta) = self.snapshot.files.get(path) else {
+        let Some(meta) = self.file_meta(path)? else {
             return Err(TrustError::Inconsistent {
                 url,
                 detail: format!(
@@ -262,7 +269,7 @@ impl TrustedRegistry {
         }
         let cache_path = self.state_dir.join(INDEX_CACHE_DIR).join(path);
         let Some(http) = &self.http else {
-            return offline::cached_index_file(&cache_path, path, meta, self.snapshot.version);
+            return offline::cached_index_file(&cache_path, path, &meta, self.snapshot.version);
         };
         // A cached copy with exactly the bytes the verified snapshot lists
         // is as good as a fresh one (the snapshot authenticates it).
@@ -271,7 +278,7 @@ impl TrustedRegistry {
                 return Ok(bytes);
             }
         }
-        let bytes = index::fetch_verified(http, &self.root, path, meta)?;
+        let bytes = index::fetch_verified(http, &self.root, path, &meta)?;
         state::cache_index_file(&self.state_dir, path, &bytes)?;
         Ok(bytes)
     }
@@ -280,7 +287,7 @@ impl TrustedRegistry {
     pub fn entries(&self, name: &str) -> Result<Vec<IndexLine>, TrustError> {
         validate_name(name)?;
         let path = crate::index::path_for(name);
-        if !self.snapshot.files.contains_key(&path) {
+        if self.file_meta(&path)?.is_none() {
             return Err(TrustError::NotFound {
                 name: name.into(),
                 url: self.base.clone(),

@@ -51,6 +51,7 @@ impl TrustedRegistry {
             root,
             snapshot,
             timestamp_version: timestamp.version,
+            nodes: Default::default(),
         })
     }
 }
@@ -117,6 +118,7 @@ fn saved_metadata(state_dir: &Path, root: &Root) -> Result<(Timestamp, Snapshot)
         "index",
         &snap_path,
     )?;
+    super::metadata::check_top(&snapshot, &snap_path)?;
     Ok((timestamp, snapshot))
 }
 

@@ -198,10 +198,11 @@ fn canonical_json_sorts_keys_and_has_no_spaces() {
         version: 1,
         expires: "2030-01-01T00:00:00Z".into(),
         root_version: 1,
-        files: BTreeMap::new(),
+        depth: 3,
+        children: BTreeMap::new(),
     };
     assert_eq!(
         String::from_utf8(canonical(&snap)).unwrap(),
-        r#"{"_type":"snapshot","expires":"2030-01-01T00:00:00Z","files":{},"root_version":1,"version":1}"#
+        r#"{"_type":"snapshot","children":{},"depth":3,"expires":"2030-01-01T00:00:00Z","root_version":1,"version":1}"#
     );
 }
