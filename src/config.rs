@@ -317,6 +317,11 @@ pub struct Signing {
     pub snapshot_expiry_secs: u64,
     /// Lifetime of a root document.
     pub root_expiry_secs: u64,
+    /// How long a superseded snapshot and the tree nodes only it names stay
+    /// served (at least until the next snapshot): a client that read the
+    /// timestamp before is still walking them. A publish signs two
+    /// snapshots (its own, then the feeds'), so a count would not do.
+    pub superseded_grace_secs: u64,
     /// Package kinds whose every publish must carry a publisher signature.
     pub require_publisher_signature: Vec<crate::package::Kind>,
 }
@@ -327,6 +332,7 @@ impl Default for Signing {
             timestamp_expiry_secs: 24 * 3600,
             snapshot_expiry_secs: 30 * 24 * 3600,
             root_expiry_secs: 365 * 24 * 3600,
+            superseded_grace_secs: 60,
             require_publisher_signature: Vec::new(),
         }
     }

@@ -279,8 +279,10 @@ fn tree_of(
 }
 
 #[test]
-fn a_publish_adds_the_nodes_on_changed_paths_and_keeps_retired_ones_one_snapshot() {
-    let d = Daemon::start();
+fn a_publish_adds_the_nodes_on_changed_paths_and_keeps_retired_ones_for_the_grace() {
+    // A publish signs two snapshots (its own, then the feeds'): what the
+    // first retired must outlive both, so it is kept for a time.
+    let d = Daemon::with_config("[signing]\nsuperseded_grace_secs = 1\n");
     for i in 0..40 {
         d.publish_skill(&format!("tree-{i}"), "1.0.0");
     }
@@ -304,14 +306,18 @@ fn a_publish_adds_the_nodes_on_changed_paths_and_keeps_retired_ones_one_snapshot
         "{added} new nodes for {changed} changed files"
     );
     assert!(second.children.len() <= 16);
-    // The nodes only the first snapshot named are still served: a client
-    // holding the timestamp before is still walking them.
+    // The nodes only the first snapshot named are still served, after the
+    // publish's snapshot and the feeds': a client holding the timestamp
+    // before is still walking them. So is the first snapshot.
+    assert!(fetch(&d, &paths::snapshot(first.version)).is_some());
     let retired: Vec<&String> = first_nodes.difference(&second_nodes).collect();
     assert!(!retired.is_empty());
     for sha in &retired {
         assert!(fetch(&d, &paths::tree_node(sha)).is_some(), "{sha}");
     }
-    // One snapshot later they go, unless a change brought them back.
+    // Once the grace is over, the next snapshot drops them, unless a change
+    // brought them back.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     d.publish_skill("tree-8", "1.1.0");
     let (_, third) = verify_current(&d, &root);
     let (third_nodes, _) = tree_of(&d, &third);
@@ -321,4 +327,8 @@ fn a_publish_adds_the_nodes_on_changed_paths_and_keeps_retired_ones_one_snapshot
             "{sha} is still served"
         );
     }
+    assert!(
+        fetch(&d, &paths::snapshot(first.version)).is_none(),
+        "the first snapshot is still served"
+    );
 }

@@ -26,16 +26,26 @@ pub(super) struct Signing {
     /// Every file below `/index/` the snapshot lists, as a hash tree whose
     /// nodes are served from the cache (`index-spec/signing.md` §6.2).
     tree: SnapshotTree,
-    /// Nodes the current snapshot no longer names, still served for
-    /// clients holding the timestamp before it; dropped at the next one.
-    retiring: Vec<String>,
+    /// What earlier snapshots left behind, oldest first: each superseded
+    /// snapshot and the nodes only it named, still served for clients
+    /// holding a timestamp before the current one (see [`Superseded`]).
+    superseded: std::collections::VecDeque<Superseded>,
     /// Current snapshot version and expiry.
     snapshot: Option<(u64, i64)>,
-    /// The snapshot before it, still served for clients holding an older
-    /// timestamp. Versions come from a counter shared with the static export,
-    /// so they are not consecutive.
-    previous_snapshot: Option<u64>,
     timestamp_expires: i64,
+}
+
+/// A snapshot one publish superseded, with the tree nodes it retired. Kept
+/// served for `signing.superseded_grace_secs` (and at least until the next
+/// snapshot), then dropped. Versions come from a counter shared with the
+/// static export, so they are not consecutive.
+struct Superseded {
+    /// When it was superseded (unix seconds).
+    at: i64,
+    /// The snapshot version it was, if there was one.
+    snapshot: Option<u64>,
+    /// The nodes the snapshot after it no longer named.
+    nodes: Vec<String>,
 }
 
 /// The newest root document in the store, parsed (it was written by this
@@ -176,9 +186,8 @@ impl Signing {
             keys,
             root,
             tree: SnapshotTree::default(),
-            retiring: Vec::new(),
             snapshot: None,
-            previous_snapshot: None,
+            superseded: std::collections::VecDeque::new(),
             timestamp_expires: 0,
         })
     }
@@ -255,13 +264,12 @@ impl Signing {
         for (sha256, bytes) in changes.added {
             cache.put(paths::tree_node(&sha256), Prepared::new(bytes, now));
         }
-        // Nodes retired one snapshot ago go now, unless a change brought the
-        // same bytes back; those retired now stay for one more snapshot.
-        for sha256 in std::mem::replace(&mut self.retiring, changes.retired) {
-            if !self.tree.is_live(&sha256) {
-                cache.remove(&paths::tree_node(&sha256));
-            }
-        }
+        self.superseded.push_back(Superseded {
+            at: now,
+            snapshot: self.snapshot.map(|(v, _)| v),
+            nodes: changes.retired,
+        });
+        self.drop_superseded(cache, now, cfg.superseded_grace_secs as i64);
         let snapshot = Snapshot {
             _type: "snapshot".into(),
             version,
@@ -273,13 +281,41 @@ impl Signing {
         let bytes =
             Envelope::sign(types::SNAPSHOT, &canonical(&snapshot), &[&self.keys.index]).to_bytes();
         cache.put(paths::snapshot(version), Prepared::new(bytes, now));
-        // Keep the previous snapshot: a client may hold the timestamp before this one.
-        if let Some(older) = self.previous_snapshot {
-            cache.remove(&paths::snapshot(older));
-        }
-        self.previous_snapshot = self.snapshot.map(|(v, _)| v);
         self.snapshot = Some((version, expires));
         self.sign_timestamp(store, cache, cfg, version)
+    }
+
+    /// Stops serving what snapshots superseded more than `grace` seconds
+    /// ago; the one superseded just now always stays. A node a later
+    /// change brought back (the same bytes) stays, and so does one a later
+    /// snapshot retired again.
+    fn drop_superseded(&mut self, cache: &IndexCache, now: i64, grace: i64) {
+        let expired = |s: &Superseded| s.at + grace <= now;
+        let count = self
+            .superseded
+            .iter()
+            .take(self.superseded.len().saturating_sub(1))
+            .take_while(|s| expired(s))
+            .count();
+        if count == 0 {
+            return;
+        }
+        let gone: Vec<Superseded> = self.superseded.drain(..count).collect();
+        let kept: std::collections::HashSet<&str> = self
+            .superseded
+            .iter()
+            .flat_map(|s| s.nodes.iter().map(String::as_str))
+            .collect();
+        for superseded in &gone {
+            if let Some(version) = superseded.snapshot {
+                cache.remove(&paths::snapshot(version));
+            }
+            for sha256 in &superseded.nodes {
+                if !self.tree.is_live(sha256) && !kept.contains(sha256.as_str()) {
+                    cache.remove(&paths::tree_node(sha256));
+                }
+            }
+        }
     }
 
     fn sign_timestamp(
