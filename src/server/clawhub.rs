@@ -371,10 +371,8 @@ async fn download(
 /// How many days of daily downloads the metadata API shows.
 const DOWNLOAD_DAYS: i64 = 90;
 
-/// Longest search text, in characters and in words: the cost of a search
-/// is words × packages, so a query may not name thousands.
-const MAX_QUERY_CHARS: usize = 256;
-const MAX_QUERY_WORDS: usize = 16;
+// Longest search text, in characters and in words: the store's bounds.
+use crate::store::{MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 
 /// The `q` parameter, refused when longer than a search needs.
 fn search_text(params: &Params) -> Result<String, ApiError> {
@@ -404,7 +402,7 @@ async fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiE
         limit: params.limit(),
     };
     let registry = shared.registry.clone();
-    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
+    let page = blocking(move || registry.catalog_query(&query)).await?;
     Ok(params.answer(&clawhub::search(&page.hits)))
 }
 
@@ -422,7 +420,7 @@ async fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiErr
         limit: params.limit(),
     };
     let registry = shared.registry.clone();
-    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
+    let page = blocking(move || registry.catalog_query(&query)).await?;
     Ok(params.answer(&clawhub::list(&page.hits, offset, page.total)))
 }
 

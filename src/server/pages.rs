@@ -38,8 +38,8 @@ use crate::web::browse::{self, BrowseQuery, BrowseView, PAGE_SIZE};
 use crate::web::layout::{self, Viewer};
 use crate::web::package::{self, Endpoints, PackageView, Readme, CHART_DAYS};
 
-/// Longest search text, as for the API.
-const MAX_QUERY_CHARS: usize = 256;
+// Longest search text, as for the API.
+use crate::store::MAX_QUERY_CHARS;
 
 /// Whether `segs` is a page.
 pub(super) fn is_page(segs: &[&str]) -> bool {
@@ -204,7 +204,7 @@ async fn browse_page(
         limit: PAGE_SIZE,
     };
     let registry = shared.registry.clone();
-    let found = blocking(move || Ok(registry.catalog_query(&catalog_query))).await?;
+    let found = blocking(move || registry.catalog_query(&catalog_query)).await?;
     let sources: Vec<String> = shared
         .config
         .sources

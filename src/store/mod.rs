@@ -21,6 +21,7 @@ mod quarantine;
 mod review;
 mod roots;
 mod schema;
+mod search;
 mod stats;
 mod sync_runs;
 mod tokens;
@@ -35,6 +36,10 @@ pub use publisher_keys::PublisherKey;
 pub use quarantine::VersionCheck;
 pub use review::ReviewRow;
 pub use schema::MIGRATIONS;
+pub use search::{
+    NameMatch, QueryError, SearchFilter, SearchPage, SearchRow, SearchText, MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS,
+};
 pub use stats::{StoreStats, SyncRunTotals};
 pub use sync_runs::{SyncRun, SyncRunRow};
 pub use tokens::{TokenInfo, TokenRecord};
@@ -138,6 +143,7 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.execute_batch(sql)?;
+            schema::after(&tx, i + 1)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;
