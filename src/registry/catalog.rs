@@ -428,7 +428,13 @@ impl Registry {
         let found = self
             .reader()
             .search_packages(&text, &filter, offset, limit)?;
-        Ok(query.run_found(&catalogue, &self.download_totals(), &found, &text))
+        let versions = found
+            .rows
+            .iter()
+            .filter_map(|row| catalogue.get(&row.normalized))
+            .flat_map(|p| p.versions.iter().map(|v| v.id));
+        let downloads = self.downloads.totals_of(versions);
+        Ok(query.run_found(&catalogue, &downloads, &found, &text))
     }
 
     /// Keywords of the packages (of `kind`, if given) with how many use each.

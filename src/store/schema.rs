@@ -161,6 +161,10 @@ pub const MIGRATIONS: &[&str] = &[
     // cannot drift. `package_downloads` sums `downloads` per package, kept
     // by triggers on the batched download flushes (the hot download path
     // stays write-free), so that ties rank by downloads without a scan.
+    // Every search word is a prefix query; the prefix indexes answer words
+    // of up to 8 characters from one doclist each (without them FTS5 merges
+    // the doclists of every term the word begins: at 100,000 packages
+    // named `bench-…`, 15 ms for `bench`* against 0.1 ms).
     "CREATE TABLE search_docs (
         package_id  INTEGER PRIMARY KEY REFERENCES packages(id),
         name        TEXT NOT NULL,
@@ -175,7 +179,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE search_fts USING fts5 (
         normalized, description, keywords,
         content = 'search_docs', content_rowid = 'package_id',
-        tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
+        tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4 5 6 7 8'
     );
     CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
         INSERT INTO search_fts (rowid, normalized, description, keywords)

@@ -154,34 +154,42 @@ const FILTERS: &str = "(?4 = '' OR instr(?4, ',' || d.kind || ',') > 0)
 /// Ranked matches: exact name, then every word in the name, then bm25
 /// (name words weigh 10, keywords 4, description 1; lower is better), then
 /// downloads, then name. Within the name tiers bm25 is left out: a name
-/// that matches is as good as another, and popularity decides.
+/// that matches is as good as another, and popularity decides. bm25 is
+/// only in the ORDER BY, behind the tier: its first call counts every row
+/// that holds each word (its IDF), which a query answered by names alone
+/// (the common case: a name typed whole) never pays.
 fn ranked_sql() -> String {
     format!(
         "SELECT d.package_id, d.name, d.normalized, d.kind, d.max_version, d.description,
                 CASE WHEN d.normalized = ?2 THEN 0
                      WHEN d.package_id IN
                           (SELECT rowid FROM search_fts WHERE search_fts MATCH ?3) THEN 1
-                     ELSE 2 END AS tier,
-                bm25(search_fts, 10.0, 1.0, 4.0) AS relevance
+                     ELSE 2 END AS tier
          FROM search_fts JOIN search_docs d ON d.package_id = search_fts.rowid
          LEFT JOIN package_downloads n ON n.package_id = d.package_id
          WHERE search_fts MATCH ?1 AND {FILTERS}
-         ORDER BY tier, CASE WHEN tier = 2 THEN relevance ELSE 0 END,
+         ORDER BY tier, CASE WHEN tier = 2 THEN bm25(search_fts, 10.0, 1.0, 4.0) ELSE 0 END,
                   coalesce(n.total, 0) DESC, d.normalized
          LIMIT ?7 OFFSET ?8"
     )
 }
 
-fn count_sql() -> String {
-    format!(
-        "SELECT count(*) FROM search_fts JOIN search_docs d ON d.package_id = search_fts.rowid
-         WHERE search_fts MATCH ?1 AND {FILTERS}"
-    )
+/// The count of [`ranked_sql`]'s matches; without filters it reads the FTS
+/// index alone (a third of the cost when a word matches many packages).
+fn count_sql(filtered: bool) -> String {
+    if filtered {
+        format!(
+            "SELECT count(*) FROM search_fts JOIN search_docs d ON d.package_id = search_fts.rowid
+             WHERE search_fts MATCH ?1 AND {FILTERS}"
+        )
+    } else {
+        "SELECT count(*) FROM search_fts WHERE search_fts MATCH ?1".to_string()
+    }
 }
 
-/// Every package (no text), by normalized name, through its index. It
-/// leaves `?1`..`?3` unused: SQLite counts parameters up to the highest
-/// index, so the same eight are bound to either statement.
+/// Every package (no text), by normalized name, through its index. Each
+/// statement takes the first of the eight parameters up to the highest it
+/// names (`?1`..`?3` are unused here).
 fn listed_sql() -> String {
     format!(
         "SELECT d.package_id, d.name, d.normalized, d.kind, d.max_version, d.description, 2, 0
@@ -234,10 +242,11 @@ impl Store {
             let names: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
             format!(",{},", names.join(","))
         };
+        let filtered = !kinds.is_empty() || !filter.prefix.is_empty() || filter.source.is_some();
         let (ranked, count) = if text.is_blank() {
             (listed_sql(), listed_count_sql())
         } else {
-            (ranked_sql(), count_sql())
+            (ranked_sql(), count_sql(filtered))
         };
         let (all, name, words) = if text.is_blank() {
             (None, None, None)
@@ -250,29 +259,29 @@ impl Store {
         };
         let limit = i64::try_from(limit).unwrap_or(-1);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let values: [&dyn rusqlite::ToSql; 8] = [
+            &all,
+            &name,
+            &words,
+            &kinds,
+            &filter.prefix,
+            &filter.source,
+            &limit,
+            &offset,
+        ];
         // One read transaction: the page and its total agree.
         let tx = self.conn.unchecked_transaction()?;
         let rows = {
             let mut stmt = tx.prepare_cached(&ranked)?;
-            let rows = stmt.query_map(
-                params![
-                    all,
-                    name,
-                    words,
-                    kinds,
-                    filter.prefix,
-                    filter.source,
-                    limit,
-                    offset
-                ],
-                search_row,
-            )?;
+            let n = stmt.parameter_count();
+            let rows = stmt.query_map(&values[..n], search_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
-        let total: i64 = tx.prepare_cached(&count)?.query_row(
-            params![all, name, words, kinds, filter.prefix, filter.source],
-            |r| r.get(0),
-        )?;
+        let total: i64 = {
+            let mut stmt = tx.prepare_cached(&count)?;
+            let n = stmt.parameter_count();
+            stmt.query_row(&values[..n], |r| r.get(0))?
+        };
         tx.commit()?;
         Ok(SearchPage {
             rows,
