@@ -430,3 +430,57 @@ fn the_migration_fills_the_index_from_existing_versions() {
     store.set_yanked("Old_One", "1.1.0", false, "a").unwrap();
     assert_eq!(find(&store, "yanked"), ["Old_One"]);
 }
+
+/// The benchmark's search at 100,000 packages named `bench-NNNNN` (the
+/// seed of `bench/scale-bench.sh`), timed: `cargo test --release --lib
+/// store::search::tests::at_scale -- --ignored --nocapture`. Ignored by
+/// default: seeding takes seconds, and the times are for a person to read
+/// (the plan test above is what proves there is no scan).
+#[test]
+#[ignore]
+fn at_scale() {
+    let (_dir, store) = open();
+    let started = std::time::Instant::now();
+    {
+        let tx = store.conn.unchecked_transaction().unwrap();
+        let mut stmt = tx
+            .prepare(
+                "INSERT INTO search_docs VALUES (?1, ?2, ?2, 'skill', '1.0.2', ?3, 'bench scale', '')",
+            )
+            .unwrap();
+        let mut package = tx
+            .prepare("INSERT INTO packages VALUES (?1, ?2, ?2, 'skill', 0, 0)")
+            .unwrap();
+        for i in 0..100_000i64 {
+            package
+                .execute(params![i + 1, format!("bench-{i:05}")])
+                .unwrap();
+            stmt.execute(params![
+                i + 1,
+                format!("bench-{i:05}"),
+                format!("Benchmark skill number {i} for scale tests.")
+            ])
+            .unwrap();
+        }
+        drop((stmt, package));
+        tx.commit().unwrap();
+    }
+    println!("seeded 100000 in {:?}", started.elapsed());
+    for query in ["bench-04242", "bench-4242", "number 4242", "04242", "bench"] {
+        let text = SearchText::parse(query).unwrap();
+        let runs = if query == "bench" { 3 } else { 200 };
+        let started = std::time::Instant::now();
+        let mut page = SearchPage::default();
+        for _ in 0..runs {
+            page = store
+                .search_packages(&text, &SearchFilter::default(), 0, 10)
+                .unwrap();
+        }
+        println!(
+            "{query:>12}: {:>9.3} ms a search, {} matches, first {:?}",
+            started.elapsed().as_secs_f64() * 1000.0 / runs as f64,
+            page.total,
+            page.rows.first().map(|r| &r.name)
+        );
+    }
+}
