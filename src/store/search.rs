@@ -233,7 +233,7 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<SearchPage, StoreError> {
-        if text.is_garbage() || limit == 0 {
+        if text.is_garbage() {
             return Ok(SearchPage::default());
         }
         let kinds = if filter.kinds.is_empty() {

@@ -355,6 +355,11 @@ fn pages_and_filters_count_every_match() {
     assert_eq!((first.len(), total), (10, 25));
     let (last, total) = page(&store, "paged", 20, 10);
     assert_eq!((last.len(), total), (5, 25));
+    assert_eq!(
+        page(&store, "paged", 0, 0),
+        (Vec::new(), 25),
+        "no rows, still counted"
+    );
     let (beyond, total) = page(&store, "paged", 100, 10);
     assert_eq!((beyond.len(), total), (0, 25), "the total past the end");
     let all: Vec<String> = (0..3)
