@@ -38,6 +38,7 @@ use crate::feeds::clawhub::{WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE}
 use crate::package::Kind;
 use crate::registry::clawhub;
 use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, Sort};
+use crate::store::{MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 use crate::token::Role;
 
 /// The routes below `/api/v1/` this module answers.
@@ -370,9 +371,6 @@ async fn download(
 
 /// How many days of daily downloads the metadata API shows.
 const DOWNLOAD_DAYS: i64 = 90;
-
-// Longest search text, in characters and in words: the store's bounds.
-use crate::store::{MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 
 /// The `q` parameter, refused when longer than a search needs.
 fn search_text(params: &Params) -> Result<String, ApiError> {

@@ -277,7 +277,12 @@ impl Store {
             let rows = stmt.query_map(&values[..n], search_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
-        let total: i64 = {
+        // A page that is neither full nor past the end holds the last
+        // match: the total follows without counting again.
+        let short = limit < 0 || (rows.len() as i64) < limit;
+        let total: i64 = if !rows.is_empty() && short {
+            offset.saturating_add(rows.len() as i64)
+        } else {
             let mut stmt = tx.prepare_cached(&count)?;
             let n = stmt.parameter_count();
             stmt.query_row(&values[..n], |r| r.get(0))?
