@@ -28,7 +28,7 @@ use crate::bundle::{ArchiveLimits, EntryKind};
 use crate::feeds::{archive, StoredZip};
 use crate::index::{IndexDep, IndexEntry};
 use crate::package::{normalize, Kind};
-use crate::store::{PackageRow, PublicVersion, Store};
+use crate::store::{PackageRow, PublicVersion, SearchFilter, SearchText, Store};
 
 /// The largest file `GET …/file` shows: text for a reader, not a download
 /// (the most a bundle check keeps of one file).
@@ -403,9 +403,38 @@ impl Registry {
         self.downloads.totals()
     }
 
-    /// Lists, searches and sorts the catalog, one page at a time.
-    pub fn catalog_query(&self, query: &CatalogQuery) -> CatalogPage {
-        query.run(&self.catalog(), &self.download_totals())
+    /// Lists, searches and sorts the catalog, one page at a time. Words
+    /// are looked up in the store's search index (no scan of the catalog);
+    /// a text longer than a search needs is a bad request.
+    pub fn catalog_query(&self, query: &CatalogQuery) -> Result<CatalogPage, RegistryError> {
+        let text =
+            SearchText::parse(&query.text).map_err(|e| RegistryError::BadRequest(e.to_string()))?;
+        let catalogue = self.catalog();
+        if query.exact || text.is_blank() {
+            return Ok(query.run(&catalogue, &self.download_totals()));
+        }
+        let prefix = normalize(query.prefix.trim());
+        let filter = SearchFilter {
+            kinds: &query.kinds,
+            prefix: &prefix,
+            source: query.source.as_deref(),
+        };
+        // The index ranks by relevance itself and pages in SQL; any other
+        // order needs every match.
+        let (offset, limit) = match query.sort {
+            Sort::Relevance => (query.offset, query.limit),
+            _ => (0, usize::MAX),
+        };
+        let found = self
+            .reader()
+            .search_packages(&text, &filter, offset, limit)?;
+        let versions = found
+            .rows
+            .iter()
+            .filter_map(|row| catalogue.get(&row.normalized))
+            .flat_map(|p| p.versions.iter().map(|v| v.id));
+        let downloads = self.downloads.totals_of(versions);
+        Ok(query.run_found(&catalogue, &downloads, &found, &text))
     }
 
     /// Keywords of the packages (of `kind`, if given) with how many use each.

@@ -131,6 +131,27 @@ impl Downloads {
         totals
     }
 
+    /// The downloads of just the versions `version_ids`, written or not:
+    /// what a search needs for its few hits, without copying every
+    /// version's count as [`Downloads::totals`] does.
+    pub(super) fn totals_of(
+        &self,
+        version_ids: impl IntoIterator<Item = i64>,
+    ) -> HashMap<i64, u64> {
+        let counts = self.lock();
+        let mut totals: HashMap<i64, u64> = version_ids
+            .into_iter()
+            .map(|id| (id, counts.flushed.get(&id).copied().unwrap_or(0)))
+            .collect();
+        // Unwritten counts are the few since the last flush.
+        for ((version_id, _), n) in counts.unwritten() {
+            if let Some(total) = totals.get_mut(version_id) {
+                *total += n;
+            }
+        }
+        totals
+    }
+
     /// Writes the pending counts in one transaction; on failure they are
     /// kept for the next flush. Returns how many (version, day) rows.
     ///
@@ -237,6 +258,7 @@ mod tests {
                 downloads.count(version_id);
                 assert_eq!(downloads.total(version_id), counted);
                 assert_eq!(downloads.totals()[&version_id], counted);
+                assert_eq!(downloads.totals_of([version_id])[&version_id], counted);
                 let daily: u64 = downloads.daily(version_id, 0).values().sum();
                 assert_eq!(daily, counted);
             }

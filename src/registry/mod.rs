@@ -40,7 +40,9 @@ use crate::config::Config;
 use crate::fsutil;
 use crate::index::{self, sign, IndexCache, Prepared};
 use crate::package::NameError;
-use crate::store::{PackageRow, ReaderPool, SearchHit, Store, StoreError, VersionStatus};
+use crate::store::{
+    PackageRow, ReaderPool, SearchHit, SearchText, Store, StoreError, VersionStatus,
+};
 use crate::token::{Identity, Role};
 
 /// The file holding the bootstrap admin token.
@@ -471,15 +473,18 @@ impl Registry {
         Ok((self.blobs.path(&digest), blob.size, blob.cksum))
     }
 
-    /// Search, one page at a time.
+    /// The cargo-style search, one page at a time; a text longer than a
+    /// search needs is a bad request.
     pub fn search(
         &self,
         query: &str,
         page: usize,
         per_page: usize,
     ) -> Result<(Vec<SearchHit>, usize), RegistryError> {
+        let text =
+            SearchText::parse(query).map_err(|e| RegistryError::BadRequest(e.to_string()))?;
         let offset = page.saturating_sub(1).saturating_mul(per_page);
-        Ok(self.reader().search(query, offset, per_page)?)
+        Ok(self.reader().search(&text, offset, per_page)?)
     }
 
     /// The owners of a package, as `who` (if it sent a valid token) may

@@ -38,6 +38,7 @@ use crate::feeds::clawhub::{WellKnown, WhoamiResponse, WhoamiUser, OWNER_HANDLE}
 use crate::package::Kind;
 use crate::registry::clawhub;
 use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, Sort};
+use crate::store::{MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 use crate::token::Role;
 
 /// The routes below `/api/v1/` this module answers.
@@ -371,11 +372,6 @@ async fn download(
 /// How many days of daily downloads the metadata API shows.
 const DOWNLOAD_DAYS: i64 = 90;
 
-/// Longest search text, in characters and in words: the cost of a search
-/// is words × packages, so a query may not name thousands.
-const MAX_QUERY_CHARS: usize = 256;
-const MAX_QUERY_WORDS: usize = 16;
-
 /// The `q` parameter, refused when longer than a search needs.
 fn search_text(params: &Params) -> Result<String, ApiError> {
     let text = params.get("q").unwrap_or("");
@@ -404,7 +400,7 @@ async fn search(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiE
         limit: params.limit(),
     };
     let registry = shared.registry.clone();
-    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
+    let page = blocking(move || registry.catalog_query(&query)).await?;
     Ok(params.answer(&clawhub::search(&page.hits)))
 }
 
@@ -422,7 +418,7 @@ async fn list(shared: &Shared, params: &Params) -> Result<Response<Body>, ApiErr
         limit: params.limit(),
     };
     let registry = shared.registry.clone();
-    let page = blocking(move || Ok(registry.catalog_query(&query))).await?;
+    let page = blocking(move || registry.catalog_query(&query)).await?;
     Ok(params.answer(&clawhub::list(&page.hits, offset, page.total)))
 }
 

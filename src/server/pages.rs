@@ -33,13 +33,11 @@ use super::session;
 use super::{AuthError, Shared};
 use crate::package::Kind;
 use crate::registry::{CatalogError, CatalogPackage, CatalogQuery, CatalogVersion};
+use crate::store::MAX_QUERY_CHARS;
 use crate::token::Role;
 use crate::web::browse::{self, BrowseQuery, BrowseView, PAGE_SIZE};
 use crate::web::layout::{self, Viewer};
 use crate::web::package::{self, Endpoints, PackageView, Readme, CHART_DAYS};
-
-/// Longest search text, as for the API.
-const MAX_QUERY_CHARS: usize = 256;
 
 /// Whether `segs` is a page.
 pub(super) fn is_page(segs: &[&str]) -> bool {
@@ -204,7 +202,7 @@ async fn browse_page(
         limit: PAGE_SIZE,
     };
     let registry = shared.registry.clone();
-    let found = blocking(move || Ok(registry.catalog_query(&catalog_query))).await?;
+    let found = blocking(move || registry.catalog_query(&catalog_query)).await?;
     let sources: Vec<String> = shared
         .config
         .sources

@@ -21,6 +21,7 @@ mod quarantine;
 mod review;
 mod roots;
 mod schema;
+mod search;
 mod stats;
 mod sync_runs;
 mod tokens;
@@ -35,6 +36,10 @@ pub use publisher_keys::PublisherKey;
 pub use quarantine::VersionCheck;
 pub use review::ReviewRow;
 pub use schema::MIGRATIONS;
+pub use search::{
+    NameMatch, QueryError, SearchFilter, SearchPage, SearchRow, SearchText, MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS,
+};
 pub use stats::{StoreStats, SyncRunTotals};
 pub use sync_runs::{SyncRun, SyncRunRow};
 pub use tokens::{TokenInfo, TokenRecord};
@@ -43,6 +48,24 @@ pub use versions::{BlobRef, EntryRow, MirrorFacts, NewVersion, VersionStatus};
 
 use audit::audit;
 use packages::package_row;
+
+/// Turns off SQLite's memory statistics, process-wide. Keeping them takes
+/// one global mutex on every allocation, so readers searching at once
+/// queue on it (a profile of 64 concurrent searches spent more time
+/// waiting there than searching); skillreg never reads them. Call it first
+/// thing in `main`: SQLite allows this only before its first connection,
+/// and it must not run while another thread uses SQLite.
+pub fn configure_sqlite() {
+    // SAFETY: called from `main` before any other thread exists and before
+    // any connection (after one, SQLite refuses with SQLITE_MISUSE and
+    // changes nothing); SQLITE_CONFIG_MEMSTATUS takes one int argument.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::warn!(rc, "SQLite memory statistics stay on");
+    }
+}
 
 /// The database file name inside the data dir.
 pub const DB_FILE: &str = "skillreg.db";
@@ -138,6 +161,7 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.execute_batch(sql)?;
+            schema::after(&tx, i + 1)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;

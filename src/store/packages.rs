@@ -168,96 +168,27 @@ impl Store {
         Ok(())
     }
 
-    /// Packages whose name, description or keywords contain `query`
-    /// (case-insensitive), each with its highest non-yanked version.
-    /// Returns one page and the total count.
+    /// The cargo-style search (`index-spec/web-api.md` §4.3): packages
+    /// matching `text` through the search index, best first, each with its
+    /// highest non-yanked version. Returns one page and the total count.
     pub fn search(
         &self,
-        query: &str,
+        text: &super::SearchText,
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<SearchHit>, usize), StoreError> {
-        let pattern = format!(
-            "%{}%",
-            query
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let normalized_pattern = pattern.replace("\\_", "-");
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.name, p.kind, v.version, v.description, v.yanked,
-                    (p.normalized LIKE ?2 ESCAPE '\\' OR lower(v.description) LIKE ?1 ESCAPE '\\'
-                     OR lower(v.keywords) LIKE ?1 ESCAPE '\\')
-             FROM packages p JOIN versions v ON v.package_id = p.id
-             WHERE v.status = 'approved' AND v.quarantined_at IS NULL
-             ORDER BY p.id, v.id",
-        )?;
-        let rows = stmt.query_map(params![pattern, normalized_pattern], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, bool>(5)?,
-                r.get::<_, bool>(6)?,
-            ))
-        })?;
-        // Group by package; a package matches when its newest live version does.
-        let mut hits: Vec<(SearchHit, semver::Version, bool)> = Vec::new();
-        let mut last_id = None;
-        for row in rows {
-            let (id, name, kind, version, description, yanked, matched) = row?;
-            if yanked {
-                continue;
-            }
-            let Ok(parsed) = semver::Version::parse(&version) else {
-                continue;
-            };
-            let kind = Kind::parse(&kind).unwrap_or(Kind::Crate);
-            if last_id != Some(id) {
-                last_id = Some(id);
-                hits.push((
-                    SearchHit {
-                        name,
-                        max_version: version,
-                        description,
-                        kind,
-                    },
-                    parsed,
-                    matched,
-                ));
-            } else if let Some(last) = hits.last_mut() {
-                if parsed > last.1 {
-                    *last = (
-                        SearchHit {
-                            name,
-                            max_version: version,
-                            description,
-                            kind,
-                        },
-                        parsed,
-                        matched,
-                    );
-                }
-            }
-        }
-        let wanted = crate::package::normalize(query);
-        let mut matched: Vec<SearchHit> = hits
+        let page = self.search_packages(text, &super::SearchFilter::default(), offset, limit)?;
+        let hits = page
+            .rows
             .into_iter()
-            .filter(|(_, _, m)| *m)
-            .map(|(h, _, _)| h)
+            .map(|row| SearchHit {
+                name: row.name,
+                max_version: row.max_version,
+                description: row.description,
+                kind: row.kind,
+            })
             .collect();
-        matched.sort_by(|a, b| {
-            let exact_a = crate::package::normalize(&a.name) != wanted;
-            let exact_b = crate::package::normalize(&b.name) != wanted;
-            (exact_a, &a.name).cmp(&(exact_b, &b.name))
-        });
-        let total = matched.len();
-        let page = matched.into_iter().skip(offset).take(limit).collect();
-        Ok((page, total))
+        Ok((hits, page.total))
     }
 }
 

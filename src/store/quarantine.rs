@@ -123,6 +123,8 @@ impl Store {
                     )?;
                 }
             }
+            // Search follows what is served.
+            super::search::refresh_in(&tx, package_id)?;
             // The package's index file changes: its Last-Modified follows.
             tx.execute(
                 "UPDATE packages SET updated_at = MAX(updated_at, ?2) WHERE id = ?1",

@@ -123,6 +123,7 @@ impl Store {
             "UPDATE versions SET status = ?2, decided_by = ?3, decided_at = ?4, decision_note = ?5 WHERE id = ?1",
             params![version_id, status.as_str(), actor, now, note],
         )?;
+        super::search::refresh_in(&tx, package_id)?;
         tx.execute(
             "INSERT OR REPLACE INTO approvals (version_id, statement) VALUES (?1, ?2)",
             params![version_id, statement],

@@ -72,10 +72,14 @@ fn search_skips_yanked_and_finds_by_description() {
     insert(&mut store, Kind::Crate, "alpha", "1.0.0").unwrap();
     insert(&mut store, Kind::Crate, "alpha", "1.1.0").unwrap();
     store.set_yanked("alpha", "1.1.0", true, "alice").unwrap();
-    let (hits, total) = store.search("PDFS", 0, 10).unwrap();
+    let (hits, total) = store
+        .search(&SearchText::parse("PDFS").unwrap(), 0, 10)
+        .unwrap();
     assert_eq!(total, 1);
     assert_eq!(hits[0].max_version, "1.0.0");
-    let (hits, _) = store.search("zzz", 0, 10).unwrap();
+    let (hits, _) = store
+        .search(&SearchText::parse("zzz").unwrap(), 0, 10)
+        .unwrap();
     assert!(hits.is_empty());
 }
 

@@ -371,6 +371,7 @@ impl Store {
                 new.files_json,
             ],
         )?;
+        super::search::refresh_in(tx, package_id)?;
         tx.execute(
             "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
             params![package_id, now],
@@ -433,6 +434,7 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::NotFound(format!("{}@{version}", package.name)));
         }
+        super::search::refresh_in(&tx, package.id)?;
         tx.execute(
             "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
             params![package.id, now],
@@ -489,6 +491,7 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
+        super::search::refresh_in(&tx, package.id)?;
         tx.execute(
             "UPDATE packages SET updated_at = ?2 WHERE id = ?1",
             params![package.id, unix_now()],

@@ -109,12 +109,15 @@ impl Daemon {
     /// - every line's blob downloads and hashes to its cksum;
     /// - the timestamp names the served snapshot, which lists every index
     ///   file with the hash of the bytes served;
+    /// - the search index holds exactly the packages with a visible version
+    ///   (approved, not yanked, not quarantined), each found by its name;
     /// - every index file is byte-identical to a fresh render
     ///   (`skillreg export-static` of the same data dir);
     /// - `export_dir`, when the daemon keeps a static export, holds no temp
     ///   file and the same index files.
     pub fn assert_recovered(&self, export_dir: Option<&Path>) -> (Recovered, usize) {
         let orphans = assert_fsck_clean(&self.data);
+        assert_search_in_step(&self.data);
         let stored = stored_versions(&self.data);
         let snapshot = self.served_snapshot();
         let listed = super::listed_files(&snapshot, |rel| {
@@ -298,6 +301,44 @@ pub fn assert_fsck_clean(data: &Path) -> usize {
     );
     assert!(!text.contains("not a blob"), "fsck lists debris: {text}");
     text.lines().filter(|l| l.starts_with("orphan")).count()
+}
+
+/// The search index agrees with the versions: its rows are exactly the
+/// packages with a visible version, and its FTS index finds each by the
+/// words of its name (read-only).
+pub fn assert_search_in_step(data: &Path) {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("skillreg.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let tx = db.unchecked_transaction().unwrap();
+    let names = |sql: &str| -> Vec<(i64, String)> {
+        let mut q = tx.prepare(sql).unwrap();
+        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let visible = names(
+        "SELECT DISTINCT p.id, p.normalized FROM packages p JOIN versions v ON v.package_id = p.id
+         WHERE v.status = 'approved' AND v.yanked = 0 AND v.quarantined_at IS NULL ORDER BY p.id",
+    );
+    let indexed = names("SELECT package_id, normalized FROM search_docs ORDER BY package_id");
+    assert_eq!(indexed, visible, "search_docs follows the visible versions");
+    for (id, name) in &indexed {
+        let query: Vec<String> = name.split('-').map(|w| format!("\"{w}\"")).collect();
+        let found: Vec<i64> = {
+            let mut q = tx
+                .prepare("SELECT rowid FROM search_fts WHERE search_fts MATCH ?1")
+                .unwrap();
+            let rows = q
+                .query_map([format!("normalized : ({})", query.join(" "))], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        assert!(found.contains(id), "the FTS index finds {name}: {found:?}");
+    }
 }
 
 /// Every stored version, `name@version` → its row (read-only).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{CatalogPackage, Catalogue};
 use crate::package::{normalize, Kind};
+use crate::store::{SearchPage, SearchText};
 
 /// How a page is ordered. Ties are broken by name, so pages are stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +26,9 @@ pub enum Sort {
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct CatalogQuery {
-    /// Search text: every whitespace-separated word must match the name,
-    /// a keyword or the description; empty matches everything.
+    /// Search text: every word (letters and digits) must begin a word of
+    /// the name, a keyword or the description of the latest version;
+    /// blank matches everything.
     pub text: String,
     /// `text` must be the whole name (any spelling).
     pub exact: bool,
@@ -75,50 +77,91 @@ pub struct TagCount {
 }
 
 impl CatalogQuery {
-    /// Runs the query over `catalogue`, with each version's downloads.
+    /// Lists `catalogue` without search words: blank text, or `exact`
+    /// (one lookup by name), with each version's downloads. A prefix reads
+    /// only the names that begin with it.
     pub(in crate::registry) fn run(
         &self,
         catalogue: &Catalogue,
         downloads: &HashMap<i64, u64>,
     ) -> CatalogPage {
-        let terms: Vec<Term> = self
-            .text
-            .split_whitespace()
-            .map(|word| Term {
-                lower: word.to_lowercase(),
-                as_name: normalize(word),
-            })
-            .collect();
         let prefix = normalize(self.prefix.trim());
-        let exact = normalize(self.text.trim());
-        // Each hit keeps its catalogue key (the normalized name), so that
-        // ordering never normalizes a name again.
-        let mut hits: Vec<(&str, CatalogHit)> = catalogue
-            .iter()
-            .filter(|(key, p)| {
-                (self.kinds.is_empty() || self.kinds.contains(&p.kind))
-                    && key.starts_with(&prefix)
-                    && self
-                        .source
-                        .as_deref()
-                        .is_none_or(|wanted| p.current().source.as_deref().unwrap_or("") == wanted)
-            })
-            .filter_map(|(key, p)| {
-                let score = if self.exact {
-                    (*key == exact).then_some(1.0)
-                } else {
-                    score(key, p, &terms)
-                }?;
-                Some((
+        let exact = crate::store::SearchText::parse(&self.text)
+            .map(|t| t.as_name())
+            .unwrap_or_default();
+        let candidates: Box<dyn Iterator<Item = (&String, &Arc<CatalogPackage>)>> = if self.exact {
+            Box::new(catalogue.get_key_value(&exact).into_iter())
+        } else {
+            Box::new(
+                catalogue
+                    .range(prefix.clone()..)
+                    .take_while(|(key, _)| key.starts_with(&prefix)),
+            )
+        };
+        let hits: Vec<(&str, CatalogHit)> = candidates
+            .filter(|(key, p)| key.starts_with(&prefix) && self.keeps(p))
+            .map(|(key, p)| {
+                (
                     key.as_str(),
                     CatalogHit {
                         downloads: p.downloads(|id| downloads.get(&id).copied().unwrap_or(0)),
                         package: p.clone(),
-                        score,
+                        score: if self.exact { 1.0 } else { 0.0 },
                     },
-                ))
+                )
             })
             .collect();
+        self.page(hits)
+    }
+
+    /// Maps what the search index found (`found`, best first, for the
+    /// words of `text`) onto `catalogue`. With [`Sort::Relevance`] `found`
+    /// is already the page asked for, in order; with another order it
+    /// holds every match, sorted here.
+    pub(in crate::registry) fn run_found(
+        &self,
+        catalogue: &Catalogue,
+        downloads: &HashMap<i64, u64>,
+        found: &SearchPage,
+        text: &SearchText,
+    ) -> CatalogPage {
+        // A package the index names but this snapshot does not hold yet
+        // (a write between the two) is left out.
+        let hits: Vec<(&str, CatalogHit)> = found
+            .rows
+            .iter()
+            .filter_map(|row| catalogue.get_key_value(&row.normalized))
+            .map(|(key, p)| {
+                (
+                    key.as_str(),
+                    CatalogHit {
+                        downloads: p.downloads(|id| downloads.get(&id).copied().unwrap_or(0)),
+                        package: p.clone(),
+                        score: score(key, p, text),
+                    },
+                )
+            })
+            .collect();
+        if self.sort == Sort::Relevance {
+            return CatalogPage {
+                hits: hits.into_iter().map(|(_, hit)| hit).collect(),
+                total: found.total,
+            };
+        }
+        self.page(hits)
+    }
+
+    /// Whether `package` passes the kind and source filters.
+    fn keeps(&self, package: &CatalogPackage) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&package.kind))
+            && self
+                .source
+                .as_deref()
+                .is_none_or(|wanted| package.current().source.as_deref().unwrap_or("") == wanted)
+    }
+
+    /// Orders `hits` (each with its normalized name) and cuts the page.
+    fn page(&self, mut hits: Vec<(&str, CatalogHit)>) -> CatalogPage {
         let order = |a: &(&str, CatalogHit), b: &(&str, CatalogHit)| {
             let (ka, a) = a;
             let (kb, b) = b;
@@ -153,48 +196,40 @@ impl CatalogQuery {
     }
 }
 
-/// How well `package` (whose normalized name is `name`) matches every term
-/// (lowercase words), or `None` when
-/// one term matches nothing: the mean of each term's best match, where a
-/// whole name counts 1, a name prefix 0.8, part of the name 0.6, a keyword
-/// 0.5 and part of the description 0.3. No terms match everything with 0.
-fn score(name: &str, package: &CatalogPackage, terms: &[Term]) -> Option<f64> {
-    if terms.is_empty() {
-        return Some(0.0);
+/// How well `package` (whose normalized name is `name`) matches the words
+/// of `text`, 0 to 1, for display: 1 when the name is the words joined
+/// with `-`, else the mean over the words of 0.8 when the name begins with
+/// the word, 0.6 when a word of the name does, 0.5 when a keyword does and
+/// 0.3 otherwise (the description: the index found it there).
+pub(super) fn score(name: &str, package: &CatalogPackage, text: &SearchText) -> f64 {
+    let words = text.words();
+    if words.is_empty() {
+        return 0.0;
+    }
+    if name == text.as_name() {
+        return 1.0;
     }
     let current = package.current();
-    let mut description: Option<String> = None;
-    let mut sum = 0.0;
-    for term in terms {
-        sum += if name == term.as_name {
-            1.0
-        } else if name.starts_with(&term.as_name) {
-            0.8
-        } else if name.contains(&term.as_name) {
-            0.6
-        } else if current
-            .keywords
-            .iter()
-            .any(|k| k.to_lowercase() == term.lower)
-        {
-            0.5
-        } else if description
-            .get_or_insert_with(|| current.description.to_lowercase())
-            .contains(term.lower.as_str())
-        {
-            0.3
-        } else {
-            return None;
-        };
-    }
-    Some(sum / terms.len() as f64)
-}
-
-/// A search word, lowercased and as a name normalizes it, worked out once
-/// per query rather than once per package.
-struct Term {
-    lower: String,
-    as_name: String,
+    let begins_a_word = |haystack: &str, word: &str| {
+        haystack
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w.to_lowercase().starts_with(word))
+    };
+    let sum: f64 = words
+        .iter()
+        .map(|word| {
+            if name.starts_with(word.as_str()) {
+                0.8
+            } else if begins_a_word(name, word) {
+                0.6
+            } else if current.keywords.iter().any(|k| begins_a_word(k, word)) {
+                0.5
+            } else {
+                0.3
+            }
+        })
+        .sum();
+    sum / words.len() as f64
 }
 
 /// Every keyword of the packages' current versions (of `kind`, if given),

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::*;
+use crate::store::{SearchPage, SearchText};
 
 fn version(
     id: i64,
@@ -147,31 +148,65 @@ fn sorts_break_ties_by_name() {
     );
 }
 
+/// What the search index would have found, best first (`names` as
+/// normalized), out of `total`.
+fn found(names: &[&str], total: usize) -> SearchPage {
+    SearchPage {
+        rows: names
+            .iter()
+            .map(|n| crate::store::SearchRow {
+                package_id: 0,
+                name: n.to_string(),
+                normalized: n.to_string(),
+                kind: Kind::Skill,
+                max_version: "1.0.0".into(),
+                description: String::new(),
+                name_match: crate::store::NameMatch::Other,
+            })
+            .collect(),
+        total,
+    }
+}
+
 #[test]
-fn search_needs_every_word_and_ranks_names_first() {
+fn found_packages_keep_the_index_order_and_total_or_are_sorted() {
     let (c, d) = catalogue();
+    let text = SearchText::parse("pdf").unwrap();
     let mut q = query("pdf");
     q.sort = Sort::Relevance;
-    let page = q.run(&c, &d);
+    // The index's page, in its order; a name the snapshot lacks is left out.
+    let page = q.run_found(&c, &d, &found(&["pdf", "not-yet", "pdf-tools"], 7), &text);
+    assert_eq!(names(&page), ["pdf", "pdf-tools"]);
+    assert_eq!(page.total, 7, "the index counted every match");
+    assert_eq!(page.hits[0].score, 1.0, "the whole name");
+    assert_eq!(page.hits[1].score, 0.8, "a prefix of the name");
+    assert_eq!(page.hits[1].downloads, 5);
+    // Another order sorts every match here and pages it.
+    q.sort = Sort::Downloads;
+    q.limit = 1;
+    let page = q.run_found(&c, &d, &found(&["pdf", "pdf-tools"], 2), &text);
+    assert_eq!(names(&page), ["pdf-tools"]);
+    assert_eq!(page.total, 2);
+}
+
+#[test]
+fn scores_follow_word_prefixes() {
+    let (c, _) = catalogue();
+    let score = |name: &str, text: &str| {
+        super::query::score(name, &c[name], &SearchText::parse(text).unwrap())
+    };
     assert_eq!(
-        names(&page),
-        ["pdf", "pdf-tools"],
-        "whole name beats a prefix"
+        score("pdf-tools", "PDF_tools"),
+        1.0,
+        "any spelling of the name"
     );
-    assert_eq!(page.hits[0].score, 1.0);
-    let page = query("PDF forms").run(&c, &d);
-    assert_eq!(names(&page), ["pdf-tools"], "both words must match");
-    assert_eq!(
-        names(&query("docs").run(&c, &d)),
-        ["pdf-tools"],
-        "a keyword"
+    assert_eq!(score("pdf-tools", "tool"), 0.6, "a word of the name");
+    assert_eq!(score("pdf-tools", "doc"), 0.5, "a keyword");
+    assert_eq!(score("pdf-tools", "fill"), 0.3, "the description");
+    assert!(
+        (score("pdf-tools", "pdf fill") - 0.55).abs() < 1e-9,
+        "the mean"
     );
-    assert_eq!(
-        names(&query("serialization").run(&c, &d)),
-        ["serde"],
-        "the description"
-    );
-    assert!(query("nothing").run(&c, &d).hits.is_empty());
 }
 
 #[test]
@@ -180,6 +215,8 @@ fn exact_prefix_and_kind_filters() {
     let mut q = query("PDF");
     q.exact = true;
     assert_eq!(names(&q.run(&c, &d)), ["pdf"]);
+    q.kinds = vec![Kind::Skill];
+    assert!(q.run(&c, &d).hits.is_empty(), "exact, but not a skill");
     let mut q = query("");
     q.prefix = "Image-".into();
     assert_eq!(
@@ -187,9 +224,9 @@ fn exact_prefix_and_kind_filters() {
         ["image_kit"],
         "any spelling of a prefix"
     );
-    let mut q = query("pdf");
+    let mut q = query("");
     q.kinds = vec![Kind::Skill];
-    assert_eq!(names(&q.run(&c, &d)), ["pdf-tools"]);
+    assert_eq!(names(&q.run(&c, &d)), ["image_kit", "pdf-tools"]);
 }
 
 #[test]
