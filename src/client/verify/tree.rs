@@ -20,9 +20,13 @@ use crate::index::snapshot_tree::{self, Node, TreeError, MAX_NODE_BYTES};
 /// Verified snapshot-tree nodes, below the state directory, by prefix.
 pub(super) const TREE_CACHE_DIR: &str = "tree";
 
-/// The nodes verified during one [`TrustedRegistry`]'s life, by sha256.
+/// The nodes verified during one [`TrustedRegistry`]'s life, by prefix and
+/// sha256: a node was verified for its place (`prefix`, `_type`), and
+/// must not answer for another place whose parent pins the same bytes (a
+/// signed tree, which a hostile upstream makes with its own key, may pin
+/// an interior node again as a bin).
 #[derive(Debug, Default)]
-pub(super) struct Nodes(Mutex<HashMap<String, Node>>);
+pub(super) struct Nodes(Mutex<HashMap<(String, String), Node>>);
 
 impl TrustedRegistry {
     /// The signed length and sha256 of the index file at `path` (below
@@ -49,7 +53,8 @@ impl TrustedRegistry {
     /// order; offline, never from the registry.
     pub fn node(&self, prefix: &str, meta: &FileMeta) -> Result<Node, TrustError> {
         let memo = || self.nodes.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(node) = memo().get(&meta.sha256) {
+        let key = (prefix.to_string(), meta.sha256.clone());
+        if let Some(node) = memo().get(&key) {
             return Ok(node.clone());
         }
         let url = format!("{}/index/{}", self.base, paths::tree_node(&meta.sha256));
@@ -90,7 +95,7 @@ impl TrustedRegistry {
             crate::fsutil::write_replace(&cache_path, &bytes, 0o600)
                 .map_err(super::error::local("write", &cache_path))?;
         }
-        memo().insert(meta.sha256.clone(), node.clone());
+        memo().insert(key, node.clone());
         Ok(node)
     }
 }
