@@ -264,3 +264,47 @@ fn a_node_verified_at_one_place_is_refused_at_another() {
         "refused as the node at 1bc: {err}"
     );
 }
+
+/// Every node a walk verified is not kept for the registry's life: a
+/// hostile upstream signs a tree of 4,096 bins of 8 MB each, and a mirror
+/// walking it (a node, then every file of it) would hold 32 GB. What is
+/// kept stays under the memo's limit, and every lookup still answers.
+#[test]
+fn the_nodes_kept_in_memory_stay_under_their_limit() {
+    let mut tree = crate::index::snapshot_tree::SnapshotTree::default();
+    let paths: Vec<String> = (0..300).map(|i| format!("pk/g{i}/pkg{i}")).collect();
+    let file = |i: usize| sign::FileMeta {
+        length: i as u64,
+        sha256: "0".repeat(64),
+    };
+    for (i, path) in paths.iter().enumerate() {
+        tree.set(path, file(i));
+    }
+    let nodes: Vec<(String, Vec<u8>)> = tree
+        .commit()
+        .added
+        .into_iter()
+        .map(|(_, bytes)| {
+            let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            (doc["prefix"].as_str().unwrap().to_string(), bytes)
+        })
+        .collect();
+    let total: usize = nodes.iter().map(|(_, b)| b.len()).sum();
+    let cached: Vec<(&str, &[u8])> = nodes
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let state = tempfile::tempdir().unwrap();
+    let mut registry = offline_over(state.path(), tree.children(), &cached);
+    let limit = 8 * 1024;
+    assert!(
+        total > 4 * limit,
+        "the tree ({total} bytes) outgrows the limit"
+    );
+    registry.nodes = tree::Nodes::with_limit(limit as u64);
+    for (i, path) in paths.iter().enumerate() {
+        assert_eq!(registry.file_meta(path).unwrap(), Some(file(i)));
+        let kept = registry.nodes.bytes();
+        assert!(kept <= limit as u64, "{kept} bytes kept, over {limit}");
+    }
+}
