@@ -308,3 +308,50 @@ fn the_nodes_kept_in_memory_stay_under_their_limit() {
         assert!(kept <= limit as u64, "{kept} bytes kept, over {limit}");
     }
 }
+
+/// A hostile upstream pads every node on a path to the node cap (JSON
+/// whitespace: the bytes are pinned, so any bytes its key signs go). The
+/// memo must still hold a whole path, or a mirror reading every file of a
+/// bin reads and hashes the path's 24 MB again for each file.
+#[test]
+fn a_whole_path_of_nodes_at_the_cap_stays_in_memory() {
+    use crate::index::snapshot_tree::{BinNode, InteriorNode, BIN_TYPE, MAX_NODE_BYTES, NODE_TYPE};
+    let padded = |bytes: Vec<u8>| {
+        let mut out = bytes;
+        out.resize(MAX_NODE_BYTES as usize - 1024, b' ');
+        let meta = sign::FileMeta {
+            length: out.len() as u64,
+            sha256: crate::blobs::Sha256Digest::of(&out).to_hex(),
+        };
+        (out, meta)
+    };
+    let path = path_at("0ab");
+    let file = sign::FileMeta {
+        length: 1,
+        sha256: "0".repeat(64),
+    };
+    let (bin, bin_meta) = padded(sign::canonical(&BinNode {
+        _type: BIN_TYPE.into(),
+        prefix: "0ab".into(),
+        files: [(path.clone(), file.clone())].into(),
+    }));
+    let interior = |prefix: &str, digit: &str, child: &sign::FileMeta| {
+        padded(sign::canonical(&InteriorNode {
+            _type: NODE_TYPE.into(),
+            prefix: prefix.into(),
+            children: [(digit.to_string(), child.clone())].into(),
+        }))
+    };
+    let (n0a, n0a_meta) = interior("0a", "b", &bin_meta);
+    let (n0, n0_meta) = interior("0", "a", &n0a_meta);
+    let state = tempfile::tempdir().unwrap();
+    let registry = offline_over(
+        state.path(),
+        [("0".to_string(), n0_meta)].into(),
+        &[("0", &n0), ("0a", &n0a), ("0ab", &bin)],
+    );
+    assert_eq!(registry.file_meta(&path).unwrap(), Some(file.clone()));
+    // Every further lookup is answered from memory: the cache is gone.
+    std::fs::remove_dir_all(state.path().join(tree::TREE_CACHE_DIR)).unwrap();
+    assert_eq!(registry.file_meta(&path).unwrap(), Some(file));
+}

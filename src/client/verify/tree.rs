@@ -21,10 +21,12 @@ use crate::index::snapshot_tree::{self, Node, TreeError, MAX_NODE_BYTES};
 pub(super) const TREE_CACHE_DIR: &str = "tree";
 
 /// What the verified nodes kept in memory may add up to (their verified
-/// lengths): room for the largest node a reader accepts and the path
-/// above it. A walk of a whole tree (a mirror) reads each node, then
-/// every file below it, so the newest nodes are the ones asked for again.
-pub(super) const MAX_MEMO_BYTES: u64 = 2 * MAX_NODE_BYTES;
+/// lengths): room for a whole path of nodes at the cap, top to bin. A
+/// walk of a whole tree (a mirror) reads each node, then every file below
+/// it, so the newest path is the one asked for again; with less room, a
+/// hostile upstream padding each node of a path to the cap would have the
+/// path read and hashed again for every file of the bin.
+pub(super) const MAX_MEMO_BYTES: u64 = snapshot_tree::DEPTH as u64 * MAX_NODE_BYTES;
 
 /// The nodes verified during one [`TrustedRegistry`]'s life, by prefix and
 /// sha256: a node was verified for its place (`prefix`, `_type`), and
