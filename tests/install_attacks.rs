@@ -9,6 +9,9 @@
 
 mod common;
 
+#[path = "install_attacks/moved_node.rs"]
+mod moved_node;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use common::*;

@@ -271,8 +271,10 @@ impl Registry {
     /// Brings the feed documents up to date with every change so far:
     /// renders them without holding the writer lock (publishes go on),
     /// then serves them and signs a snapshot naming them. Changes made
-    /// during the render are left for the next call. Returns whether
-    /// anything was rendered. Blocks while another render runs.
+    /// during the render are left for the next call, and so is a snapshot
+    /// that could not be signed (the documents stay served and stale
+    /// until it is). Returns whether anything was rendered. Blocks while
+    /// another render runs.
     pub fn flush_feeds(&self) -> Result<bool, RegistryError> {
         let _one_render = self.feed_render.lock().unwrap_or_else(|e| e.into_inner());
         let (job, generation) = {
@@ -280,6 +282,15 @@ impl Registry {
             (feeds.pending(), feeds.generation())
         };
         let Some(job) = job else {
+            if self.feeds_placed.load(Ordering::SeqCst) < generation {
+                // The last render was placed (its documents are served),
+                // but signing its snapshot failed: sign it now, or the
+                // signed snapshot lists other bytes than those served
+                // until some later publish.
+                let mut store = self.writer();
+                self.signing()
+                    .publish(&mut store, &self.index, &self.config.signing)?;
+            }
             self.feeds_placed.fetch_max(generation, Ordering::SeqCst);
             return Ok(false);
         };

@@ -20,9 +20,80 @@ use crate::index::snapshot_tree::{self, Node, TreeError, MAX_NODE_BYTES};
 /// Verified snapshot-tree nodes, below the state directory, by prefix.
 pub(super) const TREE_CACHE_DIR: &str = "tree";
 
-/// The nodes verified during one [`TrustedRegistry`]'s life, by sha256.
-#[derive(Debug, Default)]
-pub(super) struct Nodes(Mutex<HashMap<String, Node>>);
+/// What the verified nodes kept in memory may add up to (their verified
+/// lengths): room for a whole path of nodes at the cap, top to bin. A
+/// walk of a whole tree (a mirror) reads each node, then every file below
+/// it, so the newest path is the one asked for again; with less room, a
+/// hostile upstream padding each node of a path to the cap would have the
+/// path read and hashed again for every file of the bin.
+pub(super) const MAX_MEMO_BYTES: u64 = snapshot_tree::DEPTH as u64 * MAX_NODE_BYTES;
+
+/// The nodes verified during one [`TrustedRegistry`]'s life, by prefix and
+/// sha256: a node was verified for its place (`prefix`, `_type`), and
+/// must not answer for another place whose parent pins the same bytes (a
+/// signed tree, which a hostile upstream makes with its own key, may pin
+/// an interior node again as a bin). Bounded by [`MAX_MEMO_BYTES`]: a
+/// hostile upstream's tree of 4,096 bins of 8 MB each must not be held
+/// whole; a node let go is read again from the state directory.
+#[derive(Debug)]
+pub(super) struct Nodes(Mutex<Memo>);
+
+#[derive(Debug)]
+struct Memo {
+    nodes: HashMap<(String, String), Node>,
+    /// The verified lengths of `nodes`.
+    bytes: u64,
+    limit: u64,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes::with_limit(MAX_MEMO_BYTES)
+    }
+}
+
+impl Nodes {
+    /// A memo that keeps at most `limit` bytes of nodes.
+    pub(super) fn with_limit(limit: u64) -> Nodes {
+        Nodes(Mutex::new(Memo {
+            nodes: HashMap::new(),
+            bytes: 0,
+            limit,
+        }))
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, key: &(String, String)) -> Option<Node> {
+        self.memo().nodes.get(key).cloned()
+    }
+
+    /// Keeps `node` (`length` bytes as verified), letting every other go
+    /// first when it would not fit: nothing is kept past the limit, and
+    /// the node just verified is the one asked for next.
+    fn put(&self, key: (String, String), node: Node, length: u64) {
+        let mut memo = self.memo();
+        if memo.nodes.contains_key(&key) {
+            return;
+        }
+        if memo.bytes + length > memo.limit {
+            memo.nodes.clear();
+            memo.bytes = 0;
+        }
+        if length <= memo.limit {
+            memo.bytes += length;
+            memo.nodes.insert(key, node);
+        }
+    }
+
+    /// The verified lengths of the nodes kept now.
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> u64 {
+        self.memo().bytes
+    }
+}
 
 impl TrustedRegistry {
     /// The signed length and sha256 of the index file at `path` (below
@@ -48,9 +119,9 @@ impl TrustedRegistry {
     /// `meta`: from memory, the state directory, or the registry, in that
     /// order; offline, never from the registry.
     pub fn node(&self, prefix: &str, meta: &FileMeta) -> Result<Node, TrustError> {
-        let memo = || self.nodes.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(node) = memo().get(&meta.sha256) {
-            return Ok(node.clone());
+        let key = (prefix.to_string(), meta.sha256.clone());
+        if let Some(node) = self.nodes.get(&key) {
+            return Ok(node);
         }
         let url = format!("{}/index/{}", self.base, paths::tree_node(&meta.sha256));
         let cache_path = self
@@ -90,7 +161,7 @@ impl TrustedRegistry {
             crate::fsutil::write_replace(&cache_path, &bytes, 0o600)
                 .map_err(super::error::local("write", &cache_path))?;
         }
-        memo().insert(meta.sha256.clone(), node.clone());
+        self.nodes.put(key, node.clone(), meta.length);
         Ok(node)
     }
 }

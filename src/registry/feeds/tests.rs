@@ -91,3 +91,57 @@ fn a_publish_leaves_the_feeds_to_the_renderer_which_signs_them() {
     assert!(listed(&registry, "second") && listed(&registry, "third"));
     assert!(!registry.feeds_stale());
 }
+
+/// The entry the snapshot the served timestamp names lists for `path`,
+/// its tree read from the nodes the registry serves.
+fn signed_entry(registry: &Registry, path: &str) -> Option<crate::index::sign::FileMeta> {
+    use crate::index::sign::{paths, Envelope, Snapshot};
+    let file = registry
+        .index_file(&paths::snapshot(snapshot_version(registry)))
+        .expect("the snapshot the timestamp names is served");
+    let envelope = Envelope::from_bytes(&file.body).unwrap();
+    let snapshot: Snapshot = crate::index::sign::parse(&envelope.payload_bytes().unwrap()).unwrap();
+    crate::index::snapshot_tree::resolve(&snapshot.children, path, |_, meta| {
+        registry
+            .index_file(&paths::tree_node(&meta.sha256))
+            .map(|f| f.body.to_vec())
+            .ok_or("node not served")
+    })
+    .unwrap()
+}
+
+/// A render whose snapshot cannot be signed (the database is busy past its
+/// timeout) serves its documents all the same; the next render must sign
+/// the snapshot naming them, not find nothing to do and leave the signed
+/// snapshot listing other bytes than the ones served below `/index/`
+/// until some later publish.
+#[test]
+fn a_render_whose_snapshot_failed_is_signed_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        ..Default::default()
+    };
+    let registry = Registry::open(&config, "http://127.0.0.1:1").unwrap();
+    publish_skill(&registry, dir.path(), "hello");
+    let key = format!("_feeds/{INDEX_PATH}");
+
+    let blocker = rusqlite::Connection::open(config.data_dir.join(crate::store::DB_FILE)).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    assert!(
+        registry.flush_feeds().is_err(),
+        "no snapshot can be signed while the database is held"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(listed(&registry, "hello"), "the document is served");
+
+    let _ = registry.flush_feeds().unwrap();
+    let served = registry.index_file(&key).expect("served below /index/");
+    let signed = signed_entry(&registry, &key).expect("the snapshot lists the document");
+    assert_eq!(
+        signed.sha256,
+        crate::blobs::Sha256Digest::of(&served.body).to_hex(),
+        "the signed snapshot lists the document served"
+    );
+    assert!(!registry.feeds_stale());
+}
