@@ -737,9 +737,12 @@ fn a_publish_upstream_costs_the_mirror_only_the_nodes_on_changed_paths() {
     let run = sync(&p.down);
     assert_eq!(run["status"], "completed", "{run:#}");
     let first_nodes = p.proxy.count("/index/_skillreg/tree/");
+    p.upstream.wait_for_feeds();
     let before = upstream_listing(&p.upstream);
 
     p.upstream.publish_skill("skill-7", "1.1.0");
+    // The feed documents follow the publish in a snapshot of their own.
+    p.upstream.wait_for_feeds();
     let changed = upstream_listing(&p.upstream)
         .into_iter()
         .filter(|(path, meta)| before.get(path) != Some(meta))
