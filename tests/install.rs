@@ -858,7 +858,10 @@ fn an_install_reads_only_the_tree_nodes_on_its_paths_and_a_warm_one_none() {
                 || r.as_str() == "/index/_skillreg/timestamp.json"),
         "{requests:#?}"
     );
-    assert!(metadata.len() <= 3, "{requests:#?}");
+    // Two requests: the next root (404) and the timestamp. The root the
+    // client holds is not fetched again: a registry that no longer serves
+    // it fails the verification, and only then is it asked, to explain.
+    assert!(metadata.len() <= 2, "{requests:#?}");
 
     // One publish elsewhere: a new top, and only nodes on changed paths.
     d.publish_skill("filler-7", "1.1.0");

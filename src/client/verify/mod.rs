@@ -174,22 +174,32 @@ impl TrustedRegistry {
             None => (SavedState::default(), None),
         };
 
-        let start = roots::starting_root(
+        let (start, provenance) = roots::starting_root(
             &http,
             &state_dir,
             pinned,
             saved_root,
             opts.trust_on_first_use,
         )?;
-        let start_root = start.root.clone();
-        let trusted = roots::walk_chain(&http, start)?;
-        let root = trusted.root.clone();
-        let seen = seen.after_rotation(&start_root, &root);
-
-        let (timestamp, timestamp_bytes) =
-            metadata::verify_timestamp(&http, &root, &seen, &state_dir)?;
-        let (snapshot, snapshot_bytes) =
-            metadata::verify_snapshot(&http, &root, &timestamp.snapshot, &seen, &state_dir)?;
+        let verified = (|| {
+            let trusted = roots::walk_chain(&http, start.clone())?;
+            let root = trusted.root.clone();
+            let seen = seen.after_rotation(&start.root, &root);
+            let (timestamp, timestamp_bytes) =
+                metadata::verify_timestamp(&http, &root, &seen, &state_dir)?;
+            let (snapshot, snapshot_bytes) =
+                metadata::verify_snapshot(&http, &root, &timestamp.snapshot, &seen, &state_dir)?;
+            Ok((
+                trusted,
+                root,
+                timestamp,
+                timestamp_bytes,
+                snapshot,
+                snapshot_bytes,
+            ))
+        })();
+        let (trusted, root, timestamp, timestamp_bytes, snapshot, snapshot_bytes) = verified
+            .map_err(|e| roots::explain_failure(&http, &state_dir, &start, provenance, e))?;
 
         // Everything verified: remember it.
         let state = SavedState {

@@ -39,6 +39,7 @@ pub fn role_key_ids(root: &Root) -> BTreeMap<String, Vec<String>> {
 }
 
 /// A trusted root: the document, its envelope bytes, its payload bytes.
+#[derive(Clone)]
 pub(super) struct TrustedRoot {
     /// The root document.
     pub(super) root: Root,
@@ -86,30 +87,59 @@ pub(super) fn starting_root(
     pinned: Option<TrustedRoot>,
     saved: Option<TrustedRoot>,
     trust_on_first_use: bool,
-) -> Result<TrustedRoot, TrustError> {
+) -> Result<(TrustedRoot, Provenance), TrustError> {
     match (pinned, saved) {
-        (Some(pinned), Some(saved)) => {
-            check_not_foreign(http, state_dir, &pinned)?;
-            if saved.root.version > pinned.root.version {
-                check_not_foreign(http, state_dir, &saved)?;
-                Ok(saved)
-            } else {
-                Ok(pinned)
-            }
+        // A root this registry was verified against before: whether it is
+        // still this registry shows in the verification that follows, so
+        // it is asked (one request) only to explain a failure.
+        (Some(pinned), Some(saved)) if saved.root.version > pinned.root.version => {
+            Ok((saved, Provenance::VerifiedBefore))
         }
+        (Some(pinned), Some(_)) => Ok((pinned, Provenance::VerifiedBefore)),
+        (None, Some(saved)) => Ok((saved, Provenance::VerifiedBefore)),
         (Some(pinned), None) => {
             check_not_foreign(http, state_dir, &pinned)?;
-            Ok(pinned)
+            Ok((pinned, Provenance::Checked))
         }
-        (None, Some(saved)) => {
-            check_not_foreign(http, state_dir, &saved)?;
-            Ok(saved)
-        }
-        (None, None) if trust_on_first_use => first_use(http),
+        (None, None) if trust_on_first_use => Ok((first_use(http)?, Provenance::Checked)),
         (None, None) => Err(TrustError::NoTrustRoot {
             url: http.base().to_string(),
         }),
     }
+}
+
+/// Whether the starting root was checked against what the registry serves
+/// now, or only verified against it before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Provenance {
+    /// The registry served it byte for byte just now.
+    Checked,
+    /// From this client's state or pin, verified against this registry
+    /// before: a warm client spends no request on it.
+    VerifiedBefore,
+}
+
+/// Why verification from `start` failed: a registry that no longer serves
+/// `start` at its version is another registry (or one whose keys were
+/// replaced without a rotation), which says more than the failed
+/// signature `error`. Verification succeeding proves it is not (its
+/// documents are signed by keys `start` delegates to), so this is asked
+/// only on failure.
+pub(super) fn explain_failure(
+    http: &Http,
+    state_dir: &Path,
+    start: &TrustedRoot,
+    provenance: Provenance,
+    error: TrustError,
+) -> TrustError {
+    if provenance == Provenance::VerifiedBefore {
+        if let Err(foreign @ TrustError::ForeignRoot { .. }) =
+            check_not_foreign(http, state_dir, start)
+        {
+            return foreign;
+        }
+    }
+    error
 }
 
 /// Refuses a registry that does not serve `trusted` at its version, byte
