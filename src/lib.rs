@@ -20,14 +20,14 @@
 //! | [`metrics`] | what an operator watches: `/metrics` counters, the database's counts at scrape time, the background fsck |
 //! | [`backup`] | consistent backups of a running registry's data directory, and restores |
 //! | [`fsck`] | checking a data directory: blobs against their names and the database, the signed metadata re-verified; `--repair` quarantines and re-renders |
-//! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index and the feeds; the in-memory catalog, ClawHub's bodies and download counts |
+//! | [`registry`] | the service: publish, yank, owners, review, imports; re-renders and signs the index, and the feeds off the publish path; the in-memory catalog, ClawHub's bodies and download counts |
 //! | [`config`] | defaults ← TOML file ← flags |
 //! | [`policy`] | what a version from outside is checked for before an admin decides (findings) |
 //! | [`keys`] | the registry's ed25519 signing keys and key files |
 //! | [`feeds`] | what the agents' own tools read: the Agent Skills index, the Claude Code marketplace, their zips, ClawHub's bodies |
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents, the snapshot's hash tree |
-//! | [`store`] | SQLite, one file per table family behind one `Store` |
+//! | [`store`] | SQLite, one file per table family behind one `Store`; read-only connections in a pool; the FTS5 search index |
 //! | [`blobs`] | content-addressed, durable blob files |
 //! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //! | [`package`] | kinds, names, versions and their rules |
