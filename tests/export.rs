@@ -133,8 +133,11 @@ fn configured_export_follows_every_change() {
     let site = public_tempdir();
     let root = site.path().join("tree");
     let nginx = Nginx::serve(&root);
+    // No grace for superseded snapshots (signing.md §8; tests/signing.rs
+    // covers it), so that pruning shows: only the one before the current
+    // snapshot stays.
     let d = Daemon::with_config(&format!(
-        "[export]\ndir = {:?}\nbase_url = {:?}\n",
+        "[export]\ndir = {:?}\nbase_url = {:?}\n[signing]\nsuperseded_grace_secs = 0\n",
         root, nginx.url
     ));
     assert!(
