@@ -313,6 +313,7 @@ impl Registry {
     /// A prepared feed document, by URL path without the leading `/`
     /// (`.well-known/agent-skills/index.json`, `teams/data/…`,
     /// [`MARKETPLACE_PATH`]).
+    ///
     /// A daemon first waits out a stale document ([`Registry::feeds_stale`],
     /// [`Registry::flush_feeds`]) so that a client reads its own change.
     pub fn feed_document(&self, path: &str) -> Option<Arc<Prepared>> {

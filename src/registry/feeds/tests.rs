@@ -48,14 +48,20 @@ fn snapshot_version(registry: &Registry) -> u64 {
     timestamp.snapshot.version
 }
 
-#[test]
-fn a_publish_leaves_the_feeds_to_the_renderer_which_signs_them() {
+/// A registry in a fresh data directory (kept alive by the returned dir).
+fn open_registry() -> (tempfile::TempDir, Registry) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().join("data"),
         ..Default::default()
     };
     let registry = Registry::open(&config, "http://127.0.0.1:1").unwrap();
+    (dir, registry)
+}
+
+#[test]
+fn a_publish_leaves_the_feeds_to_the_renderer_which_signs_them() {
+    let (dir, registry) = open_registry();
     assert!(!registry.feeds_stale(), "open renders the first documents");
     assert!(
         !registry.flush_feeds().unwrap(),
@@ -117,16 +123,12 @@ fn signed_entry(registry: &Registry, path: &str) -> Option<crate::index::sign::F
 /// until some later publish.
 #[test]
 fn a_render_whose_snapshot_failed_is_signed_by_the_next() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    let registry = Registry::open(&config, "http://127.0.0.1:1").unwrap();
+    let (dir, registry) = open_registry();
     publish_skill(&registry, dir.path(), "hello");
     let key = format!("_feeds/{INDEX_PATH}");
 
-    let blocker = rusqlite::Connection::open(config.data_dir.join(crate::store::DB_FILE)).unwrap();
+    let blocker =
+        rusqlite::Connection::open(dir.path().join("data").join(crate::store::DB_FILE)).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     assert!(
         registry.flush_feeds().is_err(),
