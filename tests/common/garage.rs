@@ -1,0 +1,159 @@
+//! Garage (crates.io `garage`, built once by `./test.sh` into
+//! `.tools/garage`): a real S3-compatible object store on 127.0.0.1, one
+//! node, one bucket with a key that may write it, and the bucket's website
+//! endpoint on, which serves its objects to anyone over plain HTTP (what a
+//! web server or CDN in front of a bucket reads).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The access key every test Garage is given (Garage's format: `GK` and 24
+/// hex digits; the secret: 64 hex digits).
+pub const GARAGE_KEY_ID: &str = "GK0123456789abcdef01234567";
+/// The secret of [`GARAGE_KEY_ID`].
+pub const GARAGE_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The region Garage signs for.
+pub const GARAGE_REGION: &str = "garage";
+
+/// A running Garage; stopped on drop.
+pub struct Garage {
+    /// The S3 API, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The website endpoint's port (objects by plain GET, `Host: BUCKET`).
+    pub web_port: u16,
+    /// The bucket made at start.
+    pub bucket: String,
+    config: PathBuf,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Garage binary: `SKILLREG_GARAGE`, or where `./test.sh` builds it.
+pub fn garage_binary() -> PathBuf {
+    let path = std::env::var_os("SKILLREG_GARAGE").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/garage/bin/garage"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "Garage is not built at {}: run ./test.sh once (it builds crates.io's garage into .tools/garage), or set SKILLREG_GARAGE",
+        path.display()
+    );
+    path
+}
+
+impl Garage {
+    /// Starts a single-node Garage with bucket `bucket`, writable with
+    /// [`GARAGE_KEY_ID`], served by its website endpoint.
+    pub fn start(bucket: &str) -> Garage {
+        let dir = tempfile::tempdir().unwrap();
+        let (s3, web, rpc) = (free_port(), free_port(), free_port());
+        let d = dir.path().display();
+        let config = dir.path().join("garage.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\n\
+                 replication_factor = 1\n\
+                 rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\n\
+                 rpc_secret = \"{GARAGE_SECRET}\"\n\
+                 [s3_api]\ns3_region = \"{GARAGE_REGION}\"\napi_bind_addr = \"127.0.0.1:{s3}\"\n\
+                 [s3_web]\nbind_addr = \"127.0.0.1:{web}\"\nroot_domain = \".web.garage\"\n"
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
+        let child = Command::new(garage_binary())
+            .arg("-c")
+            .arg(&config)
+            .args(["server", "--single-node", "--default-bucket"])
+            .env("GARAGE_DEFAULT_ACCESS_KEY", GARAGE_KEY_ID)
+            .env("GARAGE_DEFAULT_SECRET_KEY", GARAGE_SECRET)
+            .env("GARAGE_DEFAULT_BUCKET", bucket)
+            .env("RUST_LOG", "garage=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let garage = Garage {
+            endpoint: format!("http://127.0.0.1:{s3}"),
+            web_port: web,
+            bucket: bucket.to_string(),
+            config,
+            child,
+            dir,
+        };
+        // The CLI reaches the server over RPC once it is up; the bucket
+        // exists once `bucket info` finds it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !garage.cli(&["bucket", "info", bucket]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "Garage did not start: {}",
+                garage.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let website = garage.cli(&["bucket", "website", "--allow", bucket]);
+        assert!(website.status.success(), "{website:?}");
+        garage
+    }
+
+    /// Runs the `garage` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(garage_binary())
+            .arg("-c")
+            .arg(&self.config)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("garage.log")).unwrap_or_default()
+    }
+
+    /// The `[s3]` table that reaches this server with the test key.
+    pub fn s3_toml(&self) -> String {
+        format!(
+            "[s3]\nendpoint = \"{}\"\nregion = \"{GARAGE_REGION}\"\naccess_key_id = \"{GARAGE_KEY_ID}\"\nsecret_access_key = \"{GARAGE_SECRET}\"\n",
+            self.endpoint
+        )
+    }
+
+    /// The object at `key` as the website endpoint serves it to anyone:
+    /// `(status, body)`.
+    pub fn web_get(&self, key: &str) -> (u16, Vec<u8>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let r = agent
+            .get(format!("http://127.0.0.1:{}/{key}", self.web_port))
+            .header("Host", &self.bucket)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_body().as_reader(), &mut body).unwrap();
+        (status, body)
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
