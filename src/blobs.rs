@@ -3,6 +3,13 @@
 //! A blob is written to a temp file, fsynced, renamed into place and its
 //! directory fsynced before [`BlobStore::put`] returns, so a version that
 //! names a blob never outlives a crash without it.
+//!
+//! With `[storage] blobs = "s3://…"` ([`BlobStore::with_bucket`]) every
+//! blob is also written to a bucket (`PREFIX/sha256/ab/abcdef…`) before
+//! `put` returns, so the bucket holds a second durable copy of everything a
+//! version names; a blob missing from the directory (a lost disk, a
+//! restore without blobs) is fetched back from the bucket when it is read,
+//! checked against its name, and kept in the directory again.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -11,6 +18,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::bucket::{Bucket, ObjectKind};
 use crate::fsutil;
 
 /// A sha256 digest.
@@ -48,11 +56,20 @@ impl fmt::Debug for Sha256Digest {
     }
 }
 
-/// The blob directory of a data dir.
+/// The blob directory of a data dir, and the bucket that also keeps its
+/// blobs, if any.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
+    bucket: Option<RemoteBlobs>,
+}
+
+/// The bucket of `[storage] blobs`, and the largest blob read back from it.
+#[derive(Clone, Debug)]
+struct RemoteBlobs {
+    bucket: Bucket,
+    max_bytes: u64,
 }
 
 impl BlobStore {
@@ -69,7 +86,11 @@ impl BlobStore {
                 fs::remove_file(entry.path())?;
             }
         }
-        Ok(BlobStore { root, tmp })
+        Ok(BlobStore {
+            root,
+            tmp,
+            bucket: None,
+        })
     }
 
     /// Opens `DATA/blobs` from a second process (a CLI command) while the
@@ -80,7 +101,20 @@ impl BlobStore {
         let tmp = root.join("tmp");
         fsutil::create_private_dir(&root.join("sha256"))?;
         fsutil::create_private_dir(&tmp)?;
-        Ok(BlobStore { root, tmp })
+        Ok(BlobStore {
+            root,
+            tmp,
+            bucket: None,
+        })
+    }
+
+    /// Also keeps every blob in `bucket` (`[storage] blobs`); blobs read
+    /// back from it may be at most `max_bytes` long. Checks first that the
+    /// bucket answers with these credentials.
+    pub fn with_bucket(mut self, bucket: Bucket, max_bytes: u64) -> io::Result<BlobStore> {
+        bucket.exists(&remote_key(&Sha256Digest([0; 32])))?;
+        self.bucket = Some(RemoteBlobs { bucket, max_bytes });
+        Ok(self)
     }
 
     /// Where the blob with `digest` lives (whether or not it exists).
@@ -91,19 +125,77 @@ impl BlobStore {
 
     /// Stores `bytes` durably and returns their digest. Storing the same
     /// bytes twice is a no-op.
+    ///
+    /// With a bucket, the blob is in the bucket too when this returns (a
+    /// blob already in the directory is sent unless the bucket has it).
     pub fn put(&self, bytes: &[u8]) -> io::Result<Sha256Digest> {
         let digest = Sha256Digest::of(bytes);
         let path = self.path(&digest);
-        if path.exists() {
-            return Ok(digest);
+        let known = path.exists();
+        if !known {
+            self.write_local(&path, bytes)?;
         }
+        if let Some(remote) = &self.bucket {
+            let key = remote_key(&digest);
+            if !known || !remote.bucket.exists(&key)? {
+                remote
+                    .bucket
+                    .put(&key, bytes.to_vec(), ObjectKind::Immutable)?;
+            }
+        }
+        Ok(digest)
+    }
+
+    fn write_local(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let shard = path.parent().expect("blob path has a shard dir");
         if !shard.exists() {
             fsutil::create_private_dir(shard)?;
             fsutil::sync_dir(shard.parent().expect("shard has a parent"))?;
         }
-        fsutil::write_durable_via(&self.tmp, &path, bytes, 0o644)?;
-        Ok(digest)
+        fsutil::write_durable_via(&self.tmp, path, bytes, 0o644)
+    }
+
+    /// The blob's file, fetched back from the bucket (checked against its
+    /// name, and kept) when the directory lacks it.
+    pub fn local_path(&self, digest: &Sha256Digest) -> io::Result<PathBuf> {
+        let path = self.path(digest);
+        if path.is_file() {
+            return Ok(path);
+        }
+        let Some(remote) = &self.bucket else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("blob {digest} is not in {}", self.root.display()),
+            ));
+        };
+        let key = remote_key(digest);
+        let bytes = remote.bucket.get(&key, remote.max_bytes)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "blob {digest} is neither in {} nor in {}",
+                    self.root.display(),
+                    remote.bucket.url()
+                ),
+            )
+        })?;
+        if Sha256Digest::of(&bytes) != *digest {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}/{key} does not hold blob {digest} (its bytes hash differently); not kept",
+                    remote.bucket.url()
+                ),
+            ));
+        }
+        tracing::warn!(blob = %digest, bucket = %remote.bucket.url(), "a blob missing from the data directory was fetched back from the bucket");
+        self.write_local(&path, &bytes)?;
+        Ok(path)
+    }
+
+    /// The blob's bytes (see [`BlobStore::local_path`]).
+    pub fn read(&self, digest: &Sha256Digest) -> io::Result<Vec<u8>> {
+        fs::read(self.local_path(digest)?)
     }
 
     /// Stores many blobs durably with two file-system syncs for the whole
@@ -157,7 +249,17 @@ impl BlobStore {
                 fs::rename(tmp, path)?;
             }
             dirs.insert(self.root.join("sha256"));
-            self.sync_batch(dirs.iter().map(PathBuf::as_path))
+            self.sync_batch(dirs.iter().map(PathBuf::as_path))?;
+            if let Some(remote) = &self.bucket {
+                for bytes in blobs {
+                    let bytes = bytes.as_ref();
+                    let key = remote_key(&Sha256Digest::of(bytes));
+                    remote
+                        .bucket
+                        .put(&key, bytes.to_vec(), ObjectKind::Immutable)?;
+                }
+            }
+            Ok(())
         })();
         if result.is_err() {
             for (tmp, _) in &pending {
@@ -207,6 +309,13 @@ impl BlobStore {
         out.sort_by_key(|d| d.0);
         Ok(out)
     }
+}
+
+/// The key of a blob in the bucket, below its URL's prefix: the layout of
+/// the directory (`sha256/ab/abcdef…`).
+pub fn remote_key(digest: &Sha256Digest) -> String {
+    let hex = digest.to_hex();
+    format!("sha256/{}/{hex}", &hex[..2])
 }
 
 /// A process-wide counter that keeps [`BlobStore::put_many`]'s temp names

@@ -37,6 +37,8 @@ pub struct Config {
     pub export: Export,
     /// How buckets are reached (`[s3]`).
     pub s3: crate::bucket::S3Config,
+    /// Where blobs are kept besides the data directory (`[storage]`).
+    pub storage: Storage,
     /// Upstream catalogs to mirror (`[[sources]]`).
     pub sources: Vec<SourceConfig>,
     /// What mirrored versions are checked for (`[policy]`).
@@ -311,6 +313,30 @@ pub struct Export {
     pub base_url: String,
 }
 
+/// Where blobs are kept besides `DATA/blobs`.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// A bucket that holds every blob too, `s3://BUCKET/PREFIX` (reached as
+    /// `[s3]` says); empty: the data directory only.
+    pub blobs: String,
+}
+
+impl Storage {
+    /// The bucket of `blobs`, when one is set.
+    pub fn bucket(&self) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
+        if self.blobs.is_empty() {
+            return Ok(None);
+        }
+        crate::bucket::BucketUrl::parse(&self.blobs)
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                key: "storage.blobs",
+                reason: e.to_string(),
+            })
+    }
+}
+
 impl Export {
     /// The bucket of `target`, when one is set.
     pub fn bucket(&self) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
@@ -431,6 +457,7 @@ impl Default for Config {
             signing: Signing::default(),
             export: Export::default(),
             s3: crate::bucket::S3Config::default(),
+            storage: Storage::default(),
             sources: Vec::new(),
             policy: crate::policy::PolicyConfig::default(),
             feeds: Feeds::default(),
@@ -574,6 +601,7 @@ impl Config {
             });
         }
         self.export.bucket()?;
+        self.storage.bucket()?;
         check_url("export.base_url", &self.export.base_url)?;
         let mut names = std::collections::HashSet::new();
         for source in &self.sources {

@@ -61,7 +61,7 @@ pub enum BucketError {
     Request {
         /// The bucket's name.
         bucket: String,
-        /// `PUT`, `GET`, `DELETE` or `LIST`.
+        /// `PUT`, `GET`, `HEAD`, `DELETE` or `LIST`.
         op: &'static str,
         /// The object's key (or the listed prefix).
         key: String,
@@ -274,6 +274,18 @@ impl Bucket {
                 limit,
             }),
         }
+    }
+
+    /// True when an object is at `key` (a `HEAD`).
+    pub fn exists(&self, key: &str) -> Result<bool, BucketError> {
+        let (store, path) = (self.store.clone(), self.path(key));
+        self.run(async move {
+            match store.head(&path).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                other => other.map(|_| true),
+            }
+        })
+        .map_err(|source| self.request_error("HEAD", key, source))
     }
 
     /// Deletes the object at `key`; deleting one that is not there is not

@@ -105,7 +105,7 @@ pub fn copy_blob_to(
     if target.exists() {
         return Ok(false);
     }
-    let bytes = std::fs::read(blobs.path(digest))?;
+    let bytes = blobs.read(digest)?;
     if Sha256Digest::of(&bytes) != *digest {
         return Err(io::Error::other(format!(
             "blob {digest} in the store does not match its name"

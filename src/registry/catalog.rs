@@ -481,7 +481,13 @@ impl Registry {
             RegistryError::Io(std::io::Error::other("stored zip digest is not hex"))
         })?;
         Ok(SkillZip {
-            path: self.blobs.path(&digest),
+            path: self.blobs.local_path(&digest).map_err(|e| {
+                tracing::error!(zip = %digest, error = %e, "a skill zip cannot be read");
+                CatalogError::NotRenderedYet {
+                    name: package.name.clone(),
+                    version: chosen.version.clone(),
+                }
+            })?,
             size: zip.size,
             sha256: zip.sha256.clone(),
             version_id: chosen.id,
@@ -529,7 +535,7 @@ impl Registry {
         let digest = Sha256Digest::from_hex(cksum).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
         })?;
-        let bundle = std::fs::read(self.blobs.path(&digest)).map_err(RegistryError::from)?;
+        let bundle = self.blobs.read(&digest).map_err(RegistryError::from)?;
         // Content is kept only for this path, and only up to the limit.
         let checked = crate::bundle::inspect(&bundle, &self.archive_limits(), |p| p == path)
             .map_err(|e| RegistryError::Io(std::io::Error::other(e.to_string())))?;

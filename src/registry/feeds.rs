@@ -198,7 +198,7 @@ impl Feeds {
             {
                 // A zip that cannot be read now is streamed (and its error
                 // reported) when asked for.
-                if let Ok(bytes) = std::fs::read(blobs.path(&zip.digest)) {
+                if let Ok(bytes) = blobs.read(&zip.digest) {
                     if Sha256Digest::of(&bytes) == zip.digest {
                         self.cached += bytes.len() as u64;
                         zip.bytes = Some(bytes.into());
@@ -459,7 +459,7 @@ fn render_and_keep(
         .ok_or_else(|| std::io::Error::other("the stored checksum is not hex"))?;
     // The reason reaches clients (a ClawHub download says why it cannot
     // be served): the blob's name, never where the data directory is.
-    let bundle = std::fs::read(blobs.path(&digest)).map_err(|e| {
+    let bundle = blobs.read(&digest).map_err(|e| {
         std::io::Error::new(
             e.kind(),
             format!("bundle blob {}: {}", digest.to_hex(), e.kind()),

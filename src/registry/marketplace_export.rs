@@ -98,7 +98,7 @@ fn unpack_all(
         let digest = Sha256Digest::from_hex(&zip.sha256).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored zip digest is not hex"))
         })?;
-        let bytes = std::fs::read(blobs.path(&digest))?;
+        let bytes = blobs.read(&digest)?;
         if Sha256Digest::of(&bytes) != digest {
             return Err(RegistryError::Io(std::io::Error::other(format!(
                 "blob {digest} in the store does not match its name"

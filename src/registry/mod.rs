@@ -132,7 +132,7 @@ impl Registry {
         fsutil::create_private_dir(&data_dir)?;
         let mut writer = Store::open(&data_dir)?;
         let readers = ReaderPool::open(&data_dir, READERS)?;
-        let blobs = BlobStore::open(&data_dir)?;
+        let blobs = open_blobs(config, &data_dir)?;
         bootstrap_admin_token(&data_dir, &mut writer)?;
         let signing = signing::Signing::open(&data_dir, &mut writer, &config.signing)?;
         let downloads = downloads::Downloads::open(&readers.get())?;
@@ -329,8 +329,15 @@ impl Registry {
             .unwrap_or_else(|e| e.into_inner())
             .get(sha256)
             .cloned()?;
-        let path = self.blobs.path(&zip.digest);
-        Some((zip, path))
+        // A zip's blob the data directory lost comes back from the bucket
+        // of `[storage] blobs`; without one it is a 404, as an unknown zip.
+        match self.blobs.local_path(&zip.digest) {
+            Ok(path) => Some((zip, path)),
+            Err(e) => {
+                tracing::error!(zip = %zip.digest, error = %e, "a feed's zip cannot be read");
+                None
+            }
+        }
     }
 
     /// Counts one download of a version (a row id), in memory.
@@ -482,7 +489,7 @@ impl Registry {
         let digest = Sha256Digest::from_hex(&blob.cksum).ok_or_else(|| {
             RegistryError::Io(std::io::Error::other("stored checksum is not hex"))
         })?;
-        Ok((self.blobs.path(&digest), blob.size, blob.cksum))
+        Ok((self.blobs.local_path(&digest)?, blob.size, blob.cksum))
     }
 
     /// The cargo-style search, one page at a time; a text longer than a
@@ -663,6 +670,26 @@ fn files_json(archive: &bundle::Archive) -> String {
 
 /// Creates the bootstrap admin token on first start (when no token exists)
 /// and writes it to `DATA/admin.token` with mode 0600. Never logged.
+/// The data directory's blob store, writing through to the bucket of
+/// `[storage] blobs` when one is set (checked to answer before the daemon
+/// serves).
+fn open_blobs(config: &Config, data_dir: &Path) -> Result<BlobStore, RegistryError> {
+    let blobs = BlobStore::open(data_dir)?;
+    let Some(url) = config
+        .storage
+        .bucket()
+        .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?
+    else {
+        return Ok(blobs);
+    };
+    let bucket = crate::bucket::Bucket::open(&url, &config.s3).map_err(std::io::Error::from)?;
+    // A zip rendered from a bundle holds its files again, so a blob read
+    // back is at most the larger of the two limits.
+    let limits = &config.limits;
+    let max_bytes = limits.max_bundle_bytes.max(limits.max_unpacked_bytes);
+    Ok(blobs.with_bucket(bucket, max_bytes)?)
+}
+
 fn bootstrap_admin_token(data_dir: &Path, store: &mut Store) -> Result<(), RegistryError> {
     if !store.list_tokens()?.is_empty() {
         return Ok(());

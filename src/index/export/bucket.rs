@@ -85,7 +85,7 @@ impl BucketTree {
         if self.contains(key) {
             return Ok(false);
         }
-        let bytes = std::fs::read(blobs.path(digest))?;
+        let bytes = blobs.read(digest)?;
         if Sha256Digest::of(&bytes) != *digest {
             return Err(io::Error::other(format!(
                 "blob {digest} in the store does not match its name"

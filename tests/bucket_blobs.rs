@@ -1,0 +1,175 @@
+//! Blobs kept in a bucket as well as in the data directory
+//! (`[storage] blobs = "s3://…"`), against a real S3-compatible server
+//! (Garage): a publish is acknowledged once the bucket holds its bundle, a
+//! blob the data directory lost comes back from the bucket, and a bucket
+//! that lies or is gone is refused without losing anything.
+
+mod common;
+
+use common::*;
+use skillreg::blobs::{remote_key, Sha256Digest};
+
+fn storage_toml(garage: &Garage, url: &str) -> String {
+    format!("[storage]\nblobs = \"{url}\"\n{}", garage.s3_toml())
+}
+
+/// The `cksum` of every line of an index file the daemon serves.
+fn cksums(d: &Daemon, path: &str) -> Vec<String> {
+    let (status, body) = get(&format!("{}/index/{path}", d.url));
+    assert_eq!(status, 200, "{path}");
+    body.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["cksum"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn local_blob(d: &Daemon, cksum: &str) -> std::path::PathBuf {
+    d.data.join("blobs/sha256").join(&cksum[..2]).join(cksum)
+}
+
+#[test]
+fn every_blob_is_in_the_bucket_and_one_the_data_directory_lost_comes_back_from_it() {
+    let garage = Garage::start("blob-store");
+    let toml = storage_toml(&garage, "s3://blob-store/reg");
+    let d = Daemon::with_config(&toml);
+    let publisher = d.token("publisher", "alice");
+    let cargo = Cargo::new(&d.url, false);
+    let krate = cargo.krate(
+        "base",
+        "[package]\nname = \"ex-base\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n",
+        &[("lib.rs", "pub fn version() -> &'static str { \"0.1.0\" }\n")],
+    );
+    cargo.ok(
+        &krate,
+        &[
+            "publish",
+            "--registry",
+            "skillreg",
+            "--no-verify",
+            "--allow-dirty",
+        ],
+        Some(&publisher),
+    );
+    d.publish_skill("kept-skill", "1.0.0");
+
+    // Each bundle, read back from the bucket by its sha256, is the bundle.
+    let bucket = garage.client("s3://blob-store/reg");
+    let mut published = Vec::new();
+    for path in ["ex/-b/ex-base", "ke/pt/kept-skill"] {
+        for cksum in cksums(&d, path) {
+            let digest = Sha256Digest::from_hex(&cksum).unwrap();
+            let bytes = bucket
+                .get(&remote_key(&digest), 1 << 20)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{path}: {cksum} is not in the bucket"));
+            assert_eq!(Sha256Digest::of(&bytes), digest, "{path}");
+            assert_eq!(bytes, std::fs::read(local_blob(&d, &cksum)).unwrap());
+            published.push(cksum);
+        }
+    }
+
+    // The data directory loses every blob; the restarted daemon serves
+    // them again, from the bucket, and keeps them again.
+    let trust_dir = tempfile::tempdir().unwrap();
+    let trust = export_root(&d.data, trust_dir.path(), "root.json");
+    let (dir, data) = d.stop();
+    std::fs::remove_dir_all(data.join("blobs/sha256")).unwrap();
+    std::fs::create_dir(data.join("blobs/sha256")).unwrap();
+    let d = Daemon::start_in(dir, data, &toml);
+    let user = ClientEnv::new();
+    let project = user.project("p");
+    user.install(&d.url, &trust, &project, &["kept-skill"]);
+    assert!(project.join(".claude/skills/kept-skill/SKILL.md").is_file());
+    let cargo = Cargo::new(&d.url, false);
+    let consumer = cargo.krate(
+        "consumer",
+        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\nex-base = { version = \"0.1\", registry = \"skillreg\" }\n",
+        &[("main.rs", "fn main() { println!(\"{}\", ex_base::version()); }\n")],
+    );
+    assert_eq!(cargo.ok(&consumer, &["run", "-q"], None).trim(), "0.1.0");
+    for cksum in &published {
+        assert!(local_blob(&d, cksum).is_file(), "{cksum} is kept again");
+    }
+    assert_fsck_clean(&d.data);
+}
+
+#[test]
+fn a_blob_the_bucket_holds_other_bytes_for_is_not_served_nor_kept() {
+    let garage = Garage::start("liar-store");
+    let toml = storage_toml(&garage, "s3://liar-store");
+    let d = Daemon::with_config(&toml);
+    d.publish_skill("honest", "1.0.0");
+    d.publish_skill("swapped", "1.0.0");
+    let cksum = cksums(&d, "sw/ap/swapped").remove(0);
+    let (dir, data) = d.stop();
+
+    // Behind the daemon's back: its copy is gone, the bucket's is other bytes.
+    let digest = Sha256Digest::from_hex(&cksum).unwrap();
+    let blob = data.join("blobs/sha256").join(&cksum[..2]).join(&cksum);
+    std::fs::remove_file(&blob).unwrap();
+    garage
+        .client("s3://liar-store")
+        .put(
+            &remote_key(&digest),
+            b"not the bundle".to_vec(),
+            skillreg::bucket::ObjectKind::Immutable,
+        )
+        .unwrap();
+
+    let d = Daemon::start_in(dir, data, &toml);
+    let (status, body) = get(&format!("{}/api/v1/crates/swapped/1.0.0/download", d.url));
+    assert!(status >= 500, "{status} {body}");
+    assert!(body.contains("check the daemon log"), "{body}");
+    let log = d.log();
+    assert!(log.contains("does not hold blob"), "{log}");
+    assert!(!blob.exists(), "the bucket's bytes were not kept");
+    // Everything else is served as before.
+    let (status, _) = get_bytes(&format!("{}/api/v1/crates/honest/1.0.0/download", d.url));
+    assert_eq!(status, 200);
+    d.assert_serving();
+}
+
+#[test]
+fn a_publish_the_bucket_cannot_take_is_refused_and_nothing_becomes_visible() {
+    let garage = Garage::start("gone-store");
+    let toml = storage_toml(&garage, "s3://gone-store");
+    let d = Daemon::with_config(&toml);
+    d.publish_skill("before", "1.0.0");
+    drop(garage);
+
+    let admin = d.admin.clone();
+    let body = skill_publish_body("after", "1.0.0", &skill_tarball("after", "1.0.0"));
+    let r = ureq::put(format!("{}/api/v1/crates/new", d.url))
+        .header("Authorization", &admin)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(&body[..])
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.into_body().read_to_string().unwrap();
+    assert!(status >= 500, "{status} {text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(d.log().contains("bucket gone-store"), "{}", d.log());
+    let (status, _) = get(&format!("{}/index/af/te/after", d.url));
+    assert_eq!(status, 404, "the refused version is not visible");
+    let (status, _) = get_bytes(&format!("{}/api/v1/crates/before/1.0.0/download", d.url));
+    assert_eq!(status, 200, "what was published before is served");
+    d.assert_serving();
+
+    // A daemon cannot start on a bucket that does not answer.
+    let (dir, data) = d.stop();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.path().join("skillreg.toml"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bucket gone-store"), "{stderr}");
+}
