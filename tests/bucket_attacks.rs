@@ -72,7 +72,10 @@ fn objects_deleted_or_replaced_behind_the_daemons_back_are_put_back_at_restart()
             ObjectKind::Immutable,
         )
         .unwrap();
-    let nodes = writer.list("index/_skillreg/tree/", 10_000).unwrap();
+    let nodes = writer
+        .list("index/_skillreg/tree/", 10_000)
+        .unwrap()
+        .objects;
     assert!(!nodes.is_empty());
     for key in nodes.keys() {
         writer
@@ -144,5 +147,29 @@ fn a_publish_while_the_bucket_is_down_is_acknowledged_and_reaches_it_once_it_is_
             listed["du/ri/during"].clone(),
         ],
     );
+    d.assert_serving();
+}
+
+/// Another writer leaves objects in the tree's prefix whose keys object_store
+/// cannot name (`a//b`, `a/../b`): the daemon starts all the same, the tree
+/// verifies, and their objects are left alone.
+#[test]
+fn keys_in_the_prefix_that_are_no_path_do_not_keep_the_daemon_from_starting() {
+    let garage = Garage::start("odd-tree");
+    let toml = export_toml(&garage, "s3://odd-tree/t");
+    let d = Daemon::with_config(&toml);
+    d.publish_skill("before", "1.0.0");
+    let (dir, data) = d.stop();
+    for key in ["t/odd//key", "t/index/x/../y", "t/blobs//z"] {
+        assert_eq!(garage.put_raw(key, b"foreign"), 200, "{key}");
+    }
+    let d = Daemon::start_in(dir, data, &toml);
+    d.publish_skill("after", "1.0.0");
+    let listed = assert_verifies(|p: &str| {
+        let (status, body) = garage.web_get(&format!("t/index/{p}"));
+        assert_eq!(status, 200, "t/index/{p} from the bucket");
+        body
+    });
+    assert!(listed.contains_key("af/te/after"));
     d.assert_serving();
 }

@@ -112,6 +112,29 @@ impl Garage {
         self.wait_up();
     }
 
+    /// Writes `bytes` at `key` as another writer may, signed by curl:
+    /// `key` is sent as written (`a//b`, `a/../b`), which object_store
+    /// refuses to name. Returns the HTTP status.
+    pub fn put_raw(&self, key: &str, bytes: &[u8]) -> u16 {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--path-as-is",
+            ])
+            .args(["--aws-sigv4", &format!("aws:amz:{GARAGE_REGION}:s3")])
+            .args(["--user", &format!("{GARAGE_KEY_ID}:{GARAGE_SECRET}")])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", "PUT"])
+            .args(["--data-binary", &String::from_utf8_lossy(bytes)])
+            .arg(format!("{}/{}/{key}", self.endpoint, self.bucket))
+            .output()
+            .expect("curl (7.75 or later, for --aws-sigv4)");
+        String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+    }
+
     /// A client of the bucket below `prefix` with the test key: another
     /// writer in the same bucket.
     pub fn client(&self, prefix: &str) -> skillreg::bucket::Bucket {

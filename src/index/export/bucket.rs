@@ -46,8 +46,14 @@ struct Known {
 impl BucketTree {
     /// Lists what the bucket already holds below the URL's prefix.
     pub fn open(bucket: Bucket) -> io::Result<BucketTree> {
-        let present = bucket
-            .list("", MAX_LISTED_OBJECTS)?
+        let listing = bucket.list("", MAX_LISTED_OBJECTS)?;
+        if let Some(why) = &listing.cut_short {
+            // What was not listed is written again (a fresh bucket's cost),
+            // and what it holds of earlier runs is not pruned this time.
+            tracing::warn!(bucket = %bucket.url(), error = %why, "the listing stopped at another writer's key; objects after it are written again");
+        }
+        let present = listing
+            .objects
             .into_iter()
             .map(|(key, listed)| {
                 let md5 = listed.etag.filter(|t| is_md5_hex(t));
