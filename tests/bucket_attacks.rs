@@ -173,3 +173,46 @@ fn keys_in_the_prefix_that_are_no_path_do_not_keep_the_daemon_from_starting() {
     assert!(listed.contains_key("af/te/after"));
     d.assert_serving();
 }
+
+/// A store whose listing never ends (the same key on every page, more pages
+/// promised forever) stops the daemon at start with a clear error, in time
+/// bounded by the objects it may list, not by what the store claims.
+#[test]
+fn a_listing_that_never_ends_stops_the_daemon_at_start_with_a_clear_error() {
+    let s3 = LyingS3::endless_listing("t/index/config.json", 20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("skillreg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[export]\ntarget = \"s3://lying-tree/t\"\nbase_url = \"http://tree.example\"\n\
+             [s3]\nendpoint = \"{}\"\nregion = \"r\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n",
+            s3.endpoint
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the daemon still lists an endless listing after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("lying-tree") && stderr.contains("objects below"),
+        "{stderr}"
+    );
+}

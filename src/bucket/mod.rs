@@ -303,7 +303,9 @@ impl Bucket {
     /// Every object whose key starts with `prefix` (a folder, `""` for
     /// all), keyed by key; refuses a listing of over `limit` objects
     /// (memory is bounded by the caller, not by the bucket). Keys the
-    /// store returns outside the URL's prefix are left out. A key that is
+    /// store returns outside the URL's prefix are left out, and counted
+    /// like the others with the same key again: a store that repeats a page
+    /// forever is cut at `limit` too. A key that is
     /// no object path ends the listing early, not in an error: object_store
     /// refuses the page holding it, and another writer's odd key must not
     /// keep the caller from what it can list.
@@ -314,7 +316,7 @@ impl Bucket {
             p => format!("{p}/"),
         };
         let listed = self.run(async move {
-            let mut out = Listing::default();
+            let (mut out, mut seen) = (Listing::default(), 0usize);
             let prefix = (!path.as_ref().is_empty()).then_some(&path);
             let mut stream = store.list(prefix);
             while let Some(meta) = stream.next().await {
@@ -325,12 +327,13 @@ impl Bucket {
                     }
                     meta => meta?,
                 };
+                seen += 1;
+                if seen > limit {
+                    return Ok(None);
+                }
                 let Some(key) = meta.location.as_ref().strip_prefix(strip.as_str()) else {
                     continue;
                 };
-                if out.objects.len() == limit {
-                    return Ok(None);
-                }
                 let etag = meta.e_tag.map(|t| t.trim_matches('"').to_string());
                 out.objects.insert(
                     key.to_string(),
