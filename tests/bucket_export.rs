@@ -27,28 +27,6 @@ fn get_cached(url: &str) -> (u16, Vec<u8>, String) {
     (status, body, cache)
 }
 
-/// Verifies the signed tree `fetch` reads the way a client does, from its
-/// root down to every file its snapshot lists; returns those files.
-fn assert_verifies(fetch: impl Fn(&str) -> Vec<u8>) -> BTreeMap<String, Vec<u8>> {
-    let (root_env, root) = root_of(&fetch(paths::ROOT));
-    root_env
-        .verify(types::ROOT, "root", &root.roles["root"], &root.keys)
-        .unwrap();
-    let snapshot = verify_signed_index(&root, &fetch).1;
-    listed_files(&snapshot, &fetch)
-        .into_iter()
-        .map(|(path, meta)| {
-            let bytes = fetch(&path);
-            assert_eq!(
-                skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
-                meta.sha256,
-                "{path}: the bytes the snapshot vouches for"
-            );
-            (path, bytes)
-        })
-        .collect()
-}
-
 fn export_toml(garage: &Garage, target: &str, base_url: &str) -> String {
     format!(
         "[export]\ntarget = \"{target}\"\nbase_url = \"{base_url}\"\n{}",

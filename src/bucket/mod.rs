@@ -128,6 +128,17 @@ pub struct Listed {
     pub etag: Option<String>,
 }
 
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The objects, keyed by key.
+    pub objects: HashMap<String, Listed>,
+    /// Set when the listing stopped at a key that is no object path (`a//b`,
+    /// `a/../b`, written by another client): `objects` then holds what came
+    /// before it, and the message names the key.
+    pub cut_short: Option<String>,
+}
+
 /// A bucket and a key prefix, ready for blocking calls.
 #[derive(Clone)]
 pub struct Bucket {
@@ -304,27 +315,39 @@ impl Bucket {
     /// Every object whose key starts with `prefix` (a folder, `""` for
     /// all), keyed by key; refuses a listing of over `limit` objects
     /// (memory is bounded by the caller, not by the bucket). Keys the
-    /// store returns outside the URL's prefix are left out.
-    pub fn list(&self, prefix: &str, limit: usize) -> Result<HashMap<String, Listed>, BucketError> {
+    /// store returns outside the URL's prefix are left out, and counted
+    /// like the others with the same key again: a store that repeats a page
+    /// forever is cut at `limit` too. A key that is
+    /// no object path ends the listing early, not in an error: object_store
+    /// refuses the page holding it, and another writer's odd key must not
+    /// keep the caller from what it can list.
+    pub fn list(&self, prefix: &str, limit: usize) -> Result<Listing, BucketError> {
         let (store, path) = (self.store.clone(), self.path(prefix));
         let strip = match self.url.prefix.as_str() {
             "" => String::new(),
             p => format!("{p}/"),
         };
         let listed = self.run(async move {
-            let mut out = HashMap::new();
+            let (mut out, mut seen) = (Listing::default(), 0usize);
             let prefix = (!path.as_ref().is_empty()).then_some(&path);
             let mut stream = store.list(prefix);
             while let Some(meta) = stream.next().await {
-                let meta = meta?;
+                let meta = match meta {
+                    Err(e @ object_store::Error::InvalidPath { .. }) => {
+                        out.cut_short = Some(chain(&e));
+                        break;
+                    }
+                    meta => meta?,
+                };
+                seen += 1;
+                if seen > limit {
+                    return Ok(None);
+                }
                 let Some(key) = meta.location.as_ref().strip_prefix(strip.as_str()) else {
                     continue;
                 };
-                if out.len() == limit {
-                    return Ok(None);
-                }
                 let etag = meta.e_tag.map(|t| t.trim_matches('"').to_string());
-                out.insert(
+                out.objects.insert(
                     key.to_string(),
                     Listed {
                         key: key.to_string(),

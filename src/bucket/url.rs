@@ -12,6 +12,10 @@ pub struct BucketUrl {
     pub prefix: String,
 }
 
+/// The longest prefix, in bytes: S3 keys are at most 1,024 bytes, and the
+/// tree's own paths below the prefix take up to about 200.
+pub const MAX_PREFIX_BYTES: usize = 512;
+
 /// Why a string is not an `s3://` URL.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{given}` is not a bucket URL: {why}; write s3://BUCKET or s3://BUCKET/PREFIX")]
@@ -32,10 +36,11 @@ impl BucketUrl {
             .ok_or_else(|| bad("it must start with s3://"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         // S3's bucket naming rules: 3-63 of a-z 0-9 . -, starting and
-        // ending with a letter or digit.
+        // ending with a letter or digit, no two dots in a row.
         let edge_ok =
             |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !(3..=63).contains(&bucket.len())
+            || bucket.contains("..")
             || !bucket
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
@@ -47,14 +52,22 @@ impl BucketUrl {
             ));
         }
         let prefix = prefix.trim_matches('/');
+        // Only characters no layer encodes: object_store would write `%`,
+        // `{` or `#` percent-encoded (and the listing, compared with the
+        // prefix as written, would then find nothing), and a web endpoint
+        // must be sent a space, `?` or non-ASCII encoded.
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/');
         if prefix
             .split('/')
             .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
-            || prefix.chars().any(|c| c.is_control() || c == '\\')
+            || !prefix.chars().all(plain)
         {
             return Err(bad(
-                "the prefix must be plain folder names separated by '/'",
+                "the prefix must be folder names of A-Z, a-z, 0-9, '.', '_' and '-' separated by '/'",
             ));
+        }
+        if prefix.len() > MAX_PREFIX_BYTES {
+            return Err(bad("the prefix must be at most 512 bytes"));
         }
         Ok(BucketUrl {
             bucket: bucket.to_string(),
@@ -102,5 +115,54 @@ mod tests {
             let err = BucketUrl::parse(bad).unwrap_err().to_string();
             assert!(err.contains("s3://BUCKET"), "{bad}: {err}");
         }
+    }
+
+    /// What object_store would percent-encode (`%`, `{`, `#`…), what a web
+    /// endpoint must be sent encoded (a space, `?`, non-ASCII) and S3's own
+    /// bucket rules: refused, so that the keys written, listed and served
+    /// are the prefix as written.
+    #[test]
+    fn refuses_a_prefix_that_would_not_be_the_key_as_written() {
+        for bad in [
+            "s3://abc/a%b",
+            "s3://abc/pre fix",
+            "s3://abc/p?x",
+            "s3://abc/p#x",
+            "s3://abc/{x}",
+            "s3://abc/pr\u{e9}fix",
+            "s3://abc?x",
+            "s3://abc./x",
+            "s3://a..bc",
+            "s3://abc/a\u{0}b",
+        ] {
+            let err = BucketUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("s3://BUCKET"), "{bad}: {err}");
+        }
+        let long = format!("s3://abc/{}", "x".repeat(MAX_PREFIX_BYTES + 1));
+        assert!(BucketUrl::parse(&long).is_err());
+        for good in ["s3://a.b-c/Reg_v1/x.y-z", "s3://abc//x/", "s3://1bc"] {
+            assert!(BucketUrl::parse(good).is_ok(), "{good}");
+        }
+        assert_eq!(BucketUrl::parse("s3://abc//x/").unwrap().prefix, "x");
+    }
+
+    /// Both homes, or a home without the URL it is served at, are refused
+    /// by the config check with the key named.
+    #[test]
+    fn the_config_check_refuses_dir_with_target_and_either_without_base_url() {
+        let parse = |text: &str| {
+            crate::config::Config::parse(text, std::path::Path::new("t.toml"))
+                .map(drop)
+                .unwrap_err()
+                .to_string()
+        };
+        let both = parse(
+            "[export]\ndir = \"/tmp/t\"\ntarget = \"s3://abc\"\nbase_url = \"http://t.example\"\n",
+        );
+        assert!(both.contains("not both"), "{both}");
+        let no_base = parse("[export]\ntarget = \"s3://abc\"\n");
+        assert!(no_base.contains("base_url"), "{no_base}");
+        let bad = parse("[export]\ntarget = \"s3://abc/a%b\"\nbase_url = \"http://t.example\"\n");
+        assert!(bad.contains("export.target"), "{bad}");
     }
 }

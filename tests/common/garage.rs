@@ -71,19 +71,7 @@ impl Garage {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
-        let child = Command::new(garage_binary())
-            .arg("-c")
-            .arg(&config)
-            .args(["server", "--single-node", "--default-bucket"])
-            .env("GARAGE_DEFAULT_ACCESS_KEY", GARAGE_KEY_ID)
-            .env("GARAGE_DEFAULT_SECRET_KEY", GARAGE_SECRET)
-            .env("GARAGE_DEFAULT_BUCKET", bucket)
-            .env("RUST_LOG", "garage=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_server(dir.path(), &config, bucket);
         let garage = Garage {
             endpoint: format!("http://127.0.0.1:{s3}"),
             web_port: web,
@@ -92,20 +80,76 @@ impl Garage {
             child,
             dir,
         };
-        // The CLI reaches the server over RPC once it is up; the bucket
-        // exists once `bucket info` finds it.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !garage.cli(&["bucket", "info", bucket]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "Garage did not start: {}",
-                garage.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        garage.wait_up();
         let website = garage.cli(&["bucket", "website", "--allow", bucket]);
         assert!(website.status.success(), "{website:?}");
         garage
+    }
+
+    /// Waits until the CLI reaches the server over RPC and finds the bucket.
+    fn wait_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.cli(&["bucket", "info", &self.bucket]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "Garage did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Stops the server (its data stays): the S3 endpoint refuses
+    /// connections until [`Garage::resume`].
+    pub fn stop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped server again on the same ports and data.
+    pub fn resume(&mut self) {
+        self.child = spawn_server(self.dir.path(), &self.config, &self.bucket);
+        self.wait_up();
+    }
+
+    /// Writes `bytes` at `key` as another writer may, signed by curl:
+    /// `key` is sent as written (`a//b`, `a/../b`), which object_store
+    /// refuses to name. Returns the HTTP status.
+    pub fn put_raw(&self, key: &str, bytes: &[u8]) -> u16 {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--path-as-is",
+            ])
+            .args(["--aws-sigv4", &format!("aws:amz:{GARAGE_REGION}:s3")])
+            .args(["--user", &format!("{GARAGE_KEY_ID}:{GARAGE_SECRET}")])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", "PUT"])
+            .args(["--data-binary", &String::from_utf8_lossy(bytes)])
+            .arg(format!("{}/{}/{key}", self.endpoint, self.bucket))
+            .output()
+            .expect("curl (7.75 or later, for --aws-sigv4)");
+        String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+    }
+
+    /// A client of the bucket below `prefix` with the test key: another
+    /// writer in the same bucket.
+    pub fn client(&self, prefix: &str) -> skillreg::bucket::Bucket {
+        let url = match prefix {
+            "" => format!("s3://{}", self.bucket),
+            p => format!("s3://{}/{p}", self.bucket),
+        };
+        let config = skillreg::bucket::S3Config {
+            endpoint: self.endpoint.clone(),
+            region: GARAGE_REGION.into(),
+            access_key_id: GARAGE_KEY_ID.into(),
+            secret_access_key: GARAGE_SECRET.into(),
+        };
+        skillreg::bucket::Bucket::open(&skillreg::bucket::BucketUrl::parse(&url).unwrap(), &config)
+            .unwrap()
     }
 
     /// Runs the `garage` CLI against this server.
@@ -162,6 +206,27 @@ impl Garage {
         std::io::Read::read_to_end(&mut r.into_body().as_reader(), &mut body).unwrap();
         (status, body)
     }
+}
+
+/// Runs `garage server` on `config`, its log appended to `dir/garage.log`.
+fn spawn_server(dir: &Path, config: &Path, bucket: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("garage.log"))
+        .unwrap();
+    Command::new(garage_binary())
+        .arg("-c")
+        .arg(config)
+        .args(["server", "--single-node", "--default-bucket"])
+        .env("GARAGE_DEFAULT_ACCESS_KEY", GARAGE_KEY_ID)
+        .env("GARAGE_DEFAULT_SECRET_KEY", GARAGE_SECRET)
+        .env("GARAGE_DEFAULT_BUCKET", bucket)
+        .env("RUST_LOG", "garage=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Garage {

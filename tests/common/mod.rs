@@ -24,6 +24,7 @@ mod fixtures;
 mod garage;
 pub mod git_http;
 mod http;
+mod lying_s3;
 mod market_dir;
 mod nginx;
 mod prometheus;
@@ -38,6 +39,6 @@ mod webdriver;
 pub use self::{
     agent_registry::*, agent_tools::*, bundles::*, cargo::*, client_env::*, crash_check::*,
     crash_registry::*, daemon::*, fault_proxy::*, fingerprint::*, fixtures::*, garage::*, http::*,
-    market_dir::*, nginx::*, prometheus::*, signed_index::*, sparse_upstream::*, static_server::*,
-    test_ca::*, tool_run::*, webdriver::*,
+    lying_s3::*, market_dir::*, nginx::*, prometheus::*, signed_index::*, sparse_upstream::*,
+    static_server::*, test_ca::*, tool_run::*, webdriver::*,
 };

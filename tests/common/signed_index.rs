@@ -154,3 +154,32 @@ pub fn mirror_registry(daemon_url: &str, dir: &Path) {
         }
     }
 }
+
+/// Verifies the signed tree `fetch` reads the way a client does, from its
+/// root down to every file its snapshot lists; returns those files.
+pub fn assert_verifies(
+    fetch: impl Fn(&str) -> Vec<u8>,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let (root_env, root) = root_of(&fetch(skillreg::index::sign::paths::ROOT));
+    root_env
+        .verify(
+            skillreg::index::sign::types::ROOT,
+            "root",
+            &root.roles["root"],
+            &root.keys,
+        )
+        .unwrap();
+    let snapshot = verify_signed_index(&root, &fetch).1;
+    listed_files(&snapshot, &fetch)
+        .into_iter()
+        .map(|(path, meta)| {
+            let bytes = fetch(&path);
+            assert_eq!(
+                skillreg::blobs::Sha256Digest::of(&bytes).to_hex(),
+                meta.sha256,
+                "{path}: the bytes the snapshot vouches for"
+            );
+            (path, bytes)
+        })
+        .collect()
+}

@@ -1,11 +1,16 @@
 //! A static tree in an S3-compatible bucket (`index-spec/export.md` §5.3).
 //!
 //! The bucket's listing is read once when the tree is opened, keeping each
-//! object's ETag (S3 and Garage: the MD5 of a single-part upload); after
-//! that the tree knows what it wrote, so an update sends only the objects
-//! whose bytes changed and a content-addressed object already there is
-//! never sent again. An object S3 acknowledged is durable and replaces the
+//! object's size and ETag (S3 and Garage: the MD5 of a single-part upload);
+//! after that the tree knows what it wrote, so an update sends only the
+//! objects whose bytes changed, and a blob already there with its size is
+//! not sent again. An object S3 acknowledged is durable and replaces the
 //! old one whole, so the write order alone keeps readers consistent.
+//!
+//! What the listing says is checked against the tree's own bytes, not
+//! trusted for being named by a digest: the bucket may be shared, and an
+//! object another writer deleted or replaced is written again at the next
+//! start.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,17 +31,38 @@ pub const MAX_LISTED_OBJECTS: usize = 2_000_000;
 #[derive(Debug)]
 pub struct BucketTree {
     bucket: Bucket,
-    /// Key (below the URL's prefix) → MD5 hex of its bytes, when known.
-    present: Mutex<HashMap<String, Option<String>>>,
+    /// Key (below the URL's prefix) → what is known of the object there.
+    present: Mutex<HashMap<String, Known>>,
+}
+
+/// An object in the bucket as listed or written.
+#[derive(Debug)]
+struct Known {
+    size: u64,
+    /// MD5 hex of its bytes, when the ETag is one.
+    md5: Option<String>,
 }
 
 impl BucketTree {
     /// Lists what the bucket already holds below the URL's prefix.
     pub fn open(bucket: Bucket) -> io::Result<BucketTree> {
-        let present = bucket
-            .list("", MAX_LISTED_OBJECTS)?
+        let listing = bucket.list("", MAX_LISTED_OBJECTS)?;
+        if let Some(why) = &listing.cut_short {
+            // What was not listed is written again (a fresh bucket's cost),
+            // and what it holds of earlier runs is not pruned this time.
+            tracing::warn!(bucket = %bucket.url(), error = %why, "the listing stopped at another writer's key; objects after it are written again");
+        }
+        let present = listing
+            .objects
             .into_iter()
-            .map(|(key, listed)| (key, listed.etag.filter(|t| is_md5_hex(t))))
+            .map(|(key, listed)| {
+                let md5 = listed.etag.filter(|t| is_md5_hex(t));
+                let known = Known {
+                    size: listed.size,
+                    md5: md5.map(|t| t.to_ascii_lowercase()),
+                };
+                (key, known)
+            })
             .collect();
         Ok(BucketTree {
             bucket,
@@ -49,7 +75,7 @@ impl BucketTree {
         &self.bucket
     }
 
-    fn present(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<String>>> {
+    fn present(&self) -> std::sync::MutexGuard<'_, HashMap<String, Known>> {
         self.present.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -64,28 +90,37 @@ impl BucketTree {
         if self
             .present()
             .get(key)
-            .is_some_and(|t| t.as_deref() == Some(&md5))
+            .is_some_and(|known| known.md5.as_deref() == Some(&md5))
         {
             return Ok(false);
         }
         self.bucket.put(key, bytes.to_vec(), kind)?;
         crash_point("export.after_put");
-        self.present().insert(key.to_string(), Some(md5));
+        let size = bytes.len() as u64;
+        let known = Known {
+            size,
+            md5: Some(md5),
+        };
+        self.present().insert(key.to_string(), known);
         Ok(true)
     }
 
-    /// Copies a blob to `key` unless an object is there (content-addressed:
-    /// it holds these bytes), checking it against its name on the way.
+    /// Copies a blob to `key` unless an object of its size is there (one
+    /// the tree wrote, or listed at start: reading every blob to compare
+    /// its MD5 would cost a start as much as the first export), checking it
+    /// against its name on the way.
     pub fn copy_blob(
         &self,
         key: &str,
         blobs: &BlobStore,
         digest: &Sha256Digest,
     ) -> io::Result<bool> {
-        if self.contains(key) {
+        let path = blobs.local_path(digest)?;
+        let size = std::fs::metadata(&path)?.len();
+        if self.present().get(key).is_some_and(|k| k.size == size) {
             return Ok(false);
         }
-        let bytes = blobs.read(digest)?;
+        let bytes = std::fs::read(&path)?;
         if Sha256Digest::of(&bytes) != *digest {
             return Err(io::Error::other(format!(
                 "blob {digest} in the store does not match its name"

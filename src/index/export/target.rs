@@ -110,15 +110,14 @@ impl TreeTarget {
                     let Some(file) = cache.get(path) else {
                         continue;
                     };
-                    // A node is named by its sha256: one there holds these bytes.
-                    let key = format!("index/{path}");
-                    if path.starts_with(paths::TREE_DIR) {
-                        if !tree.contains(&key) {
-                            tree.write_at(&key, &file.body, ObjectKind::Immutable)?;
-                        }
-                    } else {
-                        tree.write_at(&key, &file.body, ObjectKind::Mutable)?;
-                    }
+                    // A node is named by its sha256, but the object there
+                    // is compared all the same: another writer may have
+                    // replaced it (a node is small, its MD5 cheap).
+                    let kind = match path.starts_with(paths::TREE_DIR) {
+                        true => ObjectKind::Immutable,
+                        false => ObjectKind::Mutable,
+                    };
+                    tree.write_at(&format!("index/{path}"), &file.body, kind)?;
                 }
                 Ok(())
             }
