@@ -163,19 +163,6 @@ impl Garage {
             .unwrap()
     }
 
-    /// A client of `url` (`s3://BUCKET/PREFIX`) on this server with the
-    /// test key, to read or tamper with objects behind the daemon's back.
-    pub fn client(&self, url: &str) -> skillreg::bucket::Bucket {
-        let config = skillreg::bucket::S3Config {
-            endpoint: self.endpoint.clone(),
-            region: GARAGE_REGION.into(),
-            access_key_id: GARAGE_KEY_ID.into(),
-            secret_access_key: GARAGE_SECRET.into(),
-        };
-        skillreg::bucket::Bucket::open(&skillreg::bucket::BucketUrl::parse(url).unwrap(), &config)
-            .unwrap()
-    }
-
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("garage.log")).unwrap_or_default()
