@@ -14,6 +14,15 @@ use crate::config::Config;
 
 /// The most a directory of the data dir may allow: the daemon's user only.
 const PRIVATE_DIR: u32 = 0o700;
+
+/// Threads of the runtime's blocking pool, which runs all registry work
+/// (requests that read SQLite or blobs, publishes, syncs, the background
+/// check). Tokio's default is 512: under load, every request that waits for
+/// one of the four reader connections or the writer takes a thread of its
+/// own, and each extra thread keeps its stack and an allocator arena after
+/// the surge (the soak's RSS growth, `RELIABILITY.md`). Beyond this many,
+/// work queues instead, which is what it would do on the locks anyway.
+const BLOCKING_THREADS: usize = 16;
 /// The most a database or key file may allow.
 const PRIVATE_FILE: u32 = 0o600;
 
@@ -34,6 +43,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
     config.check().map_err(|e| e.to_string())?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;

@@ -187,7 +187,13 @@ impl Mirror {
                 .remove(name);
         }
         let mirror = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let source_name = source.name.clone();
+        // A thread of its own, not the runtime's blocking pool: a run lasts
+        // as long as its upstream takes, and the pool is kept small for
+        // requests (`cli/serve.rs`, BLOCKING_THREADS).
+        let spawned = std::thread::Builder::new()
+            .name(format!("sync-{id}"))
+            .spawn(move || {
             let run = mirror.run_source(&source, id, &extra.unwrap_or_default());
             if let Some(e) = &run.error {
                 tracing::warn!(source = %source.name, run = id, error = %e, "sync run failed");
@@ -204,6 +210,22 @@ impl Mirror {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&source.name);
         });
+        if let Err(e) = spawned {
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&source_name);
+            let error = format!("cannot start a thread for the run: {e}");
+            tracing::error!(source = %source_name, run = id, %error, "sync run not started");
+            let failed = SyncRun {
+                status: "failed".into(),
+                error: Some(error),
+                ..Default::default()
+            };
+            if let Err(e) = self.registry.finish_run(id, &failed) {
+                tracing::error!(source = %source_name, run = id, error = %e, "cannot record the end of a sync run");
+            }
+        }
         Ok(id)
     }
 

@@ -24,7 +24,10 @@ use crate::crash_point::crash_point;
 
 /// The most objects a tree's prefix may hold when it is opened: about
 /// three times a registry of 100,000 packages × 3 versions (index files,
-/// statements, blobs, nodes, zips), and about 300 MB of keys at most.
+/// statements, blobs, nodes, zips). The tree's own keys are under 150
+/// bytes (about 300 MB at the limit); other writers' keys in the same
+/// prefix may be up to S3's 1,024 bytes each, so give the tree a prefix of
+/// its own.
 pub const MAX_LISTED_OBJECTS: usize = 2_000_000;
 
 /// A tree below a bucket URL, and what is known to be in it.
