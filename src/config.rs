@@ -301,7 +301,7 @@ impl SourceConfig {
 /// Where to keep a static export of the signed index (see
 /// `skillreg export-static`): a directory or a bucket, with the URL it is
 /// served at. All empty: none.
-#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Export {
     /// Directory of the tree.
@@ -311,6 +311,22 @@ pub struct Export {
     pub target: String,
     /// URL the tree is served at (written into its config.json).
     pub base_url: String,
+    /// The most objects the bucket's prefix may hold when the daemon lists
+    /// it at start (memory is bounded by this, not by the bucket).
+    pub max_listed_objects: usize,
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export {
+            dir: PathBuf::new(),
+            target: String::new(),
+            base_url: String::new(),
+            // About three times a registry of 100,000 packages × 3
+            // versions (index files, statements, blobs, nodes, zips).
+            max_listed_objects: 2_000_000,
+        }
+    }
 }
 
 /// Where blobs are kept besides `DATA/blobs`.

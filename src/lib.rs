@@ -28,8 +28,8 @@
 //! | [`bundle`] | read archives as hostile input, validate each kind, pack deterministically |
 //! | [`index`] | sparse-index paths, entries, prepared files, signed documents, the snapshot's hash tree |
 //! | [`store`] | SQLite, one file per table family behind one `Store`; read-only connections in a pool; the FTS5 search index |
-//! | [`blobs`] | content-addressed, durable blob files |
-//! | [`bucket`] | an S3-compatible bucket (object_store behind a blocking facade): where `[export] target` keeps the static tree |
+//! | [`blobs`] | content-addressed, durable blob files (and their copy in a bucket) |
+//! | [`bucket`] | an S3-compatible bucket (object_store behind a blocking facade): where `[export] target` keeps the static tree and `[storage] blobs` a second copy of every blob |
 //! | [`safe_fs`] | files from outside, opened beneath a directory handle without following links |
 //! | [`package`] | kinds, names, versions and their rules |
 //! | [`token`] | roles, token format, hashing |
@@ -45,7 +45,7 @@
 //! - Every library module has its own `thiserror` enum whose variants carry
 //!   what a user needs to act (the path, the URL, the source, the package):
 //!   [`safe_fs::SafeFsError`], [`bundle::BundleError`],
-//!   [`store::StoreError`], [`config::ConfigError`],
+//!   [`store::StoreError`], [`config::ConfigError`], [`bucket::BucketError`],
 //!   [`registry::RegistryError`] (which wraps the store's and the bundle's),
 //!   [`client::verify::TrustError`], [`mirror::transfer::TransferError`] and
 //!   the mirror's per-kind errors, [`server::ServerError`]. Messages say what

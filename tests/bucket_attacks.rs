@@ -185,7 +185,7 @@ fn a_listing_that_never_ends_stops_the_daemon_at_start_with_a_clear_error() {
     std::fs::write(
         &config,
         format!(
-            "[export]\ntarget = \"s3://lying-tree/t\"\nbase_url = \"http://tree.example\"\n\
+            "[export]\ntarget = \"s3://lying-tree/t\"\nbase_url = \"http://tree.example\"\nmax_listed_objects = 50000\n\
              [s3]\nendpoint = \"{}\"\nregion = \"r\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n",
             s3.endpoint
         ),

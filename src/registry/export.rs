@@ -59,7 +59,10 @@ pub(super) fn configured_target(config: &Config) -> Result<Option<TreeTarget>, R
     let bad_config = |e: config::ConfigError| RegistryError::Io(std::io::Error::other(e));
     if let Some(url) = config.export.bucket().map_err(bad_config)? {
         let bucket = crate::bucket::Bucket::open(&url, &config.s3).map_err(std::io::Error::from)?;
-        return Ok(Some(TreeTarget::Bucket(export::BucketTree::open(bucket)?)));
+        return Ok(Some(TreeTarget::Bucket(export::BucketTree::open(
+            bucket,
+            config.export.max_listed_objects,
+        )?)));
     }
     Ok((!config.export.dir.as_os_str().is_empty())
         .then(|| TreeTarget::Dir(config.export.dir.clone())))

@@ -22,14 +22,6 @@ use crate::blobs::{BlobStore, Sha256Digest};
 use crate::bucket::{Bucket, ObjectKind};
 use crate::crash_point::crash_point;
 
-/// The most objects a tree's prefix may hold when it is opened: about
-/// three times a registry of 100,000 packages × 3 versions (index files,
-/// statements, blobs, nodes, zips). The tree's own keys are under 150
-/// bytes (about 300 MB at the limit); other writers' keys in the same
-/// prefix may be up to S3's 1,024 bytes each, so give the tree a prefix of
-/// its own.
-pub const MAX_LISTED_OBJECTS: usize = 2_000_000;
-
 /// A tree below a bucket URL, and what is known to be in it.
 #[derive(Debug)]
 pub struct BucketTree {
@@ -47,9 +39,13 @@ struct Known {
 }
 
 impl BucketTree {
-    /// Lists what the bucket already holds below the URL's prefix.
-    pub fn open(bucket: Bucket) -> io::Result<BucketTree> {
-        let listing = bucket.list("", MAX_LISTED_OBJECTS)?;
+    /// Lists what the bucket already holds below the URL's prefix, refusing
+    /// a listing of over `max_objects` (`export.max_listed_objects`). The
+    /// tree's own keys are under 150 bytes (about 300 MB at 2,000,000);
+    /// other writers' keys in the same prefix may be up to S3's 1,024 bytes
+    /// each, so give the tree a prefix of its own.
+    pub fn open(bucket: Bucket, max_objects: usize) -> io::Result<BucketTree> {
+        let listing = bucket.list("", max_objects)?;
         if let Some(why) = &listing.cut_short {
             // What was not listed is written again (a fresh bucket's cost),
             // and what it holds of earlier runs is not pruned this time.
