@@ -329,6 +329,22 @@ impl Default for Export {
     }
 }
 
+/// The bucket a setting names (`s3://…`), or `None` when it is empty.
+fn bucket_setting(
+    key: &'static str,
+    value: &str,
+) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    crate::bucket::BucketUrl::parse(value)
+        .map(Some)
+        .map_err(|e| ConfigError::Invalid {
+            key,
+            reason: e.to_string(),
+        })
+}
+
 /// Where blobs are kept besides `DATA/blobs`.
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -341,30 +357,14 @@ pub struct Storage {
 impl Storage {
     /// The bucket of `blobs`, when one is set.
     pub fn bucket(&self) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
-        if self.blobs.is_empty() {
-            return Ok(None);
-        }
-        crate::bucket::BucketUrl::parse(&self.blobs)
-            .map(Some)
-            .map_err(|e| ConfigError::Invalid {
-                key: "storage.blobs",
-                reason: e.to_string(),
-            })
+        bucket_setting("storage.blobs", &self.blobs)
     }
 }
 
 impl Export {
     /// The bucket of `target`, when one is set.
     pub fn bucket(&self) -> Result<Option<crate::bucket::BucketUrl>, ConfigError> {
-        if self.target.is_empty() {
-            return Ok(None);
-        }
-        crate::bucket::BucketUrl::parse(&self.target)
-            .map(Some)
-            .map_err(|e| ConfigError::Invalid {
-                key: "export.target",
-                reason: e.to_string(),
-            })
+        bucket_setting("export.target", &self.target)
     }
 
     /// True when a tree is to be kept (in a directory or a bucket).

@@ -36,22 +36,7 @@ fn every_blob_is_in_the_bucket_and_one_the_data_directory_lost_comes_back_from_i
     let d = Daemon::with_config(&toml);
     let publisher = d.token("publisher", "alice");
     let cargo = Cargo::new(&d.url, false);
-    let krate = cargo.krate(
-        "base",
-        "[package]\nname = \"ex-base\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n",
-        &[("lib.rs", "pub fn version() -> &'static str { \"0.1.0\" }\n")],
-    );
-    cargo.ok(
-        &krate,
-        &[
-            "publish",
-            "--registry",
-            "skillreg",
-            "--no-verify",
-            "--allow-dirty",
-        ],
-        Some(&publisher),
-    );
+    cargo.publish_ex_base("0.1.0", &publisher);
     d.publish_skill("kept-skill", "1.0.0");
 
     // Each bundle, read back from the bucket by its sha256, is the bundle.
@@ -83,13 +68,7 @@ fn every_blob_is_in_the_bucket_and_one_the_data_directory_lost_comes_back_from_i
     user.install(&d.url, &trust, &project, &["kept-skill"]);
     assert!(project.join(".claude/skills/kept-skill/SKILL.md").is_file());
     let cargo = Cargo::new(&d.url, false);
-    let consumer = cargo.krate(
-        "consumer",
-        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nex-base = { version = \"0.1\", registry = \"skillreg\" }\n",
-        &[("main.rs", "fn main() { println!(\"{}\", ex_base::version()); }\n")],
-    );
-    assert_eq!(cargo.ok(&consumer, &["run", "-q"], None).trim(), "0.1.0");
+    assert_eq!(cargo.run_ex_base_consumer("0.1"), "0.1.0");
     for cksum in &published {
         assert!(local_blob(&d, cksum).is_file(), "{cksum} is kept again");
     }

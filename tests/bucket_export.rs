@@ -42,22 +42,7 @@ fn cargo_skillreg_and_the_skills_cli_read_the_bucket_through_nginx_with_the_daem
     let d = Daemon::with_config(&export_toml(&garage, "s3://skills-tree/reg/v1", &nginx.url));
     let publisher = d.token("publisher", "alice");
     let cargo = Cargo::new(&d.url, false);
-    let krate = cargo.krate(
-        "base",
-        "[package]\nname = \"ex-base\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n",
-        &[("lib.rs", "pub fn version() -> &'static str { \"0.1.0\" }\n")],
-    );
-    cargo.ok(
-        &krate,
-        &[
-            "publish",
-            "--registry",
-            "skillreg",
-            "--no-verify",
-            "--allow-dirty",
-        ],
-        Some(&publisher),
-    );
+    cargo.publish_ex_base("0.1.0", &publisher);
     d.publish_skill("bucket-skill", "1.0.0");
 
     // What the daemon acknowledged is in the bucket, and the tree nginx
@@ -108,16 +93,7 @@ fn cargo_skillreg_and_the_skills_cli_read_the_bucket_through_nginx_with_the_daem
         .is_file());
 
     let from_nginx = Cargo::new(&nginx.url, false);
-    let consumer = from_nginx.krate(
-        "consumer",
-        "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nex-base = { version = \"0.1\", registry = \"skillreg\" }\n",
-        &[("main.rs", "fn main() { println!(\"{}\", ex_base::version()); }\n")],
-    );
-    assert_eq!(
-        from_nginx.ok(&consumer, &["run", "-q"], None).trim(),
-        "0.1.0"
-    );
+    assert_eq!(from_nginx.run_ex_base_consumer("0.1"), "0.1.0");
 
     let work = tempfile::tempdir().unwrap();
     let (home, skills_project) = (work.path().join("home"), work.path().join("project"));

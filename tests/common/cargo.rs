@@ -99,6 +99,40 @@ impl Cargo {
         }
         path
     }
+
+    /// Publishes `ex-base` at `version` (a library whose `version()`
+    /// returns it) with `token`.
+    pub fn publish_ex_base(&self, version: &str, token: &str) {
+        let krate = self.krate(
+            &format!("ex-base-{version}"),
+            &format!(
+                "[package]\nname = \"ex-base\"\nversion = \"{version}\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n"
+            ),
+            &[("lib.rs", &format!("pub fn version() -> &'static str {{ \"{version}\" }}\n"))],
+        );
+        let publish = [
+            "publish",
+            "--registry",
+            "skillreg",
+            "--no-verify",
+            "--allow-dirty",
+        ];
+        self.ok(&krate, &publish, Some(token));
+    }
+
+    /// Builds and runs a binary crate that depends on `ex-base` `req` from
+    /// this registry; returns the version it printed.
+    pub fn run_ex_base_consumer(&self, req: &str) -> String {
+        let consumer = self.krate(
+            "consumer",
+            &format!(
+                "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+                 [dependencies]\nex-base = {{ version = \"{req}\", registry = \"skillreg\" }}\n"
+            ),
+            &[("main.rs", "fn main() { println!(\"{}\", ex_base::version()); }\n")],
+        );
+        self.ok(&consumer, &["run", "-q"], None).trim().to_string()
+    }
 }
 
 /// Resolves `dir` afresh (a new lockfile) and returns the version chosen for `name`.
