@@ -157,17 +157,17 @@ impl BlobStore {
 
     /// The blob's file, fetched back from the bucket (checked against its
     /// name, and kept) when the directory lacks it.
+    ///
+    /// Without a bucket this is [`BlobStore::path`], with no file-system
+    /// call: a download opens the file anyway, and fails there if it is gone.
     pub fn local_path(&self, digest: &Sha256Digest) -> io::Result<PathBuf> {
         let path = self.path(digest);
+        let Some(remote) = &self.bucket else {
+            return Ok(path);
+        };
         if path.is_file() {
             return Ok(path);
         }
-        let Some(remote) = &self.bucket else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("blob {digest} is not in {}", self.root.display()),
-            ));
-        };
         let key = remote_key(digest);
         let bytes = remote.bucket.get(&key, remote.max_bytes)?.ok_or_else(|| {
             io::Error::new(

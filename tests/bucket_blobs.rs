@@ -141,14 +141,6 @@ fn a_publish_the_bucket_cannot_take_is_refused_and_nothing_becomes_visible() {
 
     // A daemon cannot start on a bucket that does not answer.
     let (dir, data) = d.stop();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.path().join("skillreg.toml"))
-        .arg("--data")
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = serve_refused(&dir.path().join("skillreg.toml"), &data);
     assert!(stderr.contains("bucket gone-store"), "{stderr}");
 }

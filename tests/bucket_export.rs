@@ -195,15 +195,7 @@ fn a_bucket_the_daemon_cannot_write_stops_it_at_start_with_a_clear_error() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = serve_refused(&config, &dir.path().join("data"));
     assert!(stderr.contains("bucket locked-tree"), "{stderr}");
     assert_eq!(
         garage.web_get("index/config.json").0,
@@ -217,15 +209,7 @@ fn a_bucket_the_daemon_cannot_write_stops_it_at_start_with_a_clear_error() {
         "[export]\ntarget = \"s3://Bad_Bucket\"\nbase_url = \"http://tree.example\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&bad_url)
-        .arg("--data")
-        .arg(dir.path().join("data2"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = serve_refused(&bad_url, &dir.path().join("data2"));
     assert!(
         stderr.contains("export.target") && stderr.contains("s3://BUCKET"),
         "{stderr}"

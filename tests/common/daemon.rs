@@ -362,6 +362,21 @@ pub fn marketplace_source(name: &str, path: &Path) -> String {
     )
 }
 
+/// Runs `skillreg serve` with `config` on `data`, expecting it to refuse
+/// to start; returns what it wrote to stderr.
+pub fn serve_refused(config: &Path, data: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the daemon started: {stderr}");
+    stderr
+}
+
 /// Runs the skillreg CLI.
 pub fn cli(args: &[&str]) -> std::process::Output {
     Command::new(BIN)
