@@ -20,6 +20,20 @@ pub struct Daemon {
     _dir: tempfile::TempDir,
 }
 
+/// `toml` with the request rate limits off, unless it sets them itself.
+///
+/// A test reads back every served file after each step to prove a refusal
+/// changed nothing ([`Daemon::fingerprint`]): hundreds of requests a second
+/// under one token, which the default limits (100 a second, 500 at once)
+/// refuse on a fast machine. No client does that; the tests of the limits
+/// themselves write their own `[rate_limit]`.
+fn with_rates_unlimited(toml: &str) -> String {
+    if toml.contains("[rate_limit]") {
+        return toml.to_string();
+    }
+    format!("{toml}\n[rate_limit]\nper_ip_per_second = 0\nper_token_per_second = 0\n")
+}
+
 impl Daemon {
     /// Starts the daemon with default config.
     pub fn start() -> Daemon {
@@ -73,7 +87,7 @@ impl Daemon {
         listen: &str,
     ) -> Daemon {
         let config = dir.path().join("skillreg.toml");
-        std::fs::write(&config, toml).unwrap();
+        std::fs::write(&config, with_rates_unlimited(toml)).unwrap();
         let stderr_path = dir
             .path()
             .join(format!("stderr-{}.log", std::process::id()));
