@@ -44,6 +44,7 @@ fn cargo_skillreg_and_the_skills_cli_read_the_bucket_through_nginx_with_the_daem
     let cargo = Cargo::new(&d.url, false);
     cargo.publish_ex_base("0.1.0", &publisher);
     d.publish_skill("bucket-skill", "1.0.0");
+    d.wait_for_export();
 
     // What the daemon acknowledged is in the bucket, and the tree nginx
     // serves from it verifies; its index files are the daemon's bytes.
@@ -143,6 +144,7 @@ fn every_change_reaches_the_bucket_with_credentials_from_the_environment() {
     };
 
     d.publish_skill("changing", "1.0.0");
+    d.wait_for_export();
     assert_eq!(versions(&assert_verifies(index)), [("1.0.0".into(), false)]);
     d.publish_skill("changing", "1.1.0");
     let (status, _) = delete(
@@ -150,6 +152,7 @@ fn every_change_reaches_the_bucket_with_credentials_from_the_environment() {
         Some(&d.admin),
     );
     assert_eq!(status, 200);
+    d.wait_for_export();
     let listed = assert_verifies(index);
     assert_eq!(
         versions(&listed),
@@ -165,6 +168,7 @@ fn every_change_reaches_the_bucket_with_credentials_from_the_environment() {
     // one before it stay.
     std::thread::sleep(Duration::from_millis(1100));
     d.publish_skill("changing", "1.2.0");
+    d.wait_for_export();
     let snapshots: Vec<String> = (1..=20)
         .filter(|n| {
             garage
@@ -285,6 +289,7 @@ fn a_crash_between_two_objects_leaves_the_bucket_tree_verifiable() {
     };
     let d = Daemon::with_config(&toml);
     d.publish_skill("before", "1.0.0");
+    d.wait_for_export();
     assert_verifies(index);
     let trust_dir = tempfile::tempdir().unwrap();
     let trust = export_root(&d.data, trust_dir.path(), "root.json");
@@ -318,9 +323,18 @@ fn a_crash_between_two_objects_leaves_the_bucket_tree_verifiable() {
             let answered = ureq::put(format!("{url}/api/v1/crates/new"))
                 .header("Authorization", admin.trim())
                 .send(&body[..]);
-            match answered {
-                Ok(r) if r.status() == 200 => acknowledged.push(name),
-                _ => crashed_in_publish += 1,
+            if matches!(answered, Ok(r) if r.status() == 200) {
+                acknowledged.push(name);
+            }
+            // The tree is written after the publish is acknowledged: the
+            // crash point stops the daemon then, unless the publish wrote
+            // fewer than N objects.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().unwrap().is_some() {
+                crashed_in_publish += 1;
             }
         }
         let _ = child.kill();

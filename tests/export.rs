@@ -146,6 +146,7 @@ fn configured_export_follows_every_change() {
     );
 
     d.publish_skill("auto-one", "1.0.0");
+    d.wait_for_export();
     let path = "au/to/auto-one";
     assert_eq!(
         http_bytes(&format!("{}/index/{path}", nginx.url)),
@@ -166,12 +167,13 @@ fn configured_export_follows_every_change() {
         assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
     assert!(listed.contains_key(path));
 
-    // A yank reaches the tree before the API answers.
+    // A yank reaches the tree just after the API answers.
     let (status, _) = delete(
         &format!("{}/api/v1/crates/auto-one/1.0.0/yank", d.url),
         Some(&d.admin),
     );
     assert_eq!(status, 200);
+    d.wait_for_export();
     let yanked = String::from_utf8(http_bytes(&format!("{}/index/{path}", nginx.url))).unwrap();
     assert!(yanked.contains("\"yanked\":true"), "{yanked}");
     let (later, _) = assert_tree_verifies(|p| http_bytes(&format!("{}/index/{p}", nginx.url)));
@@ -279,6 +281,7 @@ fn clawhub_files_that_cannot_be_written_hold_back_nothing_signed() {
     let dir = skill_dir(src.path(), "long-version", &long, "A long version.");
     let before = timestamp();
     d.publish_dir("skill", "long-version", &long, &dir, &[]);
+    d.wait_for_export();
     assert_ne!(timestamp(), before, "the tree was signed again");
     assert!(root.join("index/lo/ng/long-version").is_file());
     let versions =
@@ -291,6 +294,7 @@ fn clawhub_files_that_cannot_be_written_hold_back_nothing_signed() {
     std::fs::write(root.join("api/v1/skills/in-the-way"), "junk").unwrap();
     let before = timestamp();
     d.publish_skill("in-the-way", "1.0.0");
+    d.wait_for_export();
     assert_ne!(timestamp(), before, "the tree was signed again");
     assert!(root.join("index/in/-t/in-the-way").is_file());
     d.assert_serving();

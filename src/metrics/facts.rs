@@ -68,6 +68,8 @@ pub struct Facts {
     pub rate_limited: Vec<(&'static str, u64)>,
     /// The background fsck so far.
     pub fsck: FsckOutcome,
+    /// Changes not yet written to the static tree; `None` without `[export]`.
+    pub export_behind: Option<u64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -169,6 +171,13 @@ impl Facts {
             "Seconds until a served signed document expires (the daemon re-signs the timestamp at half its life; alert well before 0)",
             expiry,
         );
+        if let Some(behind) = self.export_behind {
+            r.register(
+                "export_pending_changes",
+                "Changes acknowledged but not yet written to the static tree ([export]); above 0 for more than a few seconds, the target cannot be written (see the log)",
+                gauge(behind as i64),
+            );
+        }
         self.fsck.register(&mut r);
         r
     }

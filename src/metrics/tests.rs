@@ -36,6 +36,7 @@ fn facts() -> Facts {
         now: 1_000,
         rate_limited: vec![("address", 2), ("token", 0), ("uploads", 1)],
         fsck: FsckOutcome::default(),
+        export_behind: Some(2),
     }
 }
 

@@ -39,8 +39,10 @@ pub(super) struct Exporter {
     signing: Signing,
     /// ETag of each file as last written, to write only what changed.
     written: HashMap<String, Vec<u8>>,
-    /// A write failed; everything is re-checked at the next refresh.
+    /// A write failed; everything is re-checked at the next sync.
     dirty: bool,
+    /// Packages are placed in the cache that no signed snapshot names yet.
+    unsigned: bool,
     /// The feeds of the tree: their marketplace names the tree's base URL.
     feeds: Feeds,
     feed_view: FeedView,
@@ -90,6 +92,7 @@ impl Exporter {
             signing: Signing::open(data_dir, store, cfg)?,
             written: HashMap::new(),
             dirty: false,
+            unsigned: false,
             feeds: Feeds::default(),
             feed_view: FeedView::default(),
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -147,17 +150,20 @@ impl Exporter {
         Ok((exporter, summary))
     }
 
-    /// Re-renders packages into the tree after a publish, yank or import,
-    /// then signs and writes once. A package that fails to render does not
-    /// keep the others out: each is placed, and the first error is
-    /// returned after the tree is written.
-    pub(super) fn packages_changed(
+    /// Re-renders packages into the tree's cache after a publish, yank or
+    /// import, and signs the tree's snapshot once (with the writer's
+    /// connection: it takes the next snapshot version); [`Exporter::sync`]
+    /// then writes them. A package that fails to render does not keep the
+    /// others out: each is placed, and the first error is returned after
+    /// the snapshot is signed.
+    pub(super) fn place(
         &mut self,
         store: &mut Store,
         blobs: &BlobStore,
         packages: &[PackageRow],
         cfg: &config::Signing,
     ) -> Result<(), RegistryError> {
+        self.unsigned = true;
         let mut first_error = None;
         for package in packages {
             if let Err(e) = self.package_changed(store, blobs, package) {
@@ -165,8 +171,19 @@ impl Exporter {
             }
         }
         self.sign_snapshot(store, cfg)?;
-        self.sync(store, blobs)?;
+        self.unsigned = false;
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Whether the tree's cache holds changes its snapshot does not sign
+    /// yet (signing failed), or files not yet written (a write failed).
+    pub(super) fn needs_signing(&self) -> bool {
+        self.unsigned
+    }
+
+    /// Whether a write to the tree failed and waits for the next sync.
+    pub(super) fn dirty(&self) -> bool {
+        self.dirty
     }
 
     /// Places one package's index file and feeds.
@@ -284,23 +301,25 @@ impl Exporter {
     }
 
     /// Follows rotations and re-signs before expiry, like the daemon's own
-    /// documents; retries a failed write.
-    pub(super) fn refresh(
+    /// documents (with the writer's connection: a rotation may issue a
+    /// root). Returns whether anything was re-signed, for a sync to write.
+    pub(super) fn refresh_signing(
         &mut self,
         data_dir: &Path,
         store: &mut Store,
-        blobs: &BlobStore,
         cfg: &config::Signing,
-    ) -> Result<(), RegistryError> {
-        let resigned = self.signing.refresh(data_dir, store, &self.cache, cfg)?;
-        if resigned || self.dirty {
-            self.sync(store, blobs)?;
-        }
-        Ok(())
+    ) -> Result<bool, RegistryError> {
+        self.signing.refresh(data_dir, store, &self.cache, cfg)
     }
 
-    /// Writes every blob the index names and every file whose bytes changed.
-    fn sync(&mut self, store: &Store, blobs: &BlobStore) -> Result<ExportSummary, RegistryError> {
+    /// Writes every blob the index names and every file whose bytes
+    /// changed. It only reads the store, so it runs on a connection of its
+    /// own, without the writer lock: a slow target holds up no publish.
+    pub(super) fn sync(
+        &mut self,
+        store: &Store,
+        blobs: &BlobStore,
+    ) -> Result<ExportSummary, RegistryError> {
         self.dirty = true;
         let mut summary = ExportSummary::default();
         for cksum in store.approved_cksums()? {

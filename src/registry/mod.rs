@@ -9,6 +9,7 @@ mod catalog;
 pub mod clawhub;
 mod downloads;
 mod export;
+mod export_follow;
 mod feeds;
 mod imports;
 mod marketplace_export;
@@ -94,8 +95,8 @@ pub struct Registry {
     writer: Mutex<Store>,
     /// Locked only while `writer` is held, so documents follow the index in order.
     signing: Mutex<signing::Signing>,
-    /// The static tree kept in step (`[export] dir`), locked like `signing`.
-    exporter: Mutex<Option<export::Exporter>>,
+    /// The static tree kept in step (`[export]`), off the publish path.
+    follower: export_follow::TreeFollower,
     /// Read-only connections for everything that only reads.
     readers: ReaderPool,
     blobs: BlobStore,
@@ -141,7 +142,7 @@ impl Registry {
             config: config.clone(),
             writer: Mutex::new(writer),
             signing: Mutex::new(signing),
-            exporter: Mutex::new(None),
+            follower: export_follow::TreeFollower::default(),
             readers,
             blobs,
             index: IndexCache::default(),
@@ -191,7 +192,8 @@ impl Registry {
                     &config.export.base_url,
                 )?;
                 tracing::info!(tree = %exporter.target(), packages = summary.packages, "static export is up to date");
-                *registry.exporter() = Some(exporter);
+                let reader = Store::open_read_only(&registry.data_dir.join(crate::store::DB_FILE))?;
+                registry.follower.start(exporter, reader);
             }
         }
         Ok(registry)
@@ -222,10 +224,6 @@ impl Registry {
 
     fn writer(&self) -> MutexGuard<'_, Store> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn exporter(&self) -> MutexGuard<'_, Option<export::Exporter>> {
-        self.exporter.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn signing(&self) -> MutexGuard<'_, signing::Signing> {
@@ -385,14 +383,6 @@ impl Registry {
             &self.index,
             &self.config.signing,
         )?;
-        if let Some(exporter) = self.exporter().as_mut() {
-            exporter.refresh(
-                &self.data_dir,
-                &mut store,
-                &self.blobs,
-                &self.config.signing,
-            )?;
-        }
         Ok(resigned)
     }
 
@@ -593,8 +583,9 @@ impl Registry {
     }
 
     /// Re-renders a package and publishes a new snapshot and timestamp, then
-    /// updates the static export. A failed export write is not the caller's
-    /// error (the change is already durable): the background refresh retries.
+    /// queues the package for the static export, which the daemon's export
+    /// task writes after the change is acknowledged (see
+    /// [`Registry::flush_export`]).
     /// `after_render` is the caller's test hook between the two (see
     /// [`crate::crash_point`]).
     fn render_and_sign(
@@ -607,16 +598,7 @@ impl Registry {
         self.render(store, &mut signing, package)?;
         self.sign_snapshot(store, &mut signing)?;
         crate::crash_point::crash_point(after_render);
-        if let Some(exporter) = self.exporter().as_mut() {
-            if let Err(e) = exporter.packages_changed(
-                store,
-                &self.blobs,
-                std::slice::from_ref(package),
-                &self.config.signing,
-            ) {
-                tracing::error!(error = %e, "updating the static export failed; retrying in the background");
-            }
-        }
+        self.export_packages(std::slice::from_ref(package));
         Ok(())
     }
 

@@ -245,16 +245,7 @@ impl Registry {
                 self.render(&store, &mut signing, package)?;
             }
             self.sign_snapshot(&mut store, &mut signing)?;
-            if let Some(exporter) = self.exporter().as_mut() {
-                if let Err(e) = exporter.packages_changed(
-                    &mut store,
-                    &self.blobs,
-                    &approved,
-                    &self.config.signing,
-                ) {
-                    tracing::error!(error = %e, "updating the static export failed; retrying in the background");
-                }
-            }
+            self.export_packages(&approved);
         }
         Ok(outcomes)
     }

@@ -89,6 +89,7 @@ fn facts(shared: &Shared) -> Result<Facts, crate::store::StoreError> {
             ("uploads", shared.uploads.refused()),
         ],
         fsck: shared.fsck.outcome(),
+        export_behind: shared.registry.export_behind(),
     })
 }
 

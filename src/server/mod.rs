@@ -255,6 +255,18 @@ async fn serve(
         })
     };
 
+    // The static tree (`[export]`): written after changes, off the publish
+    // path; a failed write is retried, and expiries re-signed, every tick.
+    let export_writer = shared.registry.export_behind().is_some().then(|| {
+        let registry = shared.registry.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = tokio::time::timeout(RESIGN_CHECK, registry.export_changed()).await;
+                flush_export(&registry).await;
+            }
+        })
+    });
+
     let scheduler = shared.mirror.spawn_scheduler();
     let fsck = metrics::spawn_background_fsck(shared.clone());
 
@@ -299,7 +311,27 @@ async fn serve(
         fsck.abort();
     }
     flush_downloads(&shared.registry).await;
+    if let Some(export_writer) = export_writer {
+        // What was acknowledged reaches the tree before the daemon exits
+        // (a start would write it too, but a stopped daemon's tree is what
+        // readers of the bucket or directory see meanwhile).
+        export_writer.abort();
+        flush_export(&shared.registry).await;
+    }
     Ok(())
+}
+
+/// Writes the static tree's pending changes on the blocking pool; a failure
+/// is retried at the next tick.
+async fn flush_export(registry: &Arc<Registry>) {
+    let registry = registry.clone();
+    match tokio::task::spawn_blocking(move || registry.flush_export()).await {
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "updating the static export failed; retrying in the background")
+        }
+        Err(e) => tracing::error!(error = %e, "static export task failed"),
+        Ok(Ok(_)) => {}
+    }
 }
 
 /// Writes counted downloads on the blocking pool; a failure keeps them for

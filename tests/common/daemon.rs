@@ -234,6 +234,34 @@ impl Daemon {
         assert_eq!(status.as_u16(), 200, "GET {url}");
     }
 
+    /// Waits until the static tree (`[export]`) holds every change so far:
+    /// the daemon writes it after a change is acknowledged, off the publish
+    /// path, and `/metrics` counts what it has not written yet.
+    pub fn wait_for_export(&self) {
+        let url = format!("{}/metrics", self.url);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut r = get_with(&url, &[("authorization", &self.admin)]);
+            assert_eq!(r.status(), 200, "GET /metrics");
+            let body = r.body_mut().read_to_string().unwrap();
+            if body
+                .lines()
+                .any(|l| l == "skillreg_export_pending_changes 0")
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the static tree is still behind after 60 s:\n{}",
+                body.lines()
+                    .filter(|l| l.contains("export_pending"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Asserts the daemon still answers.
     pub fn assert_serving(&self) {
         let (status, body) = get(&format!("{}/healthz", self.url));

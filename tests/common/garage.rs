@@ -106,6 +106,18 @@ impl Garage {
         let _ = self.child.wait();
     }
 
+    /// Freezes the server (SIGSTOP): its ports still accept connections,
+    /// and nothing ever answers, as an endpoint behind a network that drops
+    /// the replies. [`Garage::thaw`] lets it go on.
+    pub fn freeze(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    /// Lets a frozen server go on.
+    pub fn thaw(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// Starts the stopped server again on the same ports and data.
     pub fn resume(&mut self) {
         self.child = spawn_server(self.dir.path(), &self.config, &self.bucket);
