@@ -2,10 +2,11 @@
 //!
 //! A publish, yank, approval or import leaves its packages in the queue and
 //! returns; the daemon's export task calls [`Registry::flush_export`], which
-//! renders and signs them under the writer lock (a moment, as for the
-//! daemon's own index) and then writes the tree without it. Writing can be
-//! slow — a bucket that drops packets answers only after its client's
-//! timeouts — and must never hold up a publish (`index-spec/export.md` §4).
+//! renders, signs and writes them on a store connection of its own, without
+//! the writer lock. Rendering the tree's feed documents costs in proportion
+//! to the registry, and writing can be slow (a bucket that drops packets
+//! answers only after its client's timeouts): neither may hold up a publish
+//! (`index-spec/export.md` §5.1).
 //!
 //! Nothing is lost to a crash: a start writes the whole tree again from the
 //! store before the daemon serves.
@@ -28,8 +29,10 @@ pub(super) struct TreeFollower {
     /// taken while the writer lock is held (a flush takes them the other
     /// way round).
     exporter: Mutex<Option<Exporter>>,
-    /// Read-only; the tree's writes only read the store.
-    reader: Mutex<Option<Store>>,
+    /// The exporter's own connection. It writes little (the next snapshot
+    /// and timestamp versions, a feed zip it renders), each in a transaction
+    /// of its own, which SQLite serializes with the writer's.
+    store: Mutex<Option<Store>>,
     /// Packages changed since the last flush took them, by name (a later
     /// change of the same package replaces the row).
     pending: Mutex<BTreeMap<String, PackageRow>>,
@@ -45,11 +48,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl TreeFollower {
     /// Starts following with `exporter`, whose tree is up to date with the
-    /// store as `reader` sees it.
-    pub(super) fn start(&self, exporter: Exporter, reader: Store) {
+    /// store, on the connection `store`.
+    pub(super) fn start(&self, exporter: Exporter, store: Store) {
         tracing::info!(tree = %exporter.target(), "the static export follows every change");
         *lock(&self.exporter) = Some(exporter);
-        *lock(&self.reader) = Some(reader);
+        *lock(&self.store) = Some(store);
         self.following.store(true, Ordering::SeqCst);
     }
 
@@ -91,17 +94,19 @@ impl Registry {
         let Some(exporter) = exporter.as_mut() else {
             return Ok(false);
         };
-        let (placed, resigned, covered) = {
-            let mut store = self.writer();
-            let resigned =
-                exporter.refresh_signing(&self.data_dir, &mut store, &self.config.signing)?;
-            let (packages, covered) = follower.take();
-            let placed = if packages.is_empty() && !exporter.needs_signing() {
-                Ok(())
-            } else {
-                exporter.place(&mut store, &self.blobs, &packages, &self.config.signing)
-            };
-            (placed, resigned, covered)
+        // A key rotation may issue a root, as the daemon's own signing may:
+        // under the writer lock, so that only one of them does.
+        let resigned =
+            exporter.refresh_signing(&self.data_dir, &mut self.writer(), &self.config.signing)?;
+        let (packages, covered) = follower.take();
+        let mut store = lock(&follower.store);
+        let store = store
+            .as_mut()
+            .expect("a connection is set with the exporter");
+        let placed = if packages.is_empty() && !exporter.needs_signing() {
+            Ok(())
+        } else {
+            exporter.place(store, &self.blobs, &packages, &self.config.signing)
         };
         if exporter.needs_signing() {
             // The tree's snapshot could not be signed: writing the files
@@ -114,9 +119,7 @@ impl Registry {
         if wrote {
             // The packages are in the exporter's cache now: were the write
             // to fail, the next flush writes them (the exporter is dirty).
-            let reader = lock(&follower.reader);
-            let reader = reader.as_ref().expect("a reader is set with the exporter");
-            exporter.sync(reader, &self.blobs)?;
+            exporter.sync(store, &self.blobs)?;
         }
         follower.written.fetch_max(covered, Ordering::SeqCst);
         // A package that would not render is logged; the others are written.

@@ -192,8 +192,9 @@ impl Registry {
                     &config.export.base_url,
                 )?;
                 tracing::info!(tree = %exporter.target(), packages = summary.packages, "static export is up to date");
-                let reader = Store::open_read_only(&registry.data_dir.join(crate::store::DB_FILE))?;
-                registry.follower.start(exporter, reader);
+                registry
+                    .follower
+                    .start(exporter, Store::open(&registry.data_dir)?);
             }
         }
         Ok(registry)
