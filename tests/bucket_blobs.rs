@@ -144,3 +144,56 @@ fn a_publish_the_bucket_cannot_take_is_refused_and_nothing_becomes_visible() {
     let stderr = serve_refused(&dir.path().join("skillreg.toml"), &data);
     assert!(stderr.contains("bucket gone-store"), "{stderr}");
 }
+
+/// The bucket takes connections and never answers (packets dropped on the
+/// way back): the publish that waits for it to hold its bundle waits alone.
+/// Other changes go on meanwhile, and once the bucket answers the publish
+/// is acknowledged with its bundle in the bucket.
+#[test]
+fn a_silent_bucket_holds_up_only_the_publish_waiting_for_it() {
+    let garage = Garage::start("silent-store");
+    let d = Daemon::with_config(&storage_toml(&garage, "s3://silent-store"));
+    d.publish_skill("before", "1.0.0");
+
+    garage.freeze();
+    let waiting = {
+        let (url, admin) = (d.url.clone(), d.admin.clone());
+        std::thread::spawn(move || {
+            let body = skill_publish_body("during", "1.0.0", &skill_tarball("during", "1.0.0"));
+            put(&format!("{url}/api/v1/crates/new"), Some(&admin), &body)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let (status, text) = delete(
+        &format!("{}/api/v1/crates/before/1.0.0/yank", d.url),
+        Some(&d.admin),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a yank waited {:?} behind a publish waiting for the bucket",
+        started.elapsed()
+    );
+    assert!(
+        !waiting.is_finished(),
+        "the publish did not wait for the bucket"
+    );
+
+    garage.thaw();
+    let (status, text) = waiting.join().unwrap();
+    assert_eq!(status, 200, "{text}");
+    let cksum = cksums(&d, "du/ri/during").pop().unwrap();
+    let digest = Sha256Digest::from_hex(&cksum).unwrap();
+    let key = remote_key(&digest);
+    assert_eq!(
+        garage
+            .client("")
+            .get(&key, 1 << 20)
+            .unwrap()
+            .map(|b| Sha256Digest::of(&b)),
+        Some(digest),
+        "{key} in the bucket"
+    );
+    d.assert_serving();
+}

@@ -185,12 +185,18 @@ impl Registry {
         let mirror_identity = mirror_identity(&owner);
         let upstream_json = offer.upstream.to_string();
 
-        let mut store = self.writer();
-        if let Some(outcome) = store_verdict(&store, offer.source, offer.kind, &checked)? {
+        // As a publish does (see `Registry::publish`): the verdict first
+        // without the writer lock, so the blob is written while other
+        // changes go on; again under it before the insert.
+        if let Some(outcome) = store_verdict(&self.reader(), offer.source, offer.kind, &checked)? {
             return Ok(outcome);
         }
         self.blobs.put(offer.bundle)?;
         crate::crash_point::crash_point("mirror.after_blob");
+        let mut store = self.writer();
+        if let Some(outcome) = store_verdict(&store, offer.source, offer.kind, &checked)? {
+            return Ok(outcome);
+        }
         let package = store.insert_version(&checked.new_version(
             offer.kind,
             &mirror_identity,

@@ -141,16 +141,22 @@ impl Registry {
     ) -> Result<Published, RegistryError> {
         let plan = self.prepare_publish(who, meta, tarball)?;
         let entry_json = index::line(&plan.entry);
-        let mut store = self.writer();
-        // Checks that need the store, under the writer lock so they hold
-        // until the insert; repeated by the insert's own transaction.
-        let claim = self.publish_target(&store, who, &plan)?;
+        // The checks that need the store, first without the writer lock:
+        // a refused publish stores no blob, and the blob is written (and,
+        // with `[storage] blobs`, sent to the bucket) while other changes
+        // go on, so a slow disk or bucket holds up this publish alone.
+        self.publish_target(&self.reader(), who, &plan)?;
         // The blob is durable before the version row commits, so the index
-        // never names a missing blob; a crash in between leaves only an
-        // unreferenced blob.
+        // never names a missing blob; a crash in between, or a publish of
+        // the same version that wins the race below, leaves only an
+        // unreferenced blob (fsck lists it).
         let stored = self.blobs.put(plan.tarball)?;
         debug_assert_eq!(stored, plan.cksum);
         crash_point("publish.after_blob");
+        let mut store = self.writer();
+        // Again under the writer lock, so they hold until the insert; the
+        // insert's own transaction repeats them.
+        let claim = self.publish_target(&store, who, &plan)?;
         let new = crate::store::NewVersion {
             name: &plan.name,
             kind: plan.kind,

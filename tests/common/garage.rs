@@ -230,6 +230,8 @@ fn spawn_server(dir: &Path, config: &Path, bucket: &str) -> Child {
 
 impl Drop for Garage {
     fn drop(&mut self) {
+        // A frozen server takes SIGTERM only once it goes on.
+        self.thaw();
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
