@@ -256,3 +256,48 @@ fn a_write_in_the_way_leaves_the_tree_verifying_meanwhile() {
     tree_verifies(&root);
     d.assert_serving();
 }
+
+/// SIGTERM while the tree's bucket never answers (Garage stopped with
+/// SIGSTOP): the final flush cannot finish, and must not keep the daemon
+/// from exiting for longer than its shutdown grace and a bounded wait
+/// (a start writes the whole tree again anyway).
+#[test]
+fn a_clean_shutdown_with_a_silent_bucket_still_exits() {
+    let garage = Garage::start("term-tree");
+    let toml = format!(
+        "[export]\ntarget = \"s3://term-tree/t\"\nbase_url = \"http://tree.example\"\n\
+         [limits]\nshutdown_grace_secs = 5\n{}",
+        garage.s3_toml()
+    );
+    let mut d = Daemon::with_config(&toml);
+    d.publish_skill("before", "1.0.0");
+    d.wait_for_export();
+    garage.freeze();
+    d.publish_skill("during", "1.0.0");
+    let pid = d.child.id() as libc::pid_t;
+    let started = std::time::Instant::now();
+    // SAFETY: the pid is our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let limit = std::time::Duration::from_secs(20);
+    let exited = loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    eprintln!("SIGTERM to exit: {:?} ({exited:?})", started.elapsed());
+    garage.thaw();
+    assert!(
+        exited.is_some(),
+        "the daemon had not exited {limit:?} after SIGTERM with its tree's bucket silent:\n{}",
+        d.log()
+            .lines()
+            .rev()
+            .take(10)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
