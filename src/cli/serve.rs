@@ -47,7 +47,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -109,7 +109,12 @@ pub(super) fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    // A write to the static tree still stuck on a silent bucket (the final
+    // flush gave up on it after the grace period) runs on a blocking
+    // thread that dropping the runtime would wait for without end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 fn init_logging() {

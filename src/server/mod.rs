@@ -315,8 +315,19 @@ async fn serve(
         // What was acknowledged reaches the tree before the daemon exits
         // (a start would write it too, but a stopped daemon's tree is what
         // readers of the bucket or directory see meanwhile).
+        // Bounded by the grace period: a bucket that never answers would
+        // otherwise keep the daemon from exiting for as long as its client
+        // retries; what is left is written by the next start.
         export_writer.abort();
-        flush_export(&shared.registry).await;
+        if tokio::time::timeout(grace, flush_export(&shared.registry))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                behind = shared.registry.export_behind().unwrap_or(0),
+                "the static export could not be brought up to date within the shutdown grace period; the next start writes the whole tree"
+            );
+        }
     }
     Ok(())
 }
