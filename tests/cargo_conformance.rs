@@ -33,13 +33,7 @@ fn conformance(auth_required: bool) {
     let other = d.token("publisher", "bob");
     let read_token = auth_required.then_some(reader.as_str());
     let cargo = Cargo::new(&d.url, auth_required);
-    let publish = [
-        "publish",
-        "--registry",
-        "skillreg",
-        "--no-verify",
-        "--allow-dirty",
-    ];
+    let publish = PUBLISH;
 
     // 1. Publish a crate.
     let base = base_crate(&cargo, "0.1.0", 1);

@@ -46,13 +46,7 @@ fn cargo_resolves_and_fetches_from_nginx_serving_an_export() {
     let d = Daemon::start();
     let publisher = d.token("publisher", "alice");
     let to_daemon = Cargo::new(&d.url, false);
-    let publish = [
-        "publish",
-        "--registry",
-        "skillreg",
-        "--no-verify",
-        "--allow-dirty",
-    ];
+    let publish = PUBLISH;
     to_daemon.ok(&base_crate(&to_daemon, "0.1.0"), &publish, Some(&publisher));
     to_daemon.ok(&base_crate(&to_daemon, "0.1.1"), &publish, Some(&publisher));
     to_daemon.ok(

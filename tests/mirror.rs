@@ -24,17 +24,7 @@ fn mirrored_versions_wait_for_approval_then_install_and_build() {
         "[package]\nname = \"mirrored-crate\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\n",
         &[("lib.rs", "pub fn answer() -> u32 { 42 }\n")],
     );
-    to_upstream.ok(
-        &krate,
-        &[
-            "publish",
-            "--registry",
-            "skillreg",
-            "--no-verify",
-            "--allow-dirty",
-        ],
-        Some(&publisher),
-    );
+    to_upstream.ok(&krate, &PUBLISH, Some(&publisher));
 
     let dir = tempfile::tempdir().unwrap();
     let upstream_root = export_root(&upstream.data, dir.path(), "upstream-root.json");

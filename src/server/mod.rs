@@ -222,13 +222,10 @@ async fn serve(
             loop {
                 tick.tick().await;
                 let registry = registry.clone();
-                match tokio::task::spawn_blocking(move || registry.refresh_signatures()).await {
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "re-signing the index failed; retrying")
-                    }
-                    Err(e) => tracing::error!(error = %e, "re-signing task failed"),
-                    Ok(Ok(_)) => {}
-                }
+                upkeep("re-signing the index", move || {
+                    registry.refresh_signatures()
+                })
+                .await;
             }
         })
     };
@@ -332,28 +329,37 @@ async fn serve(
     Ok(())
 }
 
-/// Writes the static tree's pending changes on the blocking pool; a failure
-/// is retried at the next tick.
+/// Writes the static tree's pending changes; a failure is retried at the
+/// next tick.
 async fn flush_export(registry: &Arc<Registry>) {
     let registry = registry.clone();
-    match tokio::task::spawn_blocking(move || registry.flush_export()).await {
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "updating the static export failed; retrying in the background")
-        }
-        Err(e) => tracing::error!(error = %e, "static export task failed"),
+    upkeep("updating the static export", move || {
+        registry.flush_export()
+    })
+    .await;
+}
+
+/// Runs one piece of background upkeep on the blocking pool and logs what
+/// went wrong; every caller tries again at its next tick.
+async fn upkeep<T, E>(what: &'static str, job: impl FnOnce() -> Result<T, E> + Send + 'static)
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match tokio::task::spawn_blocking(job).await {
+        Ok(Err(e)) => tracing::error!(error = %e, "{what} failed; retrying"),
+        Err(e) => tracing::error!(error = %e, "{what}: the task failed"),
         Ok(Ok(_)) => {}
     }
 }
 
-/// Writes counted downloads on the blocking pool; a failure keeps them for
-/// the next try.
+/// Writes counted downloads; a failure keeps them for the next try.
 async fn flush_downloads(registry: &Arc<Registry>) {
     let registry = registry.clone();
-    match tokio::task::spawn_blocking(move || registry.flush_downloads()).await {
-        Ok(Err(e)) => tracing::error!(error = %e, "writing download counts failed; retrying"),
-        Err(e) => tracing::error!(error = %e, "download count task failed"),
-        Ok(Ok(_)) => {}
-    }
+    upkeep("writing download counts", move || {
+        registry.flush_downloads()
+    })
+    .await;
 }
 
 struct Connection {

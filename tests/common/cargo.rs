@@ -3,6 +3,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `cargo publish` to the `skillreg` registry of a test's CARGO_HOME, from a
+/// crate directory that is neither verified nor committed.
+pub const PUBLISH: [&str; 5] = [
+    "publish",
+    "--registry",
+    "skillreg",
+    "--no-verify",
+    "--allow-dirty",
+];
+
 /// A private CARGO_HOME and target dir pointing at one registry.
 pub struct Cargo {
     home: tempfile::TempDir,
@@ -110,14 +120,7 @@ impl Cargo {
             ),
             &[("lib.rs", &format!("pub fn version() -> &'static str {{ \"{version}\" }}\n"))],
         );
-        let publish = [
-            "publish",
-            "--registry",
-            "skillreg",
-            "--no-verify",
-            "--allow-dirty",
-        ];
-        self.ok(&krate, &publish, Some(token));
+        self.ok(&krate, &PUBLISH, Some(token));
     }
 
     /// Builds and runs a binary crate that depends on `ex-base` `req` from
