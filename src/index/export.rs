@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Every file is written atomically (temp, fsync, rename, fsync dir), in an
-//! order that keeps a reader's view consistent: blobs, then index files,
-//! statements and snapshot-tree nodes, then the snapshot, and the timestamp
-//! last; nodes the snapshot no longer names go one snapshot later.
+//! order that keeps a reader's view consistent: blobs, then files at new
+//! paths, then files replaced in place (index files, statements, feeds),
+//! then the snapshot, and the timestamp last; nodes the snapshot no longer
+//! names go one snapshot later (`index-spec/export.md` §4).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -138,23 +139,32 @@ pub fn write_files(out: &Path, cache: &IndexCache, changed: &[String]) -> io::Re
     Ok(())
 }
 
+/// Whether `path` is a snapshot or the timestamp: the documents that make
+/// what is written before them visible, so never written ahead of the rest.
+pub fn is_signed_top(path: &str) -> bool {
+    write_rank(path) >= 2
+}
+
+/// Where `path` comes in the write order: roots, then index files,
+/// statements and nodes, then snapshots, the timestamp last.
+fn write_rank(path: &str) -> u8 {
+    if path == paths::TIMESTAMP {
+        3
+    } else if path.starts_with("_skillreg/snapshot/") {
+        2
+    } else if path.starts_with("_skillreg/root") {
+        0
+    } else {
+        1
+    }
+}
+
 /// The index paths of `changed` in the order they are written: roots,
 /// then index files, statements and nodes, then snapshots, the timestamp
 /// last (`index-spec/export.md` §4).
 fn write_order(changed: &[String]) -> Vec<&String> {
-    let rank = |p: &str| {
-        if p == paths::TIMESTAMP {
-            3
-        } else if p.starts_with("_skillreg/snapshot/") {
-            2
-        } else if p.starts_with("_skillreg/root") {
-            0
-        } else {
-            1
-        }
-    };
     let mut ordered: Vec<&String> = changed.iter().collect();
-    ordered.sort_by_key(|p| (rank(p), p.as_str()));
+    ordered.sort_by_key(|p| (write_rank(p), p.as_str()));
     ordered
 }
 

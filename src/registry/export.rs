@@ -234,14 +234,20 @@ impl Exporter {
         self.signing.publish(store, &self.cache, cfg)
     }
 
-    /// Writes the feeds' zips, then their documents (outside `index/`,
-    /// at the paths the daemon serves them), before the snapshot that
-    /// vouches for them.
-    fn write_feeds(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
+    /// Writes the feeds' zips (content-addressed: new paths, which no
+    /// document names yet).
+    fn write_feed_zips(&self, blobs: &BlobStore) -> Result<(), RegistryError> {
         let wanted = self.feeds.static_zips(&self.feed_view, &self.feeds_config);
         for (path, digest) in &wanted {
             self.target.copy_blob(path, blobs, digest)?;
         }
+        Ok(())
+    }
+
+    /// Writes the feeds' documents (outside `index/`, at the paths the
+    /// daemon serves them), replacing the ones there, before the snapshot
+    /// that vouches for them.
+    fn write_feed_docs(&self) -> Result<(), RegistryError> {
         for (path, file) in self.feed_view.docs.entries() {
             self.target.write_at(&path, &file.body)?;
         }
@@ -330,14 +336,24 @@ impl Exporter {
                 summary.blobs_written += 1;
             }
         }
-        self.write_feeds(blobs)?;
+        self.write_feed_zips(blobs)?;
         let mut changed = Vec::new();
         for (path, file) in self.cache.entries() {
             if self.written.get(&path).map(Vec::as_slice) != Some(file.etag.as_bytes()) {
                 changed.push(path);
             }
         }
-        self.target.write_files(&self.cache, &changed)?;
+        // Files at paths this exporter has not written yet come first: the
+        // tree's current snapshot names none of them, so a write that keeps
+        // failing here (a full disk, a file in the way) leaves the tree as
+        // verifiable as it was (`index-spec/export.md` §4, step 2).
+        let (fresh, replaced): (Vec<String>, Vec<String>) = changed
+            .iter()
+            .cloned()
+            .partition(|path| !self.written.contains_key(path) && !export::is_signed_top(path));
+        self.target.write_files(&self.cache, &fresh)?;
+        self.write_feed_docs()?;
+        self.target.write_files(&self.cache, &replaced)?;
         for path in &changed {
             if let Some(file) = self.cache.get(path) {
                 self.written
