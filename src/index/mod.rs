@@ -6,17 +6,15 @@
 //! an index hit is a hash-map lookup, never SQL.
 
 pub mod export;
+mod gzip;
 pub mod sign;
 pub mod snapshot_tree;
 pub mod verbatim;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use hyper::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::sync::{Arc, RwLock};
 
 use crate::package::Kind;
@@ -178,9 +176,7 @@ impl Prepared {
     /// Prepares `body`, last changed at `modified_unix`.
     pub fn new(body: Vec<u8>, modified_unix: i64) -> Prepared {
         let digest = crate::blobs::Sha256Digest::of(&body);
-        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-        gz.write_all(&body).expect("writing to a Vec cannot fail");
-        let gz = gz.finish().expect("writing to a Vec cannot fail");
+        let gz = gzip::best(&body);
         let time =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified_unix.max(0) as u64);
         Prepared {

@@ -115,18 +115,21 @@ impl Exporter {
             "config.json".into(),
             Prepared::new(config_json, crate::fsutil::unix_now()),
         );
-        let packages = store.packages()?;
-        for package in &packages {
-            let (path, body) = Registry::render_package(store, package)?;
-            super::place_index_file(
-                &exporter.cache,
-                &mut exporter.signing,
-                path,
-                body,
-                package.updated_at,
-            );
-            exporter.feed_changed(store, blobs, package)?;
-        }
+        let packages = store.in_one_transaction(|store| {
+            let packages = store.packages()?;
+            for package in &packages {
+                let (path, body) = Registry::render_package(store, package)?;
+                super::place_index_file(
+                    &exporter.cache,
+                    &mut exporter.signing,
+                    path,
+                    body,
+                    package.updated_at,
+                );
+                exporter.feed_changed(store, blobs, package)?;
+            }
+            Ok::<_, RegistryError>(packages)
+        })?;
         exporter.signing.put_roots(store, &exporter.cache)?;
         exporter.sign_snapshot(store, cfg)?;
         let mut summary = exporter.sync(store, blobs)?;

@@ -168,9 +168,12 @@ impl Registry {
                 "config.json".into(),
                 Prepared::new(config_json, fsutil::unix_now()),
             );
-            for package in store.packages()? {
-                registry.render(&store, &mut signing, &package)?;
-            }
+            store.in_one_transaction(|store| {
+                for package in store.packages()? {
+                    registry.render(store, &mut signing, &package)?;
+                }
+                Ok::<_, RegistryError>(())
+            })?;
             signing.put_roots(&store, &registry.index)?;
             // The first documents are rendered before the daemon serves.
             registry.feeds().publish(

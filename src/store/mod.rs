@@ -180,6 +180,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Runs `pass` inside one transaction, committed when it succeeds: for
+    /// a pass over every package (start-up), so that its thousands of
+    /// queries see one snapshot and take SQLite's file locks once, and the
+    /// rows it caches on the way (feed zips) cost one commit, not one fsync
+    /// each. `pass` must not start a transaction of its own.
+    pub fn in_one_transaction<T, E: From<StoreError>>(
+        &self,
+        pass: impl FnOnce(&Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)?;
+        let out = pass(self)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
     /// A number that changes whenever another connection commits: the
     /// daemon's cue to reload cached tokens.
     pub fn data_version(&self) -> Result<i64, StoreError> {
