@@ -179,9 +179,12 @@ impl Prepared {
         let gz = gzip::best(&body);
         let time =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(modified_unix.max(0) as u64);
+        // Held for as long as the file is current, so held at their length:
+        // rendering leaves up to twice that in capacity (a tenth of the
+        // resident size at 10,000 packages).
         Prepared {
-            gzip: (gz.len() < body.len()).then(|| Bytes::from(gz)),
-            body: Bytes::from(body),
+            gzip: (gz.len() < body.len()).then(|| Bytes::from(gz.into_boxed_slice())),
+            body: Bytes::from(body.into_boxed_slice()),
             etag: HeaderValue::try_from(format!("\"{}\"", &digest.to_hex()[..32]))
                 .expect("hex is a valid header value"),
             gzip_etag: HeaderValue::try_from(format!("\"{}-gz\"", &digest.to_hex()[..32]))
