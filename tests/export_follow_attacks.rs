@@ -256,6 +256,41 @@ fn a_write_in_the_way_leaves_the_tree_verifying_meanwhile() {
     d.assert_serving();
 }
 
+/// The same at start: `export-static` over a tree an earlier export left,
+/// with the path of a package published since blocked. The exporter starts
+/// with no record of what it wrote, so it asks the tree which paths are
+/// new; the export fails, and the earlier tree still verifies (with every
+/// existing file replaced first, the earlier snapshot named changed bytes).
+#[test]
+fn an_export_over_an_earlier_tree_that_fails_leaves_it_verifying() {
+    let d = Daemon::start();
+    d.publish_skill("before", "1.0.0");
+    let site = tempfile::tempdir().unwrap();
+    let root = site.path().join("tree");
+    d.export_static(&root, "http://tree.example");
+    let before = tree_verifies(&root);
+    d.publish_skill("before", "1.1.0");
+    d.publish_skill("blocked", "1.0.0");
+    std::fs::create_dir_all(root.join("index/bl")).unwrap();
+    std::fs::write(root.join("index/bl/oc"), "in the way").unwrap();
+    let config = d.data.parent().unwrap().join("skillreg.toml");
+    let run = cli(&[
+        "export-static",
+        root.to_str().unwrap(),
+        "--data",
+        d.data.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--base-url",
+        "http://tree.example",
+    ]);
+    assert!(!run.status.success(), "the export had a file in its way");
+    assert_eq!(tree_verifies(&root), before, "the earlier tree, whole");
+    let index = std::fs::read_to_string(root.join("index/be/fo/before")).unwrap();
+    assert_eq!(lines(&index).len(), 1, "not yet replaced");
+    d.assert_serving();
+}
+
 /// SIGTERM while the tree's bucket never answers (Garage stopped with
 /// SIGSTOP): the final flush cannot finish, and must not keep the daemon
 /// from exiting for longer than its shutdown grace and a bounded wait

@@ -115,21 +115,20 @@ impl Exporter {
             "config.json".into(),
             Prepared::new(config_json, crate::fsutil::unix_now()),
         );
-        let packages = store.in_one_transaction(|store| {
-            let packages = store.packages()?;
-            for package in &packages {
-                let (path, body) = Registry::render_package(store, package)?;
-                super::place_index_file(
-                    &exporter.cache,
-                    &mut exporter.signing,
-                    path,
-                    body,
-                    package.updated_at,
-                );
-                exporter.feed_changed(store, blobs, package)?;
-            }
-            Ok::<_, RegistryError>(packages)
-        })?;
+        // Statement by statement, not in one transaction: `export-static`
+        // runs beside a daemon that writes, which must not wait for it.
+        let packages = store.packages()?;
+        for package in &packages {
+            let (path, body) = Registry::render_package(store, package)?;
+            super::place_index_file(
+                &exporter.cache,
+                &mut exporter.signing,
+                path,
+                body,
+                package.updated_at,
+            );
+            exporter.feed_changed(store, blobs, package)?;
+        }
         exporter.signing.put_roots(store, &exporter.cache)?;
         exporter.sign_snapshot(store, cfg)?;
         let mut summary = exporter.sync(store, blobs)?;
@@ -350,10 +349,13 @@ impl Exporter {
         // tree's current snapshot names none of them, so a write that keeps
         // failing here (a full disk, a file in the way) leaves the tree as
         // verifiable as it was (`index-spec/export.md` §4, step 2).
-        let (fresh, replaced): (Vec<String>, Vec<String>) = changed
-            .iter()
-            .cloned()
-            .partition(|path| !self.written.contains_key(path) && !export::is_signed_top(path));
+        // (At start, `written` is empty: the target says what it holds.)
+        let (fresh, replaced): (Vec<String>, Vec<String>) =
+            changed.iter().cloned().partition(|path| {
+                !export::is_signed_top(path)
+                    && !self.written.contains_key(path)
+                    && !self.target.holds(&format!("index/{path}"))
+            });
         self.target.write_files(&self.cache, &fresh)?;
         self.write_feed_docs()?;
         self.target.write_files(&self.cache, &replaced)?;

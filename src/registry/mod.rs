@@ -54,6 +54,10 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// from queueing the rest on two cores.
 const READERS: usize = 4;
 
+/// Packages rendered per transaction at start-up: about a tenth of a
+/// second of a restart's work, so another process's write waits no longer.
+const START_PASS_CHUNK: usize = 1000;
+
 /// Why a registry operation failed. The server maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -168,12 +172,18 @@ impl Registry {
                 "config.json".into(),
                 Prepared::new(config_json, fsutil::unix_now()),
             );
-            store.in_one_transaction(|store| {
-                for package in store.packages()? {
-                    registry.render(store, &mut signing, &package)?;
-                }
-                Ok::<_, RegistryError>(())
-            })?;
+            // In transactions of a bounded number of packages: one per
+            // package costs a lock round and (on a fresh start) an fsync
+            // each; one for all would keep other processes' writers (a
+            // `skillreg token` command) waiting for the whole pass.
+            for chunk in store.packages()?.chunks(START_PASS_CHUNK) {
+                store.in_one_transaction(|store| {
+                    for package in chunk {
+                        registry.render(store, &mut signing, package)?;
+                    }
+                    Ok::<_, RegistryError>(())
+                })?;
+            }
             signing.put_roots(&store, &registry.index)?;
             // The first documents are rendered before the daemon serves.
             registry.feeds().publish(

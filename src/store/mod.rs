@@ -180,22 +180,35 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Runs `pass` inside one transaction, committed when it succeeds: for
-    /// a pass over every package (start-up), so that its thousands of
-    /// queries see one snapshot and take SQLite's file locks once, and the
-    /// rows it caches on the way (feed zips) cost one commit, not one fsync
-    /// each. `pass` must not start a transaction of its own.
+    /// Runs `pass` inside one write transaction, committed when it
+    /// succeeds (rolled back when it fails): for a pass over many packages
+    /// at start-up, so that its thousands of queries take SQLite's file
+    /// locks once and the rows it caches on the way (feed zips) cost one
+    /// commit, not one fsync each. `BEGIN IMMEDIATE` takes the write lock
+    /// up front: a deferred read that later writes would fail outright
+    /// (`SQLITE_BUSY_SNAPSHOT`) if another process committed in between.
+    /// Other writers wait (the busy timeout) while it runs, so callers keep
+    /// each pass short. `pass` must not start a transaction of its own.
     pub fn in_one_transaction<T, E: From<StoreError>>(
         &self,
         pass: impl FnOnce(&Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
-        let out = pass(self)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match pass(self) {
+            Ok(out) => {
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(StoreError::from(e).into());
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// A number that changes whenever another connection commits: the

@@ -61,6 +61,15 @@ impl TreeTarget {
         }
     }
 
+    /// Whether the tree holds a file at `rel` (a link counts: it is in
+    /// the way of a new file all the same).
+    pub fn holds(&self, rel: &str) -> bool {
+        match self {
+            TreeTarget::Dir(out) => out.join(rel).symlink_metadata().is_ok(),
+            TreeTarget::Bucket(tree) => tree.contains(rel),
+        }
+    }
+
     /// Removes the file at `rel`, if any.
     pub fn remove(&self, rel: &str) -> io::Result<()> {
         match self {
