@@ -273,17 +273,7 @@ fn an_export_over_an_earlier_tree_that_fails_leaves_it_verifying() {
     d.publish_skill("blocked", "1.0.0");
     std::fs::create_dir_all(root.join("index/bl")).unwrap();
     std::fs::write(root.join("index/bl/oc"), "in the way").unwrap();
-    let config = d.data.parent().unwrap().join("skillreg.toml");
-    let run = cli(&[
-        "export-static",
-        root.to_str().unwrap(),
-        "--data",
-        d.data.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--base-url",
-        "http://tree.example",
-    ]);
+    let run = d.run_export_static(&root, "http://tree.example");
     assert!(!run.status.success(), "the export had a file in its way");
     assert_eq!(tree_verifies(&root), before, "the earlier tree, whole");
     let index = std::fs::read_to_string(root.join("index/be/fo/before")).unwrap();

@@ -202,11 +202,11 @@ impl Daemon {
     }
 
     /// `skillreg export-static OUT --base-url URL` of this daemon's data,
-    /// with its config file (scopes, signing); panics unless it succeeds and
-    /// returns what it printed.
-    pub fn export_static(&self, out: &Path, base_url: &str) -> String {
+    /// with its config file (scopes, signing), as it ran (for a test of a
+    /// failing export).
+    pub fn run_export_static(&self, out: &Path, base_url: &str) -> std::process::Output {
         let config = self.data.parent().unwrap().join("skillreg.toml");
-        let run = cli(&[
+        cli(&[
             "export-static",
             out.to_str().unwrap(),
             "--data",
@@ -215,7 +215,13 @@ impl Daemon {
             config.to_str().unwrap(),
             "--base-url",
             base_url,
-        ]);
+        ])
+    }
+
+    /// [`Daemon::run_export_static`]; panics unless it succeeds and returns
+    /// what it printed.
+    pub fn export_static(&self, out: &Path, base_url: &str) -> String {
+        let run = self.run_export_static(out, base_url);
         assert!(
             run.status.success(),
             "{}",
