@@ -156,25 +156,31 @@ impl Exporter {
     /// import, and signs the tree's snapshot once (with the writer's
     /// connection: it takes the next snapshot version); [`Exporter::sync`]
     /// then writes them. A package that fails to render does not keep the
-    /// others out: each is placed, and the first error is returned after
-    /// the snapshot is signed.
+    /// others out: each is placed, and those that failed are returned, for
+    /// the caller to try again, with the first error once the snapshot is
+    /// signed.
     pub(super) fn place(
         &mut self,
         store: &mut Store,
         blobs: &BlobStore,
         packages: &[PackageRow],
         cfg: &config::Signing,
-    ) -> Result<(), RegistryError> {
+    ) -> (Vec<PackageRow>, Result<(), RegistryError>) {
         self.unsigned = true;
+        let mut failed = Vec::new();
         let mut first_error = None;
         for package in packages {
             if let Err(e) = self.package_changed(store, blobs, package) {
+                tracing::warn!(package = %package.name, error = %e, "could not render a package for the static export; it is tried again");
+                failed.push(package.clone());
                 first_error.get_or_insert(e);
             }
         }
-        self.sign_snapshot(store, cfg)?;
+        if let Err(e) = self.sign_snapshot(store, cfg) {
+            return (failed, Err(e));
+        }
         self.unsigned = false;
-        first_error.map_or(Ok(()), Err)
+        (failed, first_error.map_or(Ok(()), Err))
     }
 
     /// Whether the tree's cache holds changes its snapshot does not sign

@@ -72,6 +72,17 @@ impl TreeFollower {
         self.changes.notify_one();
     }
 
+    /// Queues again packages a flush could not render, behind any newer
+    /// change to them; the export task's next tick tries them again.
+    fn retry_later(&self, packages: &[PackageRow]) {
+        let mut pending = lock(&self.pending);
+        for package in packages {
+            pending
+                .entry(package.name.clone())
+                .or_insert_with(|| package.clone());
+        }
+    }
+
     /// The queued packages and the count of changes they cover.
     fn take(&self) -> (Vec<PackageRow>, u64) {
         let mut pending = lock(&self.pending);
@@ -103,11 +114,12 @@ impl Registry {
         let store = store
             .as_mut()
             .expect("a connection is set with the exporter");
-        let placed = if packages.is_empty() && !exporter.needs_signing() {
-            Ok(())
+        let (failed, placed) = if packages.is_empty() && !exporter.needs_signing() {
+            (Vec::new(), Ok(()))
         } else {
             exporter.place(store, &self.blobs, &packages, &self.config.signing)
         };
+        follower.retry_later(&failed);
         if exporter.needs_signing() {
             // The tree's snapshot could not be signed: writing the files
             // now would put index files beside a snapshot that does not
@@ -121,8 +133,12 @@ impl Registry {
             // to fail, the next flush writes them (the exporter is dirty).
             exporter.sync(store, &self.blobs)?;
         }
-        follower.written.fetch_max(covered, Ordering::SeqCst);
-        // A package that would not render is logged; the others are written.
+        // A package that would not render waits in the queue, and the
+        // changes this flush took still count as not in the tree; the
+        // others are written.
+        if failed.is_empty() {
+            follower.written.fetch_max(covered, Ordering::SeqCst);
+        }
         placed.map(|()| wrote)
     }
 
@@ -147,3 +163,6 @@ impl Registry {
         self.follower.changed(packages);
     }
 }
+
+#[cfg(test)]
+mod tests;

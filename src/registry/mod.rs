@@ -16,6 +16,8 @@ mod marketplace_export;
 mod publish;
 mod review;
 mod signing;
+#[cfg(test)]
+mod test_support;
 mod transfer;
 
 pub use catalog::{

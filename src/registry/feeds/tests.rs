@@ -1,33 +1,9 @@
 //! Feed documents are rendered off the publish path, and a render brings
 //! them, and a snapshot naming them, up to date.
 
-use std::path::Path;
-
-use crate::config::Config;
 use crate::feeds::wellknown::INDEX_PATH;
-use crate::registry::{PublishMetadata, Registry};
-use crate::token::{Identity, Role};
-
-fn publish_skill(registry: &Registry, dir: &Path, name: &str) {
-    let skill = dir.join(name);
-    std::fs::create_dir_all(&skill).unwrap();
-    std::fs::write(
-        skill.join("SKILL.md"),
-        format!("---\nname: {name}\ndescription: A test skill.\nmetadata:\n  version: \"1.0.0\"\n---\n# {name}\n"),
-    )
-    .unwrap();
-    let tarball = crate::bundle::pack::pack_dir(&skill).unwrap();
-    let meta: PublishMetadata = serde_json::from_value(
-        serde_json::json!({"name": name, "vers": "1.0.0", "kind": "skill", "deps": [], "features": {}}),
-    )
-    .unwrap();
-    let admin = Identity {
-        token_id: 1,
-        login: "admin".into(),
-        role: Role::Admin,
-    };
-    registry.publish(&admin, &meta, &tarball).unwrap();
-}
+use crate::registry::test_support::{open_registry, publish_skill};
+use crate::registry::Registry;
 
 fn listed(registry: &Registry, name: &str) -> bool {
     let doc = registry
@@ -46,17 +22,6 @@ fn snapshot_version(registry: &Registry) -> u64 {
     let timestamp: Timestamp =
         crate::index::sign::parse(&envelope.payload_bytes().unwrap()).unwrap();
     timestamp.snapshot.version
-}
-
-/// A registry in a fresh data directory (kept alive by the returned dir).
-fn open_registry() -> (tempfile::TempDir, Registry) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    let registry = Registry::open(&config, "http://127.0.0.1:1").unwrap();
-    (dir, registry)
 }
 
 #[test]
