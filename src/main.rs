@@ -3,14 +3,16 @@
 // grew by 40 % over a 30-minute soak while the live heap stayed flat (the
 // arenas kept freed pages); jemalloc returns dirty pages after a second
 // (`dirty_decay_ms`) from a background thread, so an idle daemon shrinks
-// too (RELIABILITY.md, Soak).
+// too (RELIABILITY.md, Soak). It also stands in for C's `malloc` (the
+// crate's `unprefixed_malloc_on_supported_platforms`), so that SQLite's
+// allocations do not grow in glibc's arenas beside it.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read once at its first allocation. The symbol
-/// carries the crate's `_rjem_` prefix; `_RJEM_MALLOC_CONF` in the
-/// environment overrides it (for experiments).
-#[export_name = "_rjem_malloc_conf"]
+/// jemalloc's options, read once at its first allocation. Unprefixed,
+/// jemalloc reads C's own name for them; `MALLOC_CONF` in the environment
+/// overrides them (for experiments).
+#[export_name = "malloc_conf"]
 static ALLOCATOR_OPTIONS: AllocatorOptions =
     AllocatorOptions(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
 
