@@ -44,7 +44,7 @@ use crate::fsutil;
 use crate::index::{self, sign, IndexCache, Prepared};
 use crate::package::NameError;
 use crate::store::{
-    PackageRow, ReaderPool, SearchHit, SearchText, Store, StoreError, VersionStatus,
+    PackageRow, PooledReader, ReaderPool, SearchHit, SearchText, Store, StoreError, VersionStatus,
 };
 use crate::token::{Identity, Role};
 
@@ -402,7 +402,7 @@ impl Registry {
         Ok(resigned)
     }
 
-    fn reader(&self) -> MutexGuard<'_, Store> {
+    fn reader(&self) -> PooledReader<'_> {
         self.readers.get()
     }
 

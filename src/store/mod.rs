@@ -31,7 +31,7 @@ mod versions;
 pub use audit::AuditRecord;
 pub use feeds::{FeedArchiveRow, PublicVersion};
 pub use packages::{PackageRow, SearchHit};
-pub use pool::ReaderPool;
+pub use pool::{PooledReader, ReaderPool};
 pub use publisher_keys::PublisherKey;
 pub use quarantine::VersionCheck;
 pub use review::ReviewRow;

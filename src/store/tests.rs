@@ -109,6 +109,38 @@ fn tokens_round_trip_and_revoke() {
     assert!(store.revoke_token(presented.id, "test").is_err());
 }
 
+/// A connection given back goes to the reader who waited, not to the
+/// thread that gave it back and asks again at once (which, under load,
+/// kept a waiting search waiting for several turns).
+#[test]
+fn a_pooled_connection_goes_to_the_reader_who_waited_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let _writer = Store::open(dir.path()).unwrap();
+    let pool = std::sync::Arc::new(ReaderPool::open(dir.path(), 1).unwrap());
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let held = pool.get();
+    let waiter = {
+        let (pool, order) = (pool.clone(), order.clone());
+        std::thread::spawn(move || {
+            let _reader = pool.get();
+            order.lock().unwrap().push("waiter");
+        })
+    };
+    while pool.waiting() == 0 {
+        std::thread::yield_now();
+    }
+    drop(held);
+    let again = pool.get();
+    order.lock().unwrap().push("the thread that gave it back");
+    drop(again);
+    waiter.join().unwrap();
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["waiter", "the thread that gave it back"]
+    );
+    assert_eq!(pool.waiting(), 0);
+}
+
 #[test]
 fn pooled_readers_read_while_the_writer_commits_and_never_go_back() {
     let dir = tempfile::tempdir().unwrap();
