@@ -43,8 +43,6 @@ pub struct FeedZip {
     pub shape: archive::Shape,
     /// The version it was rendered from (downloads count against it).
     pub version_id: i64,
-    /// That package.
-    pub name: String,
     /// The bytes, when small enough to serve from memory (see
     /// [`MAX_CACHED_ZIP`]); else the blob file is streamed.
     pub bytes: Option<bytes::Bytes>,
@@ -64,9 +62,9 @@ pub const MAX_CACHED_ZIPS_TOTAL: u64 = 256 * 1024 * 1024;
 pub(super) struct FeedView {
     /// Prepared documents, by URL path (no leading `/`).
     pub(super) docs: IndexCache,
-    /// The zips the documents name or named (see [`servable`]), by hex
-    /// sha256.
-    pub(super) zips: RwLock<HashMap<String, Arc<FeedZip>>>,
+    /// The zips the documents name or named (see [`servable`]), by sha256
+    /// (not its hex: a registry holds a few zips for every package).
+    pub(super) zips: RwLock<HashMap<Sha256Digest, Arc<FeedZip>>>,
 }
 
 /// The feeds' state, under the writer lock.
@@ -76,7 +74,7 @@ pub(super) struct Feeds {
     /// lock while it renders.
     items: BTreeMap<String, (Arc<FeedItem>, i64)>,
     /// The zips each package has in [`FeedView::zips`], by normalized name.
-    served: HashMap<String, Vec<String>>,
+    served: HashMap<String, Vec<Sha256Digest>>,
     /// Counts changes to the items; the documents need rendering while it
     /// is ahead of `placed` (at first too, so that a registry with nothing
     /// approved serves empty documents, not 404s).
@@ -180,7 +178,7 @@ impl Feeds {
         let mut map = view.zips.write().unwrap_or_else(|e| e.into_inner());
         // Zips the package keeps (most, on any change) keep their bytes:
         // read once, not again on every change to the package.
-        let mut held: HashMap<String, bytes::Bytes> = HashMap::new();
+        let mut held: HashMap<Sha256Digest, bytes::Bytes> = HashMap::new();
         for sha in self.served.remove(key).unwrap_or_default() {
             if let Some(old) = map.remove(&sha) {
                 if let Some(bytes) = &old.bytes {
@@ -189,7 +187,7 @@ impl Feeds {
                 }
             }
         }
-        let shas: Vec<String> = zips.iter().map(|z| z.digest.to_hex()).collect();
+        let shas: Vec<Sha256Digest> = zips.iter().map(|z| z.digest).collect();
         for (sha, mut zip) in shas.iter().zip(zips) {
             if let Some(bytes) = held.remove(sha) {
                 self.cached += bytes.len() as u64;
@@ -205,7 +203,7 @@ impl Feeds {
                     }
                 }
             }
-            map.insert(sha.clone(), Arc::new(zip));
+            map.insert(*sha, Arc::new(zip));
         }
         if !shas.is_empty() {
             self.served.insert(key.to_string(), shas);
@@ -365,7 +363,6 @@ fn servable(
     versions: &[PublicVersion],
     limits: &ArchiveLimits,
 ) -> Result<Vec<FeedZip>, RegistryError> {
-    let name = &package.name;
     let mut zips = Vec::new();
     for version in versions.iter().filter(|v| !v.yanked) {
         for shape in [archive::Shape::Skill, archive::Shape::Plugin] {
@@ -381,7 +378,6 @@ fn servable(
                 size,
                 shape,
                 version_id: version.id,
-                name: name.to_string(),
                 bytes: None,
             });
         }

@@ -334,14 +334,19 @@ impl Registry {
         self.feed_view.docs.get(path)
     }
 
-    /// A zip a feed document names, by its hex sha256, with where its blob is.
+    /// A zip a feed document names, by its hex sha256 (lowercase, as the
+    /// documents spell it), with where its blob is.
     pub fn feed_zip(&self, sha256: &str) -> Option<(Arc<FeedZip>, PathBuf)> {
+        if sha256.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let digest = Sha256Digest::from_hex(sha256)?;
         let zip = self
             .feed_view
             .zips
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(sha256)
+            .get(&digest)
             .cloned()?;
         // A zip's blob the data directory lost comes back from the bucket
         // of `[storage] blobs`; without one it is a 404, as an unknown zip.
